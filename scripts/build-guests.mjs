@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Compiles every guest app (guest-apps/*.ts) to guest-apps/*.wasm with the options in asconfig.json.
+// Runs on `npm install` (prepare) and, with --if-stale, before commands that need the apps.
+// Usage: node scripts/build-guests.mjs [--if-stale] [--quiet] [NAME...]
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join, dirname, basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const ifStale = args.includes("--if-stale");
+const quiet = args.includes("--quiet");
+const only = args.filter((a) => !a.startsWith("--"));
+const appsDir = join(root, "guest-apps");
+const sdkDir = join(root, "assembly");
+
+function newestMtime(dir) {
+  let t = 0;
+  if (!existsSync(dir)) return t;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newestMtime(p));
+    else if (e.name.endsWith(".ts")) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const sources = readdirSync(appsDir)
+  .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+  .filter((f) => only.length === 0 || only.includes(basename(f, ".ts")));
+const sdkTime = Math.max(newestMtime(sdkDir), statSync(join(root, "asconfig.json")).mtimeMs);
+
+const { default: asc } = await import("assemblyscript/asc");
+let failed = 0;
+for (const file of sources) {
+  const src = join(appsDir, file);
+  const out = join(appsDir, basename(file, ".ts") + ".wasm");
+  if (ifStale && existsSync(out)) {
+    const built = statSync(out).mtimeMs;
+    if (built >= statSync(src).mtimeMs && built >= sdkTime) continue;
+  }
+  if (!quiet) process.stdout.write(`asc ${file} -> ${basename(out)}\n`);
+  const { error, stderr } = await asc.main(
+    [src, "--config", join(root, "asconfig.json"), "--target", "release", "--outFile", out],
+    {},
+  );
+  if (error) {
+    failed++;
+    process.stderr.write(`build of guest app ${file} failed: ${error.message}\n${stderr.toString()}\n`);
+  }
+}
+if (failed) process.exit(1);
