@@ -1,0 +1,102 @@
+// One call to instantiate a guest module, natively or rewritten through the software MMU.
+import { SoftMmu } from "./mmu";
+import type { PageBacking } from "./page-backing";
+import { MMU_MODULE } from "./layout";
+import { rewriteModule } from "./rewrite";
+import type { RewriteResult } from "./rewrite";
+import { rewriteCached } from "./rewrite-cache";
+
+export interface GuestOptions {
+  /** false: the module as given (the native baseline). */
+  rewrite: boolean;
+  /** Resident capacity in 4 KiB pages (rewritten only); default 4096 = 16 MiB. */
+  capacityPages?: number;
+  /** Backing store of non-resident pages (rewritten only); default a new in-memory store. */
+  backing?: PageBacking;
+  /** Use the rewrite cache (default true). */
+  cache?: boolean;
+}
+
+export interface Guest {
+  instance: WebAssembly.Instance;
+  /** null when native, or when the module has no memory. */
+  mmu: SoftMmu | null;
+  /** The rewrite, when rewritten. */
+  rewrite: RewriteResult | null;
+  /** Guest-view reads and writes: through the MMU when rewritten. */
+  read(gva: number, len: number): Uint8Array;
+  write(gva: number, bytes: Uint8Array): void;
+}
+
+export class GuestLinkError extends Error {
+  override name = "GuestLinkError";
+}
+
+export async function instantiateGuest(
+  bytes: Uint8Array,
+  imports: WebAssembly.Imports,
+  options: GuestOptions,
+): Promise<Guest> {
+  if (!options.rewrite) {
+    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports);
+    const memory = findMemory(instance, imports);
+    return { instance, mmu: null, rewrite: null, ...directAccess(memory) };
+  }
+  const rewrite = options.cache === false ? rewriteModule(bytes) : rewriteCached(bytes);
+  if (!rewrite.memory) {
+    const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, imports);
+    return { instance, mmu: null, rewrite, ...directAccess(null) };
+  }
+  let mmu: SoftMmu;
+  const imported = rewrite.memory.imported;
+  if (imported) {
+    const provided = (imports[imported.module] as Record<string, unknown> | undefined)?.[imported.name];
+    const owner = SoftMmu.of(provided);
+    if (!owner) {
+      throw new GuestLinkError(
+        `imported memory ${imported.module}.${imported.name}: a rewritten guest needs a memory created by SoftMmu.createMemory`,
+      );
+    }
+    mmu = owner;
+  } else {
+    mmu = new SoftMmu(rewrite.memory, { capacityPages: options.capacityPages, backing: options.backing });
+  }
+  const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {
+    ...imports,
+    [MMU_MODULE]: mmu.importsFor(rewrite),
+  });
+  return {
+    instance,
+    mmu,
+    rewrite,
+    read: (gva, len) => mmu.read(gva, len),
+    write: (gva, data) => mmu.write(gva, data),
+  };
+}
+
+function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports): WebAssembly.Memory | null {
+  for (const v of Object.values(instance.exports)) if (v instanceof WebAssembly.Memory) return v;
+  for (const ns of Object.values(imports)) {
+    for (const v of Object.values(ns as Record<string, unknown>)) if (v instanceof WebAssembly.Memory) return v;
+  }
+  return null;
+}
+
+function directAccess(memory: WebAssembly.Memory | null): Pick<Guest, "read" | "write"> {
+  const none = (): never => {
+    throw new RangeError("the guest has no memory");
+  };
+  if (!memory) return { read: none, write: none };
+  return {
+    read: (gva, len) => {
+      const bytes = new Uint8Array(memory.buffer);
+      if (gva < 0 || gva + len > bytes.length) throw new RangeError(`guest range [${gva}, ${gva}+${len}) is out of bounds`);
+      return bytes.slice(gva, gva + len);
+    },
+    write: (gva, data) => {
+      const bytes = new Uint8Array(memory.buffer);
+      if (gva < 0 || gva + data.length > bytes.length) throw new RangeError(`guest range [${gva}, ${gva}+${data.length}) is out of bounds`);
+      bytes.set(data, gva);
+    },
+  };
+}

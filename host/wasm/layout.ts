@@ -1,0 +1,43 @@
+// The memory layout of a rewritten guest (DESIGN.md section 4).
+//
+// Real linear memory:  [0, TAG_TABLE_BYTES)  tag table, one byte per 4 KiB guest page
+//                      [BASE, ...)            guest memory: guest address A lives at A + BASE
+// Guest code can never form an address below BASE, so it cannot reach the tags.
+
+/** Size of one MMU page: the unit of residency, encryption and integrity. */
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+/** Size of one WebAssembly page. */
+export const WASM_PAGE_SIZE = 65536;
+/** A 32-bit memory holds at most this many Wasm pages (4 GiB). */
+export const MAX_WASM_PAGES = 65536;
+/** One tag byte for each 4 KiB page of a 4 GiB guest. */
+export const TAG_TABLE_BYTES = (MAX_WASM_PAGES * WASM_PAGE_SIZE) / PAGE_SIZE;
+/** Wasm pages reserved below the guest: the tag table. */
+export const RESERVED_WASM_PAGES = TAG_TABLE_BYTES / WASM_PAGE_SIZE;
+/** Offset of guest address 0 in the real memory. */
+export const BASE = RESERVED_WASM_PAGES * WASM_PAGE_SIZE;
+/** The largest guest memory a rewritten module can reach (the rest of 4 GiB is the tag table). */
+export const MAX_GUEST_WASM_PAGES = MAX_WASM_PAGES - RESERVED_WASM_PAGES;
+
+/**
+ * Tag bits. The low two bits are DESIGN.md's tag (0 not resident, 1 resident clean, 3 resident
+ * dirty). The pair bits let a multi-byte access test one byte instead of also testing whether it
+ * crosses into the next page: they are set only when this page and the next one (or the end of
+ * memory) are both resident (clean or dirty). See mmu.ts.
+ */
+export const TAG_RESIDENT = 1;
+export const TAG_DIRTY = 2;
+export const TAG_PAIR_RESIDENT = 4;
+export const TAG_PAIR_DIRTY = 8;
+
+/** Mask a rewritten access tests: a load needs resident, a store needs dirty (writable). */
+export function accessMask(size: number, write: boolean): number {
+  if (size === 1) return write ? TAG_DIRTY : TAG_RESIDENT;
+  return write ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT;
+}
+
+/** The import namespace of the MMU's host functions. */
+export const MMU_MODULE = "__mmu";
+/** Bit of the fault handler's `info` argument that marks a store; the low byte is the size. */
+export const FAULT_WRITE = 0x100;

@@ -1,0 +1,376 @@
+// The software MMU's runtime half: it owns the real linear memory of a rewritten guest, keeps the
+// tag table in step with the resident set, and serves the rewritten code's calls (DESIGN.md
+// section 4): the fault handler, memory.grow, and the bulk operations.
+//
+// Residency: at most `capacity` 4 KiB pages hold plaintext in the Wasm memory at a time (the
+// emulated on-chip cache). A page outside the set is all zeroes in the Wasm memory; its contents
+// live in the PageBacking. A fault brings the page in (evicting a victim first when the set is
+// full: write-back when dirty, then scrub) and sets its tag.
+//
+// Replacement is FIFO: like hardware without accessed bits, the inline fast path records nothing,
+// so the host does not see hits.
+import { MemoryPageStore } from "./page-backing";
+import type { PageBacking } from "./page-backing";
+import {
+  BASE, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, PAGE_SHIFT, PAGE_SIZE,
+  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, WASM_PAGE_SIZE,
+} from "./layout";
+import type { RewriteResult } from "./rewrite";
+
+export { MMU_MODULE };
+
+/** Default resident capacity: 16 MiB. */
+export const DEFAULT_CAPACITY_PAGES = 4096;
+/** An access can need two pages at once (one crossing a boundary, or a copy's source and target). */
+export const MIN_CAPACITY_PAGES = 2;
+
+export interface MmuOptions {
+  /** Resident capacity in 4 KiB pages (default 4096 = 16 MiB, at least 2). */
+  capacityPages?: number;
+  /** Where non-resident pages live (default: a plain in-memory store). */
+  backing?: PageBacking;
+}
+
+export interface MmuStats {
+  /** Calls of the slow path from rewritten code. */
+  faults: number;
+  /** Pages filled from the backing store. */
+  fills: number;
+  /** Pages made resident on first touch, as zeroes, without a fill. */
+  zeroFills: number;
+  evictions: number;
+  /** Dirty pages written to the backing store. */
+  writeBacks: number;
+  /** memory.copy / memory.fill / memory.init done by the host. */
+  bulkOps: number;
+}
+
+export interface GuestLimits {
+  /** In Wasm pages, as the guest declared them. */
+  initial: number;
+  maximum: number | null;
+}
+
+const registry = new WeakMap<WebAssembly.Memory, SoftMmu>();
+
+function oob(): never {
+  throw new WebAssembly.RuntimeError("memory access out of bounds");
+}
+
+export class SoftMmu {
+  readonly memory: WebAssembly.Memory;
+  readonly capacity: number;
+  readonly backing: PageBacking;
+  readonly stats: MmuStats = { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0 };
+  /** Guest-visible maximum, in Wasm pages. */
+  readonly maxGuestPages: number;
+
+  private bytes: Uint8Array;
+  /** Resident pages in FIFO order: ring[hand] is the oldest once the ring is full. */
+  private readonly ring: Int32Array;
+  private resident = 0;
+  private hand = 0;
+
+  constructor(limits: GuestLimits, options: MmuOptions = {}) {
+    const capacity = options.capacityPages ?? DEFAULT_CAPACITY_PAGES;
+    if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY_PAGES) {
+      throw new RangeError(`resident capacity must be an integer of at least ${MIN_CAPACITY_PAGES} pages, got ${capacity}`);
+    }
+    if (limits.initial > MAX_GUEST_WASM_PAGES) {
+      throw new RangeError(`a guest memory of ${limits.initial} pages does not fit beside the tag table (at most ${MAX_GUEST_WASM_PAGES})`);
+    }
+    this.capacity = capacity;
+    this.backing = options.backing ?? new MemoryPageStore();
+    this.maxGuestPages = Math.min(limits.maximum ?? MAX_WASM_PAGES, MAX_GUEST_WASM_PAGES);
+    this.memory = new WebAssembly.Memory({
+      initial: limits.initial + RESERVED_WASM_PAGES,
+      maximum: Math.min((limits.maximum ?? MAX_WASM_PAGES) + RESERVED_WASM_PAGES, MAX_WASM_PAGES),
+    });
+    this.bytes = new Uint8Array(this.memory.buffer);
+    this.ring = new Int32Array(capacity);
+    registry.set(this.memory, this);
+  }
+
+  /** A memory managed by a new MMU, for a rewritten module that imports its memory. */
+  static createMemory(opts: { initial: number; maximum?: number } & MmuOptions): WebAssembly.Memory {
+    return new SoftMmu({ initial: opts.initial, maximum: opts.maximum ?? null }, opts).memory;
+  }
+
+  /** The MMU that manages `memory`, if any. */
+  static of(memory: unknown): SoftMmu | undefined {
+    return memory instanceof WebAssembly.Memory ? registry.get(memory) : undefined;
+  }
+
+  /** Current guest memory size in bytes. */
+  get guestBytes(): number {
+    return this.view().length - BASE;
+  }
+
+  /** Number of resident pages. */
+  get residentPages(): number {
+    return this.resident;
+  }
+
+  /** The imports a rewritten module needs, with this instance's own data-segment state. */
+  importsFor(rewrite: RewriteResult): Record<string, WebAssembly.ImportValue> {
+    const segments = rewrite.segments.map((s) => rewrite.binary.subarray(s.start, s.start + s.length));
+    const dropped = segments.map(() => false);
+    return {
+      memory: this.memory,
+      fault: (addr: number, offset: number, info: number) => this.fault(addr, offset, info),
+      grow: (delta: number) => this.grow(delta),
+      fill: (d: number, value: number, n: number) => this.fill(d, value, n),
+      copy: (d: number, s: number, n: number) => this.copy(d, s, n),
+      init: (d: number, s: number, n: number, seg: number) => {
+        this.init(d, s, n, dropped[seg] ? new Uint8Array(0) : segments[seg]!);
+      },
+      drop: (seg: number) => {
+        dropped[seg] = true;
+      },
+    };
+  }
+
+  // --- the rewritten code's calls ---------------------------------------------------------------
+
+  /** Slow path of one access of `info & 0xff` bytes at addr + offset; a store when FAULT_WRITE. */
+  fault(addr: number, offset: number, info: number): void {
+    this.stats.faults++;
+    const ea = (addr >>> 0) + (offset >>> 0);
+    const size = info & 0xff;
+    const pages = this.guestBytes >>> PAGE_SHIFT;
+    if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
+    const first = Math.floor(ea / PAGE_SIZE);
+    let last = Math.floor((ea + size - 1) / PAGE_SIZE);
+    // A multi-byte access tests the pair bit, which also needs the next page.
+    if (size > 1 && last === first && first + 1 < pages) last = first + 1;
+    this.ensure(first, last, (info & FAULT_WRITE) !== 0);
+  }
+
+  grow(delta: number): number {
+    delta >>>= 0;
+    const before = this.guestBytes / WASM_PAGE_SIZE;
+    if (before + delta > this.maxGuestPages) return -1;
+    try {
+      this.memory.grow(delta);
+    } catch {
+      return -1;
+    }
+    this.bytes = new Uint8Array(this.memory.buffer);
+    // The old last page has a next page now, not resident: its pair bits change.
+    const lastPage = (before * WASM_PAGE_SIZE) / PAGE_SIZE - 1;
+    if (delta > 0 && lastPage >= 0) this.retag(lastPage);
+    return before;
+  }
+
+  fill(d: number, value: number, n: number): void {
+    d >>>= 0;
+    n >>>= 0;
+    if (d + n > this.guestBytes) oob();
+    this.stats.bulkOps++;
+    for (let pos = d, end = d + n; pos < end; ) {
+      const page = Math.floor(pos / PAGE_SIZE);
+      const stop = Math.min(end, (page + 1) * PAGE_SIZE);
+      this.ensure(page, page, true);
+      this.bytes.fill(value & 0xff, BASE + pos, BASE + stop);
+      pos = stop;
+    }
+  }
+
+  /** memmove semantics: chunks never cross a page on either side, in the safe direction. */
+  copy(d: number, s: number, n: number): void {
+    d >>>= 0;
+    s >>>= 0;
+    n >>>= 0;
+    const size = this.guestBytes;
+    if (s + n > size || d + n > size) oob();
+    this.stats.bulkOps++;
+    if (n === 0 || d === s) {
+      if (n > 0) this.touchRange(d, n); // the target becomes dirty as a real store would make it
+      return;
+    }
+    if (d < s) {
+      for (let pos = 0; pos < n; ) {
+        const chunk = Math.min(PAGE_SIZE - ((s + pos) % PAGE_SIZE), PAGE_SIZE - ((d + pos) % PAGE_SIZE), n - pos);
+        this.copyChunk(d + pos, s + pos, chunk);
+        pos += chunk;
+      }
+    } else {
+      for (let pos = n; pos > 0; ) {
+        const chunk = Math.min(((s + pos - 1) % PAGE_SIZE) + 1, ((d + pos - 1) % PAGE_SIZE) + 1, pos);
+        pos -= chunk;
+        this.copyChunk(d + pos, s + pos, chunk);
+      }
+    }
+  }
+
+  init(d: number, s: number, n: number, segment: Uint8Array): void {
+    d >>>= 0;
+    s >>>= 0;
+    n >>>= 0;
+    if (s + n > segment.length || d + n > this.guestBytes) oob();
+    this.stats.bulkOps++;
+    this.writeChunks(d, segment.subarray(s, s + n));
+  }
+
+  // --- host access to guest memory ---------------------------------------------------------------
+
+  /** Reads guest memory through the MMU (faulting pages in as needed). */
+  read(gva: number, len: number): Uint8Array {
+    this.checkHostRange(gva, len);
+    const out = new Uint8Array(len);
+    for (let pos = 0; pos < len; ) {
+      const page = Math.floor((gva + pos) / PAGE_SIZE);
+      const chunk = Math.min(len - pos, (page + 1) * PAGE_SIZE - (gva + pos));
+      this.ensure(page, page, false);
+      out.set(this.bytes.subarray(BASE + gva + pos, BASE + gva + pos + chunk), pos);
+      pos += chunk;
+    }
+    return out;
+  }
+
+  /** Writes guest memory through the MMU. */
+  write(gva: number, data: Uint8Array): void {
+    this.checkHostRange(gva, data.length);
+    this.writeChunks(gva, data);
+  }
+
+  /** Writes every dirty resident page back; they stay resident, clean. */
+  flush(): void {
+    const tags = this.view();
+    for (let i = 0; i < this.resident; i++) {
+      const page = this.ring[i]!;
+      if (tags[page]! & TAG_DIRTY) {
+        this.writeBack(page);
+        tags[page]! &= ~TAG_DIRTY;
+        this.retag(page);
+      }
+    }
+  }
+
+  /** Evicts every resident page (dirty ones are written back). */
+  evictAll(): void {
+    for (let i = 0; i < this.resident; i++) this.evict(this.ring[i]!);
+    this.resident = 0;
+    this.hand = 0;
+  }
+
+  /** Tag byte of a guest page (for tests and tools). */
+  tagOf(page: number): number {
+    return this.view()[page]!;
+  }
+
+  // --- residency -------------------------------------------------------------------------------
+
+  private view(): Uint8Array {
+    // A grow detaches the old buffer (length 0); the guest can only grow through grow(), but
+    // a host holding the memory object may grow it too.
+    if (this.bytes.length === 0) this.bytes = new Uint8Array(this.memory.buffer);
+    return this.bytes;
+  }
+
+  private checkHostRange(gva: number, len: number): void {
+    if (!Number.isInteger(gva) || !Number.isInteger(len) || gva < 0 || len < 0 || gva + len > this.guestBytes) {
+      throw new RangeError(`guest range [${gva}, ${gva}+${len}) is outside the guest memory of ${this.guestBytes} bytes`);
+    }
+  }
+
+  private writeChunks(d: number, data: Uint8Array): void {
+    for (let pos = 0; pos < data.length; ) {
+      const page = Math.floor((d + pos) / PAGE_SIZE);
+      const chunk = Math.min(data.length - pos, (page + 1) * PAGE_SIZE - (d + pos));
+      this.ensure(page, page, true);
+      this.bytes.set(data.subarray(pos, pos + chunk), BASE + d + pos);
+      pos += chunk;
+    }
+  }
+
+  private touchRange(d: number, n: number): void {
+    for (let page = Math.floor(d / PAGE_SIZE); page * PAGE_SIZE < d + n; page++) this.ensure(page, page, true);
+  }
+
+  private copyChunk(d: number, s: number, n: number): void {
+    const dp = Math.floor(d / PAGE_SIZE);
+    const sp = Math.floor(s / PAGE_SIZE);
+    this.ensurePair(sp, false, dp, true);
+    this.bytes.copyWithin(BASE + d, BASE + s, BASE + s + n);
+  }
+
+  /** Makes pages first..last (at most two) resident together; dirty when `write`. */
+  private ensure(first: number, last: number, write: boolean): void {
+    const tags = this.view();
+    for (let p = first; p <= last; p++) {
+      if (!(tags[p]! & TAG_RESIDENT)) this.bringIn(p, first, last);
+      if (write) tags[p]! |= TAG_DIRTY;
+    }
+    for (let p = first; p <= last; p++) this.retag(p);
+  }
+
+  /** Two possibly distant pages resident together (a copy's source and target). */
+  private ensurePair(a: number, writeA: boolean, b: number, writeB: boolean): void {
+    const tags = this.view();
+    if (!(tags[a]! & TAG_RESIDENT)) this.bringIn(a, a, b);
+    if (!(tags[b]! & TAG_RESIDENT)) this.bringIn(b, a, b);
+    if (writeA) tags[a]! |= TAG_DIRTY;
+    if (writeB) tags[b]! |= TAG_DIRTY;
+    this.retag(a);
+    this.retag(b);
+  }
+
+  /** Brings `page` in, never evicting pinA or pinB. */
+  private bringIn(page: number, pinA: number, pinB: number): void {
+    if (this.resident < this.capacity) {
+      this.ring[this.resident++] = page;
+    } else {
+      let victim = this.ring[this.hand]!;
+      while (victim === pinA || victim === pinB) {
+        this.hand = (this.hand + 1) % this.capacity;
+        victim = this.ring[this.hand]!;
+      }
+      this.evict(victim);
+      this.ring[this.hand] = page;
+      this.hand = (this.hand + 1) % this.capacity;
+    }
+    const at = BASE + page * PAGE_SIZE;
+    if (this.backing.has(page)) {
+      this.backing.fill(page, this.bytes.subarray(at, at + PAGE_SIZE));
+      this.stats.fills++;
+    } else {
+      this.stats.zeroFills++; // never written back: its contents are the zeroes already there
+    }
+    this.bytes[page] = TAG_RESIDENT;
+  }
+
+  private writeBack(page: number): void {
+    const at = BASE + page * PAGE_SIZE;
+    this.backing.writeBack(page, this.bytes.subarray(at, at + PAGE_SIZE));
+    this.stats.writeBacks++;
+  }
+
+  private evict(page: number): void {
+    const tags = this.bytes;
+    if (tags[page]! & TAG_DIRTY) this.writeBack(page);
+    const at = BASE + page * PAGE_SIZE;
+    tags.fill(0, at, at + PAGE_SIZE); // scrub the plaintext
+    tags[page] = 0;
+    if (page > 0) this.retag(page - 1);
+    this.stats.evictions++;
+  }
+
+  /** Recomputes the pair bits of `page` and of the page before it. */
+  private retag(page: number): void {
+    this.pairBits(page);
+    if (page > 0) this.pairBits(page - 1);
+  }
+
+  private pairBits(page: number): void {
+    const tags = this.bytes;
+    let t = tags[page]! & (TAG_RESIDENT | TAG_DIRTY);
+    if (t & TAG_RESIDENT) {
+      // Past the end of memory counts as present: an access crossing into it traps by itself.
+      const next = page + 1 < (tags.length - BASE) / PAGE_SIZE ? tags[page + 1]! : TAG_RESIDENT | TAG_DIRTY;
+      if (next & TAG_RESIDENT) t |= TAG_PAIR_RESIDENT;
+      if (t & TAG_DIRTY && next & TAG_DIRTY) t |= TAG_PAIR_DIRTY;
+    }
+    tags[page] = t;
+  }
+}
