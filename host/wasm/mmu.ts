@@ -139,11 +139,16 @@ export class SoftMmu {
     const size = info & 0xff;
     const pages = this.guestBytes >>> PAGE_SHIFT;
     if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
+    const write = (info & FAULT_WRITE) !== 0;
     const first = Math.floor(ea / PAGE_SIZE);
     let last = Math.floor((ea + size - 1) / PAGE_SIZE);
-    // A multi-byte access tests the pair bit, which also needs the next page.
-    if (size > 1 && last === first && first + 1 < pages) last = first + 1;
-    this.ensure(first, last, (info & FAULT_WRITE) !== 0);
+    // A multi-byte access tests the pair bit, which also needs the next page. Bring that one in
+    // only on a repeat (this page already has what the access needs), so that a page touched
+    // once costs one fill, and a page only read is never made dirty.
+    if (size > 1 && last === first && first + 1 < pages && this.view()[first]! & (write ? TAG_DIRTY : TAG_RESIDENT)) {
+      last = first + 1;
+    }
+    this.ensure(first, last, write);
   }
 
   grow(delta: number): number {

@@ -124,16 +124,44 @@ function copyConstExpr(r: Reader, w: Writer, funcIndex: (f: number) => number): 
 }
 
 export function rewriteModule(input: Uint8Array): RewriteResult {
+  // Our own decoder runs first, so that a feature we refuse is named even where V8 would reject
+  // the module too; V8 then validates the input (a malformed module gets V8's reason), and the
+  // output, so that a rewriter bug can never reach instantiation silently.
   const t0 = performance.now();
-  if (!WebAssembly.validate(input as BufferSource)) {
-    let reason = "invalid module";
-    try {
-      new WebAssembly.Module(input as BufferSource);
-    } catch (e) {
-      reason = e instanceof Error ? e.message : String(e);
-    }
-    throw new RewriteError(`malformed or invalid WebAssembly module: ${reason}`);
+  let result: RewriteResult | null = null;
+  let decodeFailure: unknown = null;
+  try {
+    result = rewriteUnchecked(input);
+  } catch (e) {
+    if (e instanceof RewriteError && e.feature) throw e;
+    decodeFailure = e;
   }
+  const invalid = v8Rejects(input);
+  if (invalid !== null) throw new RewriteError(`malformed or invalid WebAssembly module: ${invalid}`);
+  if (!result) {
+    const why = decodeFailure instanceof Error ? decodeFailure.message : String(decodeFailure);
+    throw new RewriteError(`cannot rewrite this module: ${why}`);
+  }
+  if (result.memory) {
+    const broken = v8Rejects(result.binary);
+    if (broken !== null) throw new Error(`internal error: the rewritten module does not validate (${broken}); please report this input`);
+  }
+  result.stats.milliseconds = performance.now() - t0;
+  return result;
+}
+
+/** V8's reason for refusing a module, or null when it validates. */
+function v8Rejects(bytes: Uint8Array): string | null {
+  if (WebAssembly.validate(bytes as BufferSource)) return null;
+  try {
+    new WebAssembly.Module(bytes as BufferSource);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return "invalid module";
+}
+
+function rewriteUnchecked(input: Uint8Array): RewriteResult {
   const sections = splitSections(input);
   const byId = new Map<SectionId, Section>();
   for (const s of sections) if (s.id !== SectionId.Custom) byId.set(s.id, s);
@@ -200,7 +228,7 @@ export function rewriteModule(input: Uint8Array): RewriteResult {
       binary: input,
       memory: null,
       segments: [],
-      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, functions: 0, milliseconds: performance.now() - t0 },
+      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, functions: 0, milliseconds: 0 },
     };
   }
   const realLimits = shiftedLimits(memoryLimits);
@@ -413,7 +441,6 @@ export function rewriteModule(input: Uint8Array): RewriteResult {
   }
   const binary = out.finish().slice();
   stats.outputBytes = binary.length;
-  stats.milliseconds = performance.now() - t0;
   return { binary, memory, segments, stats };
 }
 

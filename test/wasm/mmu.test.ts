@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { instantiateGuest } from "../../host/wasm/guest";
+import { BASE, PAGE_SIZE, TAG_DIRTY, TAG_RESIDENT } from "../../host/wasm/layout";
+import { SoftMmu } from "../../host/wasm/mmu";
+import { MemoryPageStore } from "../../host/wasm/page-backing";
+import type { PageBacking } from "../../host/wasm/page-backing";
+import { wat } from "./wat";
+
+/** A guest that writes a recognisable pattern into N pages, then sums them back. */
+const pager = wat(`(module (memory 64)
+  (func (export "writePages") (param $n i32) (local $p i32)
+    (loop $l
+      (i32.store (i32.mul (local.get $p) (i32.const 4096)) (i32.add (local.get $p) (i32.const 1000)))
+      (i32.store offset=4092 (i32.mul (local.get $p) (i32.const 4096)) (local.get $p))
+      (br_if $l (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $n)))))
+  (func (export "sumPages") (param $n i32) (result i32) (local $p i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (i32.mul (local.get $p) (i32.const 4096)))))
+      (br_if $l (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 1))) (local.get $n))))
+    (local.get $s)))`);
+
+/** A backing store that records what it is asked, to observe the MMU from outside. */
+class RecordingStore implements PageBacking {
+  readonly inner = new MemoryPageStore();
+  readonly writes: number[] = [];
+  readonly fills: number[] = [];
+  has(page: number): boolean {
+    return this.inner.has(page);
+  }
+  fill(page: number, dst: Uint8Array): void {
+    this.fills.push(page);
+    this.inner.fill(page, dst);
+  }
+  writeBack(page: number, src: Uint8Array): void {
+    this.writes.push(page);
+    this.inner.writeBack(page, src);
+  }
+}
+
+async function pagerGuest(capacityPages: number, backing: PageBacking) {
+  const g = await instantiateGuest(pager, {}, { rewrite: true, capacityPages, backing, cache: false });
+  return { g, mmu: g.mmu!, write: g.instance.exports.writePages as (n: number) => void, sum: g.instance.exports.sumPages as (n: number) => number };
+}
+
+describe("software MMU runtime", () => {
+  it("keeps at most `capacity` pages resident and gets every byte back through the backing store", async () => {
+    const store = new RecordingStore();
+    const { mmu, write, sum } = await pagerGuest(8, store);
+    write(200);
+    expect(mmu.residentPages).toBe(8);
+    expect(sum(200)).toBe(Array.from({ length: 200 }, (_, p) => p + 1000).reduce((a, b) => a + b, 0));
+    expect(mmu.residentPages).toBeLessThanOrEqual(8);
+    expect(mmu.stats.evictions).toBeGreaterThan(190);
+    expect(store.fills.length).toBe(mmu.stats.fills);
+    // the last word of each page, written with a static offset, survives eviction too
+    for (const p of [0, 17, 199]) expect(new DataView(mmu.read(p * PAGE_SIZE + 4092, 4).buffer).getInt32(0, true)).toBe(p);
+  });
+
+  it("scrubs the plaintext of an evicted page and clears its tag", async () => {
+    const { mmu, write } = await pagerGuest(4, new MemoryPageStore());
+    write(10);
+    const real = new Uint8Array(mmu.memory.buffer);
+    let scrubbed = 0;
+    for (let p = 0; p < 10; p++) {
+      const resident = (mmu.tagOf(p) & TAG_RESIDENT) !== 0;
+      const page = real.subarray(BASE + p * PAGE_SIZE, BASE + (p + 1) * PAGE_SIZE);
+      if (!resident) {
+        expect(page.every((b) => b === 0), `page ${p} scrubbed`).toBe(true);
+        expect(mmu.tagOf(p)).toBe(0);
+        scrubbed++;
+      } else {
+        expect(page.some((b) => b !== 0)).toBe(true);
+      }
+    }
+    expect(mmu.residentPages).toBe(4);
+    expect(scrubbed).toBeGreaterThanOrEqual(6);
+    expect(mmu.stats.evictions).toBe(mmu.stats.fills + mmu.stats.zeroFills - mmu.residentPages);
+  });
+
+  it("writes back dirty pages only, and flush() writes back without evicting", async () => {
+    const store = new RecordingStore();
+    const { mmu, write, sum } = await pagerGuest(6, store);
+    write(4); // pages 0-3 dirty and resident (4 too: the pair bit of page 3 needs it), none evicted
+    expect(store.writes).toEqual([]);
+    const dirty = [0, 1, 2, 3, 4, 5].filter((p) => mmu.tagOf(p) & TAG_DIRTY);
+    expect(dirty.slice(0, 4)).toEqual([0, 1, 2, 3]);
+    mmu.flush();
+    expect(store.writes.sort((a, b) => a - b)).toEqual(dirty);
+    expect(mmu.tagOf(0) & TAG_DIRTY).toBe(0);
+    expect(mmu.residentPages).toBe(dirty.length);
+    store.writes.length = 0;
+    sum(12); // reads only: pages 4..11 are zero pages, clean; evicting clean pages writes nothing
+    expect(store.writes).toEqual([]);
+    expect(mmu.stats.evictions).toBeGreaterThan(0);
+  });
+
+  it("a load leaves a page clean and a store makes it dirty", async () => {
+    const { mmu, sum, write } = await pagerGuest(16, new MemoryPageStore());
+    sum(2);
+    expect(mmu.tagOf(0) & (TAG_RESIDENT | TAG_DIRTY)).toBe(TAG_RESIDENT);
+    write(1);
+    expect(mmu.tagOf(0) & TAG_DIRTY).toBe(TAG_DIRTY);
+  });
+
+  it("host reads and writes go through residency and check bounds", () => {
+    const memory = SoftMmu.createMemory({ initial: 1, capacityPages: 2 });
+    const mmu = SoftMmu.of(memory)!;
+    const data = new Uint8Array(3 * PAGE_SIZE + 10).map((_, i) => (i * 13) & 0xff);
+    mmu.write(100, data);
+    expect(mmu.residentPages).toBe(2);
+    expect(mmu.read(100, data.length)).toEqual(data);
+    expect(() => mmu.read(65530, 10)).toThrow(/outside the guest memory/);
+    expect(() => mmu.write(-1, new Uint8Array(1))).toThrow(RangeError);
+  });
+
+  it("rejects a resident capacity below two pages", () => {
+    expect(() => new SoftMmu({ initial: 1, maximum: null }, { capacityPages: 1 })).toThrow(/at least 2 pages/);
+  });
+});
