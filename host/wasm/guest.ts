@@ -28,24 +28,35 @@ export interface Guest {
   write(gva: number, bytes: Uint8Array): void;
 }
 
+/** Guest-view memory access, usable by host functions even while the start function runs. */
+export type GuestAccess = Pick<Guest, "read" | "write">;
+
+/** The guest's imports, or a function that makes them given guest-view memory access. */
+export type GuestImports = WebAssembly.Imports | ((access: GuestAccess) => WebAssembly.Imports);
+
 export class GuestLinkError extends Error {
   override name = "GuestLinkError";
 }
 
 export async function instantiateGuest(
   bytes: Uint8Array,
-  imports: WebAssembly.Imports,
+  guestImports: GuestImports,
   options: GuestOptions,
 ): Promise<Guest> {
+  // Host functions get access that is bound once the memory is known: before instantiation for
+  // a rewritten guest (the MMU owns the memory), after it for a native one.
+  let target: GuestAccess = directAccess(null);
+  const access: GuestAccess = { read: (gva, len) => target.read(gva, len), write: (gva, data) => target.write(gva, data) };
+  const imports = typeof guestImports === "function" ? guestImports(access) : guestImports;
   if (!options.rewrite) {
     const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports);
-    const memory = findMemory(instance, imports);
-    return { instance, mmu: null, rewrite: null, ...directAccess(memory) };
+    target = directAccess(findMemory(instance, imports));
+    return { instance, mmu: null, rewrite: null, ...access };
   }
   const rewrite = options.cache === false ? rewriteModule(bytes) : rewriteCached(bytes);
   if (!rewrite.memory) {
     const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, imports);
-    return { instance, mmu: null, rewrite, ...directAccess(null) };
+    return { instance, mmu: null, rewrite, ...access };
   }
   let mmu: SoftMmu;
   const imported = rewrite.memory.imported;
@@ -61,17 +72,12 @@ export async function instantiateGuest(
   } else {
     mmu = new SoftMmu(rewrite.memory, { capacityPages: options.capacityPages, backing: options.backing });
   }
+  target = { read: (gva, len) => mmu.read(gva, len), write: (gva, data) => mmu.write(gva, data) };
   const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {
     ...imports,
     [MMU_MODULE]: mmu.importsFor(rewrite),
   });
-  return {
-    instance,
-    mmu,
-    rewrite,
-    read: (gva, len) => mmu.read(gva, len),
-    write: (gva, data) => mmu.write(gva, data),
-  };
+  return { instance, mmu, rewrite, ...access };
 }
 
 function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports): WebAssembly.Memory | null {
@@ -84,7 +90,7 @@ function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports
 
 function directAccess(memory: WebAssembly.Memory | null): Pick<Guest, "read" | "write"> {
   const none = (): never => {
-    throw new RangeError("the guest has no memory");
+    throw new RangeError("the guest has no memory (or it is not available yet)");
   };
   if (!memory) return { read: none, write: none };
   return {

@@ -1,0 +1,110 @@
+// `enclave verify`: checks an SNP attestation report against its VCEK and AMD-style chain.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Command } from "../command";
+import { verifyAttestation, type ExpectedFields } from "../../sev/verifier";
+
+const HELP = `usage: npm run enclave -- verify --report FILE --vcek FILE --chain FILE [options]
+
+Verifies an SEV-SNP attestation report: the certificate chain ARK -> ASK -> VCEK (RSASSA-PSS,
+SHA-384), the VCEK's validity and TCB/hwID extensions, the report's ECDSA P-384 signature, its
+version and reserved fields, and any field given below. Exit status 0 only when every check holds.
+
+  --report FILE         raw 1184-byte ATTESTATION_REPORT
+  --vcek FILE           VCEK certificate, DER or PEM
+  --chain FILE          ASK and ARK certificates in one PEM (AMD KDS cert_chain)
+  --trusted-ark FILE    require the chain's ARK to be exactly this certificate
+  --measurement HEX     expected MEASUREMENT (48 bytes)
+  --report-data HEX     expected REPORT_DATA (up to 64 bytes, zero-padded on the right)
+  --host-data HEX       expected HOST_DATA (32 bytes)
+  --quiet               print only the verdict`;
+
+class UsageError extends Error {}
+
+function hexArg(name: string, value: string | undefined, maxBytes: number, exact: boolean): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  const clean = value.startsWith("0x") ? value.slice(2) : value;
+  if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(clean)) {
+    throw new UsageError(`--${name} must be an even number of hex digits`);
+  }
+  const bytes = Buffer.from(clean, "hex");
+  if (exact ? bytes.length !== maxBytes : bytes.length > maxBytes) {
+    throw new UsageError(`--${name} must be ${exact ? "exactly" : "at most"} ${maxBytes} bytes, got ${bytes.length}`);
+  }
+  const out = new Uint8Array(maxBytes);
+  out.set(bytes);
+  return out;
+}
+
+function readInput(flag: string, path: string | undefined): Uint8Array {
+  if (path === undefined) throw new UsageError(`--${flag} FILE is required`);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new UsageError(`cannot read --${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export const command: Command = {
+  summary: "verify an SNP attestation report against its certificate chain",
+  async run(args: string[]): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          report: { type: "string" },
+          vcek: { type: "string" },
+          chain: { type: "string" },
+          "trusted-ark": { type: "string" },
+          measurement: { type: "string" },
+          "report-data": { type: "string" },
+          "host-data": { type: "string" },
+          quiet: { type: "boolean" },
+          help: { type: "boolean", short: "h" },
+        },
+      }));
+    } catch (err) {
+      console.error(`enclave verify: ${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    let input;
+    try {
+      const expected: ExpectedFields = {};
+      const m = hexArg("measurement", values.measurement, 48, true);
+      const rd = hexArg("report-data", values["report-data"], 64, false);
+      const hd = hexArg("host-data", values["host-data"], 32, true);
+      if (m) expected.measurement = m;
+      if (rd) expected.reportData = rd;
+      if (hd) expected.hostData = hd;
+      input = {
+        report: readInput("report", values.report),
+        vcek: readInput("vcek", values.vcek),
+        chain: readInput("chain", values.chain),
+        expected,
+        ...(values["trusted-ark"] !== undefined ? { trustedArk: readInput("trusted-ark", values["trusted-ark"]) } : {}),
+      };
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      console.error(`enclave verify: ${err.message}`);
+      return 2;
+    }
+    const result = verifyAttestation(input);
+    if (!values.quiet) {
+      for (const c of result.checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+    }
+    if (result.ok) {
+      const r = result.report!;
+      console.log(`verified: report v${r.version}, measurement ${Buffer.from(r.measurement).toString("hex")}`);
+      return 0;
+    }
+    console.error(`verification failed: ${result.failure!.name}: ${result.failure!.detail}`);
+    return 1;
+  },
+};
