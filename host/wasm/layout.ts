@@ -37,7 +37,20 @@ export function accessMask(size: number, write: boolean): number {
   return write ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT;
 }
 
+/**
+ * Pin slots: a loop whose checks were hoisted out of it (see code-rewriter.ts) pins the pages it
+ * relies on, so that no fault inside the loop evicts them. Slot k is a u32 at PIN_SLOTS + 4k
+ * holding page + 1 (0 = empty); it pins that page and the next. The slots sit in the tail of the
+ * tag table, whose entries would belong to guest pages beyond the largest guest memory.
+ */
+export const PIN_SLOTS = TAG_TABLE_BYTES - 256;
+/** Most hoisted groups in one function (each uses its own slot). */
+export const MAX_PIN_SLOTS = 8;
+
 /** The import namespace of the MMU's host functions. */
 export const MMU_MODULE = "__mmu";
-/** Bit of the fault handler's `info` argument that marks a store; the low byte is the size. */
-export const FAULT_WRITE = 0x100;
+/** Bit of the fault handler's `info` argument that marks a store; the low 13 bits are the size. */
+export const FAULT_WRITE = 0x2000;
+/** The fault comes from a hoisted check: make the page and the next one resident together. */
+export const FAULT_PAIR = 0x4000;
+export const FAULT_SIZE_MASK = 0x1fff;

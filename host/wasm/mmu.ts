@@ -12,8 +12,9 @@
 import { MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
 import {
-  BASE, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, PAGE_SHIFT, PAGE_SIZE,
-  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, WASM_PAGE_SIZE,
+  BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE,
+  PAGE_SHIFT, PAGE_SIZE, PIN_SLOTS, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT,
+  TAG_RESIDENT, WASM_PAGE_SIZE,
 } from "./layout";
 import type { RewriteResult } from "./rewrite";
 
@@ -23,6 +24,11 @@ export { MMU_MODULE };
 export const DEFAULT_CAPACITY_PAGES = 4096;
 /** An access can need two pages at once (one crossing a boundary, or a copy's source and target). */
 export const MIN_CAPACITY_PAGES = 2;
+
+/** The least capacity a rewritten module runs with: two pages, plus two per pin slot it uses. */
+export function minCapacityFor(rewrite: RewriteResult): number {
+  return MIN_CAPACITY_PAGES + 2 * rewrite.stats.pinSlots;
+}
 
 export interface MmuOptions {
   /** Resident capacity in 4 KiB pages (default 4096 = 16 MiB, at least 2). */
@@ -70,6 +76,8 @@ export class SoftMmu {
   private readonly ring: Int32Array;
   private resident = 0;
   private hand = 0;
+  /** Pin slots the modules using this memory may fill (see layout.ts PIN_SLOTS). */
+  private pinSlots = 0;
 
   constructor(limits: GuestLimits, options: MmuOptions = {}) {
     const capacity = options.capacityPages ?? DEFAULT_CAPACITY_PAGES;
@@ -113,6 +121,12 @@ export class SoftMmu {
 
   /** The imports a rewritten module needs, with this instance's own data-segment state. */
   importsFor(rewrite: RewriteResult): Record<string, WebAssembly.ImportValue> {
+    if (this.capacity < minCapacityFor(rewrite)) {
+      throw new RangeError(
+        `a resident capacity of ${this.capacity} pages is too small for this module: its loops pin up to ${rewrite.stats.pinSlots} pairs of pages, so it needs at least ${minCapacityFor(rewrite)} pages`,
+      );
+    }
+    this.pinSlots = Math.max(this.pinSlots, rewrite.stats.pinSlots);
     const segments = rewrite.segments.map((s) => rewrite.binary.subarray(s.start, s.start + s.length));
     const dropped = segments.map(() => false);
     return {
@@ -136,11 +150,16 @@ export class SoftMmu {
   fault(addr: number, offset: number, info: number): void {
     this.stats.faults++;
     const ea = (addr >>> 0) + (offset >>> 0);
-    const size = info & 0xff;
-    const pages = this.guestBytes >>> PAGE_SHIFT;
-    if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
+    const size = info & FAULT_SIZE_MASK;
     const write = (info & FAULT_WRITE) !== 0;
+    const pages = this.guestBytes >>> PAGE_SHIFT;
     const first = Math.floor(ea / PAGE_SIZE);
+    if (info & FAULT_PAIR) {
+      // A hoisted check: the accesses it serves lie in this page and the next.
+      if (first < pages) this.ensure(first, Math.min(first + 1, pages - 1), write);
+      return;
+    }
+    if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
     let last = Math.floor((ea + size - 1) / PAGE_SIZE);
     // A multi-byte access tests the pair bit, which also needs the next page. Bring that one in
     // only on a repeat (this page already has what the access needs), so that a page touched
@@ -327,7 +346,10 @@ export class SoftMmu {
       this.ring[this.resident++] = page;
     } else {
       let victim = this.ring[this.hand]!;
-      while (victim === pinA || victim === pinB) {
+      for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim); tries++) {
+        if (tries > this.capacity) {
+          throw new Error(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
+        }
         this.hand = (this.hand + 1) % this.capacity;
         victim = this.ring[this.hand]!;
       }
@@ -343,6 +365,16 @@ export class SoftMmu {
       this.stats.zeroFills++; // never written back: its contents are the zeroes already there
     }
     this.bytes[page] = TAG_RESIDENT;
+  }
+
+  /** Is `page` pinned by a hoisted check of a running loop (slot = page + 1 pins it and the next)? */
+  private pinned(page: number): boolean {
+    const b = this.bytes;
+    for (let k = 0, at = PIN_SLOTS; k < this.pinSlots; k++, at += 4) {
+      const slot = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      if (slot !== 0 && (page === slot - 1 || page === slot)) return true;
+    }
+    return false;
   }
 
   private writeBack(page: number): void {

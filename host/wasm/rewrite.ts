@@ -21,7 +21,7 @@ import { RewriteError, unsupported } from "./rewrite-error";
 export { RewriteError } from "./rewrite-error";
 
 /** Bumped whenever the output for a given input changes (it keys the rewrite cache). */
-export const REWRITER_VERSION = "1";
+export const REWRITER_VERSION = "2";
 
 export interface MemoryInfo {
   /** Guest-visible limits, in Wasm pages. */
@@ -46,6 +46,10 @@ export interface RewriteStats {
   accesses: number;
   /** memory.copy/fill/init sent to the host. */
   bulk: number;
+  /** Checks hoisted out of loops (each serves one or more accesses). */
+  hoisted: number;
+  /** Most pin slots one function uses: the MMU keeps 2 pages per slot out of eviction. */
+  pinSlots: number;
   functions: number;
   milliseconds: number;
 }
@@ -228,7 +232,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
       binary: input,
       memory: null,
       segments: [],
-      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, functions: 0, milliseconds: 0 },
+      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, hoisted: 0, pinSlots: 0, functions: 0, milliseconds: 0 },
     };
   }
   const realLimits = shiftedLimits(memoryLimits);
@@ -278,7 +282,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
   const startSection = byId.get(SectionId.Start);
   if (startSection) originalStart = new Reader(startSection.payload).u32();
 
-  const stats: RewriteStats = { inputBytes: input.length, outputBytes: 0, accesses: 0, bulk: 0, functions: funcTypes.length, milliseconds: 0 };
+  const stats: RewriteStats = { inputBytes: input.length, outputBytes: 0, accesses: 0, bulk: 0, hoisted: 0, pinSlots: 0, functions: funcTypes.length, milliseconds: 0 };
   const segments: SegmentInfo[] = [];
 
   const emit: Partial<Record<SectionId, () => Writer | null>> = {

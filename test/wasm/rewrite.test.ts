@@ -3,14 +3,15 @@ import { rewriteModule, RewriteError } from "../../host/wasm/rewrite";
 import { instantiateGuest } from "../../host/wasm/guest";
 import type { Guest } from "../../host/wasm/guest";
 import { BASE, RESERVED_WASM_PAGES } from "../../host/wasm/layout";
-import { SoftMmu } from "../../host/wasm/mmu";
+import { SoftMmu, minCapacityFor } from "../../host/wasm/mmu";
 import { wat } from "./wat";
 
 type Fn = (...args: number[]) => number;
 const fn = (g: Guest, name: string): Fn => g.instance.exports[name] as Fn;
 
-/** Instantiates both ways; the rewritten one with a tiny resident set so that faults really happen. */
-async function both(bytes: Uint8Array, imports: WebAssembly.Imports = {}, capacityPages = 2): Promise<[Guest, Guest]> {
+/** Instantiates both ways; the rewritten one with the smallest resident set it accepts, so that faults really happen. */
+async function both(bytes: Uint8Array, imports: WebAssembly.Imports = {}): Promise<[Guest, Guest]> {
+  const capacityPages = minCapacityFor(rewriteModule(bytes));
   return [
     await instantiateGuest(bytes, imports, { rewrite: false }),
     await instantiateGuest(bytes, imports, { rewrite: true, capacityPages, cache: false }),
@@ -129,6 +130,37 @@ describe("rewriter: semantics match the original", () => {
     const [n, w] = await both(bytes);
     expect(fn(w, "run")()).toBe(5);
     expect(fn(n, "run")()).toBe(5);
+  });
+
+  it("checks hoisted out of a loop stay valid while other accesses of the loop evict", async () => {
+    // $sp-relative accesses are loop-invariant: checked once before the loop and pinned; the
+    // page-strided accesses thrash the smallest resident set the module accepts.
+    const bytes = wat(`(module (memory (export "memory") 4)
+      (global $sp (mut i32) (i32.const 1000))
+      (func (export "run") (param $n i32) (result i32) (local $i i32) (local $s i32)
+        (loop $l
+          (i32.store (global.get $sp) (local.get $i))
+          (i32.store offset=4 (global.get $sp) (i32.load (i32.mul (local.get $i) (i32.const 4096))))
+          (local.set $s (i32.add (local.get $s) (i32.add (i32.load (global.get $sp)) (i32.load offset=4 (global.get $sp)))))
+          (i32.store (i32.mul (local.get $i) (i32.const 4096)) (local.get $s))
+          (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (local.get $s))
+      (func (export "withCall") (param $n i32) (result i32) (local $i i32)
+        (loop $l
+          (i32.store (global.get $sp) (call $id (local.get $i)))
+          (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (i32.load (global.get $sp)))
+      (func $id (param i32) (result i32) (local.get 0)))`);
+    const r = rewriteModule(bytes);
+    expect(r.stats.hoisted).toBe(1); // the loop with a call keeps its checks
+    expect(r.stats.pinSlots).toBe(1);
+    const [n, w] = await both(bytes);
+    expect(w.mmu!.capacity).toBe(4);
+    for (const rounds of [64, 64, 3]) expect(fn(w, "run")(rounds)).toBe(fn(n, "run")(rounds));
+    expect(fn(w, "withCall")(10)).toBe(fn(n, "withCall")(10));
+    expect(w.read(0, 4 * 65536)).toEqual(n.read(0, 4 * 65536));
+    expect(w.mmu!.stats.evictions).toBeGreaterThan(100);
+    await expect(instantiateGuest(bytes, {}, { rewrite: true, capacityPages: 3, cache: false })).rejects.toThrow(/needs at least 4 pages/);
   });
 
   it("bulk operations keep their bounds checks, trap order and overlap semantics", async () => {
