@@ -1,5 +1,5 @@
 // One call to instantiate a guest module, natively or rewritten through the software MMU.
-import { SoftMmu } from "./mmu";
+import { SoftMmu, minCapacityFor } from "./mmu";
 import type { PageBacking } from "./page-backing";
 import { MMU_MODULE } from "./layout";
 import { rewriteModule } from "./rewrite";
@@ -11,6 +11,11 @@ export interface GuestOptions {
   rewrite: boolean;
   /** Resident capacity in 4 KiB pages (rewritten only); default 4096 = 16 MiB. */
   capacityPages?: number;
+  /**
+   * Raise capacityPages to the least the module accepts (minCapacityFor) instead of refusing a
+   * smaller one: for conformance runs that want the smallest cache that still works.
+   */
+  atLeastModuleMinimum?: boolean;
   /** Backing store of non-resident pages (rewritten only); default a new in-memory store. */
   backing?: PageBacking;
   /** Use the rewrite cache (default true). */
@@ -70,7 +75,9 @@ export async function instantiateGuest(
     }
     mmu = owner;
   } else {
-    mmu = new SoftMmu(rewrite.memory, { capacityPages: options.capacityPages, backing: options.backing });
+    const floor = options.atLeastModuleMinimum ? minCapacityFor(rewrite) : 0;
+    const capacityPages = options.capacityPages === undefined ? undefined : Math.max(options.capacityPages, floor);
+    mmu = new SoftMmu(rewrite.memory, { capacityPages, backing: options.backing });
   }
   target = { read: (gva, len) => mmu.read(gva, len), write: (gva, data) => mmu.write(gva, data) };
   const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {

@@ -38,14 +38,25 @@ export function accessMask(size: number, write: boolean): number {
 }
 
 /**
- * Pin slots: a loop whose checks were hoisted out of it (see code-rewriter.ts) pins the pages it
- * relies on, so that no fault inside the loop evicts them. Slot k is a u32 at PIN_SLOTS + 4k
- * holding page + 1 (0 = empty); it pins that page and the next. The slots sit in the tail of the
- * tag table, whose entries would belong to guest pages beyond the largest guest memory.
+ * Pin slots: a loop whose checks were eliminated (see check-elimination.ts) pins the pages it
+ * relies on, so that no fault inside the loop evicts them. Slot k is two u32 at PIN_SLOTS + 8k:
+ * first page + 1 and last page + 1 (0 = empty). The slots sit in the tail of the tag table, whose
+ * entries would belong to guest pages beyond the largest guest memory.
  */
 export const PIN_SLOTS = TAG_TABLE_BYTES - 256;
-/** Most hoisted groups in one function (each uses its own slot). */
+/** Most hoisted groups in one function (each uses its own slot, 0..7; a pair of pages each). */
 export const MAX_PIN_SLOTS = 8;
+/**
+ * Slots of the range loop that runs, one per covered access (range loops are innermost and call
+ * nothing, so at most one runs at a time).
+ */
+export const FIRST_RANGE_SLOT = MAX_PIN_SLOTS;
+export const MAX_RANGE_ACCESSES = 4;
+/** Slots the MMU looks at. */
+export const PIN_SLOT_COUNT = MAX_PIN_SLOTS + MAX_RANGE_ACCESSES;
+/** Bits of the `info` argument of __mmu.range, above the slot number. */
+export const RANGE_WRITE = 0x100;
+export const RANGE_FIRST = 0x200;
 
 /** The import namespace of the MMU's host functions. */
 export const MMU_MODULE = "__mmu";

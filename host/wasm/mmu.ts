@@ -13,8 +13,8 @@ import { MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
 import {
   BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE,
-  PAGE_SHIFT, PAGE_SIZE, PIN_SLOTS, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT,
-  TAG_RESIDENT, WASM_PAGE_SIZE,
+  FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PAGE_SHIFT, PAGE_SIZE, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE,
+  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, WASM_PAGE_SIZE,
 } from "./layout";
 import type { RewriteResult } from "./rewrite";
 
@@ -76,8 +76,6 @@ export class SoftMmu {
   private readonly ring: Int32Array;
   private resident = 0;
   private hand = 0;
-  /** Pin slots the modules using this memory may fill (see layout.ts PIN_SLOTS). */
-  private pinSlots = 0;
 
   constructor(limits: GuestLimits, options: MmuOptions = {}) {
     const capacity = options.capacityPages ?? DEFAULT_CAPACITY_PAGES;
@@ -126,7 +124,6 @@ export class SoftMmu {
         `a resident capacity of ${this.capacity} pages is too small for this module: its loops pin up to ${rewrite.stats.pinSlots} pairs of pages, so it needs at least ${minCapacityFor(rewrite)} pages`,
       );
     }
-    this.pinSlots = Math.max(this.pinSlots, rewrite.stats.pinSlots);
     const segments = rewrite.segments.map((s) => rewrite.binary.subarray(s.start, s.start + s.length));
     const dropped = segments.map(() => false);
     return {
@@ -141,6 +138,7 @@ export class SoftMmu {
       drop: (seg: number) => {
         dropped[seg] = true;
       },
+      range: (lo: number, hi: number, info: number) => this.range(lo, hi, info),
     };
   }
 
@@ -168,6 +166,43 @@ export class SoftMmu {
       last = first + 1;
     }
     this.ensure(first, last, write);
+  }
+
+  /**
+   * Before a counted loop (check-elimination.ts): makes guest bytes [lo, hi) resident (dirty when
+   * RANGE_WRITE) and pins them in slot `info & 0xff`, if they fit beside what is pinned already.
+   * Returns 1 when the loop may skip the checks of that access, 0 when it must keep them.
+   */
+  range(lo: number, hi: number, info: number): number {
+    const slot = info & 0xff;
+    const write = (info & RANGE_WRITE) !== 0;
+    if (info & RANGE_FIRST) for (let k = FIRST_RANGE_SLOT; k < PIN_SLOT_COUNT; k++) this.clearSlot(k);
+    if (hi <= lo) return 1;
+    if (hi > this.guestBytes) return 0; // the loop may trap: let every access check itself
+    const first = Math.floor(lo / PAGE_SIZE);
+    const last = Math.floor((hi - 1) / PAGE_SIZE);
+    const need = write ? TAG_DIRTY : TAG_RESIDENT;
+    const tags = this.view();
+    let missing = false;
+    for (let p = first; p <= last && !missing; p++) missing = (tags[p]! & need) === 0;
+    if (missing) {
+      // Pins never take the whole resident set: whatever ranges hold, there stays room for every
+      // pair slot, every small range pinned from Wasm, the two pages of a faulting access, and two
+      // more to choose a victim from.
+      const reserve = 4 + 2 * MAX_PIN_SLOTS + 2 * MAX_RANGE_ACCESSES;
+      if (last - first + 1 > this.capacity - reserve - this.rangePinnedPages(slot)) return 0;
+      this.stats.faults++;
+      this.setSlot(slot, first, last); // pinned first, so that its own fills never evict each other
+      for (let p = first; p <= last; p++) {
+        if (!(tags[p]! & TAG_RESIDENT)) this.bringIn(p, first, last);
+        if (write) tags[p]! |= TAG_DIRTY;
+        this.pairBits(p);
+      }
+      if (first > 0) this.pairBits(first - 1);
+    } else {
+      this.setSlot(slot, first, last);
+    }
+    return 1;
   }
 
   grow(delta: number): number {
@@ -367,14 +402,41 @@ export class SoftMmu {
     this.bytes[page] = TAG_RESIDENT;
   }
 
-  /** Is `page` pinned by a hoisted check of a running loop (slot = page + 1 pins it and the next)? */
+  /** Is `page` pinned by a loop whose checks were eliminated (layout.ts PIN_SLOTS)? */
   private pinned(page: number): boolean {
     const b = this.bytes;
-    for (let k = 0, at = PIN_SLOTS; k < this.pinSlots; k++, at += 4) {
-      const slot = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-      if (slot !== 0 && (page === slot - 1 || page === slot)) return true;
+    for (let at = PIN_SLOTS, end = PIN_SLOTS + 8 * PIN_SLOT_COUNT; at < end; at += 8) {
+      const first = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      if (first === 0 || page < first - 1) continue;
+      const last = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
+      if (page <= last - 1) return true;
     }
     return false;
+  }
+
+  /** Pages pinned by the range slots other than `except` (an upper bound: slots may overlap). */
+  private rangePinnedPages(except: number): number {
+    const b = this.bytes;
+    let n = 0;
+    for (let k = FIRST_RANGE_SLOT; k < PIN_SLOT_COUNT; k++) {
+      if (k === except) continue;
+      const at = PIN_SLOTS + 8 * k;
+      const first = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+      const last = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
+      if (first !== 0) n += last - first + 1;
+    }
+    return n;
+  }
+
+  /** Slot k pins pages first..last (stored + 1, so that 0 means empty). */
+  private setSlot(k: number, first: number, last: number): void {
+    const view = new DataView(this.bytes.buffer, PIN_SLOTS + 8 * k, 8);
+    view.setUint32(0, first + 1, true);
+    view.setUint32(4, last + 1, true);
+  }
+
+  private clearSlot(k: number): void {
+    this.bytes.fill(0, PIN_SLOTS + 8 * k, PIN_SLOTS + 8 * k + 8);
   }
 
   private writeBack(page: number): void {

@@ -48,6 +48,8 @@ export interface RewriteStats {
   bulk: number;
   /** Checks hoisted out of loops (each serves one or more accesses). */
   hoisted: number;
+  /** Accesses in counted loops whose check a range check before the loop can make unnecessary. */
+  ranged: number;
   /** Most pin slots one function uses: the MMU keeps 2 pages per slot out of eviction. */
   pinSlots: number;
   functions: number;
@@ -232,7 +234,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
       binary: input,
       memory: null,
       segments: [],
-      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, hoisted: 0, pinSlots: 0, functions: 0, milliseconds: 0 },
+      stats: { inputBytes: input.length, outputBytes: input.length, accesses: 0, bulk: 0, hoisted: 0, ranged: 0, pinSlots: 0, functions: 0, milliseconds: 0 },
     };
   }
   const realLimits = shiftedLimits(memoryLimits);
@@ -265,16 +267,16 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
   }
 
   // --- the new index spaces
-  const added = ["fault", "grow", "fill", "copy", "init", "drop"] as const;
+  const added = ["fault", "grow", "fill", "copy", "init", "drop", "range"] as const;
   const funcIndex = (f: number): number => (f < funcImports ? f : f + added.length);
   const mmu: MmuFunctions = {
     fault: funcImports, grow: funcImports + 1, fill: funcImports + 2,
-    copy: funcImports + 3, init: funcImports + 4, drop: funcImports + 5,
+    copy: funcImports + 3, init: funcImports + 4, drop: funcImports + 5, range: funcImports + 6,
   };
   const baseType = typeParams.length;
-  const T = { i32x3: baseType, grow: baseType + 1, i32x4: baseType + 2, i32x1: baseType + 3, void: baseType + 4 };
+  const T = { i32x3: baseType, grow: baseType + 1, i32x4: baseType + 2, i32x1: baseType + 3, void: baseType + 4, range: baseType + 5 };
   const importTypes: Record<(typeof added)[number], number> = {
-    fault: T.i32x3, grow: T.grow, fill: T.i32x3, copy: T.i32x3, init: T.i32x4, drop: T.i32x1,
+    fault: T.i32x3, grow: T.grow, fill: T.i32x3, copy: T.i32x3, init: T.i32x4, drop: T.i32x1, range: T.range,
   };
   const hasActive = dataSegs.some((s) => s.active);
   const initFunc = hasActive ? funcImports + added.length + funcTypes.length : -1;
@@ -282,13 +284,13 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
   const startSection = byId.get(SectionId.Start);
   if (startSection) originalStart = new Reader(startSection.payload).u32();
 
-  const stats: RewriteStats = { inputBytes: input.length, outputBytes: 0, accesses: 0, bulk: 0, hoisted: 0, pinSlots: 0, functions: funcTypes.length, milliseconds: 0 };
+  const stats: RewriteStats = { inputBytes: input.length, outputBytes: 0, accesses: 0, bulk: 0, hoisted: 0, ranged: 0, pinSlots: 0, functions: funcTypes.length, milliseconds: 0 };
   const segments: SegmentInfo[] = [];
 
   const emit: Partial<Record<SectionId, () => Writer | null>> = {
     [SectionId.Type]: () => {
       const w = new Writer(typeSection ? typeSection.payload.length + 32 : 32);
-      w.u32(typeParams.length + 5);
+      w.u32(typeParams.length + 6);
       if (typeSection) {
         const r = new Reader(typeSection.payload);
         r.u32();
@@ -301,6 +303,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
         for (let i = 0; i < results; i++) w.u8(ValType.I32);
       };
       fn(3, 0); fn(1, 1); fn(4, 0); fn(1, 0); fn(0, 0);
+      w.u8(0x60).u32(3).u8(ValType.F64).u8(ValType.F64).u8(ValType.I32).u32(1).u8(ValType.I32); // range
       return w;
     },
     [SectionId.Import]: () => {
