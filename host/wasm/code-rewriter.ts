@@ -150,7 +150,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           flush(ins.start);
           if (ins.op === 8 || ins.op === 9) code.u8(Op.I32Const).s32(ins.imm);
           code.u8(Op.Call).u32(ins.op === 8 ? ctx.mmu.init : ins.op === 9 ? ctx.mmu.drop : ins.op === 10 ? ctx.mmu.copy : ctx.mmu.fill);
-          if (ins.op !== 9 && !(version && !version.unchecked)) ctx.stats.bulk++;
+          if (ins.op !== 9 && !version?.unchecked) ctx.stats.bulk++;
           copied = ins.end;
           break;
         case Kind.Loop: {
@@ -180,6 +180,8 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
         }
         case Kind.Access:
           flush(ins.start);
+          // In a versioned loop each access is counted once, in the checked copy.
+          if (!version?.unchecked) ctx.stats.accesses++;
           emitAccess(ins, body.subarray(ins.start, ins.opEnd), version?.unchecked === true && ins.guard >= 0);
           copied = ins.end;
           break;
@@ -326,7 +328,6 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
   function emitAccess(ins: Instr, opBytes: Uint8Array, unchecked: boolean): void {
     const access = ins.access!;
     const { offset } = ins;
-    if (!unchecked) ctx.stats.accesses++;
     const realOffset = offset + BASE;
     if (realOffset > 0xffffffff) {
       // address + offset >= offset > the largest guest memory: the original traps out of bounds.
