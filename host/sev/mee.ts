@@ -1,0 +1,87 @@
+// Memory encryption engine: the AES engine in the memory controller, one key slot per ASID
+// (AMD APM vol 2, 15.34 "Secure Encrypted Virtualization"). Keys are installed only by the
+// secure processor (ACTIVATE) and kept in private fields: no method returns them, and the
+// hypervisor is never given this object (hypervisor.ts).
+import { checkPage, checkPages, checkFrame } from "./page";
+import { XexAes } from "./xex";
+import { XtsAes } from "./xts";
+
+export type MeeMode = "xts" | "xex";
+
+/** Bytes of a key slot: AES-128-XTS takes two AES-128 keys; XEX its data key and tweak key. */
+export const MEE_KEY_BYTES = 32;
+
+export class MeeError extends Error {
+  override readonly name = "MeeError";
+}
+
+export class MemoryEncryptionEngine {
+  readonly mode: MeeMode;
+  readonly #slots = new Map<number, XtsAes | XexAes>();
+
+  constructor(opts: { mode?: MeeMode } = {}) {
+    const mode = opts.mode ?? "xts";
+    if (mode !== "xts" && mode !== "xex") throw new RangeError(`memory encryption mode must be "xts" or "xex", got ${String(mode)}`);
+    this.mode = mode;
+  }
+
+  /** Called by the secure processor only. The engine keeps cipher state, not the caller's buffer. */
+  installKey(asid: number, key: Uint8Array): void {
+    checkAsid(asid);
+    if (!(key instanceof Uint8Array) || key.length !== MEE_KEY_BYTES) {
+      throw new RangeError(`memory encryption key must be ${MEE_KEY_BYTES} bytes`);
+    }
+    this.#slots.set(asid, this.mode === "xts" ? new XtsAes(key) : new XexAes(key));
+  }
+
+  clearKey(asid: number): void {
+    this.#slots.delete(asid);
+  }
+
+  hasKey(asid: number): boolean {
+    return this.#slots.has(asid);
+  }
+
+  /** Throws the MeeError of an empty slot, so that callers can fail before touching buffers. */
+  requireKey(asid: number): void {
+    this.#slot(asid);
+  }
+
+  encryptPage(asid: number, spa: number, plaintext: Uint8Array): Uint8Array {
+    checkPage(plaintext, "plaintext");
+    checkFrame(spa, "SPA");
+    return this.#slot(asid).encryptPages([spa], plaintext);
+  }
+
+  decryptPage(asid: number, spa: number, ciphertext: Uint8Array): Uint8Array {
+    checkPage(ciphertext, "ciphertext");
+    checkFrame(spa, "SPA");
+    return this.#slot(asid).decryptPages([spa], ciphertext);
+  }
+
+  /** Batched: page i of `data` lives at frame spas[i]. One pass through the cipher per 32 pages. */
+  encryptPages(asid: number, spas: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
+    checkPages(data, spas.length, "plaintext");
+    return this.#slot(asid).encryptPages(spas, data, out);
+  }
+
+  decryptPages(asid: number, spas: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
+    checkPages(data, spas.length, "ciphertext");
+    return this.#slot(asid).decryptPages(spas, data, out);
+  }
+
+  #slot(asid: number): XtsAes | XexAes {
+    const slot = this.#slots.get(asid);
+    if (!slot) {
+      checkAsid(asid);
+      throw new MeeError(`no memory encryption key is installed for ASID ${asid}`);
+    }
+    return slot;
+  }
+}
+
+function checkAsid(asid: number): void {
+  if (!Number.isInteger(asid) || asid < 1 || asid > 0xffff) {
+    throw new RangeError(`ASID must be an integer in 1..65535, got ${String(asid)}`);
+  }
+}

@@ -1,0 +1,186 @@
+// The memory controller: the path of every access to DRAM (DESIGN.md sections 4 and 5).
+//   guest access: GPA -> NPT -> SPA -> RMP check (SEV-SNP) -> DRAM, through the memory
+//                 encryption engine with the VM's ASID key when the C-bit is set (private page);
+//                 shared pages (C-bit clear) pass through as plaintext (APM vol 2, 15.34.5);
+//   host access:  the hypervisor's CPU reads and writes by SPA, with the RMP's write check
+//                 (SNP) and, when ciphertext hiding is on, 0xFF for reads of private frames.
+// Physical accesses that bypass the CPU (a bus interposer, cold boot) go to Dram directly
+// (adversary.ts) and meet none of these checks.
+import type { Dram } from "./dram";
+import type { MemoryEncryptionEngine } from "./mee";
+import { NestedPageFault } from "./npt";
+import type { NestedPageTable } from "./npt";
+import { checkPage, checkPages, PAGE_SIZE } from "./page";
+import { RmpFault } from "./rmp";
+import type { Rmp, RmpCheck } from "./rmp";
+
+/** What a VM's accesses are made with: both chosen by the (untrusted) hypervisor. */
+export interface GuestContext {
+  readonly asid: number;
+  readonly npt: NestedPageTable;
+}
+
+export type Access = "read" | "write";
+
+/** A fault the hypervisor observes: the #NPF exit with its GPA (page granularity). */
+export interface FaultEvent {
+  kind: "npf" | "rmp";
+  gpa: number;
+  asid: number;
+  access: Access;
+  /** For RMP faults: the frame and the failed check. */
+  spa?: number;
+  check?: RmpCheck;
+}
+
+export interface AccessOptions {
+  /** The C-bit of the guest's own page table entry is clear: the page is shared with the host. */
+  shared?: boolean;
+}
+
+export interface MemoryControllerOptions {
+  dram: Dram;
+  mee: MemoryEncryptionEngine;
+  rmp: Rmp;
+  /** SEV-SNP: check the RMP on every access (default false: SEV / SEV-ES). */
+  snp?: boolean;
+  /** Host reads of private frames return 0xFF (default false). */
+  ciphertextHiding?: boolean;
+}
+
+export class MemoryController {
+  readonly snp: boolean;
+  /** The ciphertext hiding switch; may be flipped at any time. */
+  ciphertextHiding: boolean;
+  readonly #dram: Dram;
+  readonly #mee: MemoryEncryptionEngine;
+  readonly #rmp: Rmp;
+  /** Frames whose last write was a guest's private (encrypted) write: what hiding hides. */
+  readonly #private = new Set<number>();
+  readonly #listeners = new Set<(e: FaultEvent) => void>();
+  /** Ciphertext on its way to DRAM: one buffer reused across writes instead of one per write. */
+  #scratch = new Uint8Array(0);
+
+  constructor(opts: MemoryControllerOptions) {
+    this.#dram = opts.dram;
+    this.#mee = opts.mee;
+    this.#rmp = opts.rmp;
+    this.snp = opts.snp ?? false;
+    this.ciphertextHiding = opts.ciphertextHiding ?? false;
+  }
+
+  // ---- guest accesses ----
+
+  /** Reads one page; into `out` (e.g. the enclave's Wasm page) when given, else a new array. */
+  guestReadPage(vm: GuestContext, gpa: number, opts: AccessOptions = {}, out?: Uint8Array): Uint8Array {
+    if (out !== undefined) checkPage(out, "read buffer");
+    return this.guestReadPages(vm, [gpa], opts, out);
+  }
+
+  guestWritePage(vm: GuestContext, gpa: number, bytes: Uint8Array, opts: AccessOptions = {}): void {
+    checkPage(bytes, "guest write");
+    this.guestWritePages(vm, [gpa], bytes, opts);
+  }
+
+  /** Reads pages gpas[i] into page i of the result (or of `out`); private pages decrypt in one batch. */
+  guestReadPages(vm: GuestContext, gpas: ArrayLike<number>, opts: AccessOptions = {}, out?: Uint8Array): Uint8Array {
+    if (out !== undefined) checkPages(out, gpas.length, "read buffer");
+    const spas = this.#translate(vm, gpas, !opts.shared, "read");
+    if (!opts.shared) this.#mee.requireKey(vm.asid); // fail before `out` holds any ciphertext
+    const raw = out ?? new Uint8Array(spas.length * PAGE_SIZE);
+    this.#dram.readInto(spas, raw);
+    return opts.shared ? raw : this.#mee.decryptPages(vm.asid, spas, raw, raw);
+  }
+
+  guestWritePages(vm: GuestContext, gpas: ArrayLike<number>, data: Uint8Array, opts: AccessOptions = {}): void {
+    checkPages(data, gpas.length, "guest write");
+    const spas = this.#translate(vm, gpas, !opts.shared, "write");
+    if (opts.shared) {
+      this.#dram.writeFrom(spas, data);
+      for (const spa of spas) this.#private.delete(spa);
+      return;
+    }
+    if (this.#scratch.length < data.length) this.#scratch = new Uint8Array(data.length);
+    const ciphertext = this.#scratch.subarray(0, data.length);
+    this.#dram.writeFrom(spas, this.#mee.encryptPages(vm.asid, spas, data, ciphertext));
+    for (const spa of spas) this.#private.add(spa);
+  }
+
+  /**
+   * PVALIDATE by the guest (APM vol 3): validates or rescinds its page `gpa`. Returns false when
+   * the page was already in that state. Only SEV-SNP has the instruction.
+   */
+  pvalidate(vm: GuestContext, gpa: number, validate: boolean): boolean {
+    if (!this.snp) throw new Error("PVALIDATE needs SEV-SNP: this memory controller runs without the RMP");
+    const spa = this.#translate(vm, [gpa], true, "write", false)[0]!;
+    try {
+      return this.#rmp.pvalidate(spa, vm.asid, gpa, validate);
+    } catch (e) {
+      if (e instanceof RmpFault) this.#emit({ kind: "rmp", gpa, asid: vm.asid, access: "write", spa, check: e.check });
+      throw e;
+    }
+  }
+
+  // ---- host (hypervisor CPU) accesses ----
+
+  hostRead(spa: number): Uint8Array {
+    const bytes = this.#dram.read(spa);
+    if (this.ciphertextHiding && this.isPrivate(spa)) bytes.fill(0xff);
+    return bytes;
+  }
+
+  hostWrite(spa: number, bytes: Uint8Array): void {
+    checkPage(bytes, "host write");
+    if (this.snp) this.#rmp.checkHostWrite(spa);
+    this.#dram.write(spa, bytes);
+    this.#private.delete(spa);
+  }
+
+  /** Whether `spa` holds a guest's private data: RMP-assigned (SNP) or last written encrypted. */
+  isPrivate(spa: number): boolean {
+    return this.#private.has(spa) || (this.snp && this.#rmp.get(spa).assigned);
+  }
+
+  /** Subscribes to the faults the hypervisor sees; returns the unsubscribe function. */
+  onFault(listener: (e: FaultEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #translate(vm: GuestContext, gpas: ArrayLike<number>, isPrivate: boolean, access: Access, rmpCheck = true): number[] {
+    const spas = new Array<number>(gpas.length);
+    for (let i = 0; i < gpas.length; i++) {
+      const gpa = gpas[i]!;
+      let spa: number;
+      try {
+        spa = vm.npt.translate(gpa, vm.asid, access);
+      } catch (e) {
+        if (e instanceof NestedPageFault) this.#emit({ kind: "npf", gpa, asid: vm.asid, access });
+        throw e;
+      }
+      if (this.snp && rmpCheck) {
+        try {
+          this.#rmp.checkGuestAccess(spa, vm.asid, gpa, isPrivate, access);
+        } catch (e) {
+          // An unvalidated page raises #VC inside the guest: the hypervisor does not see it.
+          if (e instanceof RmpFault && e.check !== "not-validated") {
+            this.#emit({ kind: "rmp", gpa, asid: vm.asid, access, spa, check: e.check });
+          }
+          throw e;
+        }
+      }
+      spas[i] = spa;
+    }
+    return spas;
+  }
+
+  #emit(e: FaultEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l({ ...e });
+      } catch {
+        // An observer's bug must not change what the guest sees.
+      }
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Pages and frames: the unit of every DRAM, encryption and RMP operation.
+// Frames are numbered: an SPA (system-physical) or GPA (guest-physical) in this emulation is a
+// 4 KiB frame number, not a byte address; byte address = frame << PAGE_SHIFT.
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT; // 4096, the SEV/SNP base page (APM vol 2, 15.36)
+
+/**
+ * Highest frame number accepted: a 52-bit physical address space (APM vol 2, 5.3.3, the
+ * architectural MAXPHYADDR) has 2^40 frames of 4 KiB; still an exact integer in a JS number.
+ */
+export const MAX_FRAME = 2 ** 40 - 1;
+
+/** Throws a RangeError naming `what` unless `frame` is an integer frame number in 0..MAX_FRAME. */
+export function checkFrame(frame: number, what = "frame"): void {
+  if (!Number.isInteger(frame) || frame < 0 || frame > MAX_FRAME) {
+    throw new RangeError(`${what} must be an integer frame number in 0..2^40-1, got ${String(frame)}`);
+  }
+}
+
+/** Throws a RangeError naming `what` unless `bytes` is exactly one page. */
+export function checkPage(bytes: Uint8Array, what = "page"): void {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+  if (bytes.length !== PAGE_SIZE) {
+    throw new RangeError(`${what} must be exactly ${PAGE_SIZE} bytes, got ${bytes.length}`);
+  }
+}
+
+/** Throws unless `bytes` holds exactly `count` pages (the batched APIs). */
+export function checkPages(bytes: Uint8Array, count: number, what = "pages"): void {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+  if (bytes.length !== count * PAGE_SIZE) {
+    throw new RangeError(`${what} must be ${count} pages (${count * PAGE_SIZE} bytes), got ${bytes.length} bytes`);
+  }
+}
+
+/** "0x1a2b" for messages: frame numbers are addresses, so they print in hex. */
+export function hexFrame(frame: number): string {
+  return `0x${frame.toString(16)}`;
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from "vitest";
+import { Dram } from "../../host/sev/dram";
+import { MemoryController } from "../../host/sev/memory-controller";
+import { MemoryEncryptionEngine } from "../../host/sev/mee";
+import { NestedPageFault, NestedPageTable } from "../../host/sev/npt";
+import { PAGE_SIZE } from "../../host/sev/page";
+import { Rmp, RmpFault } from "../../host/sev/rmp";
+import { machine, patternPage, same } from "./fixtures/machine";
+
+/** The memory controller alone, with a hand-made VM (ASID 1, key installed as ACTIVATE would). */
+function bare(opts: { snp?: boolean; ciphertextHiding?: boolean } = {}) {
+  const dram = new Dram({ frames: 64 });
+  const mee = new MemoryEncryptionEngine();
+  const rmp = new Rmp();
+  const mc = new MemoryController({ dram, mee, rmp, ...opts });
+  mee.installKey(1, new Uint8Array(32).fill(0x5a));
+  const vm = { asid: 1, npt: new NestedPageTable() };
+  const map = (gpa: number) => {
+    const spa = dram.allocate();
+    vm.npt.map(gpa, spa);
+    if (opts.snp) {
+      rmp.update(spa, { assigned: true, asid: 1, gpa });
+      mc.pvalidate(vm, gpa, true);
+    }
+    return spa;
+  };
+  return { dram, mee, rmp, mc, vm, map };
+}
+
+describe("MemoryController: the guest access path", () => {
+  it("encrypts private pages with the VM's key and SPA tweak, and decrypts them back", () => {
+    const { dram, mee, mc, vm, map } = bare();
+    const spa = map(0x10);
+    mc.guestWritePage(vm, 0x10, patternPage(1));
+    const raw = dram.read(spa);
+    expect(same(raw, patternPage(1))).toBe(false);
+    expect(same(raw, mee.encryptPage(1, spa, patternPage(1)))).toBe(true);
+    expect(same(mc.guestReadPage(vm, 0x10), patternPage(1))).toBe(true);
+  });
+
+  it("C-bit clear: shared pages pass through as plaintext both ways", () => {
+    const { dram, mc, vm, map } = bare();
+    const spa = map(0x11);
+    mc.guestWritePage(vm, 0x11, patternPage(2), { shared: true });
+    expect(same(dram.read(spa), patternPage(2))).toBe(true);
+    dram.write(spa, patternPage(3)); // the host puts a reply in the shared page
+    expect(same(mc.guestReadPage(vm, 0x11, { shared: true }), patternPage(3))).toBe(true);
+    // The same frame read as private is decrypted, i.e. garbage: the C-bit decides.
+    expect(same(mc.guestReadPage(vm, 0x11), patternPage(3))).toBe(false);
+  });
+
+  it("batched reads and writes equal page-by-page ones", () => {
+    const { mee, mc, vm, map } = bare();
+    const gpas = Array.from({ length: 40 }, (_, i) => 0x100 + i);
+    gpas.forEach(map);
+    const data = new Uint8Array(gpas.length * PAGE_SIZE);
+    gpas.forEach((_, i) => data.set(patternPage(i), i * PAGE_SIZE));
+    mc.guestWritePages(vm, gpas, data);
+    gpas.forEach((gpa, i) => expect(same(mc.guestReadPage(vm, gpa), patternPage(i))).toBe(true));
+    expect(same(mc.guestReadPages(vm, gpas), data)).toBe(true);
+    // Straight into a caller's buffer, e.g. a view of the enclave's Wasm memory.
+    const memory = new Uint8Array(4 * PAGE_SIZE);
+    mc.guestReadPages(vm, gpas.slice(1, 3), {}, memory.subarray(PAGE_SIZE, 3 * PAGE_SIZE));
+    expect(same(memory.subarray(PAGE_SIZE, 2 * PAGE_SIZE), patternPage(1))).toBe(true);
+    expect(same(memory.subarray(2 * PAGE_SIZE, 3 * PAGE_SIZE), patternPage(2))).toBe(true);
+    expect(same(memory.subarray(0, PAGE_SIZE), new Uint8Array(PAGE_SIZE))).toBe(true);
+    expect(() => mc.guestReadPage(vm, gpas[0]!, {}, new Uint8Array(10))).toThrow(/read buffer must be exactly 4096 bytes/);
+    // Without the VM's key (after DEACTIVATE) the read fails and leaves the buffer alone.
+    mee.clearKey(1);
+    expect(() => mc.guestReadPage(vm, gpas[1]!, {}, memory.subarray(0, PAGE_SIZE))).toThrow(/no memory encryption key is installed for ASID 1/);
+    expect(same(memory.subarray(0, PAGE_SIZE), new Uint8Array(PAGE_SIZE))).toBe(true);
+  });
+
+  it("an unmapped GPA raises NestedPageFault and the hypervisor sees its GPA", () => {
+    const { mc, vm } = bare();
+    const seen: number[] = [];
+    mc.onFault((e) => seen.push(e.gpa));
+    expect(() => mc.guestReadPage(vm, 0x77)).toThrow(NestedPageFault);
+    expect(seen).toEqual([0x77]);
+  });
+
+  it("refuses wrong sizes before touching memory", () => {
+    const { mc, vm, map } = bare();
+    map(0x10);
+    expect(() => mc.guestWritePage(vm, 0x10, new Uint8Array(8))).toThrow(/exactly 4096 bytes/);
+    expect(() => mc.guestWritePages(vm, [0x10], new Uint8Array(2 * PAGE_SIZE))).toThrow(/1 pages/);
+  });
+});
+
+describe("MemoryController: ciphertext hiding", () => {
+  for (const snp of [false, true]) {
+    it(`host reads of private frames return 0xFF when on, ciphertext when off (${snp ? "SEV-SNP" : "SEV"})`, () => {
+      const { dram, mc, vm, map } = bare({ snp });
+      const priv = map(0x10);
+      const shared = dram.allocate();
+      vm.npt.map(0x11, shared);
+      mc.guestWritePage(vm, 0x10, patternPage(1));
+      mc.guestWritePage(vm, 0x11, patternPage(2), { shared: true });
+      expect(same(mc.hostRead(priv), dram.read(priv))).toBe(true);
+      mc.ciphertextHiding = true;
+      expect(same(mc.hostRead(priv), new Uint8Array(PAGE_SIZE).fill(0xff))).toBe(true);
+      expect(same(mc.hostRead(shared), patternPage(2))).toBe(true);
+      // A physical read (not through the CPU) is not affected.
+      expect(same(dram.read(priv), new Uint8Array(PAGE_SIZE).fill(0xff))).toBe(false);
+    });
+  }
+});
+
+describe("MemoryController: RMP checks (SEV-SNP)", () => {
+  it("a private access to an unvalidated page faults inside the guest, unseen by the hypervisor", () => {
+    const { dram, rmp, mc, vm } = bare({ snp: true });
+    const spa = dram.allocate();
+    vm.npt.map(0x20, spa);
+    rmp.update(spa, { assigned: true, asid: 1, gpa: 0x20 });
+    const seen: string[] = [];
+    mc.onFault((e) => seen.push(e.check ?? e.kind));
+    expect(() => mc.guestWritePage(vm, 0x20, patternPage(1))).toThrow(/'not-validated'/);
+    expect(mc.pvalidate(vm, 0x20, true)).toBe(true);
+    mc.guestWritePage(vm, 0x20, patternPage(1));
+    expect(same(mc.guestReadPage(vm, 0x20), patternPage(1))).toBe(true);
+    expect(mc.pvalidate(vm, 0x20, false)).toBe(true); // rescind
+    expect(() => mc.guestReadPage(vm, 0x20)).toThrow(/'not-validated'/);
+    expect(seen).toEqual([]);
+  });
+
+  it("a shared access to a guest-owned frame faults; the host may not write it either", () => {
+    const { mc, vm, map } = bare({ snp: true });
+    const spa = map(0x21);
+    const seen: string[] = [];
+    mc.onFault((e) => seen.push(`${e.check}@${e.gpa}`));
+    expect(() => mc.guestWritePage(vm, 0x21, patternPage(1), { shared: true })).toThrow(/'shared-access-to-assigned'/);
+    expect(() => mc.hostWrite(spa, patternPage(1))).toThrow(RmpFault);
+    expect(seen).toEqual(["shared-access-to-assigned@33"]);
+  });
+
+  it("without SNP there is no PVALIDATE and no RMP check", () => {
+    const { dram, rmp, mc, vm } = bare({ snp: false });
+    const spa = dram.allocate();
+    vm.npt.map(0x22, spa);
+    rmp.update(spa, { assigned: true, asid: 9, gpa: 0x99 }); // would fault under SNP
+    mc.guestWritePage(vm, 0x22, patternPage(4));
+    mc.hostWrite(spa, patternPage(5));
+    expect(() => mc.pvalidate(vm, 0x22, true)).toThrow(/PVALIDATE needs SEV-SNP/);
+  });
+});
+
+describe("MemoryController with the secure processor's launch", () => {
+  it("the guest reads its launch image decrypted; DRAM holds only ciphertext", () => {
+    for (const snp of [false, true]) {
+      const m = machine({ snp });
+      const image = [patternPage(10), patternPage(11)];
+      const vm = m.hv.launchVm({ pages: image.map((bytes, i) => ({ gpa: i, type: 1, bytes })) });
+      image.forEach((page, gpa) => {
+        const spa = vm.npt.lookup(gpa)!;
+        expect(same(m.dram.read(spa), page)).toBe(false);
+        expect(same(m.mc.guestReadPage(vm, gpa), page)).toBe(true);
+      });
+    }
+  });
+});

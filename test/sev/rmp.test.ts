@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { Rmp, RmpFault, type RmpCheck } from "../../host/sev/rmp";
+
+function check(fn: () => void): RmpCheck | "none" {
+  try {
+    fn();
+    return "none";
+  } catch (e) {
+    if (e instanceof RmpFault) return e.check;
+    throw e;
+  }
+}
+
+describe("Rmp", () => {
+  it("starts with every frame hypervisor-owned", () => {
+    expect(new Rmp().get(0x1234)).toEqual({ assigned: false, asid: 0, gpa: 0, validated: false, pageSize: "4K", immutable: false });
+  });
+
+  it("RMPUPDATE assigns unvalidated; PVALIDATE validates and rescinds, reporting no-ops", () => {
+    const rmp = new Rmp();
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
+    expect(rmp.get(0x100)).toMatchObject({ assigned: true, asid: 5, gpa: 0x20, validated: false });
+    expect(rmp.pvalidate(0x100, 5, 0x20, true)).toBe(true);
+    expect(rmp.pvalidate(0x100, 5, 0x20, true)).toBe(false);
+    expect(rmp.get(0x100).validated).toBe(true);
+    expect(rmp.pvalidate(0x100, 5, 0x20, false)).toBe(true);
+    expect(rmp.get(0x100).validated).toBe(false);
+    // A new RMPUPDATE always clears Validated.
+    rmp.pvalidate(0x100, 5, 0x20, true);
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
+    expect(rmp.get(0x100).validated).toBe(false);
+  });
+
+  it("PVALIDATE of another guest's frame or at another GPA faults", () => {
+    const rmp = new Rmp();
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
+    expect(check(() => rmp.pvalidate(0x100, 6, 0x20, true))).toBe("asid-mismatch");
+    expect(check(() => rmp.pvalidate(0x100, 5, 0x21, true))).toBe("gpa-mismatch");
+    expect(check(() => rmp.pvalidate(0x101, 5, 0x20, true))).toBe("not-assigned");
+  });
+
+  it("guest access checks (APM 15.36.10), each failing on its own field", () => {
+    const rmp = new Rmp();
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
+    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("not-validated");
+    rmp.pvalidate(0x100, 5, 0x20, true);
+    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("none");
+    expect(check(() => rmp.checkGuestAccess(0x100, 6, 0x20, true, "read"))).toBe("asid-mismatch");
+    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x21, true, "write"))).toBe("gpa-mismatch");
+    expect(check(() => rmp.checkGuestAccess(0x200, 5, 0x20, true, "read"))).toBe("not-assigned");
+    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, false, "read"))).toBe("shared-access-to-assigned");
+    expect(check(() => rmp.checkGuestAccess(0x200, 5, 0x20, false, "write"))).toBe("none");
+  });
+
+  it("host writes fault on assigned frames only; immutable entries refuse RMPUPDATE", () => {
+    const rmp = new Rmp();
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
+    expect(check(() => rmp.checkHostWrite(0x100))).toBe("hypervisor-write-to-assigned");
+    expect(check(() => rmp.checkHostWrite(0x101))).toBe("none");
+    rmp.set(0x102, { assigned: true, asid: 5, gpa: 0x21, validated: true, pageSize: "4K", immutable: true });
+    expect(check(() => rmp.update(0x102, { assigned: false, asid: 0, gpa: 0 }))).toBe("immutable");
+    rmp.update(0x100, { assigned: false, asid: 0, gpa: 0 });
+    expect(check(() => rmp.checkHostWrite(0x100))).toBe("none");
+  });
+
+  it("fault messages name the check and addresses, and bad entries are refused", () => {
+    const rmp = new Rmp();
+    try {
+      rmp.checkGuestAccess(0x1f00, 9, 0x33, true, "write");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toBe("RMP check 'not-assigned' failed: write by ASID 9 at GPA 0x33 to SPA 0x1f00");
+    }
+    expect(() => rmp.set(1, { assigned: true, asid: 70000, gpa: 0, validated: false, pageSize: "4K", immutable: false })).toThrow(/ASID/);
+    expect(() => rmp.set(1, { assigned: true, asid: 1, gpa: 0, validated: false, pageSize: "1G" as "4K", immutable: false })).toThrow(/page size/);
+  });
+});
