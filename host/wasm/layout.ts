@@ -30,6 +30,8 @@ export const TAG_RESIDENT = 1;
 export const TAG_DIRTY = 2;
 export const TAG_PAIR_RESIDENT = 4;
 export const TAG_PAIR_DIRTY = 8;
+/** Shared with the host: resident, writable, never evicted, never written to the backing store. */
+export const TAG_SHARED = 16;
 
 /** Mask a rewritten access tests: a load needs resident, a store needs dirty (writable). */
 export function accessMask(size: number, write: boolean): number {

@@ -14,7 +14,7 @@ import type { PageBacking } from "./page-backing";
 import {
   BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE,
   FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PAGE_SHIFT, PAGE_SIZE, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE,
-  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, WASM_PAGE_SIZE,
+  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE,
 } from "./layout";
 import type { RewriteResult } from "./rewrite";
 
@@ -293,6 +293,47 @@ export class SoftMmu {
     this.writeChunks(gva, data);
   }
 
+  /**
+   * Declares guest pages [first, first + count) shared with the host (DESIGN.md section 4): they
+   * become resident with their current contents, stay so, and are never encrypted, verified,
+   * evicted or written back; they do not count against the capacity. The host reads and writes
+   * them directly (sharedView).
+   */
+  share(first: number, count: number): void {
+    this.checkPages(first, count);
+    const tags = this.view();
+    for (let p = first; p < first + count; p++) {
+      if (tags[p]! & TAG_SHARED) continue;
+      if (tags[p]! & TAG_RESIDENT) this.removeFromRing(p);
+      else if (this.backing.has(p)) {
+        const at = BASE + p * PAGE_SIZE;
+        this.backing.fill(p, this.bytes.subarray(at, at + PAGE_SIZE));
+        this.stats.fills++;
+      }
+      tags[p] = TAG_RESIDENT | TAG_DIRTY | TAG_SHARED;
+      this.retag(p);
+    }
+  }
+
+  /** Makes shared pages private again: they join the resident set (dirty), which may evict others. */
+  unshare(first: number, count: number): void {
+    this.checkPages(first, count);
+    const tags = this.view();
+    for (let p = first; p < first + count; p++) {
+      if (!(tags[p]! & TAG_SHARED)) continue;
+      tags[p] = 0;
+      this.bringIn(p, p, p, false);
+      tags[p] = TAG_RESIDENT | TAG_DIRTY;
+      this.retag(p);
+    }
+  }
+
+  /** The host's direct view of a shared page (throws if the page is not shared). */
+  sharedView(page: number): Uint8Array {
+    if (!(this.view()[page]! & TAG_SHARED)) throw new RangeError(`guest page ${page} is not shared`);
+    return this.bytes.subarray(BASE + page * PAGE_SIZE, BASE + (page + 1) * PAGE_SIZE);
+  }
+
   /** Writes every dirty resident page back; they stay resident, clean. */
   flush(): void {
     const tags = this.view();
@@ -375,8 +416,25 @@ export class SoftMmu {
     this.retag(b);
   }
 
-  /** Brings `page` in, never evicting pinA or pinB. */
-  private bringIn(page: number, pinA: number, pinB: number): void {
+  private checkPages(first: number, count: number): void {
+    const pages = this.guestBytes / PAGE_SIZE;
+    if (!Number.isInteger(first) || !Number.isInteger(count) || first < 0 || count < 0 || first + count > pages) {
+      throw new RangeError(`guest pages [${first}, ${first}+${count}) are outside the guest memory of ${pages} pages`);
+    }
+  }
+
+  private removeFromRing(page: number): void {
+    const at = this.ring.subarray(0, this.resident).indexOf(page);
+    if (at < 0) return;
+    // Keep FIFO order: close the gap, and move the hand back if it was past the gap.
+    this.ring.copyWithin(at, at + 1, this.resident);
+    this.resident--;
+    if (this.hand > at) this.hand--;
+    if (this.hand >= this.resident) this.hand = 0;
+  }
+
+  /** Brings `page` in (filling it from the backing unless `fill` is false), never evicting pinA or pinB. */
+  private bringIn(page: number, pinA: number, pinB: number, fill = true): void {
     if (this.resident < this.capacity) {
       this.ring[this.resident++] = page;
     } else {
@@ -392,6 +450,7 @@ export class SoftMmu {
       this.ring[this.hand] = page;
       this.hand = (this.hand + 1) % this.capacity;
     }
+    if (!fill) return;
     const at = BASE + page * PAGE_SIZE;
     if (this.backing.has(page)) {
       this.backing.fill(page, this.bytes.subarray(at, at + PAGE_SIZE));
@@ -463,7 +522,7 @@ export class SoftMmu {
 
   private pairBits(page: number): void {
     const tags = this.bytes;
-    let t = tags[page]! & (TAG_RESIDENT | TAG_DIRTY);
+    let t = tags[page]! & (TAG_RESIDENT | TAG_DIRTY | TAG_SHARED);
     if (t & TAG_RESIDENT) {
       // Past the end of memory counts as present: an access crossing into it traps by itself.
       const next = page + 1 < (tags.length - BASE) / PAGE_SIZE ? tags[page + 1]! : TAG_RESIDENT | TAG_DIRTY;

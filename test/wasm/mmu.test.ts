@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { instantiateGuest } from "../../host/wasm/guest";
-import { BASE, PAGE_SIZE, TAG_DIRTY, TAG_RESIDENT } from "../../host/wasm/layout";
+import { BASE, PAGE_SIZE, TAG_DIRTY, TAG_RESIDENT, TAG_SHARED } from "../../host/wasm/layout";
 import { SoftMmu } from "../../host/wasm/mmu";
 import { MemoryPageStore } from "../../host/wasm/page-backing";
 import type { PageBacking } from "../../host/wasm/page-backing";
@@ -111,6 +111,29 @@ describe("software MMU runtime", () => {
     expect(mmu.read(100, data.length)).toEqual(data);
     expect(() => mmu.read(65530, 10)).toThrow(/outside the guest memory/);
     expect(() => mmu.write(-1, new Uint8Array(1))).toThrow(RangeError);
+  });
+
+  it("shared pages stay resident and visible to the host, outside the capacity, never written back", async () => {
+    const store = new RecordingStore();
+    const { mmu, write, sum } = await pagerGuest(4, store);
+    write(3);
+    mmu.share(1, 2); // page 1 was resident (dirty), page 2 too: both leave the resident set
+    expect(mmu.tagOf(1) & TAG_SHARED).toBe(TAG_SHARED);
+    mmu.sharedView(2).set([9, 9, 9, 9], 100); // the host writes, the guest sees it
+    expect(new DataView(mmu.read(2 * PAGE_SIZE + 100, 4).buffer).getUint32(0, true)).toBe(0x09090909);
+    write(40); // the guest writes through shared and private pages; private ones thrash
+    sum(40);
+    expect(mmu.stats.evictions).toBeGreaterThan(30);
+    expect(store.writes).not.toContain(1);
+    expect(store.writes).not.toContain(2);
+    expect(new DataView(mmu.sharedView(1).buffer, mmu.sharedView(1).byteOffset).getInt32(0, true)).toBe(1001);
+    expect(mmu.residentPages).toBeLessThanOrEqual(4);
+    mmu.unshare(1, 1); // private again: it can be evicted, and is written back then
+    expect(() => mmu.sharedView(1)).toThrow(/not shared/);
+    sum(40);
+    expect(store.writes).toContain(1);
+    expect(new DataView(mmu.read(PAGE_SIZE, 4).buffer).getInt32(0, true)).toBe(1001);
+    expect(() => mmu.share(1020, 10)).toThrow(/outside the guest memory/);
   });
 
   it("rejects a resident capacity below two pages", () => {
