@@ -17,14 +17,8 @@ import {
   verifyReportSignature,
 } from "./report";
 import { x509 } from "./x509";
+import { VcekOid } from "./certs";
 
-const VCEK_OID = {
-  blSPL: "1.3.6.1.4.1.3704.1.3.1",
-  teeSPL: "1.3.6.1.4.1.3704.1.3.2",
-  snpSPL: "1.3.6.1.4.1.3704.1.3.3",
-  ucodeSPL: "1.3.6.1.4.1.3704.1.3.8",
-  hwID: "1.3.6.1.4.1.3704.1.4",
-} as const;
 /** Report versions with the layout this verifier knows (2: ABI 1.52; 3: + CPUID; 5: + mitigation vectors). */
 const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
 
@@ -126,7 +120,7 @@ function extInteger(cert: ParsedCert, oid: string): number | undefined {
 
 /** AMD stores the 64-byte hwID raw in the extension value; a DER OCTET STRING wrapper is accepted too. */
 function extHwId(cert: ParsedCert): Uint8Array | undefined {
-  const ext = cert.peculiar.getExtension(VCEK_OID.hwID);
+  const ext = cert.peculiar.getExtension(VcekOid.hwID);
   if (!ext) return undefined;
   const raw = new Uint8Array(ext.value);
   if (raw.length === 64) return raw;
@@ -261,10 +255,10 @@ export function verifyAttestation(input: VerifyInput): VerifyResult {
       () => (hwid === undefined ? "the VCEK has no hwID extension" : `VCEK hwID ${hex(hwid).slice(0, 16)}... differs from the report's chip_id ${hex(r.chipId).slice(0, 16)}...`),
     );
     const vcekTcb = {
-      bootloader: extInteger(vcek, VCEK_OID.blSPL),
-      tee: extInteger(vcek, VCEK_OID.teeSPL),
-      snp: extInteger(vcek, VCEK_OID.snpSPL),
-      microcode: extInteger(vcek, VCEK_OID.ucodeSPL),
+      bootloader: extInteger(vcek, VcekOid.blSPL),
+      tee: extInteger(vcek, VcekOid.teeSPL),
+      snp: extInteger(vcek, VcekOid.snpSPL),
+      microcode: extInteger(vcek, VcekOid.ucodeSPL),
     };
     const tcbKnown = Object.values(vcekTcb).every((v) => v !== undefined);
     const same =
