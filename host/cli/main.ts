@@ -6,6 +6,7 @@ import type { Command } from "./command";
 const loaders: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import("./commands/run"),
   verify: () => import("./commands/verify"),
+  platform: () => import("./commands/platform"),
 };
 
 function usage(): string {
@@ -15,6 +16,7 @@ function usage(): string {
     "subcommands:",
     "  run APP.wasm [flags]      run an enclave app (default when the first argument is a .wasm file)",
     "  verify [flags]            verify an SNP attestation report against its certificate chain",
+    "  platform [flags]          show the emulated chip, export its certificates, make a sample report",
     "",
     "`npm run enclave -- SUBCOMMAND --help` documents the flags of one subcommand.",
   ].join("\n");

@@ -1,26 +1,57 @@
-// Runs a run-to-completion enclave app: instantiate (rewritten through the software MMU, or
-// natively as the baseline), call `_start` if it is exported, and collect its output.
+// Launches and runs run-to-completion enclave apps. A protected enclave gets its own SEV VM on the
+// platform (DESIGN.md section 6, `vm` granularity), an enclave page table, the VM's integrity tree
+// when integrity is on, and the software MMU paging through EnclaveMemory; a native one is the
+// module as given (the baseline). `_start` is called if the app exports it.
+import type { Vm } from "../sev/hypervisor";
 import { instantiateGuest } from "../wasm/guest";
-import type { MmuStats } from "../wasm/mmu";
+import type { Guest } from "../wasm/guest";
+import { MAX_GUEST_WASM_PAGES, WASM_PAGE_SIZE, PAGE_SIZE } from "../wasm/layout";
+import { EnclaveMemory } from "./enclave-memory";
+import { EnclavePageTable } from "./enclave-page-table";
+import { enclaveStats } from "./enclave-stats";
+import type { EnclaveStats } from "./enclave-stats";
 import { abiImports } from "./guest-abi";
+import { IntegrityTree } from "./integrity-tree";
+import { DramNodeStore } from "./node-store";
+import { Platform } from "./platform";
+import { ProtectionError } from "./protection";
+import type { ProtectionSwitches } from "./protection";
 
-export interface RunOptions {
-  /** false runs the module as given, without the software MMU. */
-  protect: boolean;
-  /** Resident capacity in 4 KiB pages. */
-  capacityPages?: number;
+/** Guest pages of the largest memory a rewritten guest can reach: the most GPAs an enclave can take. */
+const MAX_GUEST_PAGES = (MAX_GUEST_WASM_PAGES * WASM_PAGE_SIZE) / PAGE_SIZE;
+
+export interface EnclaveOptions {
+  switches: ProtectionSwitches;
+  /** The platform to launch on (protected modes); default: one booted for these switches. */
+  platform?: Platform;
+  /** State directory of a platform booted here (see platform.ts). */
+  stateDir?: string;
+  /** Most 4 KiB frames the enclave may take (protected modes; default: no limit). */
+  memoryLimitPages?: number;
   /** Receives each line as the guest logs it. */
   onLog?: (line: string) => void;
 }
 
-export interface RunResult {
-  output: string[];
-  stats: MmuStats | null;
-  milliseconds: number;
+export interface Enclave {
+  readonly switches: ProtectionSwitches;
+  readonly guest: Guest;
+  /** Lines the guest logged so far. */
+  readonly output: string[];
+  /** null for a native enclave. */
+  readonly platform: Platform | null;
+  readonly vm: Vm | null;
+  readonly memory: EnclaveMemory | null;
+  readonly tree: IntegrityTree | null;
+  /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
+  readonly nodeStore: DramNodeStore | null;
+  /** A snapshot of the enclave's counters. */
+  stats(): EnclaveStats;
+  /** Tears the enclave's VM down (its frames and ASID go back to the hypervisor). */
+  destroy(): void;
 }
 
-export async function runApp(bytes: Uint8Array, options: RunOptions): Promise<RunResult> {
-  const t0 = performance.now();
+export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions): Promise<Enclave> {
+  const { switches } = options;
   const output: string[] = [];
   const host = {
     log: (line: string) => {
@@ -28,11 +59,73 @@ export async function runApp(bytes: Uint8Array, options: RunOptions): Promise<Ru
       options.onLog?.(line);
     },
   };
-  const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), {
-    rewrite: options.protect,
-    capacityPages: options.capacityPages,
-  });
-  const start = guest.instance.exports._start;
-  if (typeof start === "function") (start as () => void)();
-  return { output, stats: guest.mmu ? { ...guest.mmu.stats } : null, milliseconds: performance.now() - t0 };
+  if (!switches.mmu) {
+    if (options.memoryLimitPages !== undefined) {
+      throw new ProtectionError("a memory limit needs the software MMU: a native run cannot count the pages it touches");
+    }
+    const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
+    return {
+      switches, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null,
+      stats: () => enclaveStats(null),
+      destroy: () => {},
+    };
+  }
+  const platform = options.platform ?? new Platform({ switches, stateDir: options.stateDir });
+  // The memory controller's switches are the platform's, shared by every enclave on it.
+  if (platform.mc.snp !== switches.rmp || platform.mc.ciphertextHiding !== switches.ciphertextHiding) {
+    throw new ProtectionError(
+      `the platform runs with rmp=${platform.mc.snp ? "on" : "off"} and ciphertext hiding ${platform.mc.ciphertextHiding ? "on" : "off"}, ` +
+        `but this enclave asks for rmp=${switches.rmp ? "on" : "off"} and ciphertext hiding ${switches.ciphertextHiding ? "on" : "off"}`,
+    );
+  }
+  const vm = platform.launchVm();
+  try {
+    const pageTable = new EnclavePageTable({ firstGpa: 0, limitPages: options.memoryLimitPages });
+    const nodeStore = switches.integrity ? new DramNodeStore(platform.hv, vm, IntegrityTree.nodeBytes) : null;
+    const tree = nodeStore
+      ? new IntegrityTree({ frames: pageTable.gpaEnd(MAX_GUEST_PAGES), cacheNodes: switches.integrityCacheNodes, store: nodeStore })
+      : null;
+    const memory = new EnclaveMemory({
+      hv: platform.hv,
+      mc: platform.mc,
+      vm,
+      pageTable,
+      encryption: switches.encryption,
+      integrity: tree ?? undefined,
+    });
+    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host), {
+      rewrite: true,
+      capacityPages: switches.cachePages,
+      backing: memory,
+    });
+    return {
+      switches, guest, output, platform, vm, memory, tree, nodeStore,
+      stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
+      destroy: () => {
+        if (platform.hv.vms().some((v) => v.id === vm.id)) platform.hv.destroyVm(vm);
+      },
+    };
+  } catch (e) {
+    platform.hv.destroyVm(vm);
+    throw e;
+  }
+}
+
+export interface RunResult {
+  output: string[];
+  stats: EnclaveStats;
+  milliseconds: number;
+}
+
+/** Launches the app, runs `_start`, and tears it down; throws what stopped the guest. */
+export async function runApp(bytes: Uint8Array, options: EnclaveOptions): Promise<RunResult> {
+  const t0 = performance.now();
+  const enclave = await launchEnclave(bytes, options);
+  try {
+    const start = enclave.guest.instance.exports._start;
+    if (typeof start === "function") (start as () => void)();
+    return { output: enclave.output, stats: enclave.stats(), milliseconds: performance.now() - t0 };
+  } finally {
+    enclave.destroy();
+  }
 }

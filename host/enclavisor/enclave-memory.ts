@@ -1,0 +1,152 @@
+// An enclave's pages in emulated DRAM: the PageBacking the software MMU pages through (DESIGN.md
+// section 4, miss path). Pages leave the resident set encrypted by the memory controller with the
+// VM's key and come back decrypted, checked against the integrity tree before any byte reaches
+// the guest:
+//   GVA page -> enclave page table -> GPA -> hypervisor's NPT (+ RMP check on SNP) -> SPA -> DRAM.
+// A fault on that path (the NPT has no mapping, the RMP refuses the frame, the tree does not match)
+// stops the enclave: every later call throws the same error, and the host process stays up.
+//
+// Shared pages (DESIGN.md section 4) never come here: the MMU keeps them resident. When the guest
+// declares some, they are backed by shared frames (Hypervisor.addPages with shared: true) and
+// accessed with the C-bit clear, as pages are here when encryption is off.
+import type { Hypervisor, Vm } from "../sev/hypervisor";
+import type { MemoryController } from "../sev/memory-controller";
+import { NestedPageFault } from "../sev/npt";
+import { hexFrame, PAGE_SIZE } from "../sev/page";
+import { RmpFault } from "../sev/rmp";
+import type { PageBacking } from "../wasm/page-backing";
+import type { EnclavePageTable } from "./enclave-page-table";
+import type { IntegrityTree } from "./integrity-tree";
+
+/** A fault of the SEV layer on an enclave's page: the enclave is stopped. */
+export class EnclaveMemoryFault extends Error {
+  override readonly name = "EnclaveMemoryFault";
+  constructor(
+    readonly page: number,
+    readonly gpa: number,
+    /** The check that failed: an RMP check name (rmp.ts RmpCheck) or "npt" for a nested page fault. */
+    readonly check: string,
+    readonly access: "fill" | "write-back",
+    options?: { cause?: unknown },
+  ) {
+    const what = check === "npt" ? "a nested page fault (the hypervisor's NPT has no mapping)" : `the RMP check '${check}'`;
+    super(`enclave stopped: ${access} of guest page ${page} at GPA ${hexFrame(gpa)} hit ${what}`, options);
+  }
+}
+
+export interface EnclaveMemoryCounters {
+  /** Frames backed through the hypervisor (first touches). */
+  framesAllocated: number;
+  /** Bytes the memory controller encrypted on write-back and decrypted on fill. */
+  bytesEncrypted: number;
+  bytesDecrypted: number;
+}
+
+export interface EnclaveMemoryOptions {
+  hv: Hypervisor;
+  mc: MemoryController;
+  vm: Vm;
+  pageTable: EnclavePageTable;
+  /** Pages go through the memory encryption engine (C-bit set); else as plaintext shared pages. */
+  encryption: boolean;
+  /** The VM's tree: checks fills and records write-backs; none when integrity is off. */
+  integrity?: IntegrityTree;
+}
+
+export class EnclaveMemory implements PageBacking {
+  readonly vm: Vm;
+  readonly pageTable: EnclavePageTable;
+  readonly integrity: IntegrityTree | undefined;
+  readonly counters: EnclaveMemoryCounters = { framesAllocated: 0, bytesEncrypted: 0, bytesDecrypted: 0 };
+  readonly #hv: Hypervisor;
+  readonly #mc: MemoryController;
+  readonly #encryption: boolean;
+  readonly #access: { shared: boolean };
+  /** Plaintext of a fill until it is verified: no unverified byte reaches the guest's memory. */
+  readonly #scratch = new Uint8Array(PAGE_SIZE);
+  #stopped: unknown = undefined;
+
+  constructor(opts: EnclaveMemoryOptions) {
+    this.#hv = opts.hv;
+    this.#mc = opts.mc;
+    this.vm = opts.vm;
+    this.pageTable = opts.pageTable;
+    this.#encryption = opts.encryption;
+    this.#access = { shared: !opts.encryption };
+    this.integrity = opts.integrity;
+  }
+
+  /** The error that stopped the enclave, if one did. */
+  get stopped(): unknown {
+    return this.#stopped;
+  }
+
+  /**
+   * The MMU asks this first on every miss, so it is where a page is first touched: the page table
+   * maps it to a new GPA, which the hypervisor backs with a frame (DESIGN.md section 4, step 1).
+   * A page never written back has nothing to fill: the MMU makes it resident as zeroes.
+   */
+  has(page: number): boolean {
+    this.#live();
+    const entry = this.pageTable.lookup(page);
+    if (entry) return entry.written;
+    return this.#guard(page, "fill", () => {
+      const fresh = this.pageTable.map(page);
+      this.#hv.addPages(this.vm, [fresh.gpa], { shared: !this.#encryption });
+      // SNP: a private page must be PVALIDATEd by the guest before its first access (APM vol 3).
+      if (this.#encryption && this.#mc.snp) this.#mc.pvalidate(this.vm, fresh.gpa, true);
+      this.counters.framesAllocated++;
+      return false;
+    });
+  }
+
+  /** Miss path steps 3-5: decrypt into the scratch page, verify, then copy into the guest's page. */
+  fill(page: number, dst: Uint8Array): void {
+    this.#live();
+    const entry = this.pageTable.lookup(page)!;
+    const plain = this.#scratch;
+    try {
+      this.#guard(page, "fill", () => {
+        this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, plain);
+        if (this.#encryption) this.counters.bytesDecrypted += PAGE_SIZE;
+        this.integrity?.verifyPage(entry.gpa, plain);
+      });
+      dst.set(plain);
+    } finally {
+      plain.fill(0);
+    }
+  }
+
+  /** Eviction of a dirty page (miss path step 2): the leaf first, then the ciphertext to DRAM. */
+  writeBack(page: number, src: Uint8Array): void {
+    this.#live();
+    const entry = this.pageTable.lookup(page)!;
+    this.#guard(page, "write-back", () => {
+      this.integrity?.updatePage(entry.gpa, src);
+      this.#mc.guestWritePage(this.vm, entry.gpa, src, this.#access);
+      if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE;
+    });
+    entry.written = true;
+  }
+
+  #live(): void {
+    if (this.#stopped !== undefined) throw this.#stopped;
+  }
+
+  /** Runs one step of the path; any failure stops the enclave, SEV faults named by GPA and check. */
+  #guard<T>(page: number, access: "fill" | "write-back", step: () => T): T {
+    try {
+      return step();
+    } catch (e) {
+      let err = e;
+      if (e instanceof RmpFault) {
+        const gpa = e.detail.gpa ?? this.pageTable.lookup(page)!.gpa;
+        err = new EnclaveMemoryFault(page, gpa, e.check, access, { cause: e });
+      } else if (e instanceof NestedPageFault) {
+        err = new EnclaveMemoryFault(page, e.gpa, "npt", access, { cause: e });
+      }
+      this.#stopped = err;
+      throw err;
+    }
+  }
+}

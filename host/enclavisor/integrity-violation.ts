@@ -1,0 +1,19 @@
+// The error of a failed integrity check (DESIGN.md section 5, issue 4 "Integrity"): the fill or
+// write-back of a guest page met memory that is not what the integrity tree last recorded. It names
+// the GPA being accessed and the check that failed, never any page contents, digests or keys.
+import { hexFrame } from "../sev/page";
+
+export class IntegrityViolation extends Error {
+  override readonly name = "IntegrityViolation";
+
+  constructor(
+    /** The guest-physical frame whose access failed. */
+    readonly gpa: number,
+    /** What failed: "page hash", "leaf" (the leaf metadata), or "node level N" (an inner node). */
+    readonly check: string,
+    /** A further explanation; callers pass no secret here. */
+    message?: string,
+  ) {
+    super(`integrity violation at GPA ${hexFrame(gpa)}: the ${check} check failed${message ? ` (${message})` : ""}`);
+  }
+}

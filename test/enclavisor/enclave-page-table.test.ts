@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { EnclavePageTable, MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
+
+describe("EnclavePageTable", () => {
+  it("maps pages to consecutive GPAs in order of first touch", () => {
+    const pt = new EnclavePageTable({ firstGpa: 0x100 });
+    expect(pt.lookup(50)).toBeUndefined();
+    expect(pt.map(50)).toEqual({ gpa: 0x100, written: false });
+    expect(pt.map(3)).toEqual({ gpa: 0x101, written: false });
+    expect(pt.lookup(50)!.gpa).toBe(0x100);
+    expect(pt.mappedPages).toBe(2);
+    expect([...pt.entries()].map(([p, e]) => [p, e.gpa])).toEqual([[50, 0x100], [3, 0x101]]);
+    expect(() => pt.map(3)).toThrow(/guest page 3 is already mapped/);
+    expect(() => pt.map(-1)).toThrow(/non-negative integer/);
+  });
+
+  it("sizes per-GPA structures by the limit, or by the largest memory without one", () => {
+    expect(new EnclavePageTable({ firstGpa: 4 }).gpaEnd(1000)).toBe(1004);
+    expect(new EnclavePageTable({ firstGpa: 4, limitPages: 10 }).gpaEnd(1000)).toBe(14);
+  });
+
+  it("refuses a page beyond the limit, unchanged, with an error naming the page and the limit", () => {
+    const pt = new EnclavePageTable({ firstGpa: 0, limitPages: 256 });
+    for (let p = 0; p < 256; p++) pt.map(p * 3);
+    let err: unknown;
+    try {
+      pt.map(1 << 20);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MemoryLimitError);
+    expect(err).toMatchObject({ page: 1 << 20, limitPages: 256 });
+    expect((err as Error).message).toBe(
+      "enclave memory limit reached: guest page 1048576 (address 0x100000000) would be frame 257, but the limit is 256 pages (1 MiB)",
+    );
+    expect(pt.lookup(1 << 20)).toBeUndefined();
+    expect(pt.mappedPages).toBe(256);
+    expect(() => new EnclavePageTable({ firstGpa: 0, limitPages: 0 })).toThrow(/at least one page/);
+  });
+});

@@ -1,0 +1,51 @@
+// The protection modes as presets of independent switches (DESIGN.md section 5).
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, describeSwitches, isModeName, MODE_NAMES, modeSwitches, ProtectionError,
+} from "../../host/enclavisor/protection";
+import type { ModeName } from "../../host/enclavisor/protection";
+
+describe("modeSwitches", () => {
+  it("has the table of DESIGN.md section 5 as presets", () => {
+    const row = (m: ModeName) => {
+      const s = modeSwitches(m);
+      return [s.mmu, s.encryption, s.rmp, s.integrity, s.ciphertextHiding];
+    };
+    expect(row("native")).toEqual([false, false, false, false, false]);
+    expect(row("sev")).toEqual([true, true, false, false, false]);
+    expect(row("sev-snp")).toEqual([true, true, true, false, false]);
+    expect(row("enclavisor")).toEqual([true, true, true, true, false]);
+    expect(modeSwitches("sev")).toMatchObject({ cachePages: DEFAULT_CACHE_PAGES, integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES });
+    expect(DEFAULT_CACHE_PAGES * 4096).toBe(16 * 2 ** 20);
+  });
+
+  it("sets every switch on its own, leaving the others at the preset", () => {
+    expect(modeSwitches("enclavisor", { rmp: false })).toMatchObject({ encryption: true, rmp: false, integrity: true });
+    expect(modeSwitches("sev", { integrity: true })).toMatchObject({ encryption: true, rmp: false, integrity: true });
+    expect(modeSwitches("sev-snp", { encryption: false })).toMatchObject({ encryption: false, rmp: true });
+    expect(modeSwitches("sev", { ciphertextHiding: true }).ciphertextHiding).toBe(true);
+    expect(modeSwitches("sev", { cachePages: 8 }).cachePages).toBe(8);
+    expect(modeSwitches("enclavisor", { integrityCacheNodes: 7 }).integrityCacheNodes).toBe(7);
+    // An undefined override (a flag not given) keeps the preset.
+    expect(modeSwitches("sev-snp", { rmp: undefined }).rmp).toBe(true);
+  });
+
+  it("refuses combinations that cannot run and bad values, naming them", () => {
+    expect(() => modeSwitches("native", { integrity: true })).toThrow(ProtectionError);
+    expect(() => modeSwitches("native", { encryption: true, rmp: true })).toThrow(/encryption, rmp need\(s\) the software MMU/);
+    expect(() => modeSwitches("sev", { cachePages: 1 })).toThrow(/at least 2 pages/);
+    expect(() => modeSwitches("sev", { cachePages: 2.5 })).toThrow(/whole number/);
+    expect(() => modeSwitches("enclavisor", { integrityCacheNodes: 0 })).toThrow(/at least 1 node/);
+    expect(() => modeSwitches("sgx" as ModeName)).toThrow(/unknown protection mode 'sgx'/);
+  });
+
+  it("names the modes and describes the switches", () => {
+    expect(MODE_NAMES).toEqual(["native", "sev", "sev-snp", "enclavisor"]);
+    expect(isModeName("sev-snp")).toBe(true);
+    expect(isModeName("tdx")).toBe(false);
+    expect(describeSwitches(modeSwitches("native"))).toBe("mmu=off (native)");
+    expect(describeSwitches(modeSwitches("enclavisor", { cachePages: 8, integrityCacheNodes: 64 }))).toBe(
+      "mmu=on encryption=on rmp=on integrity=on ciphertext-hiding=off cache=8p integrity-cache=64",
+    );
+  });
+});
