@@ -1,0 +1,89 @@
+// The expected attack matrix, cell by cell (issue 4: "sev leaks no plaintext but lets replay, remap
+// and corruption through silently; sev-snp blocks hypervisor writes and remaps, but not physical
+// writes; enclavisor detects every modification; the side channel shows under every mode unless
+// ciphertext hiding is on"). The suite fails on any cell that differs from this table.
+//
+// `native` runs the module in plain host memory (DESIGN.md section 5: no rewrite, no VM): that
+// memory is all the "DRAM" it has, unencrypted, with no NPT and no tree. Ciphertext hiding changes
+// only what the hypervisor's CPU reads of private frames return (0xFF), so the two hiding columns
+// differ from their modes only in the side-channel row.
+import type { AttackId, ColumnId, Outcome } from "./matrix-axes";
+
+export type ExpectedRow = Readonly<Record<ColumnId, Outcome>>;
+
+export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
+  // A cold-boot or bus read of the secret's frame. Every protected mode encrypts private pages with
+  // the VM's key (DESIGN.md section 5), so DRAM holds ciphertext only; native holds the plaintext.
+  "dram-read": {
+    native: "leaked", sev: "blocked", "sev-snp": "blocked", enclavisor: "blocked",
+    "sev+hiding": "blocked", "enclavisor+hiding": "blocked",
+  },
+  // A Rowhammer-style flip in DRAM bypasses the RMP; AES-XTS has no integrity, so the guest decrypts
+  // a garbled 16-byte block unless the tree checks the page (SEV-SNP whitepaper: "active DRAM
+  // corruption" is out of SNP's scope; DESIGN.md section 4 step 4).
+  "bit-flip": {
+    native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+  },
+  // The hypervisor writes an old ciphertext of the counter page back with its own stores. On SEV it
+  // decrypts to the old counter (SEVurity and the SNP whitepaper's "replay" row); the RMP refuses a
+  // hypervisor store to a guest-assigned frame (APM vol 2, 15.36.10).
+  "replay-hypervisor": {
+    native: "corrupted", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+  },
+  // The same replay through a bus interposer: no RMP on that path, so SNP takes the old counter;
+  // Enclavisor's leaf for the page holds the newer version's hash (DESIGN.md section 5, Integrity).
+  "replay-physical": {
+    native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+  },
+  // The NPT points the secret's GPA at the decoy's frame. The tweak is the SPA, so SEV decrypts the
+  // decoy correctly and the guest takes it for its secret (SEVurity, remapping); the RMP entry of
+  // that frame names another GPA, so SNP faults the guest's access (gpa-mismatch, APM 15.36.10).
+  // Native has no nested paging to edit.
+  remap: {
+    native: "n/a", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+  },
+  // The decoy's GPA is aliased onto the secret's frame, so the guest's write-back of its decoy lands
+  // on its secret. SEV encrypts it with that frame's tweak and the secret silently becomes the
+  // decoy; SNP's RMP faults the write-back (gpa-mismatch). Native has no nested paging.
+  alias: {
+    native: "n/a", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+  },
+  // A byte of the secret's leaf node, in the untrusted frames of the node store, is changed while
+  // the node is out of the integrity cache; the fill verifies the path to the root (DESIGN.md
+  // section 4 step 4). Only Enclavisor has a tree: there is nothing to tamper with elsewhere.
+  "tree-node": {
+    native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
+    "sev+hiding": "n/a", "enclavisor+hiding": "detected",
+  },
+  // A consistent rollback: the counter page and every node-store frame on its path go back to an
+  // older state together, physically. Each node then matches its (old) parent; only the root,
+  // kept on chip, still holds the newer top digest (DESIGN.md section 5: the root is trusted).
+  "tree-rollback": {
+    native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
+    "sev+hiding": "n/a", "enclavisor+hiding": "detected",
+  },
+  // The hypervisor reads the counter's frame after each write-back: encryption is deterministic per
+  // (key, SPA), so equal ciphertexts betray equal counters and unchanged pages (CipherLeaks, Li et
+  // al., USENIX Security 2021); native shows the plaintext itself. Ciphertext hiding makes those
+  // reads return 0xFF (DESIGN.md section 5), and the adversary learns nothing.
+  "side-channel": {
+    native: "leaked", sev: "leaked", "sev-snp": "leaked", enclavisor: "leaked",
+    "sev+hiding": "blocked", "enclavisor+hiding": "blocked",
+  },
+  // The hypervisor stores its own bytes into the secret's frame: plain SEV lets it (the guest
+  // decrypts garbage), the RMP refuses it (RmpFault "hypervisor-write-to-assigned").
+  "hypervisor-write": {
+    native: "corrupted", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+  },
+  // The same bytes written physically: past the RMP, so only the tree's page hash catches them.
+  "physical-write": {
+    native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
+    "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+  },
+};

@@ -1,0 +1,53 @@
+// The two axes of the attack matrix (issue 4, "Attack conformance suite") and what a cell can say.
+// Columns are protection modes (DESIGN.md section 5), plus two with ciphertext hiding on; rows are
+// the attacks of attacks.ts, in the order they are printed.
+import type { ModeName } from "../../../host/enclavisor/protection";
+
+/**
+ * What an attack achieved (issue 4):
+ *   leaked     the adversary learned plaintext, or an equality of plaintexts, it should not;
+ *   corrupted  silently corrupted: the guest ran on with data that its own check finds wrong;
+ *   detected   Enclavisor's integrity check stopped the enclave with a violation naming the
+ *              attacked GPA; no forged byte reached the guest, and the host stayed up;
+ *   blocked    the hardware refused the action or its effect: the RMP faulted the hypervisor's
+ *              write, or the guest's access through a forged NPT entry (the #NPF the hypervisor
+ *              gets on real SNP), and the guest's data is intact; for a passive attack, the
+ *              adversary saw only ciphertext (or 0xFF) and learned nothing;
+ *   n/a        the attack has nothing to act on in this mode (the reason is given);
+ *   error      the harness could not classify the cell: the evidence says why (always a failure).
+ */
+export type Outcome = "leaked" | "corrupted" | "detected" | "blocked" | "n/a" | "error";
+
+export interface Column {
+  /** Name printed as the column header and used in mismatch messages. */
+  readonly id: string;
+  readonly mode: ModeName;
+  readonly ciphertextHiding: boolean;
+}
+
+export const COLUMNS = [
+  { id: "native", mode: "native", ciphertextHiding: false },
+  { id: "sev", mode: "sev", ciphertextHiding: false },
+  { id: "sev-snp", mode: "sev-snp", ciphertextHiding: false },
+  { id: "enclavisor", mode: "enclavisor", ciphertextHiding: false },
+  { id: "sev+hiding", mode: "sev", ciphertextHiding: true },
+  { id: "enclavisor+hiding", mode: "enclavisor", ciphertextHiding: true },
+] as const satisfies readonly Column[];
+
+export type ColumnId = (typeof COLUMNS)[number]["id"];
+
+export const ATTACK_IDS = [
+  "dram-read",
+  "bit-flip",
+  "replay-hypervisor",
+  "replay-physical",
+  "remap",
+  "alias",
+  "tree-node",
+  "tree-rollback",
+  "side-channel",
+  "hypervisor-write",
+  "physical-write",
+] as const;
+
+export type AttackId = (typeof ATTACK_IDS)[number];

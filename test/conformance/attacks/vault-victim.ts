@@ -1,0 +1,203 @@
+// The victim of every cell: the vault guest (guest-apps/vault.ts) launched in one column's mode,
+// its secret, decoy and counter set, and every page evicted, so that its data lives in DRAM only.
+// The adversary reaches it through a FrameSurface: for a protected mode, the hypervisor's
+// Adversary API on the frames the VM's NPT maps the pages to; for native, the plain host memory
+// the module runs in (it has no other). Nothing here reads a protected guest's Wasm memory: the
+// page table lookups only aim the attacks, and the guest reports on its data itself.
+import type { Platform } from "../../../host/enclavisor/platform";
+import { launchEnclave } from "../../../host/enclavisor/run-app";
+import type { Enclave } from "../../../host/enclavisor/run-app";
+import type { FrameSnapshot, Via } from "../../../host/sev/adversary";
+import { PAGE_SIZE } from "../../../host/sev/page";
+import { tinySwitches } from "../../enclavisor/fixtures/enclave";
+import type { Column } from "./matrix-axes";
+
+/** The three pages of the vault, each alone in its own 4 KiB page. */
+export type VaultPage = "secret" | "decoy" | "counter";
+
+export const SECRET_SEED = 0x5ec2e7;
+export const DECOY_SEED = 0xdec0;
+/** The counter after preparation. */
+export const PREPARED_COUNTER = 1;
+
+export interface VaultExports {
+  secretPtr(): number;
+  decoyPtr(): number;
+  counterPtr(): number;
+  setSecret(seed: number): void;
+  secretMismatches(seed: number): number;
+  setDecoy(seed: number): void;
+  decoyMismatches(seed: number): number;
+  counter(): number;
+  increment(): number;
+  decrement(): number;
+}
+
+/** The page the guest fills from `seed`: the same xorshift32 stream as guest-apps/vault.ts. */
+export function vaultPage(seed: number): Uint8Array {
+  const page = new Uint8Array(PAGE_SIZE);
+  const view = new DataView(page.buffer);
+  let x = seed !== 0 ? seed >>> 0 : 0x9e3779b9;
+  for (let i = 0; i < PAGE_SIZE; i += 4) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    view.setUint32(i, x, true);
+  }
+  return page;
+}
+
+/** What the adversary can do to one victim's frames. Methods it lacks are n/a in its mode. */
+export interface FrameSurface {
+  read(page: VaultPage, via: Via): Uint8Array;
+  write(page: VaultPage, bytes: Uint8Array, via: Via): void;
+  flipBits(page: VaultPage, offset: number, mask: number, via: Via): void;
+  snapshot(page: VaultPage): FrameSnapshot;
+  replay(snap: FrameSnapshot, via: Via): void;
+  /** Nested paging: absent for native. */
+  npt?: {
+    /** Points `page`'s GPA at the frame of `to`. */
+    remap(page: VaultPage, to: VaultPage): void;
+    /** Maps `page`'s GPA onto the frame of `target`'s GPA. */
+    alias(page: VaultPage, target: VaultPage): void;
+    /** The frame `page`'s GPA maps to now. */
+    frameOf(page: VaultPage): number | undefined;
+    /** A frame's bytes as DRAM holds them (a physical read by SPA, whatever the NPT says now). */
+    readFrame(spa: number): Uint8Array;
+  };
+  /** The integrity tree's untrusted node store: absent without integrity. */
+  tree?: {
+    /** Writes every node to the store and empties the integrity cache (as cache pressure would). */
+    evictAll(): void;
+    /** Flips bits of the leaf node that holds `page`'s record, through the hypervisor's stores. */
+    tamperLeaf(page: VaultPage, mask: number): { before: Uint8Array; after: Uint8Array };
+    /** The store frames of every node on `page`'s path, leaf to top, as DRAM holds them now. */
+    snapshotPath(page: VaultPage): FrameSnapshot[];
+  };
+}
+
+export interface Victim {
+  readonly column: Column;
+  readonly enclave: Enclave;
+  readonly guest: VaultExports;
+  readonly surface: FrameSurface;
+  /** The GPA of a page (protected modes), for checking what a fault names. */
+  gpaOf(page: VaultPage): number | undefined;
+  /** Writes back and evicts every resident page (a no-op for native, which has no cache). */
+  evict(): void;
+  destroy(): void;
+}
+
+
+/**
+ * Launches the vault for `column` (on `platform` for protected modes), sets its secret, decoy and
+ * counter, and evicts every page.
+ */
+export async function prepareVictim(wasm: Uint8Array, column: Column, platform: Platform | null): Promise<Victim> {
+  const switches = tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding });
+  const enclave = await launchEnclave(wasm, { switches, platform: platform ?? undefined });
+  try {
+    const guest = enclave.guest.instance.exports as unknown as VaultExports;
+    guest.setSecret(SECRET_SEED);
+    guest.setDecoy(DECOY_SEED);
+    if (guest.increment() !== PREPARED_COUNTER) throw new Error(`the vault's counter did not start at ${PREPARED_COUNTER - 1}`);
+    const pageOf: Record<VaultPage, number> = {
+      secret: guest.secretPtr() / PAGE_SIZE,
+      decoy: guest.decoyPtr() / PAGE_SIZE,
+      counter: guest.counterPtr() / PAGE_SIZE,
+    };
+    const victim = enclave.memory ? protectedVictim(column, enclave, guest, pageOf) : nativeVictim(column, enclave, guest, pageOf);
+    victim.evict();
+    return victim;
+  } catch (e) {
+    enclave.destroy();
+    throw e;
+  }
+}
+
+function protectedVictim(column: Column, enclave: Enclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
+  const memory = enclave.memory!;
+  const vm = enclave.vm!;
+  const adversary = enclave.platform!.hv.adversary;
+  const gpaOf = (page: VaultPage): number => {
+    const entry = memory.pageTable.lookup(pageOf[page]);
+    if (!entry) throw new Error(`the vault's ${page} page (guest page ${pageOf[page]}) was never touched`);
+    return entry.gpa;
+  };
+  const spaOf = (page: VaultPage): number => {
+    const spa = adversary.translate(vm, gpaOf(page));
+    if (spa === undefined) throw new Error(`the ${page} page's GPA has no frame in the NPT`);
+    return spa;
+  };
+  const { tree, nodeStore } = enclave;
+  const surface: FrameSurface = {
+    read: (page, via) => adversary.readFrame(spaOf(page), via),
+    write: (page, bytes, via) => adversary.writeFrame(spaOf(page), bytes, via),
+    flipBits: (page, offset, mask, via) => adversary.flipBits(spaOf(page), offset, mask, via),
+    snapshot: (page) => adversary.snapshot(spaOf(page)),
+    replay: (snap, via) => adversary.replay(snap, { via }),
+    npt: {
+      remap: (page, to) => adversary.remap(vm, gpaOf(page), spaOf(to)),
+      alias: (page, target) => adversary.alias(vm, gpaOf(page), gpaOf(target)),
+      frameOf: (page) => adversary.translate(vm, gpaOf(page)),
+      readFrame: (spa) => adversary.readFrame(spa, "physical"),
+    },
+    tree:
+      tree && nodeStore
+        ? {
+            evictAll: () => tree.evictAll(),
+            tamperLeaf: (page, mask) => {
+              const leaf = tree.nodeIndexOf(gpaOf(page), 0);
+              const spa = nodeStore.frameOf(leaf);
+              const before = adversary.readFrame(spa, "physical");
+              // The first byte of the page's own record: its version.
+              const record = (gpaOf(page) % tree.recordsPerLeafNode) * tree.recordBytes;
+              adversary.flipBits(spa, nodeStore.offsetOf(leaf) + record, mask, "cpu");
+              return { before, after: adversary.readFrame(spa, "physical") };
+            },
+            snapshotPath: (page) => {
+              const spas = new Set<number>();
+              for (let level = 0; level < tree.levels; level++) spas.add(nodeStore.frameOf(tree.nodeIndexOf(gpaOf(page), level)));
+              return [...spas].map((spa) => adversary.snapshot(spa));
+            },
+          }
+        : undefined,
+  };
+  return {
+    column, enclave, guest, surface,
+    gpaOf,
+    evict: () => enclave.guest.mmu!.evictAll(),
+    destroy: () => enclave.destroy(),
+  };
+}
+
+/**
+ * Native has no DRAM apart from the host memory the module runs in: there, the adversary's reads
+ * and writes (by the host's CPU or physically) reach the guest's bytes as they are.
+ */
+function nativeVictim(column: Column, enclave: Enclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
+  const memory = enclave.guest.instance.exports.memory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error("the vault guest exports no memory");
+  const frame = (page: VaultPage) => new Uint8Array(memory.buffer, pageOf[page] * PAGE_SIZE, PAGE_SIZE);
+  const snaps = new Map<FrameSnapshot, VaultPage>();
+  const surface: FrameSurface = {
+    read: (page) => frame(page).slice(),
+    write: (page, bytes) => frame(page).set(bytes),
+    flipBits: (page, offset, mask) => {
+      frame(page)[offset]! ^= mask;
+    },
+    // Its "frames" are the guest's own pages, numbered as such.
+    snapshot: (page) => {
+      const snap = Object.freeze({ spa: pageOf[page], bytes: frame(page).slice() });
+      snaps.set(snap, page);
+      return snap;
+    },
+    replay: (snap) => frame(snaps.get(snap)!).set(snap.bytes),
+  };
+  return {
+    column, enclave, guest, surface,
+    gpaOf: () => undefined,
+    evict: () => {},
+    destroy: () => enclave.destroy(),
+  };
+}
