@@ -21,10 +21,13 @@
 // (cached) parent, only when the clock evicts it (a node with cached children is never a victim)
 // or on flush(). The top node's digest goes to the root.
 //
-// Defaults, from `npm run bench -- integrity` (bench/integrity.ts: random fills and write-backs
-// over 16384 pages, medians of 7 rounds; Node 20.20 on a 2-core AMD EPYC): SHA-256 is the fastest
-// hash node:crypto offers here (a 4 KiB page in ~3.5 us against 5-8 us for SHA-512/256, BLAKE2b,
-// BLAKE2s; the CPU has SHA extensions); see DEFAULT_ARITY for the arity.
+// Defaults, measured by `npm run bench -- integrity --full` (bench/integrity.ts; Node 20.20, 2-core
+// AMD EPYC, loaded): random fills and write-backs over 262144 pages of a 2^20-frame tree, every
+// tree given the same 256 KiB cache, medians of 15 rounds. One fill plus one write-back cost, in us:
+//   SHA-256 at arity 2 / 8 / 16 / 32 / 64 / 128: 112.7 / 32.6 / 26.0 / 23.8 / 22.7 / 23.8;
+//   best arity of SHA-512/256 33.2, BLAKE2b-512 36.8, BLAKE2s-256 42.7.
+// SHA-256 hashes a 4 KiB page in 3.9 us (SHA extensions) against 5.7-9.5 us for the others. Arities
+// 32 to 128 are within noise of each other (a shorter run put 32 first); 64 led both long runs.
 import { hash as cryptoHash, randomBytes } from "node:crypto";
 import { checkPage, hexFrame, MAX_FRAME, PAGE_SIZE } from "../sev/page";
 import { IntegrityViolation } from "./integrity-violation";
@@ -36,13 +39,10 @@ export type TreeHash = (typeof TREE_HASHES)[number];
 const DIGEST_BYTES: Readonly<Record<TreeHash, number>> = { sha256: 32, "sha512-256": 32, blake2s256: 32, blake2b512: 64 };
 
 export const DEFAULT_TREE_HASH: TreeHash = "sha256";
-/**
- * Children per inner node. Wider nodes mean fewer levels to verify on a miss but longer nodes to
- * hash; the benchmark found 8 fastest for fills and write-backs at the default cache size.
- */
-export const DEFAULT_ARITY = 8;
-/** Verified nodes kept on chip when the caller does not say. */
-export const DEFAULT_CACHE_NODES = 1024;
+/** Children per inner node: 64 SHA-256 digests make a 2 KiB node (see the measurements above). */
+export const DEFAULT_ARITY = 64;
+/** Verified nodes kept on chip when the caller does not say: 256 KiB of default nodes. */
+export const DEFAULT_CACHE_NODES = 128;
 export const MAX_ARITY = 128;
 export const MAX_CACHE_NODES = 2 ** 20;
 
@@ -162,6 +162,8 @@ export class IntegrityTree {
   /** A node on its way from the store: verified here before it enters the cache. */
   readonly #scratch: Uint8Array;
   readonly #scratchNode: Uint8Array;
+  /** What a node never written holds. */
+  readonly #zeroNode: Uint8Array;
 
   constructor(opts: IntegrityTreeOptions) {
     if (typeof opts !== "object" || opts === null) throw new TypeError("IntegrityTree needs an options object");
@@ -218,6 +220,7 @@ export class IntegrityTree {
     this.#children = new Int32Array(cacheNodes);
     this.#scratch = new Uint8Array(slotBytes);
     this.#scratchNode = this.#scratch.subarray(HEADER_BYTES);
+    this.#zeroNode = new Uint8Array(this.nodeBytes);
   }
 
   /** Nodes in the store: every level's nodes, bottom-up. */
@@ -347,7 +350,7 @@ export class IntegrityTree {
         break;
       }
     }
-    if (!written) return Buffer.compare(this.#scratchNode, ZERO_PAGE.subarray(0, this.nodeBytes)) === 0;
+    if (!written) return Buffer.compare(this.#scratchNode, this.#zeroNode) === 0;
     return equalAt(cryptoHash(this.hash, this.#scratch, "buffer"), expected, at, this.digestBytes);
   }
 

@@ -2,6 +2,7 @@
 // nodes live in untrusted memory, where the adversary can tamper with them). A store only holds
 // bytes; the tree verifies everything it reads. A node never written reads as zeroes.
 import type { Hypervisor, Vm } from "../sev/hypervisor";
+import type { AccessOptions, MemoryController } from "../sev/memory-controller";
 import { checkFrame, hexFrame, PAGE_SIZE } from "../sev/page";
 
 export interface NodeStore {
@@ -66,13 +67,18 @@ export class MemoryNodeStore implements NodeStore {
  */
 export const NODE_STORE_GPA_BASE = 2 ** 32;
 
+/** Guest accesses with the C-bit clear: the nodes' pages are shared, never encrypted. */
+const SHARED: AccessOptions = Object.freeze({ shared: true });
+
 /**
  * Nodes packed into DRAM frames that the hypervisor backs as shared (unencrypted) pages of the VM,
  * at GPAs from `gpaBase` on; a frame is added on the first write to one of its nodes, so host
- * memory holds only the frames the tree really uses. The hypervisor serves these pages: they are
- * read and written by its CPU path (the memory controller's host accesses, which is all a shared
- * page gets), through the VM's NPT, so Adversary.writeFrame, flipBits, replay and remap all reach
- * the nodes, as they would on the real part.
+ * memory holds only the frames the tree really uses. Every access goes through the VM's NPT, so
+ * Adversary.writeFrame, flipBits, replay and remap all reach the nodes, as on the real part.
+ * With `mc`, nodes are read and written as Enclavisor does on the real part: guest accesses to its
+ * shared pages through the memory controller, C-bit clear, into one reused frame buffer. Without
+ * it, through the hypervisor's own accesses to the frames (the same bytes; each access copies the
+ * frame, several times slower).
  */
 export class DramNodeStore implements NodeStore {
   readonly nodeBytes: number;
@@ -80,15 +86,19 @@ export class DramNodeStore implements NodeStore {
   readonly gpaBase: number;
   readonly #hv: Hypervisor;
   readonly #vm: Vm;
+  readonly #mc: MemoryController | undefined;
   /** Store frames (node index / nodesPerFrame) already backed by the hypervisor. */
   readonly #backed = new Set<number>();
+  /** The frame of the last access: nodes are read and written a whole frame at a time. */
+  readonly #frame = new Uint8Array(PAGE_SIZE);
 
-  constructor(hv: Hypervisor, vm: Vm, nodeBytes: number, opts: { gpaBase?: number } = {}) {
+  constructor(hv: Hypervisor, vm: Vm, nodeBytes: number, opts: { mc?: MemoryController; gpaBase?: number } = {}) {
     checkNodeBytes(nodeBytes, PAGE_SIZE);
     const gpaBase = opts.gpaBase ?? NODE_STORE_GPA_BASE;
     checkFrame(gpaBase, "node store base GPA");
     this.#hv = hv;
     this.#vm = vm;
+    this.#mc = opts.mc;
     this.nodeBytes = nodeBytes;
     this.nodesPerFrame = Math.floor(PAGE_SIZE / nodeBytes);
     this.gpaBase = gpaBase;
@@ -103,7 +113,7 @@ export class DramNodeStore implements NodeStore {
       return;
     }
     const offset = (index % this.nodesPerFrame) * this.nodeBytes;
-    const page = this.#hv.adversary.readFrame(this.#spa(frame, "read"), "cpu");
+    const page = this.#readFrame(frame);
     out.set(page.subarray(offset, offset + this.nodeBytes));
   }
 
@@ -115,11 +125,11 @@ export class DramNodeStore implements NodeStore {
       this.#hv.addPages(this.#vm, [this.#gpaOf(frame)], { shared: true });
       this.#backed.add(frame);
     }
-    const spa = this.#spa(frame, "write");
-    // Read-modify-write of the frame: the host path writes whole pages.
-    const page = this.#hv.adversary.readFrame(spa, "cpu");
+    // Read-modify-write of the frame: both paths write whole pages.
+    const page = this.#readFrame(frame);
     page.set(bytes, (index % this.nodesPerFrame) * this.nodeBytes);
-    this.#hv.adversary.writeFrame(spa, page, "cpu");
+    if (this.#mc) this.#mc.guestWritePage(this.#vm, this.#gpaOf(frame), page, SHARED);
+    else this.#hv.adversary.writeFrame(this.#spa(frame, "write"), page, "cpu");
   }
 
   /** SPA of the frame holding node `index` (what an attack tampers with); the node must have been written. */
@@ -134,6 +144,11 @@ export class DramNodeStore implements NodeStore {
   offsetOf(index: number): number {
     checkIndex(index);
     return (index % this.nodesPerFrame) * this.nodeBytes;
+  }
+
+  #readFrame(frame: number): Uint8Array {
+    if (this.#mc) return this.#mc.guestReadPage(this.#vm, this.#gpaOf(frame), SHARED, this.#frame);
+    return this.#hv.adversary.readFrame(this.#spa(frame, "read"), "cpu");
   }
 
   #gpaOf(frame: number): number {

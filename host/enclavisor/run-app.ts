@@ -81,7 +81,7 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
   const vm = platform.launchVm();
   try {
     const pageTable = new EnclavePageTable({ firstGpa: 0, limitPages: options.memoryLimitPages });
-    const nodeStore = switches.integrity ? new DramNodeStore(platform.hv, vm, IntegrityTree.nodeBytes) : null;
+    const nodeStore = switches.integrity ? new DramNodeStore(platform.hv, vm, IntegrityTree.nodeBytes, { mc: platform.mc }) : null;
     const tree = nodeStore
       ? new IntegrityTree({ frames: pageTable.gpaEnd(MAX_GUEST_PAGES), cacheNodes: switches.integrityCacheNodes, store: nodeStore })
       : null;

@@ -113,7 +113,7 @@ describe("IntegrityTree: round trips", () => {
     t.verifyPage(3, secretPage(7));
   });
 
-  it.each(TREE_HASHES.flatMap((h) => [2, 5, 16, 64].map((a) => [h, a] as const)))("round trip and detection with %s, arity %i", (hash, arity) => {
+  it.each(TREE_HASHES.flatMap((h) => [2, 5, 16, 64, 128].map((a) => [h, a] as const)))("round trip and detection with %s, arity %i", (hash, arity) => {
     const { t, store } = tree({ frames: 1000, arity, hash, cacheNodes: 8 + 2 * Math.ceil(Math.log(1000) / Math.log(arity)) });
     for (let gpa = 0; gpa < 1000; gpa += 7) t.updatePage(gpa, secretPage(gpa));
     t.evictAll();
@@ -355,7 +355,7 @@ describe("IntegrityTree on a hypervisor's DRAM (DramNodeStore)", () => {
   function onMachine(snp: boolean) {
     const m = machine({ snp });
     const vm = m.hv.launchVm();
-    const store = new DramNodeStore(m.hv, vm, IntegrityTree.nodeBytes);
+    const store = new DramNodeStore(m.hv, vm, IntegrityTree.nodeBytes, { mc: m.mc });
     const t = new IntegrityTree({ frames: 2048, store });
     for (let gpa = 0; gpa < 2048; gpa += 3) t.updatePage(gpa, secretPage(gpa));
     t.evictAll();

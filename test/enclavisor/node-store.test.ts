@@ -44,11 +44,14 @@ describe("MemoryNodeStore", () => {
   });
 });
 
-describe("DramNodeStore", () => {
+describe.each([
+  ["through the memory controller (guest, C-bit clear)", true],
+  ["through the hypervisor's accesses", false],
+])("DramNodeStore %s", (_, viaMc) => {
   function setup(snp = false) {
     const m = machine({ snp });
     const vm = m.hv.launchVm();
-    return { m, vm, store: new DramNodeStore(m.hv, vm, 256) };
+    return { m, vm, store: new DramNodeStore(m.hv, vm, 256, viaMc ? { mc: m.mc } : {}) };
   }
 
   it("packs nodes into frames and backs a frame only on its first write", () => {
@@ -71,6 +74,7 @@ describe("DramNodeStore", () => {
   it.each([false, true])("holds nodes in plaintext where the adversary can read and change them (SNP %s)", (snp) => {
     const { m, store } = setup(snp);
     store.write(17, node(256, 9));
+    store.write(18, node(256, 10));
     const spa = store.frameOf(17);
     const frame = m.hv.adversary.readFrame(spa, "cpu");
     expect(frame.subarray(store.offsetOf(17), store.offsetOf(17) + 256)).toEqual(node(256, 9));
@@ -79,6 +83,7 @@ describe("DramNodeStore", () => {
     const tampered = node(256, 9);
     tampered[3]! ^= 0x80;
     expect(read(store, 17)).toEqual(tampered);
+    expect(read(store, 18)).toEqual(node(256, 10));
   });
 
   it("reads through the VM's NPT: a remapped frame is what the store then returns", () => {
@@ -95,7 +100,7 @@ describe("DramNodeStore", () => {
     const { m, vm } = setup();
     expect(() => new DramNodeStore(m.hv, vm, PAGE_SIZE + 1)).toThrow(/node size/);
     m.hv.addPages(vm, [7]);
-    const store = new DramNodeStore(m.hv, vm, 64, { gpaBase: 7 });
+    const store = new DramNodeStore(m.hv, vm, 64, { gpaBase: 7, mc: viaMc ? m.mc : undefined });
     expect(() => store.write(0, new Uint8Array(64))).toThrow(/already mapped/);
   });
 });
