@@ -12,6 +12,7 @@ const SUITES: readonly { name: string; what: string }[] = [
   { name: "mmu", what: "hit path of the software MMU: rewritten vs native compute kernels" },
   { name: "sev", what: "emulated SEV memory encryption and the secure processor" },
   { name: "paging", what: "miss path: working sets larger than the resident cache" },
+  { name: "integrity", what: "Merkle integrity tree: hash, arity, cache size, node store" },
   { name: "boot", what: "enclave boot latency per granularity" },
   { name: "kv", what: "kv enclave throughput next to redis-server" },
 ];
@@ -27,7 +28,7 @@ function usage(): string {
     "  --full  the long run (more rounds, larger inputs); the default is a short run",
     "",
     "suites:",
-    ...SUITES.map((s) => `  ${s.name.padEnd(7)} ${s.what}${available(s.name) ? "" : " (not yet available)"}`),
+    ...SUITES.map((s) => `  ${s.name.padEnd(9)} ${s.what}${available(s.name) ? "" : " (not yet available)"}`),
     "",
     `Results go to ${relative(process.cwd(), resultsDir) || "."}/<suite>.json and <suite>.md.`,
   ].join("\n");

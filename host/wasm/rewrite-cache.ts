@@ -5,9 +5,10 @@
 // One <hash>.wasm plus <hash>.json (the metadata) per module, written to a temporary name and
 // renamed, so a reader never sees half a file. An unreadable entry is rewritten again.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { REWRITER_VERSION, rewriteModule } from "./rewrite";
 import type { RewriteResult } from "./rewrite";
 
@@ -17,8 +18,28 @@ export function defaultCacheDir(): string {
   return join(base, "enclavisor", "rewrite");
 }
 
+/**
+ * What identifies the rewriter: its version and the text of its own source files, so that any
+ * change to the rewriter invalidates the cache even when nobody bumps the version. (Where the
+ * sources cannot be read, e.g. a bundled build, the version alone.)
+ */
+function rewriterIdentity(): string {
+  const hash = createHash("sha256").update(`enclavisor-rewrite-v${REWRITER_VERSION}\0`);
+  try {
+    const dir = dirname(fileURLToPath(import.meta.url));
+    for (const name of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+      hash.update(name).update("\0").update(readFileSync(join(dir, name))).update("\0");
+    }
+  } catch {
+    // version only
+  }
+  return hash.digest("hex");
+}
+
+const identity = rewriterIdentity();
+
 export function cacheKey(input: Uint8Array): string {
-  return createHash("sha256").update(`enclavisor-rewrite-v${REWRITER_VERSION}\0`).update(input).digest("hex");
+  return createHash("sha256").update(identity).update(input).digest("hex");
 }
 
 const memo = new Map<string, RewriteResult>();

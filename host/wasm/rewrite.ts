@@ -20,8 +20,11 @@ import { RewriteError, unsupported } from "./rewrite-error";
 
 export { RewriteError } from "./rewrite-error";
 
-/** Bumped whenever the output for a given input changes (it keys the rewrite cache). */
-export const REWRITER_VERSION = "2";
+/**
+ * Bumped whenever the output for a given input changes. It keys the rewrite cache together with
+ * the rewriter's source text (rewrite-cache.ts), so a forgotten bump cannot serve a stale rewrite.
+ */
+export const REWRITER_VERSION = "3";
 
 export interface MemoryInfo {
   /** Guest-visible limits, in Wasm pages. */
