@@ -5,6 +5,8 @@
 /** Guest-view memory access (the MMU's, or direct for a native run). */
 export interface GuestMemory {
   read(gva: number, len: number): Uint8Array;
+  /** Declares page-aligned guest memory shared with the host (DESIGN.md section 4). */
+  share(gva: number, len: number): void;
 }
 
 /** A guest's call of env.abort: the AssemblyScript runtime's assertion or `throw`. */
@@ -44,6 +46,9 @@ export function abiImports(mem: GuestMemory, host: AbiHost): WebAssembly.Imports
       },
     },
     enclave: {
+      share(ptr: number, len: number): void {
+        mem.share(ptr >>> 0, len >>> 0);
+      },
       log(ptr: number, len: number): void {
         host.log(utf8.decode(mem.read(ptr >>> 0, Math.min(len >>> 0, MAX_MESSAGE_BYTES))));
       },

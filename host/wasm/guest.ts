@@ -1,7 +1,7 @@
 // One call to instantiate a guest module, natively or rewritten through the software MMU.
 import { SoftMmu, minCapacityFor } from "./mmu";
 import type { PageBacking } from "./page-backing";
-import { MMU_MODULE } from "./layout";
+import { MMU_MODULE, PAGE_SIZE } from "./layout";
 import { rewriteModule } from "./rewrite";
 import type { RewriteResult } from "./rewrite";
 import { rewriteCached } from "./rewrite-cache";
@@ -31,10 +31,15 @@ export interface Guest {
   /** Guest-view reads and writes: through the MMU when rewritten. */
   read(gva: number, len: number): Uint8Array;
   write(gva: number, bytes: Uint8Array): void;
+  /**
+   * Declares the page-aligned guest range [gva, gva + len) shared with the host (SoftMmu.share):
+   * resident, never encrypted or paged out. A native guest's memory is all plain already.
+   */
+  share(gva: number, len: number): void;
 }
 
 /** Guest-view memory access, usable by host functions even while the start function runs. */
-export type GuestAccess = Pick<Guest, "read" | "write">;
+export type GuestAccess = Pick<Guest, "read" | "write" | "share">;
 
 /** The guest's imports, or a function that makes them given guest-view memory access. */
 export type GuestImports = WebAssembly.Imports | ((access: GuestAccess) => WebAssembly.Imports);
@@ -51,7 +56,11 @@ export async function instantiateGuest(
   // Host functions get access that is bound once the memory is known: before instantiation for
   // a rewritten guest (the MMU owns the memory), after it for a native one.
   let target: GuestAccess = directAccess(null);
-  const access: GuestAccess = { read: (gva, len) => target.read(gva, len), write: (gva, data) => target.write(gva, data) };
+  const access: GuestAccess = {
+    read: (gva, len) => target.read(gva, len),
+    write: (gva, data) => target.write(gva, data),
+    share: (gva, len) => target.share(gva, len),
+  };
   const imports = typeof guestImports === "function" ? guestImports(access) : guestImports;
   if (!options.rewrite) {
     const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports);
@@ -79,7 +88,16 @@ export async function instantiateGuest(
     const capacityPages = options.capacityPages === undefined ? undefined : Math.max(options.capacityPages, floor);
     mmu = new SoftMmu(rewrite.memory, { capacityPages, backing: options.backing });
   }
-  target = { read: (gva, len) => mmu.read(gva, len), write: (gva, data) => mmu.write(gva, data) };
+  target = {
+    read: (gva, len) => mmu.read(gva, len),
+    write: (gva, data) => mmu.write(gva, data),
+    share: (gva, len) => {
+      if (gva % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0) {
+        throw new RangeError(`shared memory must be whole 4 KiB pages: [${gva}, ${gva}+${len}) is not page-aligned`);
+      }
+      mmu.share(gva / PAGE_SIZE, len / PAGE_SIZE);
+    },
+  };
   const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {
     ...imports,
     [MMU_MODULE]: mmu.importsFor(rewrite),
@@ -95,12 +113,15 @@ function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports
   return null;
 }
 
-function directAccess(memory: WebAssembly.Memory | null): Pick<Guest, "read" | "write"> {
+function directAccess(memory: WebAssembly.Memory | null): GuestAccess {
   const none = (): never => {
     throw new RangeError("the guest has no memory (or it is not available yet)");
   };
-  if (!memory) return { read: none, write: none };
+  if (!memory) return { read: none, write: none, share: none };
   return {
+    share: (gva, len) => {
+      if (gva < 0 || gva + len > memory.buffer.byteLength) throw new RangeError(`guest range [${gva}, ${gva}+${len}) is out of bounds`);
+    },
     read: (gva, len) => {
       const bytes = new Uint8Array(memory.buffer);
       if (gva < 0 || gva + len > bytes.length) throw new RangeError(`guest range [${gva}, ${gva}+${len}) is out of bounds`);
