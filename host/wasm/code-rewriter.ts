@@ -26,6 +26,8 @@ export interface MmuFunctions {
   init: number;
   drop: number;
   range: number;
+  outOfFuel: number;
+  fuelInit: number;
 }
 
 export interface BodyContext {
@@ -36,6 +38,8 @@ export interface BodyContext {
   paramCount: number;
   /** Counters, summed over the module. */
   stats: { accesses: number; bulk: number; hoisted: number; ranged: number; pinSlots: number };
+  /** The fuel counter's global when the guest is metered, else -1. */
+  fuelGlobal: number;
 }
 
 /** Below this guest address, a page's tag lies inside the tag table (the largest guest memory). */
@@ -47,7 +51,7 @@ class Scratch {
   private readonly index = new Map<string, number>();
   constructor(private readonly first: number) {}
 
-  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | `fast${number}`): number {
+  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | "fuel" | `fast${number}`): number {
     const key = `${role}:${type}`;
     let i = this.index.get(key);
     if (i === undefined) {
@@ -94,6 +98,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     copied = upTo;
   };
 
+  if (ctx.fuelGlobal >= 0) emitFuel(); // function entry: calls are metered too
   emitInstrs(0, instrs.length, null);
   flush(body.length);
 
@@ -156,14 +161,21 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
         case Kind.Loop: {
           if (version) {
             version.depth++;
+            meterLoop(ins);
             break;
           }
           const hoisted = hoistAt.get(i);
           const range = rangeAt.get(i);
-          if (!hoisted && range === undefined) break;
+          if (!hoisted && range === undefined) {
+            meterLoop(ins);
+            break;
+          }
           flush(ins.start);
           for (const g of hoisted ?? []) emitHoistedCheck(g);
-          if (range === undefined) break;
+          if (range === undefined) {
+            meterLoop(ins);
+            break;
+          }
           // Versioned: the range check decides which copy of the loop runs.
           emitRangeCheck(range);
           const end = loopEnd.get(i)!;
@@ -189,6 +201,21 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           break;
       }
     }
+  }
+
+  /** Fuel: fuel -= 1; at zero, the host stops the guest (DESIGN.md section 8). */
+  function emitFuel(): void {
+    const t = scratch.get(ValType.I64, "fuel");
+    code.u8(Op.GlobalGet).u32(ctx.fuelGlobal).u8(Op.I64Const).u8(1).u8(0x7d /* i64.sub */).u8(Op.LocalTee).u32(t);
+    code.u8(0x24 /* global.set */).u32(ctx.fuelGlobal).u8(Op.LocalGet).u32(t).u8(0x50 /* i64.eqz */);
+    code.u8(Op.If).u8(Op.BlockTypeEmpty).u8(Op.Call).u32(ctx.mmu.outOfFuel).u8(Op.End);
+  }
+
+  /** A loop header (its back-edge target) gets the fuel check, right after the `loop` itself. */
+  function meterLoop(ins: Instr): void {
+    if (ctx.fuelGlobal < 0) return;
+    flush(ins.end);
+    emitFuel();
   }
 
   /** Before a loop: check the pair of pages of base + minOffset once, then pin it. */

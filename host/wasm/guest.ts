@@ -2,7 +2,7 @@
 import { SoftMmu, minCapacityFor } from "./mmu";
 import type { PageBacking } from "./page-backing";
 import { MMU_MODULE, PAGE_SIZE } from "./layout";
-import { rewriteModule } from "./rewrite";
+import { FUEL_EXPORT, rewriteModule } from "./rewrite";
 import type { RewriteResult } from "./rewrite";
 import { rewriteCached } from "./rewrite-cache";
 
@@ -20,6 +20,17 @@ export interface GuestOptions {
   backing?: PageBacking;
   /** Use the rewrite cache (default true). */
   cache?: boolean;
+  /**
+   * Fuel (rewritten only): the guest may pass at most this many function entries and loop
+   * iterations, its start function included; then it stops with FuelExhausted, and the host runs
+   * on. Unset: the guest is not metered (and pays nothing for it).
+   */
+  fuel?: number;
+}
+
+/** A metered guest used up its fuel. */
+export class FuelExhausted extends Error {
+  override name = "FuelExhausted";
 }
 
 export interface Guest {
@@ -28,6 +39,8 @@ export interface Guest {
   mmu: SoftMmu | null;
   /** The rewrite, when rewritten. */
   rewrite: RewriteResult | null;
+  /** Fuel left, when metered (else null). */
+  fuelLeft(): number | null;
   /** Guest-view reads and writes: through the MMU when rewritten. */
   read(gva: number, len: number): Uint8Array;
   write(gva: number, bytes: Uint8Array): void;
@@ -65,12 +78,16 @@ export async function instantiateGuest(
   if (!options.rewrite) {
     const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports);
     target = directAccess(findMemory(instance, imports));
-    return { instance, mmu: null, rewrite: null, ...access };
+    return { instance, mmu: null, rewrite: null, fuelLeft: () => null, ...access };
   }
-  const rewrite = options.cache === false ? rewriteModule(bytes) : rewriteCached(bytes);
+  const fuel = options.fuel;
+  if (fuel !== undefined && (!Number.isSafeInteger(fuel) || fuel < 1)) throw new RangeError(`fuel must be a positive integer, got ${fuel}`);
+  const rewriteOptions = { fuel: fuel !== undefined };
+  const rewrite = options.cache === false ? rewriteModule(bytes, rewriteOptions) : rewriteCached(bytes, rewriteOptions);
   if (!rewrite.memory) {
+    // Nothing to protect and nothing to meter through the MMU: a module without memory runs as given.
     const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, imports);
-    return { instance, mmu: null, rewrite, ...access };
+    return { instance, mmu: null, rewrite, fuelLeft: () => null, ...access };
   }
   let mmu: SoftMmu;
   const imported = rewrite.memory.imported;
@@ -98,11 +115,20 @@ export async function instantiateGuest(
       mmu.share(gva / PAGE_SIZE, len / PAGE_SIZE);
     },
   };
+  let counter: WebAssembly.Global | null = null;
   const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {
     ...imports,
-    [MMU_MODULE]: mmu.importsFor(rewrite),
+    [MMU_MODULE]: {
+      ...mmu.importsFor(rewrite),
+      fuelInit: () => BigInt(fuel ?? 0),
+      outOfFuel: () => {
+        if (counter) counter.value = 1n; // stays exhausted: the next entry or iteration stops it again
+        throw new FuelExhausted(`the guest used up its fuel (${fuel} function entries and loop iterations) and was stopped`);
+      },
+    },
   });
-  return { instance, mmu, rewrite, ...access };
+  if (fuel !== undefined) counter = instance.exports[FUEL_EXPORT] as WebAssembly.Global;
+  return { instance, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access };
 }
 
 function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports): WebAssembly.Memory | null {

@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REWRITER_VERSION, rewriteModule } from "./rewrite";
-import type { RewriteResult } from "./rewrite";
+import type { RewriteOptions, RewriteResult } from "./rewrite";
 
 export function defaultCacheDir(): string {
   if (process.env.ENCLAVE_CACHE_DIR) return process.env.ENCLAVE_CACHE_DIR;
@@ -38,14 +38,14 @@ function rewriterIdentity(): string {
 
 const identity = rewriterIdentity();
 
-export function cacheKey(input: Uint8Array): string {
-  return createHash("sha256").update(identity).update(input).digest("hex");
+export function cacheKey(input: Uint8Array, options: RewriteOptions = {}): string {
+  return createHash("sha256").update(identity).update(options.fuel ? "fuel\0" : "\0").update(input).digest("hex");
 }
 
 const memo = new Map<string, RewriteResult>();
 const MEMO_LIMIT = 64;
 
-export interface CacheOptions {
+export interface CacheOptions extends RewriteOptions {
   /** Cache folder; null keeps the cache in memory only. */
   dir?: string | null;
 }
@@ -55,7 +55,7 @@ export type CacheOutcome = "memory" | "disk" | "rewritten";
 export let lastOutcome: CacheOutcome = "rewritten";
 
 export function rewriteCached(input: Uint8Array, options: CacheOptions = {}): RewriteResult {
-  const key = cacheKey(input);
+  const key = cacheKey(input, options);
   const hit = memo.get(key);
   if (hit) {
     lastOutcome = "memory";
@@ -65,7 +65,7 @@ export function rewriteCached(input: Uint8Array, options: CacheOptions = {}): Re
   let result = dir ? load(dir, key) : null;
   lastOutcome = result ? "disk" : "rewritten";
   if (!result) {
-    result = rewriteModule(input);
+    result = rewriteModule(input, { fuel: options.fuel });
     if (dir) store(dir, key, result);
   }
   if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);

@@ -59,6 +59,18 @@ export interface RewriteStats {
   milliseconds: number;
 }
 
+export interface RewriteOptions {
+  /**
+   * Meter the guest (DESIGN.md section 8): an exported i64 global (FUEL_EXPORT) is decremented at
+   * every function entry and loop header; when it reaches zero the guest calls `__mmu.outOfFuel`,
+   * which stops it. The start function sets it from `__mmu.fuelInit()` before anything runs.
+   */
+  fuel?: boolean;
+}
+
+/** The export through which a host reads a metered guest's remaining fuel. */
+export const FUEL_EXPORT = "__enclave_fuel";
+
 export interface RewriteResult {
   binary: Uint8Array;
   /** null: the module has no memory and passes through unchanged. */
@@ -132,7 +144,7 @@ function copyConstExpr(r: Reader, w: Writer, funcIndex: (f: number) => number): 
   }
 }
 
-export function rewriteModule(input: Uint8Array): RewriteResult {
+export function rewriteModule(input: Uint8Array, options: RewriteOptions = {}): RewriteResult {
   // Our own decoder runs first, so that a feature we refuse is named even where V8 would reject
   // the module too; V8 then validates the input (a malformed module gets V8's reason), and the
   // output, so that a rewriter bug can never reach instantiation silently.
@@ -140,7 +152,7 @@ export function rewriteModule(input: Uint8Array): RewriteResult {
   let result: RewriteResult | null = null;
   let decodeFailure: unknown = null;
   try {
-    result = rewriteUnchecked(input);
+    result = rewriteUnchecked(input, options);
   } catch (e) {
     if (e instanceof RewriteError && e.feature) throw e;
     decodeFailure = e;
@@ -170,7 +182,7 @@ function v8Rejects(bytes: Uint8Array): string | null {
   return "invalid module";
 }
 
-function rewriteUnchecked(input: Uint8Array): RewriteResult {
+function rewriteUnchecked(input: Uint8Array, options: RewriteOptions): RewriteResult {
   const sections = splitSections(input);
   const byId = new Map<SectionId, Section>();
   for (const s of sections) if (s.id !== SectionId.Custom) byId.set(s.id, s);
@@ -192,6 +204,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
 
   // --- imports: count functions, find an imported memory
   let funcImports = 0;
+  let globalImports = 0;
   let memory: MemoryInfo | null = null;
   let memoryLimits: Limits | null = null;
   const importSection = byId.get(SectionId.Import);
@@ -213,7 +226,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
           memory = { initial: limits.min, maximum: limits.max, imported: { module, name } };
           memoryLimits = limits;
           break;
-        case 3: readValType(r); r.u8(); break;
+        case 3: readValType(r); r.u8(); globalImports++; break;
         case 4: throw unsupported("exception handling", "an imported tag");
         default: throw new RewriteError(`malformed module: import kind ${kind}`);
       }
@@ -270,19 +283,29 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
   }
 
   // --- the new index spaces
-  const added = ["fault", "grow", "fill", "copy", "init", "drop", "range"] as const;
+  const added = ["fault", "grow", "fill", "copy", "init", "drop", "range", "outOfFuel", "fuelInit"] as const;
   const funcIndex = (f: number): number => (f < funcImports ? f : f + added.length);
   const mmu: MmuFunctions = {
     fault: funcImports, grow: funcImports + 1, fill: funcImports + 2,
     copy: funcImports + 3, init: funcImports + 4, drop: funcImports + 5, range: funcImports + 6,
+    outOfFuel: funcImports + 7, fuelInit: funcImports + 8,
   };
   const baseType = typeParams.length;
-  const T = { i32x3: baseType, grow: baseType + 1, i32x4: baseType + 2, i32x1: baseType + 3, void: baseType + 4, range: baseType + 5 };
+  const T = { i32x3: baseType, grow: baseType + 1, i32x4: baseType + 2, i32x1: baseType + 3, void: baseType + 4, range: baseType + 5, i64: baseType + 6 };
   const importTypes: Record<(typeof added)[number], number> = {
     fault: T.i32x3, grow: T.grow, fill: T.i32x3, copy: T.i32x3, init: T.i32x4, drop: T.i32x1, range: T.range,
+    outOfFuel: T.void, fuelInit: T.i64,
   };
+  const fuel = options.fuel === true;
+  // Globals: the fuel counter is appended after the module's own, so no global index moves.
+  let definedGlobals = 0;
+  const globalSection = byId.get(SectionId.Global);
+  if (globalSection) definedGlobals = new Reader(globalSection.payload).u32();
+  const fuelGlobal = fuel ? globalImports + definedGlobals : -1;
   const hasActive = dataSegs.some((s) => s.active);
-  const initFunc = hasActive ? funcImports + added.length + funcTypes.length : -1;
+  // A start function of ours writes the data segments through the MMU and sets the fuel.
+  const ownStart = hasActive || fuel;
+  const initFunc = ownStart ? funcImports + added.length + funcTypes.length : -1;
   let originalStart: number | null = null;
   const startSection = byId.get(SectionId.Start);
   if (startSection) originalStart = new Reader(startSection.payload).u32();
@@ -293,7 +316,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
   const emit: Partial<Record<SectionId, () => Writer | null>> = {
     [SectionId.Type]: () => {
       const w = new Writer(typeSection ? typeSection.payload.length + 32 : 32);
-      w.u32(typeParams.length + 6);
+      w.u32(typeParams.length + 7);
       if (typeSection) {
         const r = new Reader(typeSection.payload);
         r.u32();
@@ -307,6 +330,7 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
       };
       fn(3, 0); fn(1, 1); fn(4, 0); fn(1, 0); fn(0, 0);
       w.u8(0x60).u32(3).u8(ValType.F64).u8(ValType.F64).u8(ValType.I32).u32(1).u8(ValType.I32); // range
+      w.u8(0x60).u32(0).u32(1).u8(ValType.I64); // fuelInit
       return w;
     },
     [SectionId.Import]: () => {
@@ -325,44 +349,50 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
       return w;
     },
     [SectionId.Function]: () => {
-      if (funcTypes.length === 0 && !hasActive) return null;
+      if (funcTypes.length === 0 && !ownStart) return null;
       const w = new Writer(funcTypes.length * 2 + 8);
-      w.u32(funcTypes.length + (hasActive ? 1 : 0));
+      w.u32(funcTypes.length + (ownStart ? 1 : 0));
       for (const t of funcTypes) w.u32(t);
-      if (hasActive) w.u32(T.void);
+      if (ownStart) w.u32(T.void);
       return w;
     },
     [SectionId.Memory]: () => null, // the memory is imported from the MMU now
     [SectionId.Global]: () => {
       const s = byId.get(SectionId.Global);
-      if (!s) return null;
-      const r = new Reader(s.payload);
-      const w = new Writer(s.payload.length + 16);
-      const n = r.u32();
-      w.u32(n);
-      for (let i = 0; i < n; i++) {
-        w.u8(readValType(r)).u8(r.u8());
-        copyConstExpr(r, w, funcIndex);
+      if (!s && !fuel) return null;
+      const w = new Writer((s?.payload.length ?? 0) + 16);
+      w.u32(definedGlobals + (fuel ? 1 : 0));
+      if (s) {
+        const r = new Reader(s.payload);
+        r.u32();
+        for (let i = 0; i < definedGlobals; i++) {
+          w.u8(readValType(r)).u8(r.u8());
+          copyConstExpr(r, w, funcIndex);
+        }
       }
+      if (fuel) w.u8(ValType.I64).u8(1).u8(Op.I64Const).u8(0).u8(Op.End); // (mut i64) set by the start function
       return w;
     },
     [SectionId.Export]: () => {
       const s = byId.get(SectionId.Export);
-      if (!s) return null;
-      const r = new Reader(s.payload);
-      const w = new Writer(s.payload.length + 16);
-      const n = r.u32();
-      w.u32(n);
+      if (!s && !fuel) return null;
+      const r = s ? new Reader(s.payload) : null;
+      const w = new Writer((s?.payload.length ?? 0) + 32);
+      const n = r ? r.u32() : 0;
+      w.u32(n + (fuel ? 1 : 0));
       for (let i = 0; i < n; i++) {
-        w.name(r.name());
-        const kind = r.u8();
-        const idx = r.u32();
+        const name = r!.name();
+        if (fuel && name === FUEL_EXPORT) throw new RewriteError(`cannot meter a module that exports '${FUEL_EXPORT}' itself`);
+        w.name(name);
+        const kind = r!.u8();
+        const idx = r!.u32();
         w.u8(kind).u32(kind === 0 ? funcIndex(idx) : idx);
       }
+      if (fuel) w.name(FUEL_EXPORT).u8(3).u32(fuelGlobal);
       return w;
     },
     [SectionId.Start]: () => {
-      const f = hasActive ? initFunc : originalStart === null ? null : funcIndex(originalStart);
+      const f = ownStart ? initFunc : originalStart === null ? null : funcIndex(originalStart);
       return f === null ? null : new Writer(5).u32(f);
     },
     [SectionId.Element]: () => {
@@ -372,23 +402,24 @@ function rewriteUnchecked(input: Uint8Array): RewriteResult {
     },
     [SectionId.Code]: () => {
       const s = byId.get(SectionId.Code);
-      if (!s && !hasActive) return null;
+      if (!s && !ownStart) return null;
       const w = new Writer((s?.payload.length ?? 0) * 2 + 64);
-      w.u32(funcTypes.length + (hasActive ? 1 : 0));
+      w.u32(funcTypes.length + (ownStart ? 1 : 0));
       if (s) {
         const r = new Reader(s.payload);
         const n = r.u32();
         for (let i = 0; i < n; i++) {
           const size = r.u32();
           const body = rewriteBody(r.bytes(size), {
-            funcIndex, mmu, paramCount: typeParams[funcTypes[i]!]!, stats,
+            funcIndex, mmu, paramCount: typeParams[funcTypes[i]!]!, stats, fuelGlobal,
           });
           w.u32(body.length).bytes(body);
         }
       }
-      if (hasActive) {
+      if (ownStart) {
         const body = new Writer(64);
         body.u32(0); // no locals
+        if (fuel) body.u8(Op.Call).u32(mmu.fuelInit).u8(0x24 /* global.set */).u32(fuelGlobal);
         dataSegs.forEach((seg, i) => {
           if (!seg.active) return;
           // memory.init semantics through the MMU: dst, src=0, len, segment; then drop it.
