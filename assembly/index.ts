@@ -32,3 +32,37 @@ export function allocShared(bytes: usize): usize {
   enclave_share(ptr, size);
   return ptr;
 }
+
+// @ts-ignore: decorator
+@external("enclave", "seal")
+declare function enclave_seal(ptr: usize, len: i32, out: usize, outCap: i32): i32;
+
+// @ts-ignore: decorator
+@external("enclave", "unseal")
+declare function enclave_unseal(ptr: usize, len: i32, out: usize, outCap: i32): i32;
+
+/** Bytes a sealed blob has beyond its data (host/enclavisor/sealing.ts, blob header). */
+export const SEAL_OVERHEAD: i32 = 36;
+
+/**
+ * Seals `data` with this enclave's sealing key: AES-256-GCM under a key derived from the
+ * platform's secret, the Enclavisor measurement and this enclave's measurement. The blob may be
+ * stored anywhere untrusted; only this enclave, on this platform, can unseal it. Returns null if
+ * the enclave cannot seal (a native run) or `data` is too large (over 1 MiB).
+ */
+export function seal(data: Uint8Array): Uint8Array | null {
+  const blob = new Uint8Array(data.byteLength + SEAL_OVERHEAD);
+  const n = enclave_seal(data.dataStart, data.byteLength, blob.dataStart, blob.byteLength);
+  return n < 0 ? null : blob.subarray(0, n);
+}
+
+/**
+ * Opens a blob made by `seal`. Returns null if the blob was modified, truncated, made by another
+ * enclave or on another platform, or if the enclave cannot seal.
+ */
+export function unseal(blob: Uint8Array): Uint8Array | null {
+  if (blob.byteLength < SEAL_OVERHEAD) return null;
+  const data = new Uint8Array(blob.byteLength - SEAL_OVERHEAD);
+  const n = enclave_unseal(blob.dataStart, blob.byteLength, data.dataStart, data.byteLength);
+  return n < 0 ? null : data.subarray(0, n);
+}

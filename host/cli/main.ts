@@ -7,6 +7,7 @@ const loaders: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import("./commands/run"),
   verify: () => import("./commands/verify"),
   platform: () => import("./commands/platform"),
+  measure: () => import("./commands/measure"),
 };
 
 function usage(): string {
@@ -16,6 +17,7 @@ function usage(): string {
     "subcommands:",
     "  run APP.wasm [flags]      run an enclave app (default when the first argument is a .wasm file)",
     "  verify [flags]            verify an SNP attestation report against its certificate chain",
+    "  measure APP.wasm [flags]  print the enclave measurement the app launched with these flags reports",
     "  platform [flags]          show the emulated chip, export its certificates, make a sample report",
     "",
     "`npm run enclave -- SUBCOMMAND --help` documents the flags of one subcommand.",

@@ -1,10 +1,20 @@
 // The host side of the guest ABI (DESIGN.md section 8): the `enclave` namespace the SDK in
 // assembly/ imports, and the AssemblyScript runtime's own `env` imports. Every read of guest
 // memory goes through the guest's MMU, so it sees exactly what the guest sees.
+import { MAX_SEAL_PLAINTEXT, SEAL_HEADER_BYTES, SealingError } from "./sealing";
+import type { Sealer } from "./sealing";
+
+/**
+ * Version of the guest ABI below (the `enclave` and `env` imports and their semantics). The ABI is
+ * versioned and the version is part of the enclave measurement (measurement.ts, ABI record), so a
+ * verifier knows which host interface an enclave was launched against. Bump it on any change.
+ */
+export const ABI_VERSION = 1;
 
 /** Guest-view memory access (the MMU's, or direct for a native run). */
 export interface GuestMemory {
   read(gva: number, len: number): Uint8Array;
+  write(gva: number, bytes: Uint8Array): void;
   /** Declares page-aligned guest memory shared with the host (DESIGN.md section 4). */
   share(gva: number, len: number): void;
 }
@@ -31,8 +41,56 @@ export function readAsString(mem: GuestMemory, ptr: number): string {
   return utf16.decode(mem.read(ptr, Math.min(len, MAX_MESSAGE_BYTES) & ~1));
 }
 
+/** Results of `enclave.seal` / `enclave.unseal` below zero (the SDK turns them into null). */
+export const SealStatus = {
+  /** The enclave has no sealing key (a native run, or the launcher passed no sealer). */
+  UNAVAILABLE: -1,
+  /** Bad arguments: too large an input, or an output buffer too small. */
+  BAD_INPUT: -2,
+  /** The blob was refused: malformed, modified, or sealed by another enclave or platform. */
+  REFUSED: -3,
+} as const;
+
+export interface AbiOptions {
+  /**
+   * The enclave's sealer (sealing.ts: sealerFor with the enclave's VM and measurement). Without it,
+   * `enclave.seal` and `enclave.unseal` return SealStatus.UNAVAILABLE.
+   */
+  sealer?: Sealer;
+}
+
+/**
+ * One sealing call: reads the input from guest memory, writes the result to the guest's output
+ * buffer, and returns its length or a SealStatus. A refusal is a status, never an exception: the
+ * guest decides what to do, and the host stays up. No key or plaintext goes into a log.
+ */
+function sealingCall(
+  mem: GuestMemory,
+  op: ((data: Uint8Array) => Uint8Array) | undefined,
+  maxInput: number,
+  ptr: number,
+  len: number,
+  out: number,
+  outCap: number,
+): number {
+  if (!op) return SealStatus.UNAVAILABLE;
+  if (len > maxInput) return SealStatus.BAD_INPUT;
+  let result: Uint8Array;
+  try {
+    result = op(mem.read(ptr, len));
+  } catch (e) {
+    if (e instanceof SealingError) return SealStatus.REFUSED;
+    throw e;
+  }
+  if (result.length > outCap) return SealStatus.BAD_INPUT;
+  mem.write(out, result);
+  result.fill(0);
+  return result.length;
+}
+
 /** The imports of one guest. */
-export function abiImports(mem: GuestMemory, host: AbiHost): WebAssembly.Imports {
+export function abiImports(mem: GuestMemory, host: AbiHost, options: AbiOptions = {}): WebAssembly.Imports {
+  const { sealer } = options;
   return {
     env: {
       abort(msg: number, file: number, line: number, column: number): never {
@@ -51,6 +109,15 @@ export function abiImports(mem: GuestMemory, host: AbiHost): WebAssembly.Imports
       },
       log(ptr: number, len: number): void {
         host.log(utf8.decode(mem.read(ptr >>> 0, Math.min(len >>> 0, MAX_MESSAGE_BYTES))));
+      },
+      /** Seals `len` bytes at `ptr` into `out` (room for len + SEAL_HEADER_BYTES); blob length or SealStatus. */
+      seal(ptr: number, len: number, out: number, outCap: number): number {
+        return sealingCall(mem, sealer && ((d) => sealer.seal(d)), MAX_SEAL_PLAINTEXT, ptr >>> 0, len >>> 0, out >>> 0, outCap >>> 0);
+      },
+      /** Unseals the blob at `ptr` into `out`; plaintext length or SealStatus. */
+      unseal(ptr: number, len: number, out: number, outCap: number): number {
+        const maxBlob = MAX_SEAL_PLAINTEXT + SEAL_HEADER_BYTES;
+        return sealingCall(mem, sealer && ((b) => sealer.unseal(b)), maxBlob, ptr >>> 0, len >>> 0, out >>> 0, outCap >>> 0);
       },
     },
   };

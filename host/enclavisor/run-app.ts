@@ -12,6 +12,8 @@ import { enclaveStats } from "./enclave-stats";
 import type { EnclaveStats } from "./enclave-stats";
 import { abiImports } from "./guest-abi";
 import { IntegrityTree } from "./integrity-tree";
+import { measureEnclave } from "./measurement";
+import { sealerFor } from "./sealing";
 import { DramNodeStore } from "./node-store";
 import { Platform } from "./platform";
 import { ProtectionError } from "./protection";
@@ -28,12 +30,19 @@ export interface EnclaveOptions {
   stateDir?: string;
   /** Most 4 KiB frames the enclave may take (protected modes; default: no limit). */
   memoryLimitPages?: number;
+  /**
+   * Stop the guest after this many function entries and loop iterations (protected modes; default:
+   * no limit). A host-side resource limit, like a timeout: it is not part of the measurement.
+   */
+  fuel?: number;
   /** Receives each line as the guest logs it. */
   onLog?: (line: string) => void;
 }
 
 export interface Enclave {
   readonly switches: ProtectionSwitches;
+  /** The enclave measurement (measurement.ts): what `enclave measure` predicts for the same module and flags. */
+  readonly measurement: Uint8Array;
   readonly guest: Guest;
   /** Lines the guest logged so far. */
   readonly output: string[];
@@ -63,9 +72,13 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
     if (options.memoryLimitPages !== undefined) {
       throw new ProtectionError("a memory limit needs the software MMU: a native run cannot count the pages it touches");
     }
+    if (options.fuel !== undefined) {
+      throw new ProtectionError("a fuel limit needs the software MMU's rewrite: a native run is not metered");
+    }
+    const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
     const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
     return {
-      switches, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null,
+      switches, measurement, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null,
       stats: () => enclaveStats(null),
       destroy: () => {},
     };
@@ -93,13 +106,16 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
       encryption: switches.encryption,
       integrity: tree ?? undefined,
     });
-    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host), {
+    const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
+    const sealer = sealerFor({ sp: platform.sp, vmHandle: vm.handle, enclaveMeasurement: measurement });
+    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host, { sealer }), {
+      fuel: options.fuel,
       rewrite: true,
       capacityPages: switches.cachePages,
       backing: memory,
     });
     return {
-      switches, guest, output, platform, vm, memory, tree, nodeStore,
+      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore,
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {
         if (platform.hv.vms().some((v) => v.id === vm.id)) platform.hv.destroyVm(vm);

@@ -123,7 +123,7 @@ export async function instantiateGuest(
       fuelInit: () => BigInt(fuel ?? 0),
       outOfFuel: () => {
         if (counter) counter.value = 1n; // stays exhausted: the next entry or iteration stops it again
-        throw new FuelExhausted(`the guest used up its fuel (${fuel} function entries and loop iterations) and was stopped`);
+        throw new FuelExhausted(`the guest used up its fuel (${fuel} function entries and loop iterations)`);
       },
     },
   });

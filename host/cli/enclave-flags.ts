@@ -1,0 +1,109 @@
+// The enclave configuration flags shared by `enclave run` and `enclave measure` (--mode, the
+// protection switches, --cache, --integrity-cache, --memory-limit), so that both read a command
+// line the same way and `measure` predicts the measurement of exactly what `run` launches.
+import {
+  DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MIN_CACHE_PAGES, MODE_NAMES, modeSwitches,
+} from "../enclavisor/protection";
+import type { ModeName, ProtectionSwitches } from "../enclavisor/protection";
+import { PAGE_SIZE } from "../wasm/layout";
+import { parseSize } from "./size";
+
+export const DEFAULT_MODE: ModeName = "enclavisor";
+
+/** A bad command line: the command prints the message and exits with 2. */
+export class UsageError extends Error {}
+
+/** Help for the configuration flags, in the layout of a subcommand's help. */
+export const CONFIG_FLAGS_HELP = `  --mode MODE              ${MODE_NAMES.join(" | ")} (default ${DEFAULT_MODE}):
+                             native      the module as given, no MMU (the baseline)
+                             sev         encryption (SEV / SEV-ES)
+                             sev-snp     encryption and RMP checks (SEV-SNP)
+                             enclavisor  encryption, RMP checks and the integrity tree
+  --native                 same as --mode native
+
+Switches (each overrides the mode's preset):
+  --encryption on|off      page out through the memory encryption engine (off: plaintext DRAM)
+  --rmp on|off             SEV-SNP RMP checks in the memory controller
+  --integrity on|off       Merkle tree over the enclave VM's frames
+  --ciphertext-hiding on|off
+                           host reads of private frames return 0xFF (default off)
+  --cache SIZE             resident capacity (default ${(DEFAULT_CACHE_PAGES * PAGE_SIZE) / 2 ** 20}M; at least ${MIN_CACHE_PAGES} pages of 4K)
+  --integrity-cache N      tree nodes the integrity cache holds (default ${DEFAULT_INTEGRITY_CACHE_NODES})
+
+  --memory-limit SIZE      most memory the enclave may touch (default: none); beyond it the
+                           enclave stops with an error`;
+
+/** parseArgs options of the configuration flags. */
+export const CONFIG_OPTIONS = {
+  mode: { type: "string" },
+  native: { type: "boolean", default: false },
+  encryption: { type: "string" },
+  rmp: { type: "string" },
+  integrity: { type: "string" },
+  "ciphertext-hiding": { type: "string" },
+  cache: { type: "string" },
+  "integrity-cache": { type: "string" },
+  "memory-limit": { type: "string" },
+} as const;
+
+export interface ConfigFlagValues {
+  mode?: string;
+  native?: boolean;
+  encryption?: string;
+  rmp?: string;
+  integrity?: string;
+  "ciphertext-hiding"?: string;
+  cache?: string;
+  "integrity-cache"?: string;
+  "memory-limit"?: string;
+}
+
+export interface EnclaveFlags {
+  mode: ModeName;
+  switches: ProtectionSwitches;
+  memoryLimitPages: number | undefined;
+}
+
+function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new UsageError(`${flag} takes on or off, got '${value}'`);
+}
+
+function pages(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  let bytes: number;
+  try {
+    bytes = parseSize(value, flag);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (bytes < PAGE_SIZE) throw new UsageError(`${flag} must be at least one page of 4K, got '${value}'`);
+  return Math.floor(bytes / PAGE_SIZE);
+}
+
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} takes a whole number, got '${value}'`);
+  return Number(value);
+}
+
+/** The mode, switches and memory limit the flags ask for; throws a UsageError or ProtectionError naming the problem. */
+export function parseEnclaveFlags(values: ConfigFlagValues): EnclaveFlags {
+  const mode = values.native ? "native" : values.mode ?? DEFAULT_MODE;
+  if (values.native && values.mode !== undefined && values.mode !== "native") {
+    throw new UsageError(`--native contradicts --mode ${values.mode}`);
+  }
+  if (!isModeName(mode)) throw new UsageError(`--mode must be one of ${MODE_NAMES.join(", ")}, got '${mode}'`);
+  const memoryLimitPages = pages(values["memory-limit"], "--memory-limit");
+  const switches = modeSwitches(mode, {
+    encryption: onOff(values.encryption, "--encryption"),
+    rmp: onOff(values.rmp, "--rmp"),
+    integrity: onOff(values.integrity, "--integrity"),
+    ciphertextHiding: onOff(values["ciphertext-hiding"], "--ciphertext-hiding"),
+    cachePages: pages(values.cache, "--cache"),
+    integrityCacheNodes: count(values["integrity-cache"], "--integrity-cache"),
+  });
+  return { mode, switches, memoryLimitPages };
+}
