@@ -13,6 +13,7 @@ import { modeSwitches } from "../../host/enclavisor/protection";
 import type { ProtectionSwitches } from "../../host/enclavisor/protection";
 import { launchEnclave } from "../../host/enclavisor/run-app";
 import { guestApp, platformFor, STATE_DIR } from "../enclavisor/fixtures/enclave";
+import { runCommand } from "./fixtures/run-command";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const helloPath = path.join(root, "guest-apps/hello.wasm");
@@ -27,18 +28,7 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-async function measure(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    const code = await command.run(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const measure = (args: string[]) => runCommand(command, args);
 
 async function launchedMeasurement(switches: ProtectionSwitches, memoryLimitPages?: number): Promise<string> {
   const enclave = await launchEnclave(hello, {

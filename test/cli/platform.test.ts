@@ -6,18 +6,15 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { command as platform } from "../../host/cli/commands/platform";
 import { command as verify } from "../../host/cli/commands/verify";
 import { SHARED_STATE_DIR } from "../sev/fixtures/platform";
+import { runCommand } from "./fixtures/run-command";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-platform-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 async function run(cmd: typeof platform, args: string[]): Promise<{ code: number; out: string }> {
-  const out: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const code = await cmd.run(args);
-  vi.restoreAllMocks();
-  return { code, out: out.join("\n") };
+  const { code, all } = await runCommand(cmd, args);
+  return { code, out: all };
 }
 
 describe("enclave platform", () => {

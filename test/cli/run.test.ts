@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command } from "../../host/cli/commands/run";
 import { MODE_NAMES } from "../../host/enclavisor/protection";
 import { guestApp, STATE_DIR } from "../enclavisor/fixtures/enclave";
+import { runCommand } from "./fixtures/run-command";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const helloPath = path.join(root, "guest-apps/hello.wasm");
@@ -15,19 +16,7 @@ beforeAll(() => {
   guestApp("hello"); // built if stale
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    const code = await command.run(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = (args: string[]) => runCommand(command, args);
 afterEach(() => vi.restoreAllMocks());
 
 const base = (...more: string[]) => [helloPath, "--state-dir", STATE_DIR, "--cache", "32K", ...more];

@@ -9,6 +9,7 @@ import { chainPem } from "../../host/sev/certs";
 import { parseReport } from "../../host/sev/report";
 import { launchGuest, newPlatform, patternPage } from "../sev/fixtures/platform";
 import { MILAN_CHAIN_PEM, MILAN_REPORT_B64, MILAN_VCEK_PEM } from "../sev/vectors/amd-milan";
+import { runCommand } from "./fixtures/run-command";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 let dir: string;
@@ -36,19 +37,7 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    const code = await command.run(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = (args: string[]) => runCommand(command, args);
 afterEach(() => vi.restoreAllMocks());
 
 const ours = (): string[] => ["--report", f("report.bin"), "--vcek", f("vcek.der"), "--chain", f("chain.pem")];
