@@ -6,7 +6,10 @@
 @external("enclave", "log")
 declare function enclave_log(ptr: usize, len: i32): void;
 
-/** Writes one line of output to the enclave's log (the host prints it; untrusted). */
+/**
+ * Writes one line to the enclave's output (`enclave run` prints it on stdout). The host sees the
+ * text in clear, so never log a secret; nor trust that the host shows it faithfully.
+ */
 export function log(message: string): void {
   const utf8 = String.UTF8.encode(message);
   enclave_log(changetype<usize>(utf8), utf8.byteLength);
@@ -16,7 +19,7 @@ export function log(message: string): void {
 @external("enclave", "share")
 declare function enclave_share(ptr: usize, len: usize): void;
 
-/** Size of the pages that are shared whole. */
+/** Size of the pages that are shared whole (allocShared rounds up to whole pages of this). */
 export const SHARED_PAGE_SIZE: usize = 4096;
 
 /**
@@ -41,7 +44,7 @@ declare function enclave_seal(ptr: usize, len: i32, out: usize, outCap: i32): i3
 @external("enclave", "unseal")
 declare function enclave_unseal(ptr: usize, len: i32, out: usize, outCap: i32): i32;
 
-/** Bytes a sealed blob has beyond its data (host/enclavisor/sealing.ts, blob header). */
+/** Bytes a sealed blob has beyond its data: the 36-byte header (host/enclavisor/sealing.ts, blob format). */
 export const SEAL_OVERHEAD: i32 = 36;
 
 /**
@@ -57,12 +60,78 @@ export function seal(data: Uint8Array): Uint8Array | null {
 }
 
 /**
- * Opens a blob made by `seal`. Returns null if the blob was modified, truncated, made by another
- * enclave or on another platform, or if the enclave cannot seal.
+ * Opens a blob made by `seal` and returns its data, authenticated. Returns null if the blob was
+ * modified, truncated, made by another enclave (another measurement) or on another platform, or
+ * if the enclave cannot seal (a native run).
  */
 export function unseal(blob: Uint8Array): Uint8Array | null {
   if (blob.byteLength < SEAL_OVERHEAD) return null;
   const data = new Uint8Array(blob.byteLength - SEAL_OVERHEAD);
   const n = enclave_unseal(blob.dataStart, blob.byteLength, data.dataStart, data.byteLength);
   return n < 0 ? null : data.subarray(0, n);
+}
+
+// @ts-ignore: decorator
+@external("enclave", "attest")
+declare function enclave_attest(dataPtr: usize, out: usize, outCap: i32): i32;
+
+/** Bytes of guest data an enclave report carries (host/enclavisor/attestation.ts, REPORT_DATA). */
+export const ATTEST_DATA_BYTES: i32 = 64;
+
+/**
+ * Asks Enclavisor for evidence that this enclave runs with its measurement on a genuine platform:
+ * an enclave report carrying `data` (at most 64 bytes, zero-padded), signed by Enclavisor's key,
+ * with the VM's SNP report binding that key and the AMD certificate chain. The result is the
+ * evidence bundle itself (UTF-8 JSON, format in host/enclavisor/evidence.ts): send it to the
+ * verifier, log it, or store it; `enclave verify --evidence FILE` checks it. It holds no secret.
+ * Returns null if `data` is over 64 bytes or the enclave cannot attest (a native run, or SEV
+ * without SNP).
+ */
+export function attest(data: Uint8Array): Uint8Array | null {
+  if (data.byteLength > ATTEST_DATA_BYTES) return null;
+  const padded = new Uint8Array(ATTEST_DATA_BYTES);
+  padded.set(data);
+  let evidence = new Uint8Array(16 * 1024);
+  let n = enclave_attest(padded.dataStart, evidence.dataStart, evidence.byteLength);
+  if (n > evidence.byteLength) {
+    // Too small a buffer: the host wrote nothing and said how much it needs.
+    evidence = new Uint8Array(n);
+    n = enclave_attest(padded.dataStart, evidence.dataStart, evidence.byteLength);
+  }
+  return n < 0 || n > evidence.byteLength ? null : evidence.subarray(0, n);
+}
+
+// @ts-ignore: decorator
+@external("enclave", "random")
+declare function enclave_random(ptr: usize, len: i32): i32;
+
+/** Most bytes one enclave.random call fills (host/enclavisor/guest-abi.ts, MAX_RANDOM_BYTES). */
+const RANDOM_CHUNK: i32 = 64 * 1024;
+
+/**
+ * Returns `n` random bytes from the platform's cryptographic random generator (node:crypto's
+ * CSPRNG in this emulation; RDRAND or the secure processor in a real enclave). Use these for keys
+ * and nonces, never Math.random (seeded by the host, not cryptographic). Aborts if `n` < 0.
+ */
+export function randomBytes(n: i32): Uint8Array {
+  assert(n >= 0, "randomBytes: negative length");
+  const out = new Uint8Array(n);
+  for (let done = 0; done < n; done += RANDOM_CHUNK) {
+    const len = min(RANDOM_CHUNK, n - done);
+    assert(enclave_random(out.dataStart + <usize>done, len) == len, "randomBytes: the host refused");
+  }
+  return out;
+}
+
+// @ts-ignore: decorator
+@external("enclave", "untrusted_time_ms")
+declare function enclave_untrusted_time_ms(): f64;
+
+/**
+ * The host's wall-clock time in milliseconds since the Unix epoch. UNTRUSTED: the host chooses
+ * it and may move it backwards, freeze it or lie outright. Fine for logs and rough timing; never
+ * base a security decision (an expiry, a freshness check, a rate limit) on it.
+ */
+export function untrustedTimeMs(): f64 {
+  return enclave_untrusted_time_ms();
 }

@@ -1,8 +1,10 @@
 // The host side of the guest ABI (DESIGN.md section 8): the `enclave` namespace the SDK in
 // assembly/ imports, and the AssemblyScript runtime's own `env` imports. Every read of guest
 // memory goes through the guest's MMU, so it sees exactly what the guest sees.
+import { randomFillSync } from "node:crypto";
 import { MAX_SEAL_PLAINTEXT, SEAL_HEADER_BYTES, SealingError } from "./sealing";
 import type { Sealer } from "./sealing";
+import { REPORT_DATA_BYTES } from "./attestation";
 
 /**
  * Version of the guest ABI below (the `enclave` and `env` imports and their semantics). The ABI is
@@ -41,6 +43,9 @@ export function readAsString(mem: GuestMemory, ptr: number): string {
   return utf16.decode(mem.read(ptr, Math.min(len, MAX_MESSAGE_BYTES) & ~1));
 }
 
+/** Most bytes one `enclave.random` call fills (the SDK asks in chunks of at most this). */
+export const MAX_RANDOM_BYTES = 64 * 1024;
+
 /** Results of `enclave.seal` / `enclave.unseal` below zero (the SDK turns them into null). */
 export const SealStatus = {
   /** The enclave has no sealing key (a native run, or the launcher passed no sealer). */
@@ -51,12 +56,23 @@ export const SealStatus = {
   REFUSED: -3,
 } as const;
 
+/** Results of `enclave.attest` below zero (the SDK turns them into null). */
+export const AttestStatus = {
+  /** The enclave has no attester (a native run, or a VM without SNP reports). */
+  UNAVAILABLE: -1,
+} as const;
+
 export interface AbiOptions {
   /**
    * The enclave's sealer (sealing.ts: sealerFor with the enclave's VM and measurement). Without it,
    * `enclave.seal` and `enclave.unseal` return SealStatus.UNAVAILABLE.
    */
   sealer?: Sealer;
+  /**
+   * Issues an evidence bundle (evidence.ts) for the guest's 64 bytes of report data. Without it,
+   * `enclave.attest` returns AttestStatus.UNAVAILABLE.
+   */
+  attest?: (reportData: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -99,11 +115,30 @@ export function abiImports(mem: GuestMemory, host: AbiHost, options: AbiOptions 
       trace(msg: number, n: number, ...args: number[]): void {
         host.log(`trace: ${readAsString(mem, msg)}${n > 0 ? " " + args.slice(0, n).join(", ") : ""}`);
       },
+      // Seeds AssemblyScript's Math.random, which is not a CSPRNG: nothing security-relevant may
+      // use it (the SDK's randomBytes uses enclave.random), so a host-chosen seed is harmless.
       seed(): number {
         return Date.now() * Math.random();
       },
     },
     enclave: {
+      /**
+       * Fills `len` bytes at `ptr` with random bytes from node:crypto's CSPRNG; returns `len`, or
+       * -1 if `len` is over MAX_RANDOM_BYTES. A real enclave would take them from RDRAND or the
+       * secure processor; here the host supplies them, so they are as trusted as the host.
+       */
+      random(ptr: number, len: number): number {
+        len >>>= 0;
+        if (len > MAX_RANDOM_BYTES) return -1;
+        const bytes = randomFillSync(new Uint8Array(len));
+        mem.write(ptr >>> 0, bytes);
+        bytes.fill(0);
+        return len;
+      },
+      /** The host's wall clock in ms since the Unix epoch: UNTRUSTED, the host may return any value. */
+      untrusted_time_ms(): number {
+        return Date.now();
+      },
       share(ptr: number, len: number): void {
         mem.share(ptr >>> 0, len >>> 0);
       },
@@ -118,6 +153,17 @@ export function abiImports(mem: GuestMemory, host: AbiHost, options: AbiOptions 
       unseal(ptr: number, len: number, out: number, outCap: number): number {
         const maxBlob = MAX_SEAL_PLAINTEXT + SEAL_HEADER_BYTES;
         return sealingCall(mem, sealer && ((b) => sealer.unseal(b)), maxBlob, ptr >>> 0, len >>> 0, out >>> 0, outCap >>> 0);
+      },
+      /**
+       * Issues evidence for the 64 bytes at `dataPtr` and returns its length. The evidence is written
+       * to `out` only when it fits in `outCap`; otherwise nothing is written and the guest retries with
+       * a buffer of the returned length (each call signs a fresh report with a fresh nonce).
+       */
+      attest(dataPtr: number, out: number, outCap: number): number {
+        if (!options.attest) return AttestStatus.UNAVAILABLE;
+        const evidence = options.attest(mem.read(dataPtr >>> 0, REPORT_DATA_BYTES));
+        if (evidence.length <= outCap >>> 0) mem.write(out >>> 0, evidence);
+        return evidence.length;
       },
     },
   };

@@ -10,7 +10,9 @@ import { EnclaveMemory } from "./enclave-memory";
 import { EnclavePageTable } from "./enclave-page-table";
 import { enclaveStats } from "./enclave-stats";
 import type { EnclaveStats } from "./enclave-stats";
+import { Attester } from "./attestation";
 import { abiImports } from "./guest-abi";
+import { issueEvidence } from "./evidence";
 import { IntegrityTree } from "./integrity-tree";
 import { measureEnclave } from "./measurement";
 import { sealerFor } from "./sealing";
@@ -53,6 +55,8 @@ export interface Enclave {
   readonly tree: IntegrityTree | null;
   /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
   readonly nodeStore: DramNodeStore | null;
+  /** Enclavisor's attestation key for this enclave (attestation.ts); null without SNP (native or sev). */
+  readonly attester: Attester | null;
   /** A snapshot of the enclave's counters. */
   stats(): EnclaveStats;
   /** Tears the enclave's VM down (its frames and ASID go back to the hypervisor). */
@@ -78,7 +82,7 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
     const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
     const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
     return {
-      switches, measurement, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null,
+      switches, measurement, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null, attester: null,
       stats: () => enclaveStats(null),
       destroy: () => {},
     };
@@ -108,14 +112,25 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
     });
     const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
     const sealer = sealerFor({ sp: platform.sp, vmHandle: vm.handle, enclaveMeasurement: measurement });
-    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host, { sealer }), {
+    // Enclavisor's boot step (issue 5): its attestation key, bound to the VM's SNP report. Only SNP
+    // has attestation reports, so an SEV-only VM gets none and the guest's attest() returns null.
+    let attester: Attester | null = null;
+    let attest: ((reportData: Uint8Array) => Uint8Array) | undefined;
+    if (switches.rmp) {
+      const a = Attester.create({ sp: platform.sp, vmHandle: vm.handle, measurement, enclaveId: BigInt(vm.id), granularity: "vm" });
+      const certs = await platform.sp.certificates();
+      const chain = { vcekDer: new Uint8Array(certs.vcek.rawData), askPem: certs.ask.toString("pem"), arkPem: certs.ark.toString("pem") };
+      attester = a;
+      attest = (reportData) => issueEvidence(a, chain, reportData);
+    }
+    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host, { sealer, attest }), {
       fuel: options.fuel,
       rewrite: true,
       capacityPages: switches.cachePages,
       backing: memory,
     });
     return {
-      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore,
+      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore, attester,
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {
         if (platform.hv.vms().some((v) => v.id === vm.id)) platform.hv.destroyVm(vm);

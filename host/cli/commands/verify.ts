@@ -1,10 +1,13 @@
-// `enclave verify`: checks an SNP attestation report against its VCEK and AMD-style chain.
+// `enclave verify`: checks an SNP attestation report against its VCEK and AMD-style chain, or
+// (--evidence) an enclave's evidence bundle down to the ARK (host/enclavisor/evidence.ts).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Command } from "../command";
 import { verifyAttestation, type ExpectedFields } from "../../sev/verifier";
+import { verifyEvidence } from "../../enclavisor/evidence";
 
 const HELP = `usage: npm run enclave -- verify --report FILE --vcek FILE --chain FILE [options]
+       npm run enclave -- verify --evidence FILE --measurement HEX [--report-data HEX] [--trusted-ark FILE]
 
 Verifies an SEV-SNP attestation report: the certificate chain ARK -> ASK -> VCEK (RSASSA-PSS,
 SHA-384), the VCEK's validity and TCB/hwID extensions, the report's ECDSA P-384 signature, its
@@ -17,7 +20,12 @@ version and reserved fields, and any field given below. Exit status 0 only when 
   --measurement HEX     expected MEASUREMENT (48 bytes)
   --report-data HEX     expected REPORT_DATA (up to 64 bytes, zero-padded on the right)
   --host-data HEX       expected HOST_DATA (32 bytes)
-  --quiet               print only the verdict`;
+  --quiet               print only the verdict
+
+With --evidence, checks an enclave's evidence bundle (what the SDK's attest() returns) link by
+link: the chain, the VM's SNP report, the attestation key's binding to it (REPORT_DATA), the
+enclave report's signature, and the enclave measurement (--measurement, 48 bytes, as printed by
+\`enclave measure\`) and guest data (--report-data) it carries. A failure names its link.`;
 
 class UsageError extends Error {}
 
@@ -56,6 +64,7 @@ export const command: Command = {
         allowPositionals: false,
         options: {
           report: { type: "string" },
+          evidence: { type: "string" },
           vcek: { type: "string" },
           chain: { type: "string" },
           "trusted-ark": { type: "string" },
@@ -74,6 +83,7 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
+    if (values.evidence !== undefined) return verifyEvidenceFile(values);
     let input;
     try {
       const expected: ExpectedFields = {};
@@ -108,3 +118,48 @@ export const command: Command = {
     return 1;
   },
 };
+
+interface EvidenceArgs {
+  evidence?: string;
+  report?: string;
+  vcek?: string;
+  chain?: string;
+  "host-data"?: string;
+  "trusted-ark"?: string;
+  measurement?: string;
+  "report-data"?: string;
+  quiet?: boolean;
+}
+
+/** `verify --evidence`: every link of an enclave's evidence bundle, down to the ARK. */
+function verifyEvidenceFile(values: EvidenceArgs): number {
+  let evidence: Uint8Array;
+  let measurement: Uint8Array;
+  let reportData: Uint8Array | undefined;
+  let trustedArk: Uint8Array | undefined;
+  try {
+    for (const flag of ["report", "vcek", "chain", "host-data"] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not go with --evidence (the bundle carries the report and chain)`);
+    }
+    if (values.measurement === undefined) throw new UsageError("--evidence needs --measurement HEX (the enclave measurement, from `enclave measure`)");
+    measurement = hexArg("measurement", values.measurement, 48, true)!;
+    reportData = hexArg("report-data", values["report-data"], 64, false);
+    evidence = readInput("evidence", values.evidence);
+    if (values["trusted-ark"] !== undefined) trustedArk = readInput("trusted-ark", values["trusted-ark"]);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`enclave verify: ${err.message}`);
+    return 2;
+  }
+  const result = verifyEvidence(evidence, { measurement, ...(reportData ? { reportData } : {}), ...(trustedArk ? { trustedArk } : {}) });
+  if (!values.quiet) {
+    for (const c of result.checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+  }
+  if (result.ok) {
+    const r = result.enclaveReport!;
+    console.log(`verified: enclave ${r.enclaveId} (${r.granularity}), measurement ${Buffer.from(r.measurement).toString("hex")}`);
+    return 0;
+  }
+  console.error(`verification failed: ${result.failure!.name}: ${result.failure!.detail}`);
+  return 1;
+}
