@@ -124,6 +124,11 @@ export interface EvidenceExpectations {
   measurement: Uint8Array;
   /** The expected guest data (64 bytes); not checked when absent. */
   reportData?: Uint8Array;
+  /**
+   * The expected launch measurement of the Enclavisor VM (48 bytes: the SNP report's
+   * MEASUREMENT); not checked when absent. Pins which Enclavisor image produced the evidence.
+   */
+  enclavisorMeasurement?: Uint8Array;
   /** When given, the chain's ARK must be exactly this certificate (DER or PEM). */
   trustedArk?: Uint8Array | string;
   /** Time at which certificate validity is judged; default now. */
@@ -169,6 +174,7 @@ export function verifyEvidence(bytes: Uint8Array, expect: EvidenceExpectations):
     chain: `${e.ask}\n${e.ark}\n`,
     ...(expect.trustedArk !== undefined ? { trustedArk: expect.trustedArk } : {}),
     ...(expect.now !== undefined ? { now: expect.now } : {}),
+    ...(expect.enclavisorMeasurement !== undefined ? { expected: { measurement: expect.enclavisorMeasurement } } : {}),
   });
   for (const c of snp.checks) {
     const link = c.name === "input" || CHAIN_CHECK.test(c.name) ? "chain" : "vm-report";

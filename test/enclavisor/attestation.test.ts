@@ -185,6 +185,14 @@ describe("tampering with any link is rejected, naming the link", () => {
     expectLink(evidence, "measurement", /^enclave measurement is [0-9a-f]{96}, expected [0-9a-f]{96}$/, { measurement: flip(measurement, 0), reportData: demoData });
   });
 
+  it("vm-report: an Enclavisor launch measurement other than the one pinned", () => {
+    const vmMeasurement = parseReport(decodeEvidence(evidence).vmReport).measurement;
+    expect(verifyEvidence(evidence, { measurement, reportData: demoData, enclavisorMeasurement: vmMeasurement }).ok).toBe(true);
+    expectLink(evidence, "vm-report", /^measurement: measurement is [0-9a-f]{96}, expected/, {
+      measurement, reportData: demoData, enclavisorMeasurement: flip(vmMeasurement, 5),
+    });
+  });
+
   it("report-data: other guest data", () => {
     expectLink(evidence, "report-data", /^report data is 6174/, { measurement, reportData: flip(demoData, 63) });
   });

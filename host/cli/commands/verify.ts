@@ -7,7 +7,8 @@ import { verifyAttestation, type ExpectedFields } from "../../sev/verifier";
 import { verifyEvidence } from "../../enclavisor/evidence";
 
 const HELP = `usage: npm run enclave -- verify --report FILE --vcek FILE --chain FILE [options]
-       npm run enclave -- verify --evidence FILE --measurement HEX [--report-data HEX] [--trusted-ark FILE]
+       npm run enclave -- verify --evidence FILE --measurement HEX [--report-data HEX]
+                                 [--enclavisor-measurement HEX] [--trusted-ark FILE]
 
 Verifies an SEV-SNP attestation report: the certificate chain ARK -> ASK -> VCEK (RSASSA-PSS,
 SHA-384), the VCEK's validity and TCB/hwID extensions, the report's ECDSA P-384 signature, its
@@ -25,7 +26,9 @@ version and reserved fields, and any field given below. Exit status 0 only when 
 With --evidence, checks an enclave's evidence bundle (what the SDK's attest() returns) link by
 link: the chain, the VM's SNP report, the attestation key's binding to it (REPORT_DATA), the
 enclave report's signature, and the enclave measurement (--measurement, 48 bytes, as printed by
-\`enclave measure\`) and guest data (--report-data) it carries. A failure names its link.`;
+\`enclave measure\`) and guest data (--report-data) it carries; --enclavisor-measurement HEX (48
+bytes) also pins the Enclavisor VM's own launch measurement in its SNP report. A failure names
+its link.`;
 
 class UsageError extends Error {}
 
@@ -68,6 +71,7 @@ export const command: Command = {
           vcek: { type: "string" },
           chain: { type: "string" },
           "trusted-ark": { type: "string" },
+          "enclavisor-measurement": { type: "string" },
           measurement: { type: "string" },
           "report-data": { type: "string" },
           "host-data": { type: "string" },
@@ -126,6 +130,7 @@ interface EvidenceArgs {
   chain?: string;
   "host-data"?: string;
   "trusted-ark"?: string;
+  "enclavisor-measurement"?: string;
   measurement?: string;
   "report-data"?: string;
   quiet?: boolean;
@@ -137,6 +142,7 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
   let measurement: Uint8Array;
   let reportData: Uint8Array | undefined;
   let trustedArk: Uint8Array | undefined;
+  let enclavisorMeasurement: Uint8Array | undefined;
   try {
     for (const flag of ["report", "vcek", "chain", "host-data"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} does not go with --evidence (the bundle carries the report and chain)`);
@@ -144,6 +150,7 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
     if (values.measurement === undefined) throw new UsageError("--evidence needs --measurement HEX (the enclave measurement, from `enclave measure`)");
     measurement = hexArg("measurement", values.measurement, 48, true)!;
     reportData = hexArg("report-data", values["report-data"], 64, false);
+    enclavisorMeasurement = hexArg("enclavisor-measurement", values["enclavisor-measurement"], 48, true);
     evidence = readInput("evidence", values.evidence);
     if (values["trusted-ark"] !== undefined) trustedArk = readInput("trusted-ark", values["trusted-ark"]);
   } catch (err) {
@@ -151,7 +158,12 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
     console.error(`enclave verify: ${err.message}`);
     return 2;
   }
-  const result = verifyEvidence(evidence, { measurement, ...(reportData ? { reportData } : {}), ...(trustedArk ? { trustedArk } : {}) });
+  const result = verifyEvidence(evidence, {
+    measurement,
+    ...(reportData ? { reportData } : {}),
+    ...(trustedArk ? { trustedArk } : {}),
+    ...(enclavisorMeasurement ? { enclavisorMeasurement } : {}),
+  });
   if (!values.quiet) {
     for (const c of result.checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
   }
