@@ -1,6 +1,8 @@
 // The enclave configuration flags shared by `enclave run` and `enclave measure` (--mode, the
 // protection switches, --cache, --integrity-cache, --memory-limit), so that both read a command
 // line the same way and `measure` predicts the measurement of exactly what `run` launches.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import {
   DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MIN_CACHE_PAGES, MODE_NAMES, modeSwitches,
 } from "../enclavisor/protection";
@@ -106,4 +108,56 @@ export function parseEnclaveFlags(values: ConfigFlagValues): EnclaveFlags {
     integrityCacheNodes: count(values["integrity-cache"], "--integrity-cache"),
   });
   return { mode, switches, memoryLimitPages };
+}
+
+/** A parsed `enclave SUBCOMMAND APP.wasm [flags]` line, with the app's bytes. */
+export interface AppCommandLine {
+  file: string;
+  bytes: Uint8Array;
+  values: ConfigFlagValues & Record<string, string | boolean | undefined>;
+  flags: EnclaveFlags;
+}
+
+/**
+ * The shared front of `run` and `measure`: parses the flags (CONFIG_OPTIONS plus the command's
+ * own), prints --help, checks there is one APP.wasm, reads it. Returns the exit code instead when
+ * the command should stop here (0 after --help, 2 for a usage error, 1 for an unreadable file),
+ * having printed why.
+ */
+export function parseAppCommand(
+  name: string,
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string; default?: boolean }>,
+  help: string,
+): AppCommandLine | number {
+  let values: AppCommandLine["values"];
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...CONFIG_OPTIONS, ...options } }));
+  } catch (e) {
+    console.error(`enclave ${name}: ${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`enclave ${name}: expected one APP.wasm, got ${positionals.length}\n\n${help}`);
+    return 2;
+  }
+  let flags: EnclaveFlags;
+  try {
+    flags = parseEnclaveFlags(values);
+  } catch (e) {
+    console.error(`enclave ${name}: ${(e as Error).message}`);
+    return 2;
+  }
+  const file = positionals[0]!;
+  try {
+    return { file, bytes: new Uint8Array(readFileSync(file)), values, flags };
+  } catch (e) {
+    console.error(`enclave ${name}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return 1;
+  }
 }

@@ -2,12 +2,9 @@
 // launched by `enclave run` with the same flags reports, computed offline from the module and the
 // flags alone (host/enclavisor/measurement.ts documents the hash chain), so that a verifier knows
 // what to expect.
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { measureEnclave, MeasurementError, toHex } from "../../enclavisor/measurement";
 import type { Command } from "../command";
-import { CONFIG_FLAGS_HELP, CONFIG_OPTIONS, parseEnclaveFlags } from "../enclave-flags";
-import type { EnclaveFlags } from "../enclave-flags";
+import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 
 const help = `usage: npm run enclave -- measure APP.wasm [--mode MODE] [switches]
 
@@ -23,49 +20,16 @@ ${CONFIG_FLAGS_HELP}
 SIZE: bytes, or with K, M, G (binary), e.g. 64K, 16M.`;
 
 const OPTIONS = {
-  ...CONFIG_OPTIONS,
   "state-dir": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-function parse(args: string[]) {
-  return parseArgs({ args, allowPositionals: true, options: OPTIONS });
-}
-
 export const command: Command = {
   summary: "print the enclave measurement of an app and its flags",
   async run(args) {
-    let parsed: ReturnType<typeof parse>;
-    try {
-      parsed = parse(args);
-    } catch (e) {
-      console.error(`enclave measure: ${(e as Error).message}\n\n${help}`);
-      return 2;
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      console.error(`enclave measure: expected one APP.wasm, got ${positionals.length}\n\n${help}`);
-      return 2;
-    }
-    let flags: EnclaveFlags;
-    try {
-      flags = parseEnclaveFlags(values);
-    } catch (e) {
-      console.error(`enclave measure: ${(e as Error).message}`);
-      return 2;
-    }
-    const file = positionals[0]!;
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(file));
-    } catch (e) {
-      console.error(`enclave measure: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      return 1;
-    }
+    const line = parseAppCommand("measure", args, OPTIONS, help);
+    if (typeof line === "number") return line;
+    const { file, bytes, flags } = line;
     try {
       console.log(toHex(measureEnclave(bytes, { switches: flags.switches, memoryLimitPages: flags.memoryLimitPages })));
     } catch (e) {

@@ -1,15 +1,12 @@
 // `enclave run APP.wasm`: runs a run-to-completion enclave app under a protection mode and prints
 // its output (stdout); --stats prints the enclave's counters (stderr).
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { formatStats } from "../../enclavisor/enclave-stats";
 import { launchEnclave } from "../../enclavisor/run-app";
 import type { Enclave } from "../../enclavisor/run-app";
 import { describeSwitches } from "../../enclavisor/protection";
-import type { ProtectionSwitches } from "../../enclavisor/protection";
 import { STATE_DIR_ENV } from "../../sev/platform-state";
 import type { Command } from "../command";
-import { CONFIG_FLAGS_HELP, CONFIG_OPTIONS, parseEnclaveFlags } from "../enclave-flags";
+import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 
 const help = `usage: npm run enclave -- [run] APP.wasm [--mode MODE] [switches] [--stats]
 
@@ -28,59 +25,26 @@ ${CONFIG_FLAGS_HELP}
 SIZE: bytes, or with K, M, G (binary), e.g. 64K, 16M.`;
 
 const OPTIONS = {
-  ...CONFIG_OPTIONS,
   "state-dir": { type: "string" },
   fuel: { type: "string" },
   stats: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-function parse(args: string[]) {
-  return parseArgs({ args, allowPositionals: true, options: OPTIONS });
-}
-
 export const command: Command = {
   summary: "run an enclave app",
   async run(args) {
-    let parsed: ReturnType<typeof parse>;
-    try {
-      parsed = parse(args);
-    } catch (e) {
-      console.error(`enclave run: ${(e as Error).message}\n\n${help}`);
-      return 2;
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
-    if (positionals.length !== 1) {
-      console.error(`enclave run: expected one APP.wasm, got ${positionals.length}\n\n${help}`);
-      return 2;
-    }
-    let switches: ProtectionSwitches;
-    let memoryLimitPages: number | undefined;
-    let mode: string;
+    const line = parseAppCommand("run", args, OPTIONS, help);
+    if (typeof line === "number") return line;
+    const { file, bytes, values } = line;
+    const { mode, switches, memoryLimitPages } = line.flags;
     let fuel: number | undefined;
-    try {
-      ({ mode, switches, memoryLimitPages } = parseEnclaveFlags(values));
-      if (values.fuel !== undefined) {
-        fuel = Number(values.fuel);
-        if (!/^\d+$/.test(values.fuel) || !Number.isSafeInteger(fuel) || fuel < 1) {
-          throw new Error(`--fuel: '${values.fuel}' is not a positive whole number`);
-        }
+    if (values.fuel !== undefined) {
+      fuel = Number(values.fuel);
+      if (typeof values.fuel !== "string" || !/^\d+$/.test(values.fuel) || !Number.isSafeInteger(fuel) || fuel < 1) {
+        console.error(`enclave run: --fuel: '${values.fuel}' is not a positive whole number`);
+        return 2;
       }
-    } catch (e) {
-      console.error(`enclave run: ${(e as Error).message}`);
-      return 2;
-    }
-    const file = positionals[0]!;
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(file));
-    } catch (e) {
-      console.error(`enclave run: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      return 1;
     }
     const t0 = performance.now();
     let enclave: Enclave | undefined;
@@ -88,7 +52,7 @@ export const command: Command = {
     try {
       enclave = await launchEnclave(bytes, {
         switches,
-        stateDir: values["state-dir"],
+        stateDir: values["state-dir"] as string | undefined,
         memoryLimitPages,
         fuel,
         onLog: (line) => console.log(line),
