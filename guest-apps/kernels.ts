@@ -189,6 +189,19 @@ function quicksort(a: StaticArray<i32>, lo: i32, hi: i32): void {
 
 // ---- hash table: open addressing with linear probing; inserts then lookups ----
 
+/** Linear probing (Fibonacci hashing): the slot holding `key`, or the empty slot where it would go. */
+// @ts-ignore: decorator
+@inline
+function probe(keys: StaticArray<i32>, key: i32, shift: i32, mask: i32): i32 {
+  let slot = <i32>((<u32>key * 0x9e3779b1) >> shift);
+  let k = unchecked(keys[slot]);
+  while (k != 0 && k != key) {
+    slot = (slot + 1) & mask;
+    k = unchecked(keys[slot]);
+  }
+  return slot;
+}
+
 function stepHashTable(iters: i32): i32 {
   const keys = tableKeys;
   const values = tableValues;
@@ -202,12 +215,8 @@ function stepHashTable(iters: i32): i32 {
     keys.fill(0);
     for (let i = 0; i < count; i++) {
       const key = below(nextRandom(), domain) + 1;
-      let slot = <i32>((<u32>key * 0x9e3779b1) >> shift);
-      let k = unchecked(keys[slot]);
-      while (k != 0 && k != key) {
-        slot = (slot + 1) & mask;
-        k = unchecked(keys[slot]);
-      }
+      const slot = probe(keys, key, shift, mask);
+      const k = unchecked(keys[slot]);
       unchecked((keys[slot] = key));
       unchecked((values[slot] = i));
     }
@@ -215,12 +224,8 @@ function stepHashTable(iters: i32): i32 {
     let sum: i32 = 0;
     for (let i = 0; i < count; i++) {
       const key = below(nextRandom(), domain) + 1;
-      let slot = <i32>((<u32>key * 0x9e3779b1) >> shift);
-      let k = unchecked(keys[slot]);
-      while (k != 0 && k != key) {
-        slot = (slot + 1) & mask;
-        k = unchecked(keys[slot]);
-      }
+      const slot = probe(keys, key, shift, mask);
+      const k = unchecked(keys[slot]);
       if (k == key) {
         found++;
         sum += unchecked(values[slot]);
