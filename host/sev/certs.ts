@@ -92,47 +92,44 @@ function serial(): string {
 /** ARK and ASK with the ASK's signing key, created on first use. */
 async function loadCa(state: PlatformState): Promise<{ ark: x509.X509Certificate; ask: x509.X509Certificate; askKey: CryptoKey }> {
   const arkKey = await caKey(state, "ark-key.der");
-  const ark = await storedCert(state, "ark-cert.der", async () => {
-    const spki = spkiOfPkcs8(state, "ark-key.der");
-    const now = validFrom();
-    return x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
-      subject: ARK_SUBJECT,
-      issuer: ARK_SUBJECT,
-      notBefore: now,
-      notAfter: yearsAfter(now, ARK_YEARS),
-      publicKey: spki,
-      signingKey: arkKey,
-      signingAlgorithm: PSS_SHA384,
-      extensions: [
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(spki),
-        new x509.BasicConstraintsExtension(true, undefined, true),
-      ],
-    });
-  });
+  const ark = await issueCa(state, "ark", ARK_SUBJECT, arkKey, async (spki) => [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(spki),
+    new x509.BasicConstraintsExtension(true, undefined, true),
+  ]);
   const askKey = await caKey(state, "ask-key.der");
-  const ask = await storedCert(state, "ask-cert.der", async () => {
-    const spki = spkiOfPkcs8(state, "ask-key.der");
+  const ask = await issueCa(state, "ask", ASK_SUBJECT, arkKey, async (spki) => [
+    await x509.SubjectKeyIdentifierExtension.create(spki),
+    await x509.AuthorityKeyIdentifierExtension.create(ark.publicKey),
+    new x509.BasicConstraintsExtension(true, 0, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+  ]);
+  return { ark, ask, askKey };
+}
+
+/** A CA certificate (`name`-cert.der) for the key in `name`-key.der, signed by the ARK's key. */
+function issueCa(
+  state: PlatformState,
+  name: "ark" | "ask",
+  subject: string,
+  arkKey: CryptoKey,
+  extensions: (spki: Uint8Array<ArrayBuffer>) => Promise<x509.Extension[]>,
+): Promise<x509.X509Certificate> {
+  return storedCert(state, `${name}-cert.der`, async () => {
+    const spki = spkiOfPkcs8(state, `${name}-key.der`);
     const now = validFrom();
     return x509.X509CertificateGenerator.create({
       serialNumber: serial(),
-      subject: ASK_SUBJECT,
+      subject,
       issuer: ARK_SUBJECT,
       notBefore: now,
       notAfter: yearsAfter(now, ARK_YEARS),
       publicKey: spki,
       signingKey: arkKey,
       signingAlgorithm: PSS_SHA384,
-      extensions: [
-        await x509.SubjectKeyIdentifierExtension.create(spki),
-        await x509.AuthorityKeyIdentifierExtension.create(ark.publicKey),
-        new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-      ],
+      extensions: await extensions(spki),
     });
   });
-  return { ark, ask, askKey };
 }
 
 function spkiOfPkcs8(state: PlatformState, name: string): Uint8Array<ArrayBuffer> {
