@@ -7,6 +7,7 @@ import { ATTACK_IDS, COLUMNS } from "./matrix-axes";
 import type { AttackId, ColumnId } from "./matrix-axes";
 import { runAttackSuite } from "./run-suite";
 import type { SuiteOptions } from "./run-suite";
+import { runMain } from "../run-main";
 
 const USAGE = "usage: npm run conformance -- [--attack ID]... [--column ID]... [--verbose]";
 
@@ -54,12 +55,4 @@ async function main(): Promise<number> {
   return report.mismatches.length === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 2;
-  },
-);
+runMain(main);

@@ -4,6 +4,7 @@
 // mismatch.
 
 import { countStatus, runFuzz, type FuzzOptions, type FuzzReport } from "./run-fuzz";
+import { runMain } from "../run-main";
 
 const USAGE =
   "usage: npm run fuzz -- [--runs N] [--seed S] [--minutes M] [--capacity PAGES] [--timeout SECONDS] [--save DIR | --no-save] [--no-evict]";
@@ -88,12 +89,4 @@ async function main(): Promise<number> {
   return mismatches ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 2;
-  },
-);
+runMain(main);

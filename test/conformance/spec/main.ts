@@ -8,6 +8,7 @@ import { formatSummary, scriptLine, totalsByEngine } from "./report";
 import { defaultSpecDir, runSpecDir, SpecDirError } from "./run-dir";
 import { rewrittenEngine, SPEC_CAPACITY_PAGES } from "./rewritten-engine";
 import type { Engine } from "./engine";
+import { runMain } from "../run-main";
 
 const USAGE = "usage: npm run spec -- [DIR] [--native-only | --rewritten-only] [--capacity PAGES]";
 
@@ -53,12 +54,4 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 2;
-  },
-);
+runMain(main);
