@@ -11,6 +11,7 @@ import { MemoryEncryptionEngine } from "../sev/mee";
 import { resolveStateDir } from "../sev/platform-state";
 import { Rmp } from "../sev/rmp";
 import { SecureProcessor } from "../sev/secure-processor";
+import type { EvidenceChain } from "./evidence";
 import type { ProtectionSwitches } from "./protection";
 
 export interface PlatformOptions {
@@ -49,5 +50,17 @@ export class Platform {
   /** Launches an SEV VM for enclaves (its own ASID and key). */
   launchVm(opts: LaunchOptions = {}): Vm {
     return this.hv.launchVm(opts);
+  }
+
+  #chain: Promise<EvidenceChain> | undefined;
+
+  /** The chip's certificate chain as evidence carries it: read once per platform, then shared. */
+  evidenceChain(): Promise<EvidenceChain> {
+    this.#chain ??= this.sp.certificates().then((c) => ({
+      vcekDer: new Uint8Array(c.vcek.rawData),
+      askPem: c.ask.toString("pem"),
+      arkPem: c.ark.toString("pem"),
+    }));
+    return this.#chain;
   }
 }

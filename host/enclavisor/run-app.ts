@@ -55,7 +55,7 @@ export interface Enclave {
   readonly tree: IntegrityTree | null;
   /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
   readonly nodeStore: DramNodeStore | null;
-  /** Enclavisor's attestation key for this enclave (attestation.ts); null without SNP (native or sev). */
+  /** Enclavisor's attestation key for this enclave (attestation.ts), made on first use; null without SNP (native or sev). */
   readonly attester: Attester | null;
   /** A snapshot of the enclave's counters. */
   stats(): EnclaveStats;
@@ -112,16 +112,17 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
     });
     const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
     const sealer = sealerFor({ sp: platform.sp, vmHandle: vm.handle, enclaveMeasurement: measurement });
-    // Enclavisor's boot step (issue 5): its attestation key, bound to the VM's SNP report. Only SNP
-    // has attestation reports, so an SEV-only VM gets none and the guest's attest() returns null.
-    let attester: Attester | null = null;
+    // Enclavisor's attestation key, bound to the VM's SNP report (issue 5). Only SNP has
+    // attestation reports, so an SEV-only VM gets none and the guest's attest() returns null. The
+    // key and its report are made on first use: most enclaves never attest, and a launch should
+    // not pay for it. The chain is the platform's, read once.
+    let made: Attester | null = null;
+    const attester = (): Attester =>
+      (made ??= Attester.create({ sp: platform.sp, vmHandle: vm.handle, measurement, enclaveId: BigInt(vm.id), granularity: "vm" }));
     let attest: ((reportData: Uint8Array) => Uint8Array) | undefined;
     if (switches.rmp) {
-      const a = Attester.create({ sp: platform.sp, vmHandle: vm.handle, measurement, enclaveId: BigInt(vm.id), granularity: "vm" });
-      const certs = await platform.sp.certificates();
-      const chain = { vcekDer: new Uint8Array(certs.vcek.rawData), askPem: certs.ask.toString("pem"), arkPem: certs.ark.toString("pem") };
-      attester = a;
-      attest = (reportData) => issueEvidence(a, chain, reportData);
+      const chain = await platform.evidenceChain();
+      attest = (reportData) => issueEvidence(attester(), chain, reportData);
     }
     const guest = await instantiateGuest(bytes, (access) => abiImports(access, host, { sealer, attest }), {
       fuel: options.fuel,
@@ -130,7 +131,10 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
       backing: memory,
     });
     return {
-      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore, attester,
+      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore,
+      get attester() {
+        return switches.rmp ? attester() : null;
+      },
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {
         if (platform.hv.vms().some((v) => v.id === vm.id)) platform.hv.destroyVm(vm);
