@@ -59,7 +59,7 @@ export class MemoryEncryptionEngine {
     return this.#slot(asid).decryptPages([spa], ciphertext);
   }
 
-  /** Batched: page i of `data` lives at frame spas[i]. One pass through the cipher per 32 pages. */
+  /** Batched: page i of `data` lives at frame spas[i]; one native cipher call; `out` may be `data`. */
   encryptPages(asid: number, spas: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
     checkPages(data, spas.length, "plaintext");
     return this.#slot(asid).encryptPages(spas, data, out);

@@ -4,18 +4,25 @@
 // the 16-byte block's physical byte address. Because T is linear, T(a) xor T(b) is the same
 // for every key-wide pair of addresses with the same difference: the weakness SEVurity exploits.
 // Kept for attack studies; XTS (xts.ts) is the default.
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import type { Cipher, Decipher } from "node:crypto";
+//
+// The tweak splits into a per-page seed (the page's address bits, here) and an in-page table (the
+// block's offset bits, fixed per key); the native page cipher (page-cipher.ts) does the XORs and
+// the AES of a whole batch in one call.
+import { createCipheriv } from "node:crypto";
 import { checkFrame, PAGE_SHIFT, PAGE_SIZE } from "./page";
-import { DATA_OFFSET, KERNEL_DATA_BYTES, SEED_OFFSET, TABLE_OFFSET, TWEAK_OFFSET, tweakKernel } from "./xts-kernel";
+import { KIND_ECB, pageCipher } from "./page-cipher";
+import type { CipherKeyHandle } from "./page-cipher";
 
 /** Address bits that carry a tweak constant: 4 (first bit above the 16-byte block) to 51. */
 export const XEX_FIRST_BIT = 4;
 export const XEX_LAST_BIT = 51;
 
+/** Scratch for the seeds of one call's pages, grown on demand (calls are synchronous). */
+let seedWords = new Uint32Array(4 * 64);
+
 export class XexAes {
-  readonly #enc: Cipher;
-  readonly #dec: Decipher;
+  /** AES-128 on the data key, both directions, in the addon. */
+  readonly #key: CipherKeyHandle;
   /** t_i for i = XEX_FIRST_BIT..XEX_LAST_BIT, 16 bytes each. */
   readonly #constants: Uint32Array;
   /** T of the in-page offsets: one 16-byte tweak per block of a page (address bits 4..11). */
@@ -30,8 +37,7 @@ export class XexAes {
     if (!(key instanceof Uint8Array) || key.length !== 32) {
       throw new RangeError(`XEX key must be 32 bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`);
     }
-    this.#enc = createCipheriv("aes-128-ecb", key.subarray(0, 16), null).setAutoPadding(false);
-    this.#dec = createDecipheriv("aes-128-ecb", key.subarray(0, 16), null).setAutoPadding(false);
+    this.#key = pageCipher.open(KIND_ECB, key.subarray(0, 16));
     const bits = XEX_LAST_BIT - XEX_FIRST_BIT + 1;
     const input = Buffer.alloc(16 * bits);
     for (let b = 0; b < bits; b++) input.writeUInt32LE(XEX_FIRST_BIT + b, 16 * b);
@@ -53,15 +59,16 @@ export class XexAes {
     return new Uint8Array(out.buffer);
   }
 
+  /** Encrypts pages: page i of `data` lives at frame frames[i]; `out` may be `data`. */
   encryptPages(frames: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
-    return this.#pages(frames, data, out, this.#enc);
+    return this.#pages(frames, data, out, false);
   }
 
   decryptPages(frames: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
-    return this.#pages(frames, data, out, this.#dec);
+    return this.#pages(frames, data, out, true);
   }
 
-  #pages(frames: ArrayLike<number>, data: Uint8Array, out: Uint8Array | undefined, aes: Cipher | Decipher): Uint8Array {
+  #pages(frames: ArrayLike<number>, data: Uint8Array, out: Uint8Array | undefined, decrypt: boolean): Uint8Array {
     const count = frames.length;
     if (!(data instanceof Uint8Array) || data.length !== count * PAGE_SIZE) {
       throw new RangeError(`XEX input must be ${count} pages (${count * PAGE_SIZE} bytes)`);
@@ -71,27 +78,17 @@ export class XexAes {
     }
     for (let i = 0; i < count; i++) checkFrame(frames[i]!); // all of them before any output changes
     const result = out ?? new Uint8Array(data.length);
-    const k = tweakKernel();
-    const seeds = new Uint32Array(k.bytes.buffer, SEED_OFFSET, 4 * (KERNEL_DATA_BYTES / PAGE_SIZE));
-    const batch = KERNEL_DATA_BYTES / PAGE_SIZE;
-    for (let first = 0; first < count; first += batch) {
-      const n = Math.min(batch, count - first);
-      for (let i = 0; i < n; i++) {
-        const frame = frames[first + i]!;
-        seeds.fill(0, 4 * i, 4 * i + 4);
-        // frame bit b is address bit b + PAGE_SHIFT; split to stay exact above 2^32
-        this.#accumulate(seeds, 4 * i, frame % 2 ** 28, PAGE_SHIFT, PAGE_SHIFT + 27);
-        this.#accumulate(seeds, 4 * i, Math.floor(frame / 2 ** 28), PAGE_SHIFT + 28, XEX_LAST_BIT);
-      }
-      const len = n * PAGE_SIZE;
-      k.bytes.set(this.#inPage, TABLE_OFFSET);
-      k.xexTweaks(SEED_OFFSET, TABLE_OFFSET, TWEAK_OFFSET, n, PAGE_SIZE);
-      k.bytes.set(data.subarray(first * PAGE_SIZE, first * PAGE_SIZE + len), DATA_OFFSET);
-      k.xor(DATA_OFFSET, TWEAK_OFFSET, len);
-      k.bytes.set(aes.update(k.buffer.subarray(DATA_OFFSET, DATA_OFFSET + len)), DATA_OFFSET);
-      k.xor(DATA_OFFSET, TWEAK_OFFSET, len);
-      result.set(k.bytes.subarray(DATA_OFFSET, DATA_OFFSET + len), first * PAGE_SIZE);
+    if (seedWords.length < 4 * count) seedWords = new Uint32Array(4 * count);
+    const seeds = seedWords.subarray(0, 4 * count);
+    seeds.fill(0);
+    for (let i = 0; i < count; i++) {
+      const frame = frames[i]!;
+      // frame bit b is address bit b + PAGE_SHIFT; split to stay exact above 2^32
+      this.#accumulate(seeds, 4 * i, frame % 2 ** 28, PAGE_SHIFT, PAGE_SHIFT + 27);
+      this.#accumulate(seeds, 4 * i, Math.floor(frame / 2 ** 28), PAGE_SHIFT + 28, XEX_LAST_BIT);
     }
+    const seedBytes = new Uint8Array(seeds.buffer, seeds.byteOffset, seeds.byteLength);
+    pageCipher.xex(this.#key, decrypt, seedBytes, this.#inPage, data, result);
     return result;
   }
 

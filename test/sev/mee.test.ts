@@ -73,6 +73,7 @@ for (const mode of ["xts", "xex"] as const) {
       const mee = new MemoryEncryptionEngine({ mode });
       expect(() => mee.installKey(0, key())).toThrow(/ASID must be an integer in 1..65535/);
       expect(() => mee.installKey(1, new Uint8Array(16))).toThrow(/key must be 32 bytes/);
+      if (mode === "xts") expect(() => mee.installKey(1, new Uint8Array(32).fill(9))).toThrow(/key halves .* must differ/);
       mee.installKey(1, key());
       expect(() => mee.encryptPage(1, 1, new Uint8Array(100))).toThrow(/exactly 4096 bytes/);
       expect(() => mee.encryptPages(1, [1, 2], new Uint8Array(PAGE_SIZE))).toThrow(/2 pages/);

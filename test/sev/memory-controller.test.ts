@@ -13,7 +13,7 @@ function bare(opts: { snp?: boolean; ciphertextHiding?: boolean } = {}) {
   const mee = new MemoryEncryptionEngine();
   const rmp = new Rmp();
   const mc = new MemoryController({ dram, mee, rmp, ...opts });
-  mee.installKey(1, new Uint8Array(32).fill(0x5a));
+  mee.installKey(1, Uint8Array.from({ length: 32 }, (_, i) => 0x5a + i)); // XTS halves must differ
   const vm = { asid: 1, npt: new NestedPageTable() };
   const map = (gpa: number) => {
     const spa = dram.allocate();

@@ -1,0 +1,33 @@
+// The native page cipher (native/page-cipher/page_cipher.c): batched AES-XTS and XEX on the
+// OpenSSL that Node itself links, one EVP context per key and direction for the key's lifetime.
+// Built by `npm install` (scripts/build-native.mjs); the .node file is never committed.
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const ADDON_PATH = fileURLToPath(new URL("../../native/page-cipher/build/Release/page_cipher.node", import.meta.url));
+
+declare const keyHandle: unique symbol;
+/** Key schedules held by the addon (an opaque external): freed when the handle is collected. */
+export type CipherKeyHandle = { readonly [keyHandle]: true };
+
+export const KIND_XTS = 0;
+export const KIND_ECB = 1;
+
+export interface PageCipher {
+  /** AES-XTS with key = Key1 || Key2 (32 or 64 bytes), or AES-128-ECB with a 16-byte key. */
+  open(kind: typeof KIND_XTS | typeof KIND_ECB, key: Uint8Array): CipherKeyHandle;
+  /** XTS over data units of `unit` bytes, unit i with tweak tweaks[16i..16i+16); out may be data. */
+  xts(key: CipherKeyHandle, decrypt: boolean, tweaks: Uint8Array, data: Uint8Array, out: Uint8Array, unit: number): void;
+  /** XEX over pages of table.length bytes: T(page i, block j) = table[j] xor seeds[i]; out may be data. */
+  xex(key: CipherKeyHandle, decrypt: boolean, seeds: Uint8Array, table: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+}
+
+function load(): PageCipher {
+  if (!existsSync(ADDON_PATH)) {
+    throw new Error(`the native page cipher is not built (${ADDON_PATH} is missing): run 'npm install' or 'node scripts/build-native.mjs'`);
+  }
+  return createRequire(import.meta.url)(ADDON_PATH) as PageCipher;
+}
+
+export const pageCipher: PageCipher = load();

@@ -1,0 +1,256 @@
+// The block-cipher work of the memory encryption engine (host/sev/xts.ts, host/sev/xex.ts) as a
+// Node-API addon on the OpenSSL that Node itself links (the node binary exports its OpenSSL
+// symbols on Linux, so the addon is not linked against a libcrypto of its own).
+//
+// node:crypto needs a new cipher object per XTS data unit (5-7 µs per page); here each key keeps
+// one EVP_CIPHER_CTX per direction for its lifetime, and a call runs a whole batch of data units,
+// re-initialising only the tweak per unit, into the caller's buffer: no allocation per page.
+//
+// JS API (host/sev/page-cipher.ts declares it):
+//   open(kind, key) -> handle        kind 0: AES-XTS, key = Key1 || Key2 (32 or 64 bytes)
+//                                   kind 1: AES-128-ECB (XEX's data key, 16 bytes)
+//   xts(handle, decrypt, tweaks, data, out, unit)
+//   xex(handle, decrypt, seeds, table, data, out)
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KIND_XTS = 0, KIND_ECB = 1 };
+
+typedef struct {
+  int kind;
+  EVP_CIPHER_CTX* enc;
+  EVP_CIPHER_CTX* dec;
+} Key;
+
+// Marks the externals this addon made, so that no other value is ever taken for a Key.
+static const napi_type_tag KEY_TAG = {0x7a1c4e0f3b92d865ULL, 0xc03d5e19a47f28b1ULL};
+
+// A failed Node-API call throws an Error naming the call and returns from the function.
+#define CALL(env, expr)                                               \
+  do {                                                                \
+    if ((expr) != napi_ok) {                                          \
+      napi_throw_error((env), NULL, "page cipher: " #expr " failed"); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static void free_key(Key* k) {
+  EVP_CIPHER_CTX_free(k->enc); // frees clear the key schedules
+  EVP_CIPHER_CTX_free(k->dec);
+  free(k);
+}
+
+static void finalize_key(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  free_key((Key*)data);
+}
+
+/** Throws an Error with OpenSSL's reason for the last failure (never any key or data bytes). */
+static napi_value throw_openssl(napi_env env, const char* what) {
+  unsigned long code = ERR_get_error();
+  const char* reason = code ? ERR_reason_error_string(code) : NULL;
+  char msg[256];
+  snprintf(msg, sizeof msg, "page cipher: %s failed (OpenSSL: %s)", what, reason ? reason : "no reason given");
+  ERR_clear_error();
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char* msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+/** The bytes of a Uint8Array argument (a Buffer is one too); NULL, with a TypeError thrown, if not. */
+static uint8_t* bytes_of(napi_env env, napi_value v, size_t* len, const char* what) {
+  bool is_typed = false;
+  napi_typedarray_type type;
+  void* data = NULL;
+  char msg[96];
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    snprintf(msg, sizeof msg, "page cipher: %s must be a Uint8Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  // An empty view may have no storage; any non-NULL pointer will do, nothing is read or written.
+  return data ? (uint8_t*)data : (uint8_t*)"";
+}
+
+/** The Key of a handle made by open() of the given kind; NULL, with an error thrown, if not. */
+static Key* key_of(napi_env env, napi_value v, int kind) {
+  bool tagged = false;
+  void* data = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, v, &KEY_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok || ((Key*)data)->kind != kind) {
+    napi_throw_type_error(env, NULL, "page cipher: not a key handle of this cipher");
+    return NULL;
+  }
+  return (Key*)data;
+}
+
+/** In place (out == in) is fine for OpenSSL; a partial overlap would read bytes already written. */
+static bool overlaps_partly(const uint8_t* a, const uint8_t* b, size_t len) {
+  return a != b && a < b + len && b < a + len;
+}
+
+static napi_value open_key(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t kind = -1;
+  if (argc != 2 || napi_get_value_int32(env, argv[0], &kind) != napi_ok || (kind != KIND_XTS && kind != KIND_ECB)) {
+    return throw_range(env, "page cipher: open(kind, key) needs kind 0 (XTS) or 1 (ECB)");
+  }
+  size_t len = 0;
+  const uint8_t* key = bytes_of(env, argv[1], &len, "key");
+  if (!key) return NULL;
+  const EVP_CIPHER* cipher = NULL;
+  if (kind == KIND_XTS && len == 32) cipher = EVP_aes_128_xts();
+  else if (kind == KIND_XTS && len == 64) cipher = EVP_aes_256_xts();
+  else if (kind == KIND_ECB && len == 16) cipher = EVP_aes_128_ecb();
+  else return throw_range(env, kind == KIND_XTS ? "page cipher: an XTS key is 32 or 64 bytes" : "page cipher: an ECB key is 16 bytes");
+
+  Key* k = calloc(1, sizeof *k);
+  if (!k) return throw_range(env, "page cipher: out of memory");
+  k->kind = kind;
+  k->enc = EVP_CIPHER_CTX_new();
+  k->dec = EVP_CIPHER_CTX_new();
+  if (!k->enc || !k->dec) {
+    free_key(k);
+    return throw_openssl(env, "EVP_CIPHER_CTX_new");
+  }
+  // OpenSSL 3 refuses an XTS encryption key whose halves are equal ("xts duplicated keys").
+  if (!EVP_CipherInit_ex(k->enc, cipher, NULL, key, NULL, 1) || !EVP_CipherInit_ex(k->dec, cipher, NULL, key, NULL, 0)) {
+    free_key(k);
+    return throw_openssl(env, "setting the key");
+  }
+  if (kind == KIND_ECB) {
+    EVP_CIPHER_CTX_set_padding(k->enc, 0); // whole blocks only: update() returns all it is given
+    EVP_CIPHER_CTX_set_padding(k->dec, 0);
+  }
+  napi_value handle;
+  if (napi_create_external(env, k, finalize_key, NULL, &handle) != napi_ok) {
+    free_key(k);
+    napi_throw_error(env, NULL, "page cipher: napi_create_external failed");
+    return NULL;
+  }
+  CALL(env, napi_type_tag_object(env, handle, &KEY_TAG));
+  return handle;
+}
+
+/**
+ * xts(handle, decrypt, tweaks, data, out, unit): XTS over consecutive data units of `unit` bytes
+ * (IEEE 1619-2007, 5.3), unit i with the 16-byte tweak tweaks[16i..16i+16).
+ */
+static napi_value xts(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) return throw_range(env, "page cipher: xts() takes 6 arguments");
+  Key* k = key_of(env, argv[0], KIND_XTS);
+  if (!k) return NULL;
+  bool decrypt = false;
+  int64_t unit = 0;
+  CALL(env, napi_get_value_bool(env, argv[1], &decrypt));
+  CALL(env, napi_get_value_int64(env, argv[5], &unit));
+  size_t tweak_len, len, out_len;
+  const uint8_t* tweaks = bytes_of(env, argv[2], &tweak_len, "tweaks");
+  if (!tweaks) return NULL;
+  const uint8_t* in = bytes_of(env, argv[3], &len, "data");
+  if (!in) return NULL;
+  uint8_t* out = bytes_of(env, argv[4], &out_len, "out");
+  if (!out) return NULL;
+  // IEEE 1619-2018 and OpenSSL cap a data unit at 2^20 blocks.
+  if (unit < 16 || unit % 16 != 0 || unit > (int64_t)16 << 20) return throw_range(env, "page cipher: XTS unit must be a multiple of 16 bytes, 16 to 16 MiB");
+  if (len % (size_t)unit != 0 || out_len != len) return throw_range(env, "page cipher: data and out must be the same whole number of units");
+  size_t units = len / (size_t)unit;
+  if (tweak_len != 16 * units) return throw_range(env, "page cipher: 16 tweak bytes per unit");
+  if (overlaps_partly(in, out, len)) return throw_range(env, "page cipher: out must be data itself or not overlap it");
+
+  EVP_CIPHER_CTX* ctx = decrypt ? k->dec : k->enc;
+  for (size_t i = 0; i < units; i++) {
+    int outl = 0;
+    if (!EVP_CipherInit_ex(ctx, NULL, NULL, NULL, tweaks + 16 * i, -1)) return throw_openssl(env, "setting the XTS tweak");
+    if (!EVP_CipherUpdate(ctx, out + i * unit, &outl, in + i * unit, (int)unit) || outl != unit) {
+      return throw_openssl(env, decrypt ? "XTS decryption" : "XTS encryption");
+    }
+  }
+  return NULL;
+}
+
+/**
+ * xex(handle, decrypt, seeds, table, data, out): XEX over pages of table.length bytes,
+ * C = E_K(P xor T) xor T with T of block j of page i = table[16j..16j+16) xor seeds[16i..16i+16)
+ * (host/sev/xex.ts: the tweak is linear in the address, so it splits into a per-page seed and
+ * an in-page table).
+ */
+static napi_value xex(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 6) return throw_range(env, "page cipher: xex() takes 6 arguments");
+  Key* k = key_of(env, argv[0], KIND_ECB);
+  if (!k) return NULL;
+  bool decrypt = false;
+  CALL(env, napi_get_value_bool(env, argv[1], &decrypt));
+  size_t seed_len, unit, len, out_len;
+  const uint8_t* seeds = bytes_of(env, argv[2], &seed_len, "seeds");
+  if (!seeds) return NULL;
+  const uint8_t* table = bytes_of(env, argv[3], &unit, "table");
+  if (!table) return NULL;
+  const uint8_t* in = bytes_of(env, argv[4], &len, "data");
+  if (!in) return NULL;
+  uint8_t* out = bytes_of(env, argv[5], &out_len, "out");
+  if (!out) return NULL;
+  enum { MAX_UNIT = 4096 };
+  if (unit < 16 || unit % 16 != 0 || unit > MAX_UNIT) return throw_range(env, "page cipher: XEX table must be a multiple of 16 bytes, 16 to 4096");
+  if (len % unit != 0 || out_len != len) return throw_range(env, "page cipher: data and out must be the same whole number of pages");
+  size_t units = len / unit;
+  if (seed_len != 16 * units) return throw_range(env, "page cipher: 16 seed bytes per page");
+  if (overlaps_partly(in, out, len)) return throw_range(env, "page cipher: out must be data itself or not overlap it");
+
+  EVP_CIPHER_CTX* ctx = decrypt ? k->dec : k->enc;
+  uint64_t tweak[MAX_UNIT / 8], buf[MAX_UNIT / 8];
+  for (size_t i = 0; i < units; i++) {
+    uint64_t seed[2], word;
+    memcpy(seed, seeds + 16 * i, 16);
+    const uint8_t* src = in + i * unit;
+    uint8_t* dst = out + i * unit;
+    for (size_t w = 0; w < unit / 8; w++) {
+      memcpy(&tweak[w], table + 8 * w, 8);
+      tweak[w] ^= seed[w & 1];
+      memcpy(&word, src + 8 * w, 8);
+      buf[w] = word ^ tweak[w];
+    }
+    int outl = 0;
+    if (!EVP_CipherUpdate(ctx, dst, &outl, (const uint8_t*)buf, (int)unit) || (size_t)outl != unit) {
+      return throw_openssl(env, decrypt ? "XEX decryption" : "XEX encryption");
+    }
+    for (size_t w = 0; w < unit / 8; w++) {
+      memcpy(&word, dst + 8 * w, 8);
+      word ^= tweak[w];
+      memcpy(dst + 8 * w, &word, 8);
+    }
+  }
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+    {"open", NULL, open_key, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xts", NULL, xts, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xex", NULL, xex, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
