@@ -135,3 +135,31 @@ declare function enclave_untrusted_time_ms(): f64;
 export function untrustedTimeMs(): f64 {
   return enclave_untrusted_time_ms();
 }
+
+// @ts-ignore: decorator
+@external("enclave", "counter_read")
+declare function enclave_counter_read(): f64;
+
+// @ts-ignore: decorator
+@external("enclave", "counter_advance")
+declare function enclave_counter_advance(to: f64): i32;
+
+/**
+ * This enclave's monotonic counter, kept by the secure processor in its persistent state (it
+ * survives restarts, and the host cannot lower it): one counter per enclave measurement and
+ * platform. Returns -1 if the enclave has none (a native run). Use it to detect a rollback to an
+ * older sealed state: seal the counter's next value with the state, advance the counter once the
+ * state is stored, and refuse a state whose sealed value is below the counter.
+ */
+export function counterRead(): f64 {
+  return enclave_counter_read();
+}
+
+/**
+ * Raises this enclave's monotonic counter to `to` (a whole number). Returns 0 on success (also when
+ * the counter already equals `to`), -1 if the enclave has no counter (a native run), -2 if `to` is
+ * below the counter or not a whole number from 0 to 2^53 - 1 (a counter never goes back).
+ */
+export function counterAdvance(to: f64): i32 {
+  return enclave_counter_advance(to);
+}

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmark suites: the suite interface, statistics, timing and machine info.
 // Every suite runs its baseline and its subject side by side in one process, repeats them, and
 // reports medians and ratios (issue 7, "The command"; DESIGN.md section 10).
-import { availableParallelism, cpus, totalmem } from "node:os";
+import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
 
 export interface SuiteOptions {
   /** false: the short run (seconds); true: the long run with more rounds and larger inputs. */
@@ -28,9 +28,14 @@ export interface MachineInfo {
   cores: number;
   memoryBytes: number;
   platform: string;
+  /** Kernel release (os.release()). */
+  kernel: string;
   node: string;
   v8: string;
+  /** The OpenSSL Node links (what node:crypto runs). */
   openssl: string;
+  /** 1, 5 and 15 minute load averages when the run started: how busy the shared machine was. */
+  loadAverage: number[];
 }
 
 export function machineInfo(): MachineInfo {
@@ -40,9 +45,11 @@ export function machineInfo(): MachineInfo {
     cores: availableParallelism(),
     memoryBytes: totalmem(),
     platform: `${process.platform}-${process.arch}`,
+    kernel: release(),
     node: process.versions.node,
     v8: process.versions.v8,
     openssl: process.versions.openssl,
+    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
   };
 }
 
@@ -53,10 +60,11 @@ export function machineMarkdown(m: MachineInfo): string {
     `| CPU | ${m.cpuModel} |`,
     `| cores | ${m.cores} |`,
     `| memory | ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB |`,
-    `| platform | ${m.platform} |`,
+    `| platform | ${m.platform}${m.kernel ? `, kernel ${m.kernel}` : ""} |`,
     `| Node | ${m.node} |`,
     `| V8 | ${m.v8} |`,
-    `| OpenSSL | ${m.openssl} |`,
+    `| OpenSSL (Node's) | ${m.openssl} |`,
+    ...(m.loadAverage ? [`| load average at start (1, 5, 15 min) | ${m.loadAverage.join(", ")} |`] : []),
   ].join("\n");
 }
 

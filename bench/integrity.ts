@@ -232,6 +232,7 @@ async function measure(opts: SuiteOptions, stateDir: string): Promise<SuiteResul
       shape.set(label, { cacheNodes, levels: subjects[0]!.tree!.levels });
       p1.push(...subjects);
     }
+    opts.log(`hash x arity: ${h} trees built (arities ${cfg.arities.join(", ")})`); // building takes seconds per hash
     await pause(0);
   }
   const m1 = await phase(cfg, p1, opts.log, "hash x arity");

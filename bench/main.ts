@@ -1,11 +1,18 @@
-// The benchmark command: `npm run bench [-- SUITE...] [--full]` (issue 7, "The command").
-// Runs each suite (all by default), shows progress, and writes bench/results/<suite>.json (every
-// figure and the machine) and bench/results/<suite>.md (the report). See bench/README.md.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+// The benchmark command: `npm run bench [-- SUITE...] [--full] [--charts-only]` (issue 7, "The
+// command"). Measures the openssl references, runs each suite (all by default) with progress on
+// the terminal, and writes bench/results/<suite>.json (every figure and the machine),
+// bench/results/<suite>.md (the report), the suite's SVG charts, and bench/results/summary.md over
+// every suite's latest results. `--charts-only` redraws the charts and the summary from the JSON
+// files already there, measuring nothing. See bench/README.md.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chartsFor } from "./charts/index";
+import type { Chart } from "./charts/index";
 import { machineInfo, machineMarkdown, nowMs } from "./harness";
 import type { SuiteOptions, SuiteResult } from "./harness";
+import { loadReferences, measureReferences, referencesPath } from "./references";
+import { loadSuiteJson, summaryMarkdown } from "./summary";
 
 /** Every suite of the project, in run order; each lives in bench/<name>.ts and exports `run`. */
 const SUITES: readonly { name: string; what: string }[] = [
@@ -22,15 +29,17 @@ const resultsDir = join(benchDir, "results");
 
 function usage(): string {
   return [
-    "usage: npm run bench [-- SUITE...] [--full]",
+    "usage: npm run bench [-- SUITE...] [--full] [--charts-only]",
     "",
-    "  SUITE   one or more of: " + SUITES.map((s) => s.name).join(", ") + " (default: all)",
-    "  --full  the long run (more rounds, larger inputs); the default is a short run",
+    "  SUITE          one or more of: " + SUITES.map((s) => s.name).join(", ") + " (default: all)",
+    "  --full         the long run (more rounds, larger inputs); the default is a short run",
+    "  --charts-only  redraw the charts and summary.md from the results already in bench/results/",
     "",
     "suites:",
     ...SUITES.map((s) => `  ${s.name.padEnd(9)} ${s.what}${available(s.name) ? "" : " (not yet available)"}`),
     "",
-    `Results go to ${relative(process.cwd(), resultsDir) || "."}/<suite>.json and <suite>.md.`,
+    `Results go to ${relative(process.cwd(), resultsDir) || "."}/: <suite>.json, <suite>.md, <suite>-*.svg charts, ` +
+      "references.json (openssl speed) and summary.md.",
   ].join("\n");
 }
 
@@ -60,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const flags = argv.filter((a) => a.startsWith("-"));
-  const badFlag = flags.find((f) => f !== "--full");
+  const badFlag = flags.find((f) => f !== "--full" && f !== "--charts-only");
   if (badFlag) {
     console.error(`bench: unknown option '${badFlag}'\n\n${usage()}`);
     return 2;
@@ -73,6 +82,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const wanted = names.length > 0 ? SUITES.filter((s) => names.includes(s.name)) : SUITES;
+  if (flags.includes("--charts-only")) {
+    if (full) {
+      console.error("bench: --charts-only measures nothing: it cannot take --full");
+      return 2;
+    }
+    return chartsOnly(wanted.map((s) => s.name));
+  }
   const missing = wanted.filter((s) => !available(s.name));
   const runnable = wanted.filter((s) => available(s.name));
   if (missing.length > 0) {
@@ -87,6 +103,18 @@ async function main(argv: string[]): Promise<number> {
   console.log(`bench: ${full ? "full" : "short"} run of ${runnable.map((s) => s.name).join(", ")} on ` +
     `${machine.cpuModel} (${machine.cores} cores), Node ${machine.node}, V8 ${machine.v8}`);
   mkdirSync(resultsDir, { recursive: true });
+  // The references first, on the machine as the suites find it (bench/references.ts).
+  const refStart = nowMs();
+  try {
+    const refs = measureReferences({
+      full,
+      log: (line) => process.stdout.write(`[references ${((nowMs() - refStart) / 1000).toFixed(1).padStart(6)}s] ${line}\n`),
+    });
+    writeFileSync(referencesPath(resultsDir), JSON.stringify(refs, null, 2) + "\n");
+  } catch (err) {
+    // The suites still run; the summary shows the last references measured, with their date.
+    console.error(`bench: references not measured: ${err instanceof Error ? err.message : String(err)}`);
+  }
   let failed = 0;
   for (const { name } of runnable) {
     const started = new Date();
@@ -126,9 +154,62 @@ async function main(argv: string[]): Promise<number> {
       result.report.trimEnd(),
       "",
     ].join("\n"));
-    log(`done: ${relative(process.cwd(), json)}, ${relative(process.cwd(), md)}`);
+    const charts = writeCharts(name, log);
+    if (charts.length > 0) writeFileSync(md, readFileSync(md, "utf8") + chartsSection(charts));
+    log(`done: ${[json, md, ...charts.map((c) => join(resultsDir, c.file))].map((p) => relative(process.cwd(), p)).join(", ")}`);
   }
+  writeSummary();
   return failed > 0 ? 1 : 0;
+}
+
+/** Draws a suite's charts from its results file into bench/results/; none if it has no results. */
+function writeCharts(suite: string, log: (line: string) => void): Chart[] {
+  const j = loadSuiteJson(resultsDir, suite);
+  if (!j) return [];
+  let charts: Chart[];
+  try {
+    charts = chartsFor(j);
+  } catch (err) {
+    log(`charts not drawn: ${err instanceof Error ? err.message : String(err)}`);
+    return [];
+  }
+  for (const c of charts) writeFileSync(join(resultsDir, c.file), c.svg);
+  return charts;
+}
+
+function chartsSection(charts: readonly Chart[]): string {
+  return ["", "## Charts", "", ...charts.flatMap((c) => [`![${c.title}](${c.file})`, ""])].join("\n");
+}
+
+/** bench/results/summary.md over every suite's latest results. */
+function writeSummary(): void {
+  // Every suite's charts are (re)drawn, so that the summary never links a chart that is not there.
+  const charts = new Map<string, Chart[]>();
+  for (const { name } of SUITES) {
+    if (existsSync(join(resultsDir, `${name}.json`))) charts.set(name, writeCharts(name, (line) => console.log(`[${name}] ${line}`)));
+  }
+  const path = join(resultsDir, "summary.md");
+  writeFileSync(path, summaryMarkdown({ resultsDir, suites: SUITES.map((s) => s.name), references: loadReferences(resultsDir), charts }));
+  console.log(`bench: ${relative(process.cwd(), path)}`);
+}
+
+function chartsOnly(suites: readonly string[]): number {
+  mkdirSync(resultsDir, { recursive: true });
+  let drawn = 0;
+  for (const suite of suites) {
+    const charts = writeCharts(suite, (line) => console.log(`[${suite}] ${line}`));
+    for (const c of charts) console.log(`bench: ${relative(process.cwd(), join(resultsDir, c.file))}`);
+    // A report written before its suite had charts gets them linked.
+    const md = join(resultsDir, `${suite}.md`);
+    if (charts.length > 0 && existsSync(md) && !readFileSync(md, "utf8").includes("\n## Charts\n")) {
+      writeFileSync(md, readFileSync(md, "utf8") + chartsSection(charts));
+    }
+    drawn += charts.length;
+    if (!existsSync(join(resultsDir, `${suite}.json`))) console.log(`bench: no ${suite}.json yet: run \`npm run bench -- ${suite}\` first`);
+  }
+  writeSummary();
+  console.log(`bench: ${drawn} chart(s) drawn`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -37,7 +37,9 @@ for (const file of sources) {
   const out = join(appsDir, basename(file, ".ts") + ".wasm");
   if (ifStale && existsSync(out)) {
     const built = statSync(out).mtimeMs;
-    if (built >= statSync(src).mtimeMs && built >= sdkTime) continue;
+    // An app may keep its modules in guest-apps/NAME/ (kv does).
+    const srcTime = Math.max(statSync(src).mtimeMs, newestMtime(join(appsDir, basename(file, ".ts"))));
+    if (built >= srcTime && built >= sdkTime) continue;
   }
   if (!quiet) process.stdout.write(`asc ${file} -> ${basename(out)}\n`);
   const { error, stderr } = await asc.main(

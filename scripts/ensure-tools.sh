@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Makes sure the system tools the tests use are present: wast2json (Debian's wabt), redis-cli
-# and redis-benchmark (redis-tools), openssl. Installs them with apt-get when running as root on
-# a Debian-like machine; otherwise names the missing package and fails.
+# Makes sure the system tools the tests use are present: wast2json and wat2wasm (Debian's wabt),
+# redis-cli and redis-benchmark (redis-tools: the kv tests drive the kv enclave with them), openssl.
+# With --bench, also redis-server (the kv benchmark's reference; the tests never start it).
+# Installs them with apt-get when running as root on a Debian-like machine; otherwise names the
+# missing packages and fails.
 set -euo pipefail
-declare -A pkg=([wast2json]=wabt [redis-cli]=redis-tools [redis-benchmark]=redis-tools [openssl]=openssl)
+declare -A pkg=([wast2json]=wabt [wat2wasm]=wabt [redis-cli]=redis-tools [redis-benchmark]=redis-tools [openssl]=openssl)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) pkg[redis-server]=redis-server ;;
+    *) echo "usage: scripts/ensure-tools.sh [--bench]" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for tool in "${!pkg[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg[$tool]}")
@@ -11,10 +19,10 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Debian packages the tests need: ${missing[*]}"
+  echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "the tests need these Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2
+  echo "these Debian packages are needed: ${missing[*]} (apt-get install ${missing[*]})" >&2
   exit 1
 fi

@@ -1,5 +1,5 @@
 // The enclave configuration flags shared by `enclave run` and `enclave measure` (--mode, the
-// protection switches, --cache, --integrity-cache, --memory-limit), so that both read a command
+// protection switches, --cache, --integrity-cache, --memory-limit, --granularity), so that both read a command
 // line the same way and `measure` predicts the measurement of exactly what `run` launches.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -7,6 +7,8 @@ import {
   DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MIN_CACHE_PAGES, MODE_NAMES, modeSwitches,
 } from "../enclavisor/protection";
 import type { ModeName, ProtectionSwitches } from "../enclavisor/protection";
+import { DEFAULT_GRANULARITY, GRANULARITY_NAMES, isGranularity } from "../enclavisor/enclavisor";
+import type { GranularityName } from "../enclavisor/attestation";
 import { PAGE_SIZE } from "../wasm/layout";
 import { parseSize } from "./size";
 
@@ -21,6 +23,7 @@ export const CONFIG_FLAGS_HELP = `  --mode MODE              ${MODE_NAMES.join("
                              sev         encryption (SEV / SEV-ES)
                              sev-snp     encryption and RMP checks (SEV-SNP)
                              enclavisor  encryption, RMP checks and the integrity tree
+                             sgx         SGX's 93 MiB EPC with its MEE; beyond it the OS pages (bench/README.md)
   --native                 same as --mode native
 
 Switches (each overrides the mode's preset):
@@ -33,7 +36,13 @@ Switches (each overrides the mode's preset):
   --integrity-cache N      tree nodes the integrity cache holds (default ${DEFAULT_INTEGRITY_CACHE_NODES})
 
   --memory-limit SIZE      most memory the enclave may touch (default: none); beyond it the
-                           enclave stops with an error`;
+                           enclave stops with an error
+  --granularity G          ${GRANULARITY_NAMES.join(" | ")} (default ${DEFAULT_GRANULARITY}; protected modes):
+                             vm        the enclave gets its own SEV VM (own ASID and key)
+                             process   one Enclavisor VM holds the enclaves, each in its own
+                                       address space
+                             function  a copy-on-write clone of an initialised template
+                           Not measured: the enclave report carries it.`;
 
 /** parseArgs options of the configuration flags. */
 export const CONFIG_OPTIONS = {
@@ -46,6 +55,7 @@ export const CONFIG_OPTIONS = {
   cache: { type: "string" },
   "integrity-cache": { type: "string" },
   "memory-limit": { type: "string" },
+  granularity: { type: "string" },
 } as const;
 
 export interface ConfigFlagValues {
@@ -58,12 +68,14 @@ export interface ConfigFlagValues {
   cache?: string;
   "integrity-cache"?: string;
   "memory-limit"?: string;
+  granularity?: string;
 }
 
 export interface EnclaveFlags {
   mode: ModeName;
   switches: ProtectionSwitches;
   memoryLimitPages: number | undefined;
+  granularity: GranularityName;
 }
 
 function onOff(value: string | undefined, flag: string): boolean | undefined {
@@ -98,6 +110,11 @@ export function parseEnclaveFlags(values: ConfigFlagValues): EnclaveFlags {
     throw new UsageError(`--native contradicts --mode ${values.mode}`);
   }
   if (!isModeName(mode)) throw new UsageError(`--mode must be one of ${MODE_NAMES.join(", ")}, got '${mode}'`);
+  const granularity = values.granularity ?? DEFAULT_GRANULARITY;
+  if (!isGranularity(granularity)) throw new UsageError(`--granularity must be one of ${GRANULARITY_NAMES.join(", ")}, got '${granularity}'`);
+  if (mode === "native" && granularity !== DEFAULT_GRANULARITY) {
+    throw new UsageError(`--granularity ${granularity} needs Enclavisor: a native run is the module as given (use --granularity vm or a protected mode)`);
+  }
   const memoryLimitPages = pages(values["memory-limit"], "--memory-limit");
   const switches = modeSwitches(mode, {
     encryption: onOff(values.encryption, "--encryption"),
@@ -107,7 +124,7 @@ export function parseEnclaveFlags(values: ConfigFlagValues): EnclaveFlags {
     cachePages: pages(values.cache, "--cache"),
     integrityCacheNodes: count(values["integrity-cache"], "--integrity-cache"),
   });
-  return { mode, switches, memoryLimitPages };
+  return { mode, switches, memoryLimitPages, granularity };
 }
 
 /** A parsed `enclave SUBCOMMAND APP.wasm [flags]` line, with the app's bytes. */

@@ -10,7 +10,7 @@
 // Enclave report, version 1: 160 bytes, integers little-endian:
 //   0x00   4 B  magic "EREP" (45 52 45 50: Enclave REPort)
 //   0x04   2 B  format version = 1
-//   0x06   1 B  granularity: 0 = vm, 1 = process, 2 = function (today always vm)
+//   0x06   1 B  granularity: 0 = vm, 1 = process, 2 = function
 //   0x07   1 B  reserved, zero
 //   0x08   8 B  enclave id (the VM's id for the vm granularity)
 //   0x10  48 B  enclave measurement (measurement.ts)
@@ -139,6 +139,11 @@ export class Attester {
       enclaveId: options.enclaveId,
       granularity: options.granularity,
     });
+  }
+
+  /** The same key and VM report, reporting on another enclave of the VM (process and function granularity). */
+  forEnclave(enclave: AttesterOptions): Attester {
+    return new Attester(this.#privateKey, this.attestationKey, this.vmReport, { ...enclave, measurement: new Uint8Array(enclave.measurement) });
   }
 
   /** A fresh enclave report carrying the guest's 64 bytes, signed with the attestation key. */

@@ -6,9 +6,16 @@
 // A fault on that path (the NPT has no mapping, the RMP refuses the frame, the tree does not match)
 // stops the enclave: every later call throws the same error, and the host process stays up.
 //
-// Shared pages (DESIGN.md section 4) never come here: the MMU keeps them resident. When the guest
-// declares some, they are backed by shared frames (Hypervisor.addPages with shared: true) and
-// accessed with the C-bit clear, as pages are here when encryption is off.
+// Shared pages (DESIGN.md section 4) never come here: the MMU keeps them resident in the enclave's
+// own Wasm memory. With encryption off, pages are backed by shared frames (Hypervisor.addPages
+// with shared: true) and accessed with the C-bit clear.
+//
+// Every frame an enclave touches is checked against Enclavisor's frame ownership table
+// (frame-ownership.ts) first: a first touch claims a free frame, a fill needs read rights, a
+// write-back write rights. A function clone reads its template's frozen frames through its page
+// table's base; its first write-back of such a page copies it to a new frame of its own, encrypted
+// with the VM key at the new frame's address (copy-on-write). scrub() zeroes and gives back every
+// frame of the enclave's own when it is destroyed.
 import type { Hypervisor, Vm } from "../sev/hypervisor";
 import type { MemoryController } from "../sev/memory-controller";
 import { NestedPageFault } from "../sev/npt";
@@ -16,7 +23,10 @@ import { hexFrame, PAGE_SIZE } from "../sev/page";
 import { RmpFault } from "../sev/rmp";
 import type { PageBacking } from "../wasm/page-backing";
 import type { EnclavePageTable } from "./enclave-page-table";
+import type { FrameOwnership } from "./frame-ownership";
 import type { IntegrityTree } from "./integrity-tree";
+
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** A fault of the SEV layer on an enclave's page: the enclave is stopped. */
 export class EnclaveMemoryFault extends Error {
@@ -35,7 +45,7 @@ export class EnclaveMemoryFault extends Error {
 }
 
 export interface EnclaveMemoryCounters {
-  /** Frames backed through the hypervisor (first touches). */
+  /** Frames backed through the hypervisor (first touches, and a clone's copies). */
   framesAllocated: number;
   /** Bytes the memory controller encrypted on write-back and decrypted on fill. */
   bytesEncrypted: number;
@@ -51,6 +61,9 @@ export interface EnclaveMemoryOptions {
   encryption: boolean;
   /** The VM's tree: checks fills and records write-backs; none when integrity is off. */
   integrity?: IntegrityTree;
+  /** Enclavisor's frame ownership table of the VM and this enclave's id in it. */
+  ownership: FrameOwnership;
+  enclaveId: number;
 }
 
 export class EnclaveMemory implements PageBacking {
@@ -58,6 +71,10 @@ export class EnclaveMemory implements PageBacking {
   readonly pageTable: EnclavePageTable;
   readonly integrity: IntegrityTree | undefined;
   readonly counters: EnclaveMemoryCounters = { framesAllocated: 0, bytesEncrypted: 0, bytesDecrypted: 0 };
+  /** Template frames copied on a clone's first write-back of their page (copy-on-write). */
+  framesCopied = 0;
+  readonly enclaveId: number;
+  readonly #ownership: FrameOwnership;
   readonly #hv: Hypervisor;
   readonly #mc: MemoryController;
   readonly #encryption: boolean;
@@ -74,6 +91,8 @@ export class EnclaveMemory implements PageBacking {
     this.#encryption = opts.encryption;
     this.#access = { shared: !opts.encryption };
     this.integrity = opts.integrity;
+    this.#ownership = opts.ownership;
+    this.enclaveId = opts.enclaveId;
   }
 
   /** The error that stopped the enclave, if one did. */
@@ -89,13 +108,12 @@ export class EnclaveMemory implements PageBacking {
   has(page: number): boolean {
     this.#live();
     const entry = this.pageTable.lookup(page);
-    if (entry) return entry.written;
+    if (entry) {
+      if (!this.pageTable.owns(page)) this.#ownership.checkRead(entry.gpa, this.enclaveId);
+      return entry.written;
+    }
     return this.#guard(page, "fill", () => {
-      const fresh = this.pageTable.map(page);
-      this.#hv.addPages(this.vm, [fresh.gpa], { shared: !this.#encryption });
-      // SNP: a private page must be PVALIDATEd by the guest before its first access (APM vol 3).
-      if (this.#encryption && this.#mc.snp) this.#mc.pvalidate(this.vm, fresh.gpa, true);
-      this.counters.framesAllocated++;
+      this.#newFrame(page);
       return false;
     });
   }
@@ -104,6 +122,7 @@ export class EnclaveMemory implements PageBacking {
   fill(page: number, dst: Uint8Array): void {
     this.#live();
     const entry = this.pageTable.lookup(page)!;
+    this.#ownership.checkRead(entry.gpa, this.enclaveId);
     const plain = this.#scratch;
     try {
       this.#guard(page, "fill", () => {
@@ -120,13 +139,57 @@ export class EnclaveMemory implements PageBacking {
   /** Eviction of a dirty page (miss path step 2): the leaf first, then the ciphertext to DRAM. */
   writeBack(page: number, src: Uint8Array): void {
     this.#live();
-    const entry = this.pageTable.lookup(page)!;
+    let entry = this.pageTable.lookup(page)!;
+    if (!this.pageTable.owns(page)) {
+      // Copy-on-write: the template's frame stays as it is; the page moves to a frame of our own.
+      entry = this.#guard(page, "write-back", () => this.#newFrame(page));
+      this.framesCopied++;
+    }
+    this.#ownership.checkWrite(entry.gpa, this.enclaveId);
     this.#guard(page, "write-back", () => {
       this.integrity?.updatePage(entry.gpa, src);
       this.#mc.guestWritePage(this.vm, entry.gpa, src, this.#access);
       if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE;
     });
     entry.written = true;
+  }
+
+  /**
+   * Zeroes every frame of the enclave's own and gives it back to the hypervisor (destroy): the
+   * guest rescinds its validation, turns the page shared (SNP page state change) and writes zeroes
+   * with the C-bit clear, so DRAM holds zeroes, not even ciphertext of the enclave's data; then the
+   * frame is released. A frame the hypervisor tampered with (unmapped, remapped) may refuse: it is
+   * named in `failed` and left as it is. Returns the frames scrubbed and those that failed (GPAs).
+   */
+  scrub(): { scrubbed: number; failed: number[] } {
+    const snpPrivate = this.#encryption && this.#mc.snp;
+    let scrubbed = 0;
+    const failed: number[] = [];
+    for (const [, { gpa }] of this.pageTable.entries()) {
+      try {
+        if (snpPrivate) {
+          this.#mc.pvalidate(this.vm, gpa, false);
+          this.#hv.setPageState(this.vm, gpa, "shared");
+        }
+        this.#mc.guestWritePage(this.vm, gpa, ZERO_PAGE, { shared: true });
+        this.#hv.releasePages(this.vm, [gpa]);
+        scrubbed++;
+      } catch {
+        failed.push(gpa);
+      }
+    }
+    return { scrubbed, failed };
+  }
+
+  /** Maps `page` to a new frame of the enclave's own: claimed, backed, validated. */
+  #newFrame(page: number) {
+    const fresh = this.pageTable.map(page);
+    this.#ownership.claim(fresh.gpa, this.enclaveId);
+    this.#hv.addPages(this.vm, [fresh.gpa], { shared: !this.#encryption });
+    // SNP: a private page must be PVALIDATEd by the guest before its first access (APM vol 3).
+    if (this.#encryption && this.#mc.snp) this.#mc.pvalidate(this.vm, fresh.gpa, true);
+    this.counters.framesAllocated++;
+    return fresh;
   }
 
   #live(): void {

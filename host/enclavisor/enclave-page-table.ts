@@ -2,6 +2,10 @@
 // frame of the enclave's VM (DESIGN.md section 4, miss path step 1). It lives in Enclavisor's own
 // (trusted) memory. A page gets its frame on first touch, so that an enclave may grow to the Wasm
 // maximum while only the pages it touched take frames; a configured limit caps those frames.
+//
+// A function clone's table has a base: its template's table (frozen). A page the clone has not
+// mapped itself translates through the base to the template's frame; the clone's first write-back
+// of such a page maps it to a frame of its own (copy-on-write), which shadows the base entry.
 
 export class MemoryLimitError extends Error {
   override readonly name = "MemoryLimitError";
@@ -26,13 +30,16 @@ export interface PageTableEntry {
 export interface EnclavePageTableOptions {
   /** First GPA handed out; the next pages get consecutive frames. */
   firstGpa: number;
-  /** Most frames the enclave may take (default: no limit). */
+  /** Most frames the enclave may take (default: no limit); frames of the base do not count. */
   limitPages?: number;
+  /** A template's table this one reads through (copy-on-write); never changed through this one. */
+  base?: EnclavePageTable;
 }
 
 export class EnclavePageTable {
   readonly firstGpa: number;
   readonly limitPages: number;
+  readonly base: EnclavePageTable | undefined;
   readonly #entries = new Map<number, PageTableEntry>();
 
   constructor(opts: EnclavePageTableOptions) {
@@ -43,15 +50,22 @@ export class EnclavePageTable {
     }
     this.firstGpa = opts.firstGpa;
     this.limitPages = limit;
+    this.base = opts.base;
   }
 
+  /** The page's entry: this table's own, else the base's (a frame of the template). */
   lookup(page: number): PageTableEntry | undefined {
-    return this.#entries.get(page);
+    return this.#entries.get(page) ?? this.base?.lookup(page);
+  }
+
+  /** True when the page has a frame of this table's own (not one read through the base). */
+  owns(page: number): boolean {
+    return this.#entries.has(page);
   }
 
   /**
-   * Maps `page` to the next free GPA (the caller backs it with a frame). Throws MemoryLimitError,
-   * leaving the table unchanged, when the enclave already holds its limit.
+   * Maps `page` to the next free GPA (the caller backs it with a frame), shadowing any base entry.
+   * Throws MemoryLimitError, leaving the table unchanged, when the enclave already holds its limit.
    */
   map(page: number): PageTableEntry {
     if (!Number.isInteger(page) || page < 0) throw new RangeError(`guest page must be a non-negative integer, got ${page}`);
@@ -62,16 +76,12 @@ export class EnclavePageTable {
     return entry;
   }
 
-  /** Frames mapped so far. */
+  /** Frames of its own mapped so far. */
   get mappedPages(): number {
     return this.#entries.size;
   }
 
-  /** GPA of the last frame this table can hand out plus one, for sizing per-GPA structures. */
-  gpaEnd(maxPages: number): number {
-    return this.firstGpa + Math.min(maxPages, this.limitPages);
-  }
-
+  /** This table's own entries. */
   entries(): IterableIterator<[page: number, entry: PageTableEntry]> {
     return this.#entries.entries();
   }

@@ -28,7 +28,7 @@ import {
   REPORT_DATA_BYTES,
   verifyEnclaveReportSignature,
 } from "./attestation";
-import type { Attester, EnclaveReport } from "./attestation";
+import type { Attester, EnclaveReport, GranularityName } from "./attestation";
 
 export const EVIDENCE_FORMAT = "enclavisor-evidence";
 export const EVIDENCE_VERSION = 1;
@@ -129,6 +129,8 @@ export interface EvidenceExpectations {
    * MEASUREMENT); not checked when absent. Pins which Enclavisor image produced the evidence.
    */
   enclavisorMeasurement?: Uint8Array;
+  /** The expected granularity the enclave runs at; not checked when absent. */
+  granularity?: GranularityName;
   /** When given, the chain's ARK must be exactly this certificate (DER or PEM). */
   trustedArk?: Uint8Array | string;
   /** Time at which certificate validity is judged; default now. */
@@ -219,6 +221,12 @@ export function verifyEvidence(bytes: Uint8Array, expect: EvidenceExpectations):
       return fail("report-data", `report data is ${hex(r.reportData)}, expected ${hex(expect.reportData)}`);
     }
     pass("report-data", "report data matches");
+  }
+  if (expect.granularity !== undefined) {
+    if (r.granularity !== expect.granularity) {
+      return fail("granularity", `the enclave runs at granularity ${r.granularity}, expected ${expect.granularity}`);
+    }
+    pass("granularity", "granularity matches");
   }
   return { ok: true, checks, enclaveReport: r };
 }

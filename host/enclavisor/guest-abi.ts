@@ -5,13 +5,15 @@ import { randomFillSync } from "node:crypto";
 import { MAX_SEAL_PLAINTEXT, SEAL_HEADER_BYTES, SealingError } from "./sealing";
 import type { Sealer } from "./sealing";
 import { REPORT_DATA_BYTES } from "./attestation";
+import type { EnclaveCounter } from "./enclave-counter";
 
 /**
  * Version of the guest ABI below (the `enclave` and `env` imports and their semantics). The ABI is
  * versioned and the version is part of the enclave measurement (measurement.ts, ABI record), so a
  * verifier knows which host interface an enclave was launched against. Bump it on any change.
+ * Version 2 added `enclave.counter_read` and `enclave.counter_advance`.
  */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Guest-view memory access (the MMU's, or direct for a native run). */
 export interface GuestMemory {
@@ -73,7 +75,21 @@ export interface AbiOptions {
    * `enclave.attest` returns AttestStatus.UNAVAILABLE.
    */
   attest?: (reportData: Uint8Array) => Uint8Array;
+  /**
+   * The enclave's monotonic counter (enclave-counter.ts). Without it, `enclave.counter_read` returns
+   * -1 and `enclave.counter_advance` CounterStatus.UNAVAILABLE.
+   */
+  counter?: EnclaveCounter;
 }
+
+/** Results of `enclave.counter_advance`. */
+export const CounterStatus = {
+  OK: 0,
+  /** The enclave has no counter (a native run). */
+  UNAVAILABLE: -1,
+  /** Below the counter, or not a whole number from 0 to 2^53 - 1: a counter never goes back. */
+  REFUSED: -2,
+} as const;
 
 /**
  * One sealing call: reads the input from guest memory, writes the result to the guest's output
@@ -164,6 +180,15 @@ export function abiImports(mem: GuestMemory, host: AbiHost, options: AbiOptions 
         const evidence = options.attest(mem.read(dataPtr >>> 0, REPORT_DATA_BYTES));
         if (evidence.length <= outCap >>> 0) mem.write(out >>> 0, evidence);
         return evidence.length;
+      },
+      /** The enclave's monotonic counter (a whole number, as f64), or -1 without one. */
+      counter_read(): number {
+        return options.counter ? options.counter.read() : -1;
+      },
+      /** Raises the counter to `to`; a CounterStatus. */
+      counter_advance(to: number): number {
+        if (!options.counter) return CounterStatus.UNAVAILABLE;
+        return options.counter.advance(to) ? CounterStatus.OK : CounterStatus.REFUSED;
       },
     },
   };

@@ -25,8 +25,9 @@
 //
 // Configuration (16 bytes): what changes what runs and what the host can observe of it.
 //   0x00  u8    flags: bit 0 mmu, bit 1 encryption, bit 2 rmp, bit 3 integrity,
-//                bit 4 ciphertext hiding; other bits 0
-//   0x01  3 B   reserved, 0
+//                bit 4 ciphertext hiding, bit 5 SGX-style EPC (the `sgx` preset); other bits 0
+//   0x01  u24   EPC size in 4 KiB pages when bit 5 is set (where secure memory ends and the OS's
+//                paging begins), else 0
 //   0x04  u32   resident capacity in 4 KiB pages (decides which accesses reach the host as page
 //                faults and evictions): 0 when mmu is off, where it has no effect
 //   0x08  u32   integrity-cache nodes (how much of the tree is trusted on chip): 0 when integrity is
@@ -83,9 +84,11 @@ export function encodeConfig(config: EnclaveConfig): Uint8Array {
   const s = config.switches;
   const b = Buffer.alloc(CONFIG_BYTES);
   b.writeUInt8(
-    (s.mmu ? 1 : 0) | (s.encryption ? 2 : 0) | (s.rmp ? 4 : 0) | (s.integrity ? 8 : 0) | (s.ciphertextHiding ? 16 : 0),
+    (s.mmu ? 1 : 0) | (s.encryption ? 2 : 0) | (s.rmp ? 4 : 0) | (s.integrity ? 8 : 0) | (s.ciphertextHiding ? 16 : 0) |
+      (s.epcPages > 0 ? 32 : 0),
     0x00,
   );
+  b.writeUIntLE(u32Field(s.epcPages, "the EPC size in pages", 0xffffff), 0x01, 3);
   b.writeUInt32LE(s.mmu ? u32Field(s.cachePages, "the resident capacity") : 0, 0x04);
   b.writeUInt32LE(s.mmu && s.integrity ? u32Field(s.integrityCacheNodes, "the integrity cache") : 0, 0x08);
   const limit = config.memoryLimitPages === undefined

@@ -20,6 +20,8 @@ export interface PlatformOptions {
   stateDir?: string;
   /** DRAM capacity in 4 KiB frames (default 2^20 = 4 GiB; frames take host memory only once written). */
   dramFrames?: number;
+  /** SEV ASIDs of the chip (default Milan's 509): how many VMs, so `vm`-granularity enclaves, run at once. */
+  asids?: number;
 }
 
 export class Platform {
@@ -43,11 +45,11 @@ export class Platform {
       snp: opts.switches.rmp,
       ciphertextHiding: opts.switches.ciphertextHiding,
     });
-    this.sp = new SecureProcessor({ stateDir: this.stateDir, mee: this.mee, dram: this.dram, rmp: this.rmp });
+    this.sp = new SecureProcessor({ stateDir: this.stateDir, mee: this.mee, dram: this.dram, rmp: this.rmp, asids: opts.asids });
     this.hv = new Hypervisor({ sp: this.sp, dram: this.dram, rmp: this.rmp, mc: this.mc });
   }
 
-  /** Launches an SEV VM for enclaves (its own ASID and key). */
+  /** Launches an SEV VM (its own ASID and key); Enclavisor's own go through enclavisor-vm.ts with its image. */
   launchVm(opts: LaunchOptions = {}): Vm {
     return this.hv.launchVm(opts);
   }

@@ -6,9 +6,15 @@
 //   sev          on   on          off  off        SEV / SEV-ES: remap, replay, corruption unnoticed
 //   sev-snp      on   on          on   off        SEV-SNP: hypervisor writes and remaps fault
 //   enclavisor   on   on          on   on         the paper: cryptographic integrity as well
+//   sgx          on   MEE (CTR)   -    MEE tree   SGX's restricted secure memory: a 93 MiB EPC,
+//                                                 pages beyond it evicted by the untrusted OS
 //
 // Ciphertext hiding is off in every preset (the ciphertext side channel shows unless it is on).
+// The sgx preset (issue 7) is the paper's point of comparison: its memory is host/sgx's model
+// (EPC, counter-mode MEE with a version tree, EWB/ELDU paging with enclave exits), not the SEV
+// memory controller, so the rmp and ciphertext-hiding switches have no meaning there.
 import { DEFAULT_CACHE_NODES } from "./integrity-tree";
+import { DEFAULT_EPC_PAGES, DEFAULT_MEE_CACHE_NODES } from "../sgx/epc";
 
 /** Default resident capacity: 16 MiB of 4 KiB pages (issue 4, "Paging"). */
 export const DEFAULT_CACHE_PAGES = 4096;
@@ -17,7 +23,7 @@ export const MIN_CACHE_PAGES = 2;
 /** Default integrity cache: verified tree nodes kept on chip (the tree's own default). */
 export const DEFAULT_INTEGRITY_CACHE_NODES = DEFAULT_CACHE_NODES;
 
-export const MODE_NAMES = ["native", "sev", "sev-snp", "enclavisor"] as const;
+export const MODE_NAMES = ["native", "sev", "sev-snp", "enclavisor", "sgx"] as const;
 export type ModeName = (typeof MODE_NAMES)[number];
 
 export interface ProtectionSwitches {
@@ -35,17 +41,27 @@ export interface ProtectionSwitches {
   cachePages: number;
   /** Verified tree nodes the integrity cache holds. */
   integrityCacheNodes: number;
+  /**
+   * 0: pages leave the resident set through the SEV memory controller (every mode but sgx). More:
+   * the SGX memory model (host/sgx) with an EPC of this many 4 KiB pages; it always encrypts and
+   * checks integrity, and needs an EPC larger than the resident cache.
+   */
+  epcPages: number;
 }
 
 export class ProtectionError extends Error {
   override readonly name = "ProtectionError";
 }
 
-const PRESETS: Record<ModeName, Pick<ProtectionSwitches, "mmu" | "encryption" | "rmp" | "integrity">> = {
-  native: { mmu: false, encryption: false, rmp: false, integrity: false },
-  sev: { mmu: true, encryption: true, rmp: false, integrity: false },
-  "sev-snp": { mmu: true, encryption: true, rmp: true, integrity: false },
-  enclavisor: { mmu: true, encryption: true, rmp: true, integrity: true },
+type Preset = Pick<ProtectionSwitches, "mmu" | "encryption" | "rmp" | "integrity" | "epcPages"> & Partial<ProtectionSwitches>;
+
+/** sgx: integrityCacheNodes is the MEE's cache of version-tree nodes (72 bytes each, host/sgx/version-tree.ts). */
+const PRESETS: Record<ModeName, Preset> = {
+  native: { mmu: false, encryption: false, rmp: false, integrity: false, epcPages: 0 },
+  sev: { mmu: true, encryption: true, rmp: false, integrity: false, epcPages: 0 },
+  "sev-snp": { mmu: true, encryption: true, rmp: true, integrity: false, epcPages: 0 },
+  enclavisor: { mmu: true, encryption: true, rmp: true, integrity: true, epcPages: 0 },
+  sgx: { mmu: true, encryption: true, rmp: false, integrity: true, epcPages: DEFAULT_EPC_PAGES, integrityCacheNodes: DEFAULT_MEE_CACHE_NODES },
 };
 
 export function isModeName(name: string): name is ModeName {
@@ -57,10 +73,10 @@ export function modeSwitches(mode: ModeName, overrides: Partial<ProtectionSwitch
   if (!isModeName(mode)) throw new ProtectionError(`unknown protection mode '${String(mode)}' (modes: ${MODE_NAMES.join(", ")})`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const s: ProtectionSwitches = {
-    ...PRESETS[mode],
     ciphertextHiding: false,
     cachePages: DEFAULT_CACHE_PAGES,
     integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES,
+    ...PRESETS[mode],
     ...defined,
   };
   checkSwitches(s);
@@ -76,6 +92,17 @@ function checkSwitches(s: ProtectionSwitches): void {
   }
   if (!Number.isInteger(s.integrityCacheNodes) || s.integrityCacheNodes < 1) {
     throw new ProtectionError(`the integrity cache must hold at least 1 node, got ${s.integrityCacheNodes}`);
+  }
+  if (!Number.isInteger(s.epcPages) || s.epcPages < 0) throw new ProtectionError(`the EPC size must be a whole number of 4 KiB pages, got ${s.epcPages}`);
+  if (s.epcPages > 0) {
+    // The SGX model's MEE always encrypts and checks; the SEV-only switches do not apply to it.
+    const wrong = [!s.mmu && "mmu=off", !s.encryption && "encryption=off", !s.integrity && "integrity=off", s.rmp && "rmp=on",
+      s.ciphertextHiding && "ciphertext-hiding=on"].filter(Boolean);
+    if (wrong.length > 0) throw new ProtectionError(`the sgx memory model (an EPC) cannot run with ${wrong.join(", ")}`);
+    // Resident pages keep their EPC frames (host/enclavisor/sgx-enclave-memory.ts), so the EPC must hold more.
+    if (s.epcPages <= s.cachePages) {
+      throw new ProtectionError(`the EPC (${s.epcPages} pages) must be larger than the resident cache (${s.cachePages} pages)`);
+    }
   }
   // Without the MMU the guest's memory never leaves the Wasm memory: nothing to encrypt or check.
   if (!s.mmu) {
@@ -96,5 +123,6 @@ export function describeSwitches(s: ProtectionSwitches): string {
     `ciphertext-hiding=${onOff(s.ciphertextHiding)}`,
     `cache=${s.cachePages}p`,
     ...(s.integrity ? [`integrity-cache=${s.integrityCacheNodes}`] : []),
+    ...(s.epcPages > 0 ? [`epc=${s.epcPages}p`] : []),
   ].join(" ");
 }

@@ -1,31 +1,29 @@
-// Launches and runs run-to-completion enclave apps. A protected enclave gets its own SEV VM on the
-// platform (DESIGN.md section 6, `vm` granularity), an enclave page table, the VM's integrity tree
-// when integrity is on, and the software MMU paging through EnclaveMemory; a native one is the
-// module as given (the baseline). `_start` is called if the app exports it.
-import type { Vm } from "../sev/hypervisor";
+// Launches and runs run-to-completion enclave apps. A protected enclave goes through Enclavisor
+// (enclavisor.ts) at its granularity: `vm` (its own SEV VM, the default), `process` (a slot of the
+// platform's shared Enclavisor VM) or `function` (a copy-on-write clone of a template). Each
+// platform has one Enclavisor, so enclaves launched on it share its VMs and templates. A native
+// enclave is the module as given (the baseline), with no Enclavisor. `_start` is called if the app
+// exports it.
 import { instantiateGuest } from "../wasm/guest";
-import type { Guest } from "../wasm/guest";
-import { MAX_GUEST_WASM_PAGES, WASM_PAGE_SIZE, PAGE_SIZE } from "../wasm/layout";
-import { EnclaveMemory } from "./enclave-memory";
-import { EnclavePageTable } from "./enclave-page-table";
+import type { GranularityName } from "./attestation";
+import { EnclaveError } from "./enclave-error";
 import { enclaveStats } from "./enclave-stats";
 import type { EnclaveStats } from "./enclave-stats";
-import { Attester } from "./attestation";
+import { DEFAULT_GRANULARITY, Enclavisor } from "./enclavisor";
+import type { Enclave } from "./enclavisor";
 import { abiImports } from "./guest-abi";
-import { issueEvidence } from "./evidence";
-import { IntegrityTree } from "./integrity-tree";
 import { measureEnclave } from "./measurement";
-import { sealerFor } from "./sealing";
-import { DramNodeStore } from "./node-store";
 import { Platform } from "./platform";
+import { launchSgxEnclave } from "./sgx-launch";
 import { ProtectionError } from "./protection";
 import type { ProtectionSwitches } from "./protection";
 
-/** Guest pages of the largest memory a rewritten guest can reach: the most GPAs an enclave can take. */
-const MAX_GUEST_PAGES = (MAX_GUEST_WASM_PAGES * WASM_PAGE_SIZE) / PAGE_SIZE;
+export type { Enclave } from "./enclavisor";
 
 export interface EnclaveOptions {
   switches: ProtectionSwitches;
+  /** vm (default), process or function (protected modes). */
+  granularity?: GranularityName;
   /** The platform to launch on (protected modes); default: one booted for these switches. */
   platform?: Platform;
   /** State directory of a platform booted here (see platform.ts). */
@@ -41,30 +39,48 @@ export interface EnclaveOptions {
   onLog?: (line: string) => void;
 }
 
-export interface Enclave {
-  readonly switches: ProtectionSwitches;
-  /** The enclave measurement (measurement.ts): what `enclave measure` predicts for the same module and flags. */
-  readonly measurement: Uint8Array;
-  readonly guest: Guest;
-  /** Lines the guest logged so far. */
-  readonly output: string[];
-  /** null for a native enclave. */
-  readonly platform: Platform | null;
-  readonly vm: Vm | null;
-  readonly memory: EnclaveMemory | null;
-  readonly tree: IntegrityTree | null;
-  /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
-  readonly nodeStore: DramNodeStore | null;
-  /** Enclavisor's attestation key for this enclave (attestation.ts), made on first use; null without SNP (native or sev). */
-  readonly attester: Attester | null;
-  /** A snapshot of the enclave's counters. */
-  stats(): EnclaveStats;
-  /** Tears the enclave's VM down (its frames and ASID go back to the hypervisor). */
-  destroy(): void;
+const enclavisors = new WeakMap<Platform, Enclavisor>();
+
+/** The Enclavisor of a platform: one per platform, so its shared VM and templates serve every launch on it. */
+export function enclavisorOf(platform: Platform): Enclavisor {
+  let e = enclavisors.get(platform);
+  if (!e) enclavisors.set(platform, (e = new Enclavisor(platform)));
+  return e;
 }
 
 export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions): Promise<Enclave> {
   const { switches } = options;
+  const granularity = options.granularity ?? DEFAULT_GRANULARITY;
+  if (!switches.mmu) return launchNative(bytes, options, granularity);
+  if (switches.epcPages > 0) return launchSgxEnclave(bytes, options); // the sgx preset: host/sgx's memory, no SEV VM
+  const platform = options.platform ?? new Platform({ switches, stateDir: options.stateDir });
+  const enclavisor = enclavisorOf(platform);
+  const handle = enclavisor.create(bytes, {
+    switches,
+    granularity,
+    memoryLimitPages: options.memoryLimitPages,
+    fuel: options.fuel,
+    onLog: options.onLog,
+  });
+  try {
+    return await enclavisor.launch(handle);
+  } catch (e) {
+    enclavisor.destroy(handle);
+    throw e;
+  }
+}
+
+async function launchNative(bytes: Uint8Array, options: EnclaveOptions, granularity: GranularityName): Promise<Enclave> {
+  const { switches } = options;
+  if (options.memoryLimitPages !== undefined) {
+    throw new ProtectionError("a memory limit needs the software MMU: a native run cannot count the pages it touches");
+  }
+  if (options.fuel !== undefined) {
+    throw new ProtectionError("a fuel limit needs the software MMU's rewrite: a native run is not metered");
+  }
+  if (granularity !== "vm") {
+    throw new EnclaveError("BAD_CONFIG", `granularity ${granularity} needs Enclavisor: a native run is the module as given, one per process`);
+  }
   const output: string[] = [];
   const host = {
     log: (line: string) => {
@@ -72,78 +88,14 @@ export async function launchEnclave(bytes: Uint8Array, options: EnclaveOptions):
       options.onLog?.(line);
     },
   };
-  if (!switches.mmu) {
-    if (options.memoryLimitPages !== undefined) {
-      throw new ProtectionError("a memory limit needs the software MMU: a native run cannot count the pages it touches");
-    }
-    if (options.fuel !== undefined) {
-      throw new ProtectionError("a fuel limit needs the software MMU's rewrite: a native run is not metered");
-    }
-    const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
-    const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
-    return {
-      switches, measurement, guest, output, platform: null, vm: null, memory: null, tree: null, nodeStore: null, attester: null,
-      stats: () => enclaveStats(null),
-      destroy: () => {},
-    };
-  }
-  const platform = options.platform ?? new Platform({ switches, stateDir: options.stateDir });
-  // The memory controller's switches are the platform's, shared by every enclave on it.
-  if (platform.mc.snp !== switches.rmp || platform.mc.ciphertextHiding !== switches.ciphertextHiding) {
-    throw new ProtectionError(
-      `the platform runs with rmp=${platform.mc.snp ? "on" : "off"} and ciphertext hiding ${platform.mc.ciphertextHiding ? "on" : "off"}, ` +
-        `but this enclave asks for rmp=${switches.rmp ? "on" : "off"} and ciphertext hiding ${switches.ciphertextHiding ? "on" : "off"}`,
-    );
-  }
-  const vm = platform.launchVm();
-  try {
-    const pageTable = new EnclavePageTable({ firstGpa: 0, limitPages: options.memoryLimitPages });
-    const nodeStore = switches.integrity ? new DramNodeStore(platform.hv, vm, IntegrityTree.nodeBytes, { mc: platform.mc }) : null;
-    const tree = nodeStore
-      ? new IntegrityTree({ frames: pageTable.gpaEnd(MAX_GUEST_PAGES), cacheNodes: switches.integrityCacheNodes, store: nodeStore })
-      : null;
-    const memory = new EnclaveMemory({
-      hv: platform.hv,
-      mc: platform.mc,
-      vm,
-      pageTable,
-      encryption: switches.encryption,
-      integrity: tree ?? undefined,
-    });
-    const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
-    const sealer = sealerFor({ sp: platform.sp, vmHandle: vm.handle, enclaveMeasurement: measurement });
-    // Enclavisor's attestation key, bound to the VM's SNP report (issue 5). Only SNP has
-    // attestation reports, so an SEV-only VM gets none and the guest's attest() returns null. The
-    // key and its report are made on first use: most enclaves never attest, and a launch should
-    // not pay for it. The chain is the platform's, read once.
-    let made: Attester | null = null;
-    const attester = (): Attester =>
-      (made ??= Attester.create({ sp: platform.sp, vmHandle: vm.handle, measurement, enclaveId: BigInt(vm.id), granularity: "vm" }));
-    let attest: ((reportData: Uint8Array) => Uint8Array) | undefined;
-    if (switches.rmp) {
-      const chain = await platform.evidenceChain();
-      attest = (reportData) => issueEvidence(attester(), chain, reportData);
-    }
-    const guest = await instantiateGuest(bytes, (access) => abiImports(access, host, { sealer, attest }), {
-      fuel: options.fuel,
-      rewrite: true,
-      capacityPages: switches.cachePages,
-      backing: memory,
-    });
-    return {
-      switches, measurement, guest, output, platform, vm, memory, tree, nodeStore,
-      get attester() {
-        return switches.rmp ? attester() : null;
-      },
-      stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
-      destroy: () => {
-        if (platform.hv.vms().some((v) => v.id === vm.id)) platform.hv.destroyVm(vm);
-      },
-    };
-  } catch (e) {
-    platform.hv.destroyVm(vm);
-    throw e;
-  }
+  const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
+  const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
+  return {
+    id: 0, granularity, switches, measurement, guest, output,
+    platform: null, vm: null, memory: null, tree: null, nodeStore: null, attester: null,
+    stats: () => enclaveStats(null),
+    destroy: () => {},
+  };
 }
 
 export interface RunResult {

@@ -150,6 +150,27 @@ export class Hypervisor {
     else this.#rmp.update(spa, { assigned: true, asid: vm.asid, gpa });
   }
 
+  /**
+   * Takes guest pages back from a running VM (a balloon driver's release, or Linux's "unaccepted"
+   * memory returned to the host): unmaps them from the NPT, reclaims their frames in the RMP and
+   * frees them. What the frames hold is the guest's business: a guest that cares scrubs them first.
+   */
+  releasePages(vm: Vm, gpas: readonly number[]): void {
+    const rec = this.#record(vm.id);
+    const spas = gpas.map((gpa) => {
+      const spa = vm.npt.lookup(gpa);
+      if (spa === undefined) throw new RangeError(`GPA ${hexFrame(gpa)} of VM ${vm.id} is not mapped`);
+      return spa;
+    });
+    gpas.forEach((gpa, i) => {
+      const spa = spas[i]!;
+      vm.npt.unmap(gpa);
+      rec.frames.delete(spa);
+      this.#rmp.set(spa, { assigned: false, asid: 0, gpa: 0, validated: false, pageSize: "4K", immutable: false });
+      this.#dram.free(spa);
+    });
+  }
+
   /** DEACTIVATE and DECOMMISSION the VM, take its frames back and free them. */
   destroyVm(vm: Vm): void {
     const rec = this.#record(vm.id);

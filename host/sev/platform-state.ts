@@ -11,6 +11,7 @@ export const STATE_DIR_ENV = "ENCLAVE_STATE_DIR";
 export const CHIP_SECRET_BYTES = 64;
 const CHIP_SECRET_FILE = "chip-secret.bin";
 const COUNTERS_FILE = "counters.json";
+const COUNTERS_LOCK = "counters.lock";
 const NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 export function defaultStateDir(): string {
@@ -167,11 +168,90 @@ export class PlatformState {
   /** Increments a persistent counter and returns its new value, durably stored before returning. */
   increment(name: string): number {
     checkName(name);
-    const counters = this.loadCounters();
-    const next = (counters[name] ?? 0) + 1;
-    if (!Number.isSafeInteger(next)) throw new PlatformStateError(`counter '${name}' overflowed`);
-    counters[name] = next;
-    writeAtomic(path.join(this.dir, COUNTERS_FILE), Buffer.from(JSON.stringify(counters, null, 2) + "\n"), 0o600);
-    return next;
+    return this.updateCounter(name, (value) => value + 1);
+  }
+
+  /**
+   * Raises a persistent counter to `to` (durably stored before returning) and returns it; a value
+   * equal to the counter is a no-op. A counter never goes back: `to` below it, or not a whole number
+   * from 0 to 2^53 - 1, throws PlatformStateError.
+   */
+  advance(name: string, to: number): number {
+    checkName(name);
+    if (!Number.isSafeInteger(to) || to < 0) {
+      throw new PlatformStateError(`counter '${name}' can only be set to a whole number from 0 to 2^53 - 1, got ${to}`);
+    }
+    return this.updateCounter(name, (value) => {
+      if (to < value) throw new PlatformStateError(`counter '${name}' is at ${value}: it cannot go back to ${to}`);
+      return to;
+    });
+  }
+
+  /**
+   * Read-modify-write of counters.json under the state directory's lock, so that processes sharing
+   * the directory (several enclaves, test workers) never lose each other's updates.
+   */
+  private updateCounter(name: string, next: (value: number) => number): number {
+    return withLock(path.join(this.dir, COUNTERS_LOCK), () => {
+      const counters = this.loadCounters();
+      const value = counters[name] ?? 0;
+      const updated = next(value);
+      if (!Number.isSafeInteger(updated)) throw new PlatformStateError(`counter '${name}' overflowed`);
+      if (updated === value && name in counters) return value;
+      counters[name] = updated;
+      writeAtomic(path.join(this.dir, COUNTERS_FILE), Buffer.from(JSON.stringify(counters, null, 2) + "\n"), 0o600);
+      return updated;
+    });
+  }
+}
+
+/** How long a lock may be held before a waiter takes it over from a holder that died (SIGKILL mid-update). */
+const STALE_LOCK_MS = 5000;
+const LOCK_WAIT_MS = 30_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file (created with O_EXCL, holding the owner's pid). A lock
+ * whose owner is gone, or older than STALE_LOCK_MS, is broken: updates take microseconds.
+ */
+function withLock<T>(lock: string, fn: () => T): T {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    let fd: number;
+    try {
+      fd = fs.openSync(lock, "wx", 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      let stale = false;
+      try {
+        const owner = Number(fs.readFileSync(lock, "utf8"));
+        stale = (Number.isSafeInteger(owner) && owner > 0 && !processAlive(owner)) || Date.now() - fs.statSync(lock).mtimeMs > STALE_LOCK_MS;
+      } catch {
+        continue; // released between our open and read: try again
+      }
+      if (stale) fs.rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new PlatformStateError(`platform state lock ${lock} is held by another process for over ${LOCK_WAIT_MS / 1000} s`);
+      else Atomics.wait(sleeper, 0, 0, 1);
+      continue;
+    }
+    try {
+      fs.writeSync(fd, String(process.pid));
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      return fn();
+    } finally {
+      fs.rmSync(lock, { force: true });
+    }
   }
 }

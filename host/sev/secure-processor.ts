@@ -159,6 +159,21 @@ export class SecureProcessor {
     return certificateChain(this.state, this.#vcek.publicKey, this.tcb, this.chipId);
   }
 
+  // ---- monotonic counters ------------------------------------------------------------------
+  // Real SNP firmware has no guest-visible monotonic counter (deployments use a TPM NV counter or a
+  // remote service); the emulated chip keeps named ones in its persistent state, which the host
+  // cannot lower: rollback protection for sealed data (issue 6, "Persistence").
+
+  /** A persistent monotonic counter (0 until first advanced). */
+  counterRead(name: string): number {
+    return this.state.counter(name);
+  }
+
+  /** Raises a counter to `to`, durably; throws PlatformStateError if `to` is below it or not a whole number. */
+  counterAdvance(name: string, to: number): number {
+    return this.state.advance(name, to);
+  }
+
   // ---- platform commands -------------------------------------------------------------------
 
   /** INIT (SNP_INIT): UNINIT -> INIT. */

@@ -26,6 +26,12 @@ export interface GuestOptions {
    * on. Unset: the guest is not metered (and pays nothing for it).
    */
   fuel?: number;
+  /**
+   * The rewrite and compiled module of an earlier instantiation of the same bytes with the same
+   * fuel option (its Guest.rewrite and Guest.module): instantiated again without looking up the
+   * rewrite or compiling (rewritten only).
+   */
+  compiled?: { rewrite: RewriteResult; module: WebAssembly.Module };
 }
 
 /** A metered guest used up its fuel. */
@@ -35,6 +41,8 @@ export class FuelExhausted extends Error {
 
 export interface Guest {
   instance: WebAssembly.Instance;
+  /** The compiled module, to instantiate again (GuestOptions.compiled). */
+  module: WebAssembly.Module;
   /** null when native, or when the module has no memory. */
   mmu: SoftMmu | null;
   /** The rewrite, when rewritten. */
@@ -76,18 +84,20 @@ export async function instantiateGuest(
   };
   const imports = typeof guestImports === "function" ? guestImports(access) : guestImports;
   if (!options.rewrite) {
-    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports);
+    const { instance, module } = await WebAssembly.instantiate(bytes as BufferSource, imports);
     target = directAccess(findMemory(instance, imports));
-    return { instance, mmu: null, rewrite: null, fuelLeft: () => null, ...access };
+    return { instance, module, mmu: null, rewrite: null, fuelLeft: () => null, ...access };
   }
   const fuel = options.fuel;
   if (fuel !== undefined && (!Number.isSafeInteger(fuel) || fuel < 1)) throw new RangeError(`fuel must be a positive integer, got ${fuel}`);
   const rewriteOptions = { fuel: fuel !== undefined };
-  const rewrite = options.cache === false ? rewriteModule(bytes, rewriteOptions) : rewriteCached(bytes, rewriteOptions);
+  const rewrite = options.compiled?.rewrite ??
+    (options.cache === false ? rewriteModule(bytes, rewriteOptions) : rewriteCached(bytes, rewriteOptions));
+  const module = options.compiled?.module ?? (await WebAssembly.compile(rewrite.binary as BufferSource));
   if (!rewrite.memory) {
     // Nothing to protect and nothing to meter through the MMU: a module without memory runs as given.
-    const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, imports);
-    return { instance, mmu: null, rewrite, fuelLeft: () => null, ...access };
+    const instance = await WebAssembly.instantiate(module, imports);
+    return { instance, module, mmu: null, rewrite, fuelLeft: () => null, ...access };
   }
   let mmu: SoftMmu;
   const imported = rewrite.memory.imported;
@@ -116,7 +126,7 @@ export async function instantiateGuest(
     },
   };
   let counter: WebAssembly.Global | null = null;
-  const { instance } = await WebAssembly.instantiate(rewrite.binary as BufferSource, {
+  const instance = new WebAssembly.Instance(module, {
     ...imports,
     [MMU_MODULE]: {
       ...mmu.importsFor(rewrite),
@@ -128,7 +138,7 @@ export async function instantiateGuest(
     },
   });
   if (fuel !== undefined) counter = instance.exports[FUEL_EXPORT] as WebAssembly.Global;
-  return { instance, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access };
+  return { instance, module, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access };
 }
 
 function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports): WebAssembly.Memory | null {

@@ -8,8 +8,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command } from "../../host/cli/commands/measure";
+import { enclavisorMeasurement } from "../../host/enclavisor/enclavisor-image";
+import type { GranularityName } from "../../host/enclavisor/attestation";
 import { toHex } from "../../host/enclavisor/measurement";
-import { modeSwitches } from "../../host/enclavisor/protection";
+import { MODE_NAMES, modeSwitches } from "../../host/enclavisor/protection";
 import type { ProtectionSwitches } from "../../host/enclavisor/protection";
 import { launchEnclave } from "../../host/enclavisor/run-app";
 import { guestApp, platformFor, STATE_DIR } from "../enclavisor/fixtures/enclave";
@@ -30,9 +32,9 @@ afterEach(() => vi.restoreAllMocks());
 
 const measure = (args: string[]) => runCommand(command, args);
 
-async function launchedMeasurement(switches: ProtectionSwitches, memoryLimitPages?: number): Promise<string> {
+async function launchedMeasurement(switches: ProtectionSwitches, memoryLimitPages?: number, granularity?: GranularityName): Promise<string> {
   const enclave = await launchEnclave(hello, {
-    switches, memoryLimitPages, platform: switches.mmu ? platformFor(switches) : undefined,
+    switches, memoryLimitPages, granularity, platform: switches.mmu ? platformFor(switches) : undefined,
   });
   try {
     return toHex(enclave.measurement);
@@ -64,6 +66,32 @@ describe("enclave measure", () => {
     expect((await measure([helloPath, "--state-dir", STATE_DIR])).out).toBe((await measure([helloPath])).out);
   });
 
+  it("takes --granularity as run does: not measured, the enclave report carries it", async () => {
+    const vm = (await measure([helloPath, "--cache", "32K"])).out;
+    for (const granularity of ["vm", "process", "function"] as const) {
+      const r = await measure([helloPath, "--cache", "32K", "--granularity", granularity]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toBe(vm);
+      expect(r.out).toBe(await launchedMeasurement(modeSwitches("enclavisor", { cachePages: 8 }), undefined, granularity));
+    }
+    const bad = await measure([helloPath, "--granularity", "pod"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--granularity must be one of vm, process, function, got 'pod'/);
+  });
+
+  it("prints the Enclavisor VMs' launch measurement with --enclavisor", async () => {
+    const r = await measure(["--enclavisor"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(toHex(enclavisorMeasurement()));
+    const switches = modeSwitches("sev-snp");
+    const enclave = await launchEnclave(hello, { switches, platform: platformFor(switches), granularity: "process" });
+    expect(toHex(enclave.vm!.measurement)).toBe(r.out);
+    enclave.destroy();
+    const mixed = await measure(["--enclavisor", helloPath]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toMatch(/--enclavisor takes no app and no other flag/);
+  });
+
   it("refuses bad input with a clear error and exit code", async () => {
     const bad = await measure([badPath]);
     expect(bad.code).toBe(1);
@@ -74,7 +102,7 @@ describe("enclave measure", () => {
     expect(missing.err).toMatch(/cannot read \/nonexistent\/app\.wasm: ENOENT/);
     for (const [args, message] of [
       [[], /expected one APP.wasm, got 0/],
-      [[helloPath, "--mode", "tdx"], /--mode must be one of native, sev, sev-snp, enclavisor, got 'tdx'/],
+      [[helloPath, "--mode", "tdx"], new RegExp(`--mode must be one of ${MODE_NAMES.join(", ")}, got 'tdx'`)],
       [[helloPath, "--rmp", "yes"], /--rmp takes on or off, got 'yes'/],
       [[helloPath, "--native", "--mode", "sev"], /--native contradicts --mode sev/],
       [[helloPath, "--stats"], /Unknown option '--stats'/],

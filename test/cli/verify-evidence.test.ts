@@ -61,6 +61,12 @@ describe("enclave verify --evidence", () => {
     const d = await verify(["--evidence", f("evidence.json"), "--measurement", measurement, "--report-data", "ff", "--quiet"]);
     expect(d.code).toBe(1);
     expect(d.err).toMatch(/^verification failed: report-data: /);
+    const g = await verify(["--evidence", f("evidence.json"), "--measurement", measurement, "--granularity", "function", "--quiet"]);
+    expect(g.code).toBe(1);
+    expect(g.err).toMatch(/^verification failed: granularity: the enclave runs at granularity vm, expected function$/);
+    const v = await verify(["--evidence", f("evidence.json"), "--measurement", measurement, "--granularity", "vm"]);
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(/ok   granularity: granularity matches/);
   });
 
   it("exits 2 with a clear message on bad flags or an unreadable file", async () => {
@@ -69,6 +75,7 @@ describe("enclave verify --evidence", () => {
       [["--evidence", f("evidence.json"), "--measurement", "abc"], /--measurement must be an even number of hex digits/],
       [["--evidence", f("evidence.json"), "--measurement", measurement, "--report", f("x")], /--report does not go with --evidence/],
       [["--evidence", f("missing.json"), "--measurement", measurement], /cannot read --evidence .*missing\.json: ENOENT/],
+      [["--evidence", f("evidence.json"), "--measurement", measurement, "--granularity", "thread"], /--granularity must be vm, process or function, got 'thread'/],
     ];
     for (const [args, message] of cases) {
       const r = await verify(args);

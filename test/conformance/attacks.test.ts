@@ -54,9 +54,11 @@ describe("attack conformance matrix", () => {
   it("names what stopped or refused each attack", () => {
     for (const c of report.cells) {
       const where = `${c.attack} x ${c.column}`;
-      if (c.outcome === "detected") expect(c.evidence, where).toMatch(/^integrity violation at GPA 0x[0-9a-f]+: the .* check failed/);
+      if (c.outcome === "detected") expect(c.evidence, where).toMatch(/^integrity violation at (GPA|EPC address) 0x[0-9a-f]+: the .* check failed/);
       if (c.outcome === "blocked" && c.attack !== "dram-read" && c.attack !== "side-channel") {
-        expect(c.evidence, where).toMatch(/RMP check '(hypervisor-write-to-assigned|gpa-mismatch)'/);
+        expect(c.evidence, where).toMatch(c.column === "sgx"
+          ? /EPCM check 'page-mismatch'|^abort-page semantics: a non-enclave write/
+          : /RMP check '(hypervisor-write-to-assigned|gpa-mismatch)'/);
       }
       if (c.outcome === "corrupted") expect(c.evidence, where).toMatch(/^the guest ran on with wrong data: /);
     }
@@ -64,8 +66,8 @@ describe("attack conformance matrix", () => {
 
   it("prints the matrix and names a cell that differs", () => {
     const lines = formatMatrix(report);
-    expect(lines[0]).toMatch(/^attack\s+native\s+sev\s+sev-snp\s+enclavisor\s+sev\+hiding\s+enclavisor\+hiding$/);
-    expect(lines.find((l) => l.startsWith("side-channel"))).toMatch(/LEAKED\s+LEAKED\s+LEAKED\s+LEAKED\s+blocked\s+blocked$/);
+    expect(lines[0]).toMatch(/^attack\s+native\s+sev\s+sev-snp\s+enclavisor\s+sev\+hiding\s+enclavisor\+hiding\s+sgx$/);
+    expect(lines.find((l) => l.startsWith("side-channel"))).toMatch(/LEAKED\s+LEAKED\s+LEAKED\s+LEAKED\s+blocked\s+blocked\s+blocked$/);
     // The same report with one cell expected otherwise: the printout marks it and names it.
     const cell = report.cells.find((c) => c.attack === "remap" && c.column === "sev-snp")!;
     const wrong = { ...cell, expected: "corrupted" as const };

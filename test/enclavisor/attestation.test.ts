@@ -25,18 +25,18 @@ demoData.set(new TextEncoder().encode("attest-demo v1"));
 const measurement = measureEnclave(demo, { switches });
 
 /** Runs the demo and returns the evidence it printed, and the enclave (destroyed). */
-async function demoEvidence(): Promise<{ evidence: Uint8Array; vmId: number; attestationKey: Uint8Array }> {
+async function demoEvidence(): Promise<{ evidence: Uint8Array; enclaveId: number; attestationKey: Uint8Array }> {
   const enclave = await launchEnclave(demo, { switches, platform });
   try {
     (enclave.guest.instance.exports._start as () => void)();
     expect(enclave.output).toHaveLength(1);
-    return { evidence: new TextEncoder().encode(enclave.output[0]!), vmId: enclave.vm!.id, attestationKey: enclave.attester!.attestationKey };
+    return { evidence: new TextEncoder().encode(enclave.output[0]!), enclaveId: enclave.id, attestationKey: enclave.attester!.attestationKey };
   } finally {
     enclave.destroy();
   }
 }
 
-const { evidence, vmId, attestationKey } = await demoEvidence();
+const { evidence, enclaveId, attestationKey } = await demoEvidence();
 
 function tampered(f: (e: Evidence) => void): Uint8Array {
   const e = decodeEvidence(evidence);
@@ -97,7 +97,7 @@ describe("post-launch attestation of the demo app", () => {
     const r = verifyEvidence(evidence, { measurement, reportData: demoData });
     expect(r.failure).toBeUndefined();
     expect(r.ok).toBe(true);
-    expect(r.enclaveReport!.enclaveId).toBe(BigInt(vmId));
+    expect(r.enclaveReport!.enclaveId).toBe(BigInt(enclaveId));
     expect(r.enclaveReport!.granularity).toBe("vm");
     const names = r.checks.map((c) => c.name);
     for (const link of ["evidence", "chain/ark-signature", "chain/vcek-signature", "vm-report/report-signature", "key-binding", "enclave-report-signature", "measurement", "report-data"]) {

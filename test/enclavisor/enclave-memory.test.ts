@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { EnclaveMemory, EnclaveMemoryFault } from "../../host/enclavisor/enclave-memory";
 import { EnclavePageTable, MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
+import { FrameOwnership } from "../../host/enclavisor/frame-ownership";
 import type { ModeName, ProtectionSwitches } from "../../host/enclavisor/protection";
 import { RmpFault } from "../../host/sev/rmp";
 import { PAGE_SIZE } from "../../host/wasm/layout";
@@ -13,7 +14,9 @@ function setup(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}, limi
   const platform = platformFor(switches);
   const vm = platform.launchVm();
   const pageTable = new EnclavePageTable({ firstGpa: 0, limitPages });
-  const memory = new EnclaveMemory({ hv: platform.hv, mc: platform.mc, vm, pageTable, encryption: switches.encryption });
+  const memory = new EnclaveMemory({
+    hv: platform.hv, mc: platform.mc, vm, pageTable, encryption: switches.encryption, ownership: new FrameOwnership(), enclaveId: 1,
+  });
   const adv = platform.hv.adversary;
   /** First touch of `page` and a write-back of `bytes`: what an eviction of a dirty page does. */
   const store = (page: number, bytes: Uint8Array) => {

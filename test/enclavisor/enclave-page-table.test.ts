@@ -14,9 +14,18 @@ describe("EnclavePageTable", () => {
     expect(() => pt.map(-1)).toThrow(/non-negative integer/);
   });
 
-  it("sizes per-GPA structures by the limit, or by the largest memory without one", () => {
-    expect(new EnclavePageTable({ firstGpa: 4 }).gpaEnd(1000)).toBe(1004);
-    expect(new EnclavePageTable({ firstGpa: 4, limitPages: 10 }).gpaEnd(1000)).toBe(14);
+  it("reads through a base table until it maps a page of its own, which shadows the base's", () => {
+    const base = new EnclavePageTable({ firstGpa: 0 });
+    base.map(7).written = true;
+    const clone = new EnclavePageTable({ firstGpa: 0x1000, limitPages: 1, base });
+    expect(clone.lookup(7)).toEqual({ gpa: 0, written: true });
+    expect(clone.owns(7)).toBe(false);
+    expect(clone.mappedPages).toBe(0);
+    expect(clone.map(7)).toEqual({ gpa: 0x1000, written: false });
+    expect(clone.owns(7)).toBe(true);
+    expect(clone.lookup(7)!.gpa).toBe(0x1000);
+    expect(base.lookup(7)).toEqual({ gpa: 0, written: true }); // the base never changes through the clone
+    expect(() => clone.map(8)).toThrow(MemoryLimitError); // the limit counts the clone's own frames only
   });
 
   it("refuses a page beyond the limit, unchanged, with an error naming the page and the limit", () => {

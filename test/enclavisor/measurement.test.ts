@@ -42,7 +42,10 @@ function recompute(mod: Uint8Array, s: ProtectionSwitches, limit: number | undef
   extend(2, sha384(mod), mod.length, 0);
   const cfg = new Uint8Array(16);
   const c = new DataView(cfg.buffer);
-  c.setUint8(0, (s.mmu ? 1 : 0) + (s.encryption ? 2 : 0) + (s.rmp ? 4 : 0) + (s.integrity ? 8 : 0) + (s.ciphertextHiding ? 16 : 0));
+  c.setUint8(0, (s.mmu ? 1 : 0) + (s.encryption ? 2 : 0) + (s.rmp ? 4 : 0) + (s.integrity ? 8 : 0) + (s.ciphertextHiding ? 16 : 0) +
+    (s.epcPages > 0 ? 32 : 0));
+  c.setUint16(1, s.epcPages & 0xffff, true);
+  c.setUint8(3, s.epcPages >>> 16);
   c.setUint32(4, s.mmu ? s.cachePages : 0, true);
   c.setUint32(8, s.mmu && s.integrity ? s.integrityCacheNodes : 0, true);
   c.setUint32(12, limit ?? 0xffffffff, true);
@@ -66,7 +69,7 @@ describe("enclave measurement", () => {
       [18, "\x01\x02\x03"],
     ]);
     const segments: [number, string][] = [[16, "hello"], [18, "\x01\x02\x03"]];
-    for (const [s, limit] of [[enclavisor, undefined], [modeSwitches("native"), undefined], [modeSwitches("sev", { cachePages: 9 }), 300]] as const) {
+    for (const [s, limit] of [[enclavisor, undefined], [modeSwitches("native"), undefined], [modeSwitches("sev", { cachePages: 9 }), 300], [modeSwitches("sgx"), undefined]] as const) {
       expect(toHex(measureEnclave(mod, { switches: s, memoryLimitPages: limit }))).toBe(recompute(mod, s, limit, segments));
     }
     expect(m(mod)).toMatch(/^[0-9a-f]{96}$/);
@@ -92,6 +95,10 @@ describe("enclave measurement", () => {
       "integrity cache": m(mod, { switches: modeSwitches("enclavisor", { integrityCacheNodes: enclavisor.integrityCacheNodes + 1 }) }),
       "memory limit": m(mod, { memoryLimitPages: 64 }),
       "another memory limit": m(mod, { memoryLimitPages: 65 }),
+      // The sgx preset is sev with integrity on plus an EPC: the EPC must tell the two apart.
+      "an EPC (sgx)": m(mod, { switches: modeSwitches("sgx") }),
+      "sev with integrity, no EPC": m(mod, { switches: modeSwitches("sev", { integrity: true, integrityCacheNodes: modeSwitches("sgx").integrityCacheNodes }) }),
+      "another EPC size": m(mod, { switches: modeSwitches("sgx", { epcPages: 5000 }) }),
     };
     const seen = new Map<string, string>([[base, "base"]]);
     for (const [name, value] of Object.entries(variants)) {

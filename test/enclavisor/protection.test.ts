@@ -15,6 +15,8 @@ describe("modeSwitches", () => {
     expect(row("sev")).toEqual([true, true, false, false, false]);
     expect(row("sev-snp")).toEqual([true, true, true, false, false]);
     expect(row("enclavisor")).toEqual([true, true, true, true, false]);
+    expect(row("sgx")).toEqual([true, true, false, true, false]);
+    expect(modeSwitches("enclavisor").epcPages).toBe(0);
     expect(modeSwitches("sev")).toMatchObject({ cachePages: DEFAULT_CACHE_PAGES, integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES });
     expect(DEFAULT_CACHE_PAGES * 4096).toBe(16 * 2 ** 20);
   });
@@ -36,16 +38,19 @@ describe("modeSwitches", () => {
     expect(() => modeSwitches("sev", { cachePages: 1 })).toThrow(/at least 2 pages/);
     expect(() => modeSwitches("sev", { cachePages: 2.5 })).toThrow(/whole number/);
     expect(() => modeSwitches("enclavisor", { integrityCacheNodes: 0 })).toThrow(/at least 1 node/);
-    expect(() => modeSwitches("sgx" as ModeName)).toThrow(/unknown protection mode 'sgx'/);
+    expect(() => modeSwitches("tdx" as ModeName)).toThrow(/unknown protection mode 'tdx'/);
+    expect(() => modeSwitches("sgx", { epcPages: -1 })).toThrow(/EPC size must be a whole number/);
+    expect(() => modeSwitches("sev", { epcPages: 8192 })).toThrow(/sgx memory model \(an EPC\) cannot run with integrity=off/);
   });
 
   it("names the modes and describes the switches", () => {
-    expect(MODE_NAMES).toEqual(["native", "sev", "sev-snp", "enclavisor"]);
+    expect(MODE_NAMES).toEqual(["native", "sev", "sev-snp", "enclavisor", "sgx"]);
     expect(isModeName("sev-snp")).toBe(true);
     expect(isModeName("tdx")).toBe(false);
     expect(describeSwitches(modeSwitches("native"))).toBe("mmu=off (native)");
     expect(describeSwitches(modeSwitches("enclavisor", { cachePages: 8, integrityCacheNodes: 64 }))).toBe(
       "mmu=on encryption=on rmp=on integrity=on ciphertext-hiding=off cache=8p integrity-cache=64",
     );
+    expect(describeSwitches(modeSwitches("sgx", { epcPages: 8192 }))).toMatch(/integrity=on .* epc=8192p$/);
   });
 });

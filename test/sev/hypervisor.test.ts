@@ -106,4 +106,24 @@ describe("Hypervisor", () => {
     };
     expect(reachable(m.hv)).toBe(false);
   });
+  it("releases pages of a running VM: unmapped, reclaimed in the RMP, freed as they are", () => {
+    const m = machine({ snp: true });
+    const vm = m.hv.launchVm();
+    const [spa, kept] = m.hv.addPages(vm, [0x40, 0x41]);
+    m.mc.pvalidate(vm, 0x40, true);
+    m.mc.guestWritePage(vm, 0x40, patternPage(4));
+    const ciphertext = m.dram.read(spa!);
+    m.hv.releasePages(vm, [0x40]);
+    expect(vm.npt.lookup(0x40)).toBeUndefined();
+    expect(m.rmp.get(spa!).assigned).toBe(false);
+    expect(m.dram.has(spa!)).toBe(false);
+    expect(m.dram.has(kept!)).toBe(true);
+    expect(() => m.mc.guestReadPage(vm, 0x40)).toThrow(/nested page fault/);
+    expect(() => m.hv.releasePages(vm, [0x40])).toThrow(/GPA 0x40 of VM \d+ is not mapped/);
+    // Not scrubbed by the hypervisor: the next owner of the frame finds what was there.
+    expect(m.dram.allocate()).toBe(spa);
+    expect(same(m.dram.read(spa!), ciphertext)).toBe(true);
+    m.hv.destroyVm(vm); // the released frame is no longer the VM's: teardown leaves it alone
+    expect(m.dram.has(spa!)).toBe(true);
+  });
 });

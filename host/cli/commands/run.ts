@@ -8,7 +8,7 @@ import { STATE_DIR_ENV } from "../../sev/platform-state";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 
-const help = `usage: npm run enclave -- [run] APP.wasm [--mode MODE] [switches] [--stats]
+const help = `usage: npm run enclave -- [run] APP.wasm [--mode MODE] [--granularity G] [switches] [--stats]
 
 Runs an enclave app on the emulated SEV platform and calls its _start export. Every memory access
 goes through the software MMU; at most --cache of plaintext is resident at a time, the rest lives
@@ -37,7 +37,7 @@ export const command: Command = {
     const line = parseAppCommand("run", args, OPTIONS, help);
     if (typeof line === "number") return line;
     const { file, bytes, values } = line;
-    const { mode, switches, memoryLimitPages } = line.flags;
+    const { mode, switches, memoryLimitPages, granularity } = line.flags;
     let fuel: number | undefined;
     if (values.fuel !== undefined) {
       fuel = Number(values.fuel);
@@ -52,6 +52,7 @@ export const command: Command = {
     try {
       enclave = await launchEnclave(bytes, {
         switches,
+        granularity,
         stateDir: values["state-dir"] as string | undefined,
         memoryLimitPages,
         fuel,
@@ -65,7 +66,7 @@ export const command: Command = {
       code = 1;
     }
     if (values.stats && enclave) {
-      console.error(`stats: mode=${mode} ${describeSwitches(switches)} ms=${(performance.now() - t0).toFixed(1)}`);
+      console.error(`stats: mode=${mode} granularity=${granularity} ${describeSwitches(switches)} ms=${(performance.now() - t0).toFixed(1)}`);
       for (const line of formatStats(enclave.stats())) console.error(`  ${line}`);
     }
     enclave?.destroy();

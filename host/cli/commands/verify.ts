@@ -5,10 +5,13 @@ import { parseArgs } from "node:util";
 import type { Command } from "../command";
 import { verifyAttestation, type ExpectedFields } from "../../sev/verifier";
 import { verifyEvidence } from "../../enclavisor/evidence";
+import type { GranularityName } from "../../enclavisor/attestation";
+import { isGranularity } from "../../enclavisor/enclavisor";
 
 const HELP = `usage: npm run enclave -- verify --report FILE --vcek FILE --chain FILE [options]
        npm run enclave -- verify --evidence FILE --measurement HEX [--report-data HEX]
-                                 [--enclavisor-measurement HEX] [--trusted-ark FILE]
+                                 [--enclavisor-measurement HEX] [--granularity G]
+                                 [--trusted-ark FILE]
 
 Verifies an SEV-SNP attestation report: the certificate chain ARK -> ASK -> VCEK (RSASSA-PSS,
 SHA-384), the VCEK's validity and TCB/hwID extensions, the report's ECDSA P-384 signature, its
@@ -27,8 +30,9 @@ With --evidence, checks an enclave's evidence bundle (what the SDK's attest() re
 link: the chain, the VM's SNP report, the attestation key's binding to it (REPORT_DATA), the
 enclave report's signature, and the enclave measurement (--measurement, 48 bytes, as printed by
 \`enclave measure\`) and guest data (--report-data) it carries; --enclavisor-measurement HEX (48
-bytes) also pins the Enclavisor VM's own launch measurement in its SNP report. A failure names
-its link.`;
+bytes) also pins the Enclavisor VM's own launch measurement in its SNP report (\`enclave measure
+--enclavisor\` prints it), and --granularity G (vm, process or function) the granularity the
+enclave report states. A failure names its link.`;
 
 class UsageError extends Error {}
 
@@ -72,6 +76,7 @@ export const command: Command = {
           chain: { type: "string" },
           "trusted-ark": { type: "string" },
           "enclavisor-measurement": { type: "string" },
+          granularity: { type: "string" },
           measurement: { type: "string" },
           "report-data": { type: "string" },
           "host-data": { type: "string" },
@@ -131,6 +136,7 @@ interface EvidenceArgs {
   "host-data"?: string;
   "trusted-ark"?: string;
   "enclavisor-measurement"?: string;
+  granularity?: string;
   measurement?: string;
   "report-data"?: string;
   quiet?: boolean;
@@ -143,6 +149,7 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
   let reportData: Uint8Array | undefined;
   let trustedArk: Uint8Array | undefined;
   let enclavisorMeasurement: Uint8Array | undefined;
+  let granularity: GranularityName | undefined;
   try {
     for (const flag of ["report", "vcek", "chain", "host-data"] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} does not go with --evidence (the bundle carries the report and chain)`);
@@ -151,6 +158,12 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
     measurement = hexArg("measurement", values.measurement, 48, true)!;
     reportData = hexArg("report-data", values["report-data"], 64, false);
     enclavisorMeasurement = hexArg("enclavisor-measurement", values["enclavisor-measurement"], 48, true);
+    if (values.granularity !== undefined) {
+      if (!isGranularity(values.granularity)) {
+        throw new UsageError(`--granularity must be vm, process or function, got '${values.granularity}'`);
+      }
+      granularity = values.granularity;
+    }
     evidence = readInput("evidence", values.evidence);
     if (values["trusted-ark"] !== undefined) trustedArk = readInput("trusted-ark", values["trusted-ark"]);
   } catch (err) {
@@ -163,6 +176,7 @@ function verifyEvidenceFile(values: EvidenceArgs): number {
     ...(reportData ? { reportData } : {}),
     ...(trustedArk ? { trustedArk } : {}),
     ...(enclavisorMeasurement ? { enclavisorMeasurement } : {}),
+    ...(granularity ? { granularity } : {}),
   });
   if (!values.quiet) {
     for (const c of result.checks) console.log(`${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);

@@ -6,6 +6,7 @@ import { IntegrityViolation } from "../../../host/enclavisor/integrity-violation
 import type { Via } from "../../../host/sev/adversary";
 import { hexFrame, PAGE_SIZE } from "../../../host/sev/page";
 import { RmpFault } from "../../../host/sev/rmp";
+import { EpcAccessDenied, EpcmFault, SgxIntegrityError } from "../../../host/sgx/faults";
 import type { AttackId, Outcome } from "./matrix-axes";
 import { DECOY_SEED, PREPARED_COUNTER, SECRET_SEED, vaultPage } from "./vault-victim";
 import type { VaultPage, Victim } from "./vault-victim";
@@ -40,13 +41,16 @@ function notApplicable(why: string): CellResult {
   return { outcome: "n/a", evidence: why, acted: false };
 }
 
-/** Runs an adversary action; an RmpFault is the hardware refusing it, returned rather than thrown. */
-function attempt(action: () => void): RmpFault | null {
+/** A refusal by the hardware: SNP's RMP, or SGX's abort-page semantics for the EPC. */
+type Refusal = RmpFault | EpcAccessDenied;
+
+/** Runs an adversary action; a refusal by the hardware is returned rather than thrown. */
+function attempt(action: () => void): Refusal | null {
   try {
     action();
     return null;
   } catch (e) {
-    if (e instanceof RmpFault) return e;
+    if (e instanceof RmpFault || e instanceof EpcAccessDenied) return e;
     throw e;
   }
 }
@@ -55,8 +59,8 @@ interface Aftermath {
   /** The page whose GPA a detection or an RMP fault of the guest must name. */
   target: VaultPage;
   acted: boolean;
-  /** The hypervisor's action was refused (the RMP faulted its store). */
-  refused: RmpFault | null;
+  /** The hypervisor's action was refused (the RMP faulted its store, or the EPC dropped it). */
+  refused: Refusal | null;
   /** What the guest does after the attack, before it checks its data (writes, evictions). */
   continueGuest?: () => void;
   /** What the guest's data must be: the counter, and the decoy's seed. */
@@ -93,15 +97,22 @@ function aftermath(v: Victim, a: Aftermath): CellResult {
   return { outcome: "error", evidence: "the attack went through, yet the guest's data is intact: it had no effect", acted: a.acted };
 }
 
-/** Classifies what stopped the guest: Enclavisor's integrity check, or the RMP on its access. */
+/** Classifies what stopped the guest: an integrity check (Enclavisor's tree, SGX's MEE or ELDU), or the RMP / EPCM on its access. */
 function stopped(v: Victim, e: unknown, a: Aftermath): CellResult {
   const gpa = v.gpaOf(a.target);
   const named = (at: number) =>
     gpa === at ? null : `the stop names GPA ${hexFrame(at)}, but the attack was on the ${a.target} page at GPA ${gpa === undefined ? "(none)" : hexFrame(gpa)}`;
-  const forGood = v.enclave.memory?.stopped === e ? null : "the enclave was not stopped for good by it";
-  if (e instanceof IntegrityViolation) {
-    const problem = named(e.gpa) ?? forGood;
+  const forGood = v.stoppedBy() === e ? null : "the enclave was not stopped for good by it";
+  if (e instanceof IntegrityViolation || e instanceof SgxIntegrityError) {
+    const problem = named(e instanceof IntegrityViolation ? e.gpa : e.address) ?? forGood;
     return problem ? { outcome: "error", evidence: `${e.message}: ${problem}`, acted: a.acted } : { outcome: "detected", evidence: e.message, acted: a.acted };
+  }
+  if (e instanceof EpcmFault) {
+    // The EPCM names the frame the access went to: where the OS's page table sends the target now.
+    const problem = named(e.address) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);
+    return problem
+      ? { outcome: "error", evidence: `${e.message}: ${problem}`, acted: a.acted }
+      : { outcome: "blocked", evidence: `${e.message}; the guest's frame is intact`, acted: a.acted };
   }
   if (e instanceof EnclaveMemoryFault && e.cause instanceof RmpFault) {
     const problem = named(e.gpa) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);

@@ -7,6 +7,14 @@
 // memory is all the "DRAM" it has, unencrypted, with no NPT and no tree. Ciphertext hiding changes
 // only what the hypervisor's CPU reads of private frames return (0xFF), so the two hiding columns
 // differ from their modes only in the side-channel row.
+//
+// `sgx` (issue 7) is SGX's EPC (host/sgx): pages in MEE ciphertext, each with a MAC keyed by its
+// version, versions under a counter tree whose root is on die (Gueron 2016); CPU accesses from
+// outside the enclave get abort-page semantics (reads all ones, writes dropped; SDM vol 3D, 37.4);
+// the OS's page tables stand in for the NPT, and the EPCM checks every access against the page it
+// was assigned to (SDM vol 3D, 34.12). The victim's pages stay in the EPC (it is far larger than
+// the vault), so these cells attack the EPC; evicted pages (EWB/ELDU) are attacked in
+// test/sgx/paging.test.ts and test/sgx/sgx-enclave.test.ts.
 import type { AttackId, ColumnId, Outcome } from "./matrix-axes";
 
 export type ExpectedRow = Readonly<Record<ColumnId, Outcome>>;
@@ -17,6 +25,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "dram-read": {
     native: "leaked", sev: "blocked", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "blocked", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: the EPC holds MEE ciphertext only.
   },
   // A Rowhammer-style flip in DRAM bypasses the RMP; AES-XTS has no integrity, so the guest decrypts
   // a garbled 16-byte block unless the tree checks the page (SEV-SNP whitepaper: "active DRAM
@@ -24,6 +33,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "bit-flip": {
     native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
     "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+    sgx: "detected", // sgx: the page's MAC fails (MEE, Gueron section 4).
   },
   // The hypervisor writes an old ciphertext of the counter page back with its own stores. On SEV it
   // decrypts to the old counter (SEVurity and the SNP whitepaper's "replay" row); the RMP refuses a
@@ -31,12 +41,14 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "replay-hypervisor": {
     native: "corrupted", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: the OS's store to the EPC is dropped (abort-page semantics).
   },
   // The same replay through a bus interposer: no RMP on that path, so SNP takes the old counter;
   // Enclavisor's leaf for the page holds the newer version's hash (DESIGN.md section 5, Integrity).
   "replay-physical": {
     native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
     "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+    sgx: "detected", // sgx: the old MAC was made under an older version: the MAC check fails.
   },
   // The NPT points the secret's GPA at the decoy's frame. The tweak is the SPA, so SEV decrypts the
   // decoy correctly and the guest takes it for its secret (SEVurity, remapping); the RMP entry of
@@ -45,6 +57,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   remap: {
     native: "n/a", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: the OS's page table sends the secret's page to the decoy's frame; the EPCM says that frame holds another page.
   },
   // The decoy's GPA is aliased onto the secret's frame, so the guest's write-back of its decoy lands
   // on its secret. SEV encrypts it with that frame's tweak and the secret silently becomes the
@@ -52,6 +65,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   alias: {
     native: "n/a", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: the decoy's write-back goes to the secret's frame; the EPCM refuses it (page-mismatch).
   },
   // A byte of the secret's leaf node, in the untrusted frames of the node store, is changed while
   // the node is out of the integrity cache; the fill verifies the path to the root (DESIGN.md
@@ -59,6 +73,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "tree-node": {
     native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
     "sev+hiding": "n/a", "enclavisor+hiding": "detected",
+    sgx: "detected", // sgx: the secret's version node in the MEE's tree fails its MAC once out of the MEE cache.
   },
   // A consistent rollback: the counter page and every node-store frame on its path go back to an
   // older state together, physically. Each node then matches its (old) parent; only the root,
@@ -66,6 +81,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "tree-rollback": {
     native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
     "sev+hiding": "n/a", "enclavisor+hiding": "detected",
+    sgx: "detected", // sgx: the path rolls back consistently up to the top level, whose counter on die moved on.
   },
   // The hypervisor reads the counter's frame after each write-back: encryption is deterministic per
   // (key, SPA), so equal ciphertexts betray equal counters and unchanged pages (CipherLeaks, Li et
@@ -74,16 +90,19 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   "side-channel": {
     native: "leaked", sev: "leaked", "sev-snp": "leaked", enclavisor: "leaked",
     "sev+hiding": "blocked", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: the OS's reads of the EPC return all ones (and counter mode with versions would hide equality anyway).
   },
   // The hypervisor stores its own bytes into the secret's frame: plain SEV lets it (the guest
   // decrypts garbage), the RMP refuses it (RmpFault "hypervisor-write-to-assigned").
   "hypervisor-write": {
     native: "corrupted", sev: "corrupted", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "corrupted", "enclavisor+hiding": "blocked",
+    sgx: "blocked", // sgx: dropped (abort-page semantics).
   },
   // The same bytes written physically: past the RMP, so only the tree's page hash catches them.
   "physical-write": {
     native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
     "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
+    sgx: "detected", // sgx: the page's MAC fails.
   },
 };

@@ -1,5 +1,6 @@
 // The two axes of the attack matrix (issue 4, "Attack conformance suite") and what a cell can say.
-// Columns are protection modes (DESIGN.md section 5), plus two with ciphertext hiding on; rows are
+// Columns are protection modes (DESIGN.md section 5, and issue 7's sgx preset), plus two with
+// ciphertext hiding on; rows are
 // the attacks of attacks.ts, in the order they are printed.
 import type { ModeName } from "../../../host/enclavisor/protection";
 
@@ -7,12 +8,15 @@ import type { ModeName } from "../../../host/enclavisor/protection";
  * What an attack achieved (issue 4):
  *   leaked     the adversary learned plaintext, or an equality of plaintexts, it should not;
  *   corrupted  silently corrupted: the guest ran on with data that its own check finds wrong;
- *   detected   Enclavisor's integrity check stopped the enclave with a violation naming the
- *              attacked GPA; no forged byte reached the guest, and the host stayed up;
+ *   detected   Enclavisor's integrity check (or SGX's MEE / ELDU MAC) stopped the enclave with a
+ *              violation naming the attacked GPA (EPC address); no forged byte reached the guest,
+ *              and the host stayed up;
  *   blocked    the hardware refused the action or its effect: the RMP faulted the hypervisor's
  *              write, or the guest's access through a forged NPT entry (the #NPF the hypervisor
- *              gets on real SNP), and the guest's data is intact; for a passive attack, the
- *              adversary saw only ciphertext (or 0xFF) and learned nothing;
+ *              gets on real SNP); under sgx, the EPC dropped the OS's store (abort-page semantics)
+ *              or the EPCM refused an access through a forged page-table entry; and the guest's
+ *              data is intact; for a passive attack, the adversary saw only ciphertext (or 0xFF)
+ *              and learned nothing;
  *   n/a        the attack has nothing to act on in this mode (the reason is given);
  *   error      the harness could not classify the cell: the evidence says why (always a failure).
  */
@@ -32,6 +36,7 @@ export const COLUMNS = [
   { id: "enclavisor", mode: "enclavisor", ciphertextHiding: false },
   { id: "sev+hiding", mode: "sev", ciphertextHiding: true },
   { id: "enclavisor+hiding", mode: "enclavisor", ciphertextHiding: true },
+  { id: "sgx", mode: "sgx", ciphertextHiding: false },
 ] as const satisfies readonly Column[];
 
 export type ColumnId = (typeof COLUMNS)[number]["id"];

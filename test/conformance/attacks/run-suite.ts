@@ -37,7 +37,8 @@ export async function runAttackSuite(opts: SuiteOptions = {}): Promise<SuiteRepo
   const wasm = guestApp("vault");
   const cells: Cell[] = [];
   for (const column of columns) {
-    const platform = column.mode === "native" ? null : platformFor(tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding }));
+    // sgx runs on its own SGX machine (host/sgx), not on an SEV platform.
+    const platform = column.mode === "native" || column.mode === "sgx" ? null : platformFor(tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding }));
     for (const attack of attacks) {
       let result: CellResult;
       try {

@@ -4,8 +4,15 @@
 // Adversary API on the frames the VM's NPT maps the pages to; for native, the plain host memory
 // the module runs in (it has no other). Nothing here reads a protected guest's Wasm memory: the
 // page table lookups only aim the attacks, and the guest reports on its data itself.
+// For the sgx column (issue 7), the surface is SGX's: the EPC frames' ciphertext and MACs and the
+// MEE's version-tree nodes (physically), the EPC through the OS's CPU (abort-page semantics), and
+// the OS's page tables in place of the NPT (host/sgx/adversary.ts, host/sgx/untrusted-os.ts).
 import type { Platform } from "../../../host/enclavisor/platform";
 import { launchEnclave } from "../../../host/enclavisor/run-app";
+import { isSgxEnclave } from "../../../host/enclavisor/sgx-launch";
+import type { SgxEnclave } from "../../../host/enclavisor/sgx-launch";
+import type { SgxSnapshot } from "../../../host/sgx/adversary";
+import { epcAddress } from "../../../host/sgx/faults";
 import type { Enclave } from "../../../host/enclavisor/run-app";
 import type { FrameSnapshot, Via } from "../../../host/sev/adversary";
 import { PAGE_SIZE } from "../../../host/sev/page";
@@ -81,8 +88,13 @@ export interface Victim {
   readonly enclave: Enclave;
   readonly guest: VaultExports;
   readonly surface: FrameSurface;
-  /** The GPA of a page (protected modes), for checking what a fault names. */
+  /**
+   * The GPA of a page (protected modes), for checking what a fault names; for sgx, the EPC address
+   * an access to the page goes to now (the OS's page table).
+   */
   gpaOf(page: VaultPage): number | undefined;
+  /** The error that stopped the enclave for good, if one did. */
+  stoppedBy(): unknown;
   /** Writes back and evicts every resident page (a no-op for native, which has no cache). */
   evict(): void;
   destroy(): void;
@@ -106,7 +118,9 @@ export async function prepareVictim(wasm: Uint8Array, column: Column, platform: 
       decoy: guest.decoyPtr() / PAGE_SIZE,
       counter: guest.counterPtr() / PAGE_SIZE,
     };
-    const victim = enclave.memory ? protectedVictim(column, enclave, guest, pageOf) : nativeVictim(column, enclave, guest, pageOf);
+    const victim = isSgxEnclave(enclave)
+      ? sgxVictim(column, enclave, guest, pageOf)
+      : enclave.memory ? protectedVictim(column, enclave, guest, pageOf) : nativeVictim(column, enclave, guest, pageOf);
     victim.evict();
     return victim;
   } catch (e) {
@@ -166,6 +180,61 @@ function protectedVictim(column: Column, enclave: Enclave, guest: VaultExports, 
   return {
     column, enclave, guest, surface,
     gpaOf,
+    stoppedBy: () => memory.stopped,
+    evict: () => enclave.guest.mmu!.evictAll(),
+    destroy: () => enclave.destroy(),
+  };
+}
+
+/** The sgx column: the attacker is the OS and whoever holds the memory bus (host/sgx/adversary.ts). */
+function sgxVictim(column: Column, enclave: SgxEnclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
+  const { machine, memory } = enclave.sgx;
+  const adversary = machine.adversary;
+  const table = machine.os.table(memory.id);
+  const frameOf = (page: VaultPage): number => {
+    const frame = table.get(pageOf[page]);
+    if (frame === undefined) throw new Error(`the vault's ${page} page (guest page ${pageOf[page]}) has no EPC frame`);
+    return frame;
+  };
+  const addressOf = (page: VaultPage) => epcAddress(frameOf(page));
+  const snaps = new WeakMap<FrameSnapshot, SgxSnapshot>();
+  const keep = (snap: SgxSnapshot): FrameSnapshot => {
+    snaps.set(snap, snap);
+    return snap;
+  };
+  const surface: FrameSurface = {
+    read: (page, via) => adversary.read(addressOf(page), via),
+    write: (page, bytes, via) => adversary.write(addressOf(page), bytes, via),
+    flipBits: (page, offset, mask, via) => adversary.flipBits(addressOf(page), offset, mask, via),
+    snapshot: (page) => keep(adversary.snapshot(addressOf(page))),
+    replay: (snap, via) => {
+      const s = snaps.get(snap);
+      if (!s) throw new Error("not a snapshot of this victim");
+      adversary.replay(s, via);
+    },
+    // The OS's page tables take the NPT's place: it maps the enclave's pages to EPC frames (named by address).
+    npt: {
+      remap: (page, to) => table.set(pageOf[page], frameOf(to)),
+      alias: (page, target) => table.set(pageOf[page], frameOf(target)),
+      frameOf: (page) => (table.has(pageOf[page]) ? addressOf(page) : undefined),
+      readFrame: (address) => adversary.read(address, "physical"),
+    },
+    tree: {
+      evictAll: () => machine.epc.tree.evictCache(),
+      tamperLeaf: (page, mask) => {
+        const [leaf] = adversary.pathOf(frameOf(page));
+        const before = adversary.read(leaf!);
+        // The low byte of the page's own version in its version node; the tree sits in the PRM, so physically.
+        adversary.flipBits(leaf!, (frameOf(page) % 8) * 8, mask, "physical");
+        return { before, after: adversary.read(leaf!) };
+      },
+      snapshotPath: (page) => adversary.pathOf(frameOf(page)).map((a) => keep(adversary.snapshot(a))),
+    },
+  };
+  return {
+    column, enclave, guest, surface,
+    gpaOf: (page) => table.has(pageOf[page]) ? addressOf(page) : undefined,
+    stoppedBy: () => memory.stopped,
     evict: () => enclave.guest.mmu!.evictAll(),
     destroy: () => enclave.destroy(),
   };
@@ -197,6 +266,7 @@ function nativeVictim(column: Column, enclave: Enclave, guest: VaultExports, pag
   return {
     column, enclave, guest, surface,
     gpaOf: () => undefined,
+    stoppedBy: () => undefined,
     evict: () => {},
     destroy: () => enclave.destroy(),
   };

@@ -1,0 +1,62 @@
+// Server apps (DESIGN.md section 8, "a data handler for a server"): the I/O channel through shared
+// pages. The host owns the sockets and only moves bytes; the guest parses and answers.
+//
+// A server app calls openChannel() from `_start`, re-exports the four channel exports below, and
+// exports its handlers:
+//
+//   on_open(conn: u32): void              a client connected (conn ids are never reused while open)
+//   on_data(conn: u32, len: u32): u32     the host put `len` bytes of the client's stream at io_in()
+//   on_drain(conn: u32): u32              the host wants more of the output queued for conn
+//   on_close(conn: u32): void             the client went away (or the host closed it)
+//
+// on_data and on_drain return a result word: the number of bytes the guest wrote at io_out()
+// (bits 0-28), RESULT_CLOSE when the host must close the connection once those bytes are sent,
+// and RESULT_MORE when more output is queued in private memory (the host calls on_drain for it,
+// at its own pace: that is how backpressure reaches the guest). The host decodes the word in
+// host/enclavisor/server-app.ts. The input buffer is shared with the untrusted host: copy what you
+// read from it into private memory before you parse it, and never put a secret in the output
+// buffer that the client must not see.
+import { allocShared } from "./index";
+
+/** Bytes written at io_out(), in a result word. */
+export const RESULT_LENGTH_MASK: u32 = 0x1fff_ffff;
+/** Close the connection after sending this result's bytes. */
+export const RESULT_CLOSE: u32 = 0x2000_0000;
+/** More output is queued: call on_drain. */
+export const RESULT_MORE: u32 = 0x4000_0000;
+
+/** Default size of each of the two channel buffers (input and output). */
+export const CHANNEL_BYTES: u32 = 64 * 1024;
+
+let inPtr: usize = 0;
+let outPtr: usize = 0;
+let inCap: u32 = 0;
+let outCap: u32 = 0;
+
+/** Allocates the shared input and output buffers, `bytes` each (whole 4 KiB pages). Call once, from `_start`. */
+export function openChannel(bytes: u32 = CHANNEL_BYTES): void {
+  assert(inPtr == 0, "openChannel: the channel is already open");
+  assert(bytes >= 4096 && bytes <= RESULT_LENGTH_MASK, "openChannel: a buffer must be 4 KiB to 512 MiB");
+  inPtr = allocShared(bytes);
+  outPtr = allocShared(bytes);
+  inCap = bytes;
+  outCap = bytes;
+}
+
+/** Where the host writes a client's bytes (shared, untrusted). */
+export function io_in(): usize {
+  return inPtr;
+}
+
+export function io_in_cap(): u32 {
+  return inCap;
+}
+
+/** Where the guest writes its answers (shared: the host reads them). */
+export function io_out(): usize {
+  return outPtr;
+}
+
+export function io_out_cap(): u32 {
+  return outCap;
+}

@@ -1,0 +1,142 @@
+// kv: a Redis-protocol (RESP2) key-value store that runs inside an enclave (issue 6). Its whole
+// state lives in enclave memory: encrypted in DRAM, integrity-checked and paged by the MMU. The
+// host only moves bytes between the sockets and the shared channel (assembly/server.ts); parsing,
+// commands and replies all run here. Serve it with `npm run enclave -- guest-apps/kv.wasm`.
+//
+// Commands (Redis 7.0 semantics and error texts; the table of errors is in kv/commands.ts):
+//   connection  PING [msg], ECHO, QUIT, SELECT 0, CLIENT SETNAME|GETNAME|ID
+//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], GET, GETSET, DEL,
+//               EXISTS, MGET, MSET, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
+//   expiry      EXPIRE/PEXPIRE key n [NX|XX|GT|LT], TTL, PTTL, PERSIST
+//   keyspace    KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t], TYPE, DBSIZE, FLUSHDB, FLUSHALL
+//   hashes      HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY
+//   lists       LPUSH, RPUSH, LPOP/RPOP key [count], LLEN, LRANGE
+//   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace),
+//               CONFIG GET pattern... (save, appendonly, proto-max-bulk-len, maxmemory, databases),
+//               COMMAND [COUNT|DOCS|INFO|LIST]
+// Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
+// split across any number of reads (kv/conn.ts).
+//
+// Limits: a bulk string over maxBulk (default 512 MiB, Redis's proto-max-bulk-len) or a request
+// with more than maxArgs arguments (default 1024 * 1024) is a protocol error: the client gets
+// `-ERR Protocol error: invalid bulk length` (or `invalid multibulk length`) and the connection
+// closes, as Redis does. The host sets both with kv_set_limits (its flag --max-bulk). Inline
+// requests and count lines are limited to 64 KiB. Values are bytes: NUL and any other byte work.
+//
+// Time: expiry (EX, PX, EXPIRE, TTL...) runs on untrustedTimeMs(), the host's clock. The host can
+// stop it, move it or lie, and so make keys expire early or live forever: it cannot read or change
+// a value, but it decides when a TTL ends. Expired keys are deleted when touched, and a sweep of
+// a few expiring keys per request batch (plus a full pass before DBSIZE, KEYS and INFO keyspace)
+// keeps the counts right.
+//
+// Snapshots (kv/snapshot.ts has the byte format): snapshot_begin serialises the store and seals it
+// in chunks of at most 1 MiB, each carrying the counter value counterRead() + 1, its index and the
+// chunk count; the host reads the blobs with snapshot_read, stores them durably, then calls
+// snapshot_commit, which advances the enclave's monotonic counter to that value. restore_begin /
+// restore_feed / restore_end unseal and check every chunk, refuse a snapshot sealed below the
+// counter (a rollback, -3) unless the host passes allowRollback, and replace the store. Statuses:
+// -1 unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
+// another enclave or platform), -3 rollback, -4 called out of order.
+import { randomBytes } from "../assembly/index";
+import { RESULT_CLOSE, RESULT_MORE, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
+import { copyMemory } from "./kv/bytes";
+import { newBatch, now } from "./kv/clock";
+import { Conn, nextCommand, setLimits } from "./kv/conn";
+import { clientClosed, clientOpened, db, execute, initCommands, markStart, replaceDb } from "./kv/commands";
+import { replyTo } from "./kv/reply";
+import { STATUS_BAD_CALL, restoreBegin, restoreEnd, restoreFeed, restoredDb, snapshotBegin, snapshotCommit, snapshotRead } from "./kv/snapshot";
+import { Db, seedHash } from "./kv/store";
+
+export { io_in, io_in_cap, io_out, io_out_cap };
+
+const conns = new Map<u32, Conn>();
+
+export function _start(): void {
+  openChannel();
+  initCommands();
+  seedHash(load<u32>(randomBytes(4).dataStart));
+  markStart(now());
+}
+
+/** Sets the request limits (the host's --max-bulk); call before serving. */
+export function kv_set_limits(maxBulk: u32, maxArgs: u32): void {
+  setLimits(maxBulk, maxArgs);
+}
+
+export function on_open(conn: u32): void {
+  if (conns.has(conn)) return;
+  conns.set(conn, new Conn(conn));
+  clientOpened();
+}
+
+export function on_data(conn: u32, len: u32): u32 {
+  if (!conns.has(conn)) return RESULT_CLOSE;
+  const c = conns.get(conn);
+  if (c.closing) return flush(c);
+  // The one copy of the client's bytes: out of the shared page (the host may change it at any
+  // moment) into private memory, where they are parsed.
+  c.input.put(io_in(), min<u32>(len, io_in_cap()));
+  newBatch();
+  replyTo(c.output);
+  while (nextCommand(c) == 1) execute(c);
+  if (!c.closing) c.compact();
+  db.sweep();
+  return flush(c);
+}
+
+export function on_drain(conn: u32): u32 {
+  if (!conns.has(conn)) return RESULT_CLOSE;
+  return flush(conns.get(conn));
+}
+
+export function on_close(conn: u32): void {
+  if (!conns.has(conn)) return;
+  conns.get(conn).free();
+  conns.delete(conn);
+  clientClosed();
+}
+
+/** Hands the next part of c's output to the host: a result word (assembly/server.ts). */
+function flush(c: Conn): u32 {
+  const out = c.output;
+  const n = min<u32>(out.len - c.sent, io_out_cap());
+  copyMemory(io_out(), out.ptr + c.sent, n);
+  c.sent += n;
+  if (c.sent < out.len) return n | RESULT_MORE;
+  out.clear();
+  c.sent = 0;
+  if (c.closing) {
+    c.input.clear();
+    return n | RESULT_CLOSE;
+  }
+  return n;
+}
+
+export function snapshot_begin(): i32 {
+  newBatch();
+  return snapshotBegin(db);
+}
+
+export function snapshot_read(): u32 {
+  return snapshotRead(io_out(), io_out_cap());
+}
+
+export function snapshot_commit(): i32 {
+  return snapshotCommit();
+}
+
+export function restore_begin(total: u32): i32 {
+  return restoreBegin(total);
+}
+
+export function restore_feed(len: u32): i32 {
+  if (len > io_in_cap()) return STATUS_BAD_CALL;
+  return restoreFeed(io_in(), len);
+}
+
+export function restore_end(allowRollback: u32): i32 {
+  newBatch();
+  const r = restoreEnd(allowRollback != 0);
+  if (r == 0) replaceDb(changetype<Db>(restoredDb));
+  return r;
+}

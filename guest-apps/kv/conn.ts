@@ -1,0 +1,230 @@
+// A client connection and its RESP2 request parser (Redis 7.0 networking.c: processMultibulkBuffer
+// and processInlineBuffer). The parser is resumable: a command may arrive split across any number
+// of on_data calls, and one call may carry many commands (pipelining). Arguments are kept as
+// (offset, length) pairs into the connection's private input buffer: nothing is copied twice.
+import { ByteBuf, parseI64, parsedInt } from "./bytes";
+import { replyError } from "./reply";
+
+/** Redis's PROTO_INLINE_MAX_SIZE: longest inline request or count line before a protocol error. */
+export const INLINE_MAX: u32 = 64 * 1024;
+
+/** Most input memory reserved ahead of the bytes that arrived, for a long bulk string. */
+const EAGER_BYTES: i64 = 1 << 20;
+
+/** Largest bulk string (Redis's proto-max-bulk-len, 512 MiB by default); kv_set_limits sets it. */
+export let maxBulk: u32 = 512 * 1024 * 1024;
+/** Most arguments in one command; kv_set_limits sets it. */
+export let maxArgs: u32 = 1024 * 1024;
+
+export function setLimits(bulk: u32, args: u32): void {
+  maxBulk = bulk;
+  maxArgs = args;
+}
+
+export class Conn {
+  /** The client's bytes not yet consumed, copied from the shared input buffer. */
+  input: ByteBuf = new ByteBuf();
+  /** Parse position in `input`. */
+  pos: u32 = 0;
+  /** Where the command being parsed starts in `input` (what must be kept on compaction). */
+  cmdStart: u32 = 0;
+  /** Bulk strings still to read in the current multibulk request (0: between requests). */
+  pending: i64 = 0;
+  /** Length of the bulk string being read, once its `$` line is in (-1: not yet). */
+  bulkLen: i64 = -1;
+  /** The arguments: u32 pairs (offset in `input`, length). */
+  argv: ByteBuf = new ByteBuf();
+  argc: u32 = 0;
+  /** Replies not yet handed to the host; `sent` of them already were. */
+  output: ByteBuf = new ByteBuf();
+  sent: u32 = 0;
+  /** Close once the output is sent (QUIT, a protocol error). */
+  closing: bool = false;
+  name: ArrayBuffer | null = null;
+
+  constructor(public id: u32) {}
+
+  /** Drops what was parsed, keeping the command in progress (its argument offsets move with it). */
+  compact(): void {
+    const shift = this.pending == 0 ? this.pos : this.cmdStart;
+    if (shift == 0) return;
+    this.input.consume(shift);
+    this.pos -= shift;
+    this.cmdStart -= shift;
+    if (this.pending == 0) this.argc = 0;
+    const a = this.argv.ptr;
+    for (let i: u32 = 0; i < this.argc; i++) store<u32>(a + (i << 3), load<u32>(a + (i << 3)) - shift);
+  }
+
+  free(): void {
+    this.input.free();
+    this.argv.free();
+    this.output.free();
+  }
+}
+
+/** A protocol error: Redis replies, then closes the connection once the reply is sent. */
+function protocolError(c: Conn, what: string): i32 {
+  replyError("Protocol error: " + what);
+  c.closing = true;
+  c.pending = 0;
+  return -1;
+}
+
+function find(p: usize, from: u32, to: u32, byte: u8): i64 {
+  for (let i = from; i < to; i++) if (load<u8>(p + i) == byte) return i;
+  return -1;
+}
+
+/**
+ * Parses the next request of `c`. Returns 1 when one is complete (its arguments in c.argv), 0 when
+ * more bytes are needed, and -1 after a protocol error (replied; the connection is closing).
+ * Replies must be directed at c.output (replyTo) before the call.
+ */
+export function nextCommand(c: Conn): i32 {
+  if (c.closing) return 0;
+  const buf = c.input.ptr;
+  const len = c.input.len;
+  if (c.pending == 0) {
+    c.argc = 0;
+    c.argv.len = 0;
+    while (true) {
+      c.cmdStart = c.pos;
+      if (c.pos >= len) return 0;
+      if (load<u8>(buf + c.pos) != 0x2a) {
+        const r = inlineCommand(c, buf, len);
+        if (r == 1 && c.argc == 0) continue; // an empty line
+        return r;
+      }
+      // "*<count>\r\n": Redis looks for the '\r' and wants one more byte after it.
+      const cr = find(buf, c.pos, len, 0x0d);
+      if (cr < 0 || <u32>cr + 1 >= len) {
+        return len - c.pos > INLINE_MAX ? protocolError(c, "too big mbulk count string") : 0;
+      }
+      if (!parseI64(buf + c.pos + 1, <u32>cr - c.pos - 1) || parsedInt > <i64>maxArgs) {
+        return protocolError(c, "invalid multibulk length");
+      }
+      c.pos = <u32>cr + 2;
+      if (parsedInt <= 0) continue; // "*0" or "*-1": nothing to run
+      c.pending = parsedInt;
+      c.bulkLen = -1;
+      c.argv.reserve(<u32>min<i64>(c.pending, 1024) << 3);
+      break;
+    }
+  }
+  while (c.pending > 0) {
+    if (c.bulkLen < 0) {
+      const cr = find(buf, c.pos, len, 0x0d);
+      if (cr < 0 || <u32>cr + 1 >= len) {
+        return len - c.pos > INLINE_MAX ? protocolError(c, "too big bulk count string") : 0;
+      }
+      const first = load<u8>(buf + c.pos);
+      if (first != 0x24) return protocolError(c, "expected '$', got '" + String.fromCharCode(first) + "'");
+      if (!parseI64(buf + c.pos + 1, <u32>cr - c.pos - 1) || parsedInt < 0 || parsedInt > <i64>maxBulk) {
+        return protocolError(c, "invalid bulk length");
+      }
+      c.pos = <u32>cr + 2;
+      c.bulkLen = parsedInt;
+    }
+    const need = c.bulkLen + 2;
+    if (<i64>(len - c.pos) < need) {
+      // Make room for the rest of the string now rather than doubling through it, but only
+      // EAGER_BYTES ahead: a client that announces 512 MiB gets memory as it sends the bytes.
+      c.input.reserve(<u32>min<i64>(need - <i64>(len - c.pos), EAGER_BYTES));
+      return 0;
+    }
+    c.argv.putU32(c.pos);
+    c.argv.putU32(<u32>c.bulkLen);
+    c.argc++;
+    c.pos += <u32>need;
+    c.bulkLen = -1;
+    c.pending--;
+  }
+  return 1;
+}
+
+// @ts-ignore: decorator
+@inline function isSpace(b: u32): bool {
+  return b == 0x20 || (b >= 0x09 && b <= 0x0d);
+}
+
+// @ts-ignore: decorator
+@inline function hexValue(b: u32): i32 {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  b |= 0x20;
+  if (b >= 0x61 && b <= 0x66) return b - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * One inline request (a line of text, as telnet and redis-cli's inline mode send), split into
+ * arguments in place by Redis's sdssplitargs rules: spaces separate, "double quotes" take \n \r \t
+ * \b \a \xHH and \<c> escapes, 'single quotes' take \'. A closing quote must be followed by a space
+ * or the end. Returns 1 (arguments in c.argv, possibly none), 0 for more bytes, -1 on error.
+ */
+function inlineCommand(c: Conn, buf: usize, len: u32): i32 {
+  const nl = find(buf, c.pos, len, 0x0a);
+  if (nl < 0) return len - c.pos > INLINE_MAX ? protocolError(c, "too big inline request") : 0;
+  let end = <u32>nl;
+  if (end > c.pos && load<u8>(buf + end - 1) == 0x0d) end--;
+  let p = c.pos;
+  let w = c.pos; // decoded bytes are written back over the line: never ahead of p
+  while (true) {
+    while (p < end && isSpace(load<u8>(buf + p))) p++;
+    if (p >= end) break;
+    const start = w;
+    let inDouble = false;
+    let inSingle = false;
+    let done = false;
+    while (!done) {
+      const ch: u32 = p < end ? load<u8>(buf + p) : 0;
+      const next: u32 = p + 1 < end ? load<u8>(buf + p + 1) : 0;
+      if (inDouble) {
+        if (p >= end) return protocolError(c, "unbalanced quotes in request");
+        if (ch == 0x5c && next == 0x78 && p + 3 < end && hexValue(load<u8>(buf + p + 2)) >= 0 && hexValue(load<u8>(buf + p + 3)) >= 0) {
+          store<u8>(buf + w++, <u8>((hexValue(load<u8>(buf + p + 2)) << 4) | hexValue(load<u8>(buf + p + 3))));
+          p += 3;
+        } else if (ch == 0x5c && p + 1 < end) {
+          p++;
+          let e = next;
+          if (e == 0x6e) e = 0x0a;
+          else if (e == 0x72) e = 0x0d;
+          else if (e == 0x74) e = 0x09;
+          else if (e == 0x62) e = 0x08;
+          else if (e == 0x61) e = 0x07;
+          store<u8>(buf + w++, <u8>e);
+        } else if (ch == 0x22) {
+          if (p + 1 < end && !isSpace(next)) return protocolError(c, "unbalanced quotes in request");
+          done = true;
+        } else {
+          store<u8>(buf + w++, <u8>ch);
+        }
+      } else if (inSingle) {
+        if (p >= end) return protocolError(c, "unbalanced quotes in request");
+        if (ch == 0x5c && next == 0x27) {
+          p++;
+          store<u8>(buf + w++, 0x27);
+        } else if (ch == 0x27) {
+          if (p + 1 < end && !isSpace(next)) return protocolError(c, "unbalanced quotes in request");
+          done = true;
+        } else {
+          store<u8>(buf + w++, <u8>ch);
+        }
+      } else if (p >= end || ch == 0x20 || ch == 0x0a || ch == 0x0d || ch == 0x09 || ch == 0) {
+        done = true;
+      } else if (ch == 0x22) {
+        inDouble = true;
+      } else if (ch == 0x27) {
+        inSingle = true;
+      } else {
+        store<u8>(buf + w++, <u8>ch);
+      }
+      if (p < end) p++;
+    }
+    c.argv.putU32(start);
+    c.argv.putU32(w - start);
+    c.argc++;
+  }
+  c.pos = <u32>nl + 1;
+  return 1;
+}

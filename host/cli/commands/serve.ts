@@ -1,0 +1,295 @@
+// `enclave serve APP.wasm` (also `enclave APP.wasm` when the app exports on_data): boots the
+// platform and a server enclave (assembly/server.ts), writes its evidence bundle, restores its
+// sealed snapshot, and serves it over TCP until SIGINT or SIGTERM (issue 6, "The command" and
+// "Persistence"). The guest does the protocol; the host moves bytes (app-server.ts) and stores
+// sealed snapshots (snapshot-file.ts).
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { formatStats } from "../../enclavisor/enclave-stats";
+import { issueEvidence } from "../../enclavisor/evidence";
+import { REPORT_DATA_BYTES } from "../../enclavisor/attestation";
+import { toHex } from "../../enclavisor/measurement";
+import { describeSwitches } from "../../enclavisor/protection";
+import { launchEnclave } from "../../enclavisor/run-app";
+import type { Enclave } from "../../enclavisor/run-app";
+import { GuestStopped, ServerApp, ServerAppError, SnapshotError } from "../../enclavisor/server-app";
+import { STATE_DIR_ENV } from "../../sev/platform-state";
+import { AppServer } from "../app-server";
+import type { Command } from "../command";
+import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
+import { parseSize } from "../size";
+import { readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshotFile } from "../snapshot-file";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 6379;
+export const DEFAULT_SAVE_INTERVAL_S = 60;
+/** Redis's limit on the arguments of one command (the guest's default). */
+const MAX_ARGS = 1024 * 1024;
+/** How long a graceful stop waits for clients to take their last replies. */
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
+export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on (default ${DEFAULT_HOST})
+  --port PORT              TCP port (default ${DEFAULT_PORT}; 0 picks a free port, printed on the
+                           'listening on HOST:PORT' line)
+  --data DIR               persist the app's state there as a sealed snapshot (DIR/${SNAPSHOT_FILE}):
+                           loaded at start, written every --save-interval and at shutdown. Needs
+                           sealing, so not in native mode. The snapshot opens only in the same
+                           enclave (app, --mode and switches, --cache) under the same Enclavisor
+                           build (its measurement covers host/enclavisor and host/wasm) on the same
+                           platform (--state-dir); an older snapshot put back is refused (a rollback).
+                           The enclave's counter is one per app and flags on a platform: keep one
+                           data directory per enclave, or the other's snapshots look like rollbacks
+  --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown)
+  --allow-rollback         load a snapshot older than the enclave's counter (after restoring a
+                           backup on purpose); the counter stays where it is
+  --evidence FILE          where to write the enclave's evidence bundle (default DIR/evidence.json
+                           with --data, else ./APP-evidence.json, e.g. ./kv-evidence.json); check
+                           it with \`enclave verify --evidence FILE --measurement HEX\`. Modes
+                           without SNP reports (native, sev) have no evidence
+  --max-bulk SIZE          longest bulk string the app accepts (default 512M, Redis's
+                           proto-max-bulk-len); apps that take limits only (kv)
+  --state-dir DIR          the secure processor's state (default $${STATE_DIR_ENV}, else ~/.enclavisor/platform)
+  --stats                  print the enclave's and the server's counters at shutdown (to stderr)`;
+
+const help = `usage: npm run enclave -- [serve] APP.wasm [--host HOST] [--port PORT] [--mode MODE] [--granularity G] [--cache SIZE]
+                          [--data DIR] [--evidence FILE] [--stats] [--max-bulk SIZE]
+                          [--save-interval SECONDS] [--allow-rollback]
+
+Serves a server app (one that exports on_data, e.g. guest-apps/kv.wasm, a Redis-protocol store)
+over TCP from inside an enclave: boots the platform and the enclave, writes the evidence bundle,
+prints the measurement and where the evidence is, restores the snapshot from --data, and prints
+'listening on HOST:PORT' once it accepts connections. Each connection's bytes cross into the enclave
+through its shared pages; the protocol is parsed and answered inside. SIGINT or SIGTERM stop it:
+no new connections, pending replies are sent, the final snapshot is written (--data), exit 0.
+
+If the enclave traps (a bug in the app) the server stops with an error, exit 1, without writing a
+snapshot: after a trap in a handler its memory may be half-updated, and saving or serving it could
+spread the damage. The last snapshot written stays on disk.
+
+${SERVE_FLAGS_HELP}
+${CONFIG_FLAGS_HELP}
+  -h, --help               this help
+
+SIZE: bytes, or with K, M, G (binary), e.g. 64K, 16M.`;
+
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  data: { type: "string" },
+  "save-interval": { type: "string" },
+  "allow-rollback": { type: "boolean", default: false },
+  evidence: { type: "string" },
+  "max-bulk": { type: "string" },
+  "state-dir": { type: "string" },
+  stats: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+class ServeError extends Error {}
+
+function wholeNumber(value: string | undefined, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) throw new ServeError(`${flag} takes a whole number from 0 to ${max}, got '${value}'`);
+  return n;
+}
+
+/** The app's name for default file names: kv for guest-apps/kv.wasm. */
+function appName(file: string): string {
+  return path.basename(file).replace(/\.wasm$/, "");
+}
+
+export const command: Command = {
+  summary: "serve a server app (one that exports on_data) over TCP",
+  async run(args) {
+    const line = parseAppCommand("serve", args, OPTIONS, help);
+    if (typeof line === "number") return line;
+    const { file, bytes, values, flags } = line;
+    const str = (name: string) => values[name] as string | undefined;
+    let port: number, saveIntervalS: number, maxBulk: number | undefined;
+    try {
+      port = wholeNumber(str("port"), "--port", 65535) ?? DEFAULT_PORT;
+      saveIntervalS = wholeNumber(str("save-interval"), "--save-interval", 24 * 3600) ?? DEFAULT_SAVE_INTERVAL_S;
+      const bulk = str("max-bulk");
+      if (bulk !== undefined) {
+        maxBulk = parseSize(bulk, "--max-bulk");
+        if (maxBulk < 1 || maxBulk > 0xffffffff) throw new ServeError(`--max-bulk must be from 1 byte to 4G - 1, got '${bulk}'`);
+      }
+      if (str("data") !== undefined && !flags.switches.mmu) {
+        throw new ServeError("--data needs sealing, which a native run does not have: use --mode sev, sev-snp or enclavisor, or drop --data");
+      }
+      if (values["allow-rollback"] && str("data") === undefined) throw new ServeError("--allow-rollback only applies with --data");
+    } catch (e) {
+      console.error(`enclave serve: ${(e as Error).message}`);
+      return 2;
+    }
+    const host = str("host") ?? DEFAULT_HOST;
+    const dataDir = str("data") === undefined ? undefined : path.resolve(str("data")!);
+
+    let enclave: Enclave | undefined;
+    try {
+      enclave = await launchEnclave(bytes, {
+        switches: flags.switches,
+        granularity: flags.granularity,
+        stateDir: str("state-dir"),
+        memoryLimitPages: flags.memoryLimitPages,
+        onLog: (l) => console.log(l),
+      });
+      const start = enclave.guest.instance.exports._start;
+      if (typeof start === "function") (start as () => void)();
+      const app = new ServerApp(enclave);
+      if (maxBulk !== undefined) app.setLimits(maxBulk, MAX_ARGS);
+      if (dataDir && !app.persistent) throw new ServerAppError(`${file} cannot save its state (it exports no snapshot functions): drop --data`);
+      if (dataDir && app.counter() === null) {
+        throw new ServeError(`--data needs sealing and the secure processor's counter, which mode ${flags.mode} does not have: use sev, sev-snp or enclavisor`);
+      }
+      console.log(`enclave: ${file} in mode ${flags.mode}, granularity ${flags.granularity} (${describeSwitches(flags.switches)})`);
+      console.log(`measurement: ${toHex(enclave.measurement)}`);
+      await writeEvidence(enclave, flags.mode, str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`));
+      const snapshotFile = dataDir ? path.join(dataDir, SNAPSHOT_FILE) : undefined;
+      if (dataDir) {
+        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        restore(app, snapshotFile!, values["allow-rollback"] === true);
+      }
+      return await serve(app, enclave, { host, port, snapshotFile, saveIntervalS, stats: values.stats === true, mode: flags.mode });
+    } catch (e) {
+      // Every error here names its problem (ServeError, ServerAppError, SnapshotError, SnapshotFileError, GuestStopped, launch errors).
+      const what = enclave ? "" : `${file} failed to launch: `;
+      console.error(`enclave serve: ${what}${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    } finally {
+      enclave?.destroy();
+    }
+  },
+};
+
+async function writeEvidence(enclave: Enclave, mode: string, file: string): Promise<void> {
+  const attester = enclave.attester;
+  if (!enclave.platform || !attester) {
+    console.log(mode === "native"
+      ? "evidence: none (native mode: no enclave to attest)"
+      : `evidence: none (mode ${mode} has no SNP attestation report to bind it to: use sev-snp or enclavisor)`);
+    return;
+  }
+  // The report data is zero: the bundle attests the enclave as launched; a client that wants
+  // freshness asks the app for evidence over its own nonce (the SDK's attest()).
+  const evidence = issueEvidence(attester, await enclave.platform.evidenceChain(), new Uint8Array(REPORT_DATA_BYTES));
+  const target = path.resolve(file);
+  try {
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, evidence);
+  } catch (e) {
+    throw new ServeError(`cannot write the evidence to ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  console.log(`evidence: ${target} (check it with: npm run enclave -- verify --evidence ${target} --measurement ${toHex(enclave.measurement)})`);
+}
+
+function restore(app: ServerApp, file: string, allowRollback: boolean): void {
+  const stale = removeStaleTemporaries(file);
+  if (stale > 0) console.log(`snapshot: removed ${stale} unfinished snapshot file(s) an earlier crash left in ${path.dirname(file)}`);
+  const stored = readSnapshotFile(file);
+  if (!stored) {
+    console.log(`snapshot: none in ${path.dirname(file)} yet (the first one is written at the next save)`);
+    return;
+  }
+  const counter = app.counter();
+  try {
+    app.restore(stored.body, allowRollback);
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    if (e.problem === "rollback") {
+      throw new ServeError(
+        `cannot load ${file}: it is a rollback: the snapshot was saved at counter ${stored.counter} (its header says), but this ` +
+          `enclave's counter in the secure processor is at ${counter}, so a newer snapshot was saved after it. ` +
+          "Refused; pass --allow-rollback to load it anyway",
+      );
+    }
+    throw new ServeError(`cannot load ${file}: ${e.message}`);
+  }
+  console.log(`restored ${file} (${stored.body.length} bytes, counter ${stored.counter}${allowRollback && stored.counter < (counter ?? 0) ? `, a rollback allowed by --allow-rollback; the enclave's counter stays at ${counter}` : ""})`);
+}
+
+/** Takes a snapshot, stores it durably, commits it; prints what was saved. */
+function save(app: ServerApp, file: string, why: string): void {
+  const snap = app.snapshot();
+  const size = writeSnapshotFile(file, snap.bytes, snap.counter);
+  app.commitSnapshot();
+  console.log(`saved ${file} (${size} bytes, counter ${app.counter()}; ${why})`);
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  snapshotFile: string | undefined;
+  saveIntervalS: number;
+  stats: boolean;
+  mode: string;
+}
+
+/** Serves until a signal (resolves 0 after the final snapshot) or until the guest stops (1). */
+async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise<number> {
+  const t0 = performance.now();
+  let stopped: (why: { signal?: string; guest?: GuestStopped }) => void = () => {};
+  const ended = new Promise<{ signal?: string; guest?: GuestStopped }>((resolve) => (stopped = resolve));
+  const server = new AppServer(app, { host: o.host, port: o.port, onStopped: (guest) => stopped({ guest }) });
+  let address;
+  try {
+    address = await server.listen();
+  } catch (e) {
+    throw new ServeError(`cannot listen on ${o.host}:${o.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const onSignal = (signal: string) => () => stopped({ signal });
+  const sigint = onSignal("SIGINT");
+  const sigterm = onSignal("SIGTERM");
+  process.once("SIGINT", sigint);
+  process.once("SIGTERM", sigterm);
+  const timer = o.snapshotFile && o.saveIntervalS > 0
+    ? setInterval(() => {
+        try {
+          save(app, o.snapshotFile!, "periodic");
+        } catch (e) {
+          // A failed periodic save (disk full, ...) is reported; the previous snapshot stays valid.
+          if (e instanceof GuestStopped) stopped({ guest: e });
+          else console.error(`enclave serve: periodic snapshot failed: ${(e as Error).message}`);
+        }
+      }, o.saveIntervalS * 1000)
+    : undefined;
+  console.log(`listening on ${address.address}:${address.port}`);
+
+  const why = await ended;
+  clearInterval(timer);
+  process.off("SIGINT", sigint);
+  process.off("SIGTERM", sigterm);
+  // A second signal while stopping ends the process at once.
+  const force = () => process.exit(130);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  try {
+    if (why.guest) {
+      console.error(
+        `enclave serve: ${why.guest.message}. Its memory may be inconsistent, so the server stopped without saving` +
+          (o.snapshotFile ? ` (the last snapshot in ${o.snapshotFile} is kept)` : ""),
+      );
+      return 1;
+    }
+    console.log(`${why.signal}: stopping (no new connections; sending pending replies)`);
+    await server.close(SHUTDOWN_TIMEOUT_MS);
+    if (app.stopped) {
+      console.error(`enclave serve: ${app.stopped.message}; not saving`);
+      return 1;
+    }
+    if (o.snapshotFile) save(app, o.snapshotFile, "at shutdown");
+    return 0;
+  } finally {
+    if (o.stats) {
+      const c = server.counters;
+      console.error(`stats: mode=${o.mode} ${describeSwitches(enclave.switches)} s=${((performance.now() - t0) / 1000).toFixed(1)}`);
+      console.error(`  connections  ${c.connectionsOpened}`);
+      console.error(`  bytes in     ${c.bytesIn}`);
+      console.error(`  bytes out    ${c.bytesOut}`);
+      for (const l of formatStats(enclave.stats())) console.error(`  ${l}`);
+    }
+    process.off("SIGINT", force);
+    process.off("SIGTERM", force);
+  }
+}

@@ -1,0 +1,315 @@
+// The host side of a server app (assembly/server.ts; issue 6): a typed wrapper over the guest's
+// I/O channel (open, data, drain, close, decoding the result words) and its sealed snapshots
+// (snapshot and restore, with typed errors that name the problem). The host only moves bytes: it
+// writes a client's bytes at io_in (shared pages: a direct write), and copies the guest's answer
+// from io_out.
+//
+// A guest that throws or traps in a handler (a bug, an integrity violation, an abort) may have
+// left its heap half-updated (AssemblyScript's allocator and shadow stack are not unwound), so the
+// wrapper marks itself stopped and refuses every later call: GuestStopped. Serving on from a state
+// that may be inconsistent could corrupt data silently; the caller stops the server instead.
+import { PAGE_SIZE } from "../wasm/layout";
+import type { Enclave } from "./run-app";
+import { enclaveCounter } from "./enclave-counter";
+
+/** Result word (assembly/server.ts): bytes written at io_out, in bits 0-28. */
+export const RESULT_LENGTH_MASK = 0x1fff_ffff;
+/** Close the connection after sending this result's bytes. */
+export const RESULT_CLOSE = 0x2000_0000;
+/** More output is queued in the guest: call drain. */
+export const RESULT_MORE = 0x4000_0000;
+const RESULT_UNKNOWN_BITS = 0x8000_0000;
+
+/** The channel's exports; a server app is recognised by `on_data`. */
+const CHANNEL_EXPORTS = ["on_open", "on_data", "on_drain", "on_close", "io_in", "io_in_cap", "io_out", "io_out_cap"] as const;
+const SNAPSHOT_EXPORTS = ["snapshot_begin", "snapshot_read", "snapshot_commit", "restore_begin", "restore_feed", "restore_end"] as const;
+const LIMITS_EXPORT = "kv_set_limits";
+
+/** What one handler call produced. */
+export interface Output {
+  /** The bytes to send to the client (a copy, owned by the caller). */
+  bytes: Uint8Array;
+  /** Close the connection once these bytes (and any queued ones) are sent. */
+  close: boolean;
+  /** More output is queued: call drain(conn) when the client can take it. */
+  more: boolean;
+}
+
+/** The module is not a server app, or breaks the contract (a missing export, a bad result word). */
+export class ServerAppError extends Error {
+  override name = "ServerAppError";
+}
+
+/** The guest threw or trapped in a handler: its state may be inconsistent, and it takes no more calls. */
+export class GuestStopped extends Error {
+  override name = "GuestStopped";
+}
+
+/** Negative statuses of the snapshot exports (the server-app contract). */
+export const SnapshotStatus = {
+  UNAVAILABLE: -1,
+  REFUSED: -2,
+  ROLLBACK: -3,
+  BAD_CALL: -4,
+} as const;
+
+export type SnapshotProblem = "unavailable" | "refused" | "rollback" | "bad-call" | "unsupported";
+
+/** A snapshot or restore the guest refused; `problem` says why, the message says it in words. */
+export class SnapshotError extends Error {
+  override name = "SnapshotError";
+  constructor(readonly problem: SnapshotProblem, message: string) {
+    super(message);
+  }
+}
+
+/** True if the module exports `on_data` (checked without instantiating it; false for an invalid module). */
+export function isServerModule(bytes: Uint8Array): boolean {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as BufferSource);
+  } catch {
+    return false;
+  }
+  return WebAssembly.Module.exports(module).some((e) => e.name === "on_data" && e.kind === "function");
+}
+
+type Fn = (...args: number[]) => number;
+
+interface SharedRange {
+  view(): Uint8Array;
+}
+
+export interface Snapshot {
+  /** The sealed bytes, as the guest produced them. */
+  bytes: Uint8Array;
+  /** The counter value sealed into it (the counter's value before, plus one). */
+  counter: number;
+}
+
+/** Drives a launched server enclave whose `_start` has run (it opened the channel). */
+export class ServerApp {
+  readonly inCap: number;
+  readonly outCap: number;
+  /** The app exports the snapshot functions (it can persist its state). */
+  readonly persistent: boolean;
+  /** The app takes limits (kv_set_limits). */
+  readonly takesLimits: boolean;
+  /** Why the guest stopped, once it did. */
+  stopped: GuestStopped | null = null;
+  private readonly fns: Record<string, Fn>;
+  private readonly ioIn: number;
+  private readonly ioOut: number;
+  private readonly counterRead: (() => number) | null;
+  /** Direct views of io_in and io_out when the guest shared them (as assembly/server.ts's openChannel does). */
+  private readonly inView: SharedRange | null;
+  private readonly outView: SharedRange | null;
+
+  constructor(private readonly enclave: Enclave) {
+    const exports = enclave.guest.instance.exports;
+    const missing = CHANNEL_EXPORTS.filter((name) => typeof exports[name] !== "function");
+    if (missing.length > 0) {
+      throw new ServerAppError(
+        typeof exports.on_data !== "function"
+          ? "the app does not export on_data: it is not a server app"
+          : `the server app does not export ${missing.join(", ")} (assembly/server.ts lists the exports a server app needs)`,
+      );
+    }
+    this.fns = {};
+    for (const [name, value] of Object.entries(exports)) if (typeof value === "function") this.fns[name] = value as Fn;
+    this.persistent = SNAPSHOT_EXPORTS.every((name) => name in this.fns);
+    this.takesLimits = LIMITS_EXPORT in this.fns;
+    this.ioIn = this.call("io_in") >>> 0;
+    this.ioOut = this.call("io_out") >>> 0;
+    this.inCap = this.call("io_in_cap") >>> 0;
+    this.outCap = this.call("io_out_cap") >>> 0;
+    if (this.ioIn === 0 || this.ioOut === 0 || this.inCap === 0 || this.outCap === 0) {
+      throw new ServerAppError("the server app's channel is not open: its _start must call openChannel()");
+    }
+    this.inView = this.sharedRange(this.ioIn, this.inCap);
+    this.outView = this.sharedRange(this.ioOut, this.outCap);
+    const platform = enclave.platform;
+    this.counterRead = platform ? enclaveCounter(platform.sp, enclave.measurement).read : null;
+  }
+
+  /**
+   * A direct view of [gva, gva + len) if the guest shared those pages (they are then resident and
+   * plain for good, and lie side by side in the Wasm memory); null otherwise: private pages go
+   * through the MMU, and a native guest's memory is read and written directly anyway.
+   */
+  private sharedRange(gva: number, len: number): SharedRange | null {
+    const mmu = this.enclave.guest.mmu;
+    if (!mmu || gva % PAGE_SIZE !== 0) return null;
+    const first = gva / PAGE_SIZE;
+    const pages = Math.ceil(len / PAGE_SIZE);
+    const make = (): Uint8Array | null => {
+      try {
+        const head = mmu.sharedView(first);
+        for (let p = 1; p < pages; p++) {
+          const page = mmu.sharedView(first + p); // throws unless every page is shared
+          if (page.buffer !== head.buffer || page.byteOffset !== head.byteOffset + p * PAGE_SIZE) return null;
+        }
+        return new Uint8Array(head.buffer, head.byteOffset, len);
+      } catch {
+        return null; // not shared
+      }
+    };
+    let current = make();
+    if (!current) return null;
+    return {
+      // memory.grow detaches the old buffer: make the view again then.
+      view: () => (current!.buffer.byteLength === 0 ? (current = make()!) : current!),
+    };
+  }
+
+  /** The enclave's monotonic counter (null without one: a native run). */
+  counter(): number | null {
+    return this.counterRead ? this.counterRead() : null;
+  }
+
+  open(conn: number): void {
+    this.call("on_open", conn);
+  }
+
+  /** Hands the guest `bytes` (at most inCap) of conn's stream. */
+  data(conn: number, bytes: Uint8Array): Output {
+    if (bytes.length > this.inCap) throw new RangeError(`on_data takes at most ${this.inCap} bytes at a time, got ${bytes.length}`);
+    this.writeIn(bytes);
+    return this.output("on_data", this.call("on_data", conn, bytes.length));
+  }
+
+  /** Asks the guest for more of conn's queued output. */
+  drain(conn: number): Output {
+    return this.output("on_drain", this.call("on_drain", conn));
+  }
+
+  close(conn: number): void {
+    this.call("on_close", conn);
+  }
+
+  /** kv_set_limits(maxBulk, maxArgs). */
+  setLimits(maxBulk: number, maxArgs: number): void {
+    if (!this.takesLimits) throw new ServerAppError(`the app does not export ${LIMITS_EXPORT}: it takes no limits`);
+    this.call(LIMITS_EXPORT, maxBulk, maxArgs);
+  }
+
+  /**
+   * Serialises and seals the guest's whole state (snapshot_begin, snapshot_read until done). Store
+   * the bytes durably, then call commitSnapshot.
+   */
+  snapshot(): Snapshot {
+    this.needSnapshots();
+    const before = this.counter();
+    const total = this.call("snapshot_begin");
+    if (total < 0) throw this.statusError("snapshot", total);
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (;;) {
+      const n = this.call("snapshot_read") >>> 0;
+      if (n === 0) break;
+      if (n > this.outCap || at + n > total) {
+        throw this.stop(`snapshot_read returned ${n} bytes at offset ${at} of a ${total}-byte snapshot (io_out holds ${this.outCap})`);
+      }
+      bytes.set(this.readOut(n), at);
+      at += n;
+    }
+    if (at !== total) throw this.stop(`the snapshot is ${at} bytes, but snapshot_begin announced ${total}`);
+    return { bytes, counter: (before ?? -1) + 1 };
+  }
+
+  /** Tells the guest its last snapshot is stored durably: it advances its counter to the snapshot's value. */
+  commitSnapshot(): void {
+    const status = this.call("snapshot_commit");
+    if (status < 0) throw this.statusError("snapshot commit", status);
+  }
+
+  /**
+   * Replaces the guest's state with a sealed snapshot. Throws SnapshotError: "refused" (modified,
+   * truncated, or sealed by another enclave or platform), "rollback" (older than the counter; only
+   * without allowRollback), "unavailable" (no sealing: a native run).
+   */
+  restore(bytes: Uint8Array, allowRollback: boolean): void {
+    this.needSnapshots();
+    let status = this.call("restore_begin", bytes.length);
+    if (status < 0) throw this.statusError("restore", status);
+    for (let at = 0; at < bytes.length; at += this.inCap) {
+      const chunk = bytes.subarray(at, Math.min(bytes.length, at + this.inCap));
+      this.writeIn(chunk);
+      status = this.call("restore_feed", chunk.length);
+      if (status < 0) throw this.statusError("restore", status);
+    }
+    status = this.call("restore_end", allowRollback ? 1 : 0);
+    if (status < 0) throw this.statusError("restore", status);
+  }
+
+  private needSnapshots(): void {
+    if (!this.persistent) {
+      throw new SnapshotError("unsupported", `the app does not export ${SNAPSHOT_EXPORTS.join(", ")}: it cannot save or load its state`);
+    }
+  }
+
+  private statusError(what: string, status: number): SnapshotError {
+    switch (status) {
+      case SnapshotStatus.UNAVAILABLE:
+        return new SnapshotError("unavailable", `${what}: the enclave cannot seal (no sealing key or no counter: a native run)`);
+      case SnapshotStatus.REFUSED:
+        return new SnapshotError(
+          "refused",
+          `${what}: the enclave refused the snapshot: it was modified, truncated or malformed, or sealed by another enclave ` +
+            "(another app, mode or --cache), under another Enclavisor build (the sealing key is bound to Enclavisor's " +
+            "measurement, which covers the source of host/enclavisor and host/wasm) or on another platform (another state directory)",
+        );
+      case SnapshotStatus.ROLLBACK:
+        return new SnapshotError("rollback", `${what}: the snapshot is older than the enclave's counter (a rollback)`);
+      case SnapshotStatus.BAD_CALL:
+        return new SnapshotError("bad-call", `${what}: the enclave says the calls came out of order or the sizes do not add up`);
+      default:
+        return new SnapshotError("bad-call", `${what}: the enclave returned the unknown status ${status}`);
+    }
+  }
+
+  private writeIn(bytes: Uint8Array): void {
+    try {
+      // Shared pages are plain and resident for good: the host writes them directly (SoftMmu.sharedView).
+      if (this.inView) this.inView.view().set(bytes);
+      else this.enclave.guest.write(this.ioIn, bytes);
+    } catch (e) {
+      throw this.stop(`writing the input at io_in failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** A copy of `length` bytes of the guest's output at io_out. */
+  private readOut(length: number): Uint8Array {
+    return this.outView ? this.outView.view().slice(0, length) : this.enclave.guest.read(this.ioOut, length);
+  }
+
+  private output(handler: string, word: number): Output {
+    word >>>= 0;
+    const length = word & RESULT_LENGTH_MASK;
+    if (word & RESULT_UNKNOWN_BITS) throw this.stop(`${handler} returned 0x${word.toString(16)}, with bit 31 set (undefined)`);
+    if (length > this.outCap) throw this.stop(`${handler} returned ${length} bytes, more than io_out holds (${this.outCap})`);
+    return {
+      bytes: length === 0 ? EMPTY : this.readOut(length),
+      close: (word & RESULT_CLOSE) !== 0,
+      more: (word & RESULT_MORE) !== 0,
+    };
+  }
+
+  private call(name: string, ...args: number[]): number {
+    if (this.stopped) throw this.stopped;
+    const fn = this.fns[name];
+    if (!fn) throw new ServerAppError(`the app does not export ${name}`);
+    try {
+      return fn(...args);
+    } catch (e) {
+      throw this.stop(`${name} ${e instanceof WebAssembly.RuntimeError ? "trapped" : "stopped"}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private stop(why: string): GuestStopped {
+    this.stopped ??= new GuestStopped(`the enclave stopped: ${why}`);
+    return this.stopped;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,171 @@
+// Persistence of the kv enclave (issue 6, "Persistence"): `enclave serve kv.wasm --data DIR` saves
+// a sealed snapshot at shutdown and periodically and loads it at start; a server killed with
+// SIGKILL under load restarts from its last snapshot intact; an older snapshot put back is refused
+// with the counters named, unless --allow-rollback; a damaged file is refused with a clear error.
+// All in enclavisor mode with one configuration, so one enclave counter: the tests run in order.
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guestApp } from "../enclavisor/fixtures/enclave";
+import { RespClient, bulk, int, status } from "./fixtures/resp";
+import { startServer, spawnEnclave, ROOT } from "./fixtures/server";
+import type { RunningServer } from "./fixtures/server";
+
+const tmp = mkdtempSync(path.join(tmpdir(), "kv-persistence-"));
+const FLAGS = ["--mode", "enclavisor", "--cache", "256K"];
+const running: RunningServer[] = [];
+
+beforeAll(() => {
+  guestApp("kv");
+});
+afterAll(async () => {
+  await Promise.all(running.map((s) => s.stop("SIGKILL")));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function start(dir: string, ...more: string[]): Promise<RunningServer> {
+  const s = await startServer("guest-apps/kv.wasm", [...FLAGS, "--data", dir, ...more]);
+  running.push(s);
+  return s;
+}
+
+/** Starts a server that must refuse to start; resolves with its output. */
+async function refused(dir: string, ...more: string[]): Promise<string> {
+  const s = spawnEnclave([path.join(ROOT, "guest-apps/kv.wasm"), "--port", "0", ...FLAGS, "--data", dir, ...more]);
+  expect(await s.exited).toBe(1);
+  expect(s.output()).not.toContain("listening on");
+  return s.output();
+}
+
+describe("kv --data", () => {
+  it("saves at shutdown and restores at start, with the evidence in the data directory", async () => {
+    const dir = path.join(tmp, "basic");
+    let s = await start(dir);
+    expect(s.output()).toContain(`snapshot: none in ${dir} yet`);
+    expect(s.output()).toContain(`evidence: ${path.join(dir, "evidence.json")}`);
+    let c = await RespClient.connect(s.port);
+    expect(await c.call("SET", "greeting", "hello")).toBe(status("OK"));
+    expect(await c.call("RPUSH", "list", "a", "b")).toBe(int(2));
+    expect(await c.call("HSET", "hash", "f", "v")).toBe(int(1));
+    expect(await c.call("SET", "binary", Buffer.from([0, 1, 0xff]))).toBe(status("OK"));
+    c.close();
+    expect(await s.stop("SIGINT")).toBe(0);
+    const saved = /saved (\S+) \((\d+) bytes, counter (\d+); at shutdown\)/.exec(s.output());
+    expect(saved?.[1]).toBe(path.join(dir, "snapshot.sealed"));
+    // Sealed: nothing of the store is in the file in clear.
+    expect(readFileSync(path.join(dir, "snapshot.sealed")).includes("greeting")).toBe(false);
+
+    s = await start(dir);
+    expect(s.output()).toMatch(new RegExp(`restored ${escape(path.join(dir, "snapshot.sealed"))} \\(\\d+ bytes, counter ${saved![3]}\\)`));
+    c = await RespClient.connect(s.port);
+    expect(await c.call("GET", "greeting")).toBe(bulk("hello"));
+    expect(await c.call("LRANGE", "list", "0", "-1")).toBe(`*2\r\n${bulk("a")}${bulk("b")}`);
+    expect(await c.call("HGET", "hash", "f")).toBe(bulk("v"));
+    expect(await c.call("GET", "binary")).toBe(bulk("\x00\x01\xff"));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+  });
+
+  it("restarts from the last periodic snapshot after SIGKILL under load, intact", async () => {
+    const dir = path.join(tmp, "killed");
+    const s = await start(dir, "--save-interval", "1");
+    const c = await RespClient.connect(s.port);
+    let acked = 0;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        const reply = await c.call("SET", `key:${acked}`, `value:${acked}:${"v".repeat(acked % 100)}`).catch(() => null);
+        if (reply === null) return;
+        expect(reply).toBe(status("OK"));
+        acked++;
+      }
+    })();
+    await s.waitFor(/saved \S+ \(\d+ bytes, counter \d+; periodic\)/);
+    const before = s.output().match(/; periodic\)/g)!.length;
+    const ackedAtFirstSave = acked;
+    await s.waitFor(new RegExp(`(; periodic\\)[^]*){${before + 1}}`)); // the next periodic save
+    await new Promise((r) => setTimeout(r, 300)); // well into the next interval, still writing
+    expect(await s.stop("SIGKILL")).toBeNull();
+    writing = false;
+    await writer;
+    expect(ackedAtFirstSave).toBeGreaterThan(0);
+
+    const again = await start(dir);
+    expect(again.output()).toMatch(/restored \S+ \(\d+ bytes, counter \d+\)/);
+    const r = await RespClient.connect(again.port);
+    const size = Number(/^:(\d+)\r\n$/.exec(await r.call("DBSIZE"))![1]);
+    // Every key acknowledged before an earlier save is there; the keys form a prefix of the writes.
+    expect(size).toBeGreaterThanOrEqual(ackedAtFirstSave);
+    expect(size).toBeLessThanOrEqual(acked);
+    for (const i of [0, ackedAtFirstSave - 1, size - 1]) {
+      expect(await r.call("GET", `key:${i}`)).toBe(bulk(`value:${i}:${"v".repeat(i % 100)}`));
+    }
+    expect(await r.call("EXISTS", `key:${size}`)).toBe(int(0));
+    r.close();
+    expect(await again.stop("SIGTERM")).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  it("refuses an older snapshot put back, naming the counters, unless --allow-rollback", async () => {
+    const dir = path.join(tmp, "rollback");
+    const file = path.join(dir, "snapshot.sealed");
+    let s = await start(dir);
+    let c = await RespClient.connect(s.port);
+    await c.call("SET", "version", "old");
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    const oldCounter = Number(/counter (\d+); at shutdown/.exec(s.output())![1]);
+    copyFileSync(file, path.join(tmp, "old.sealed"));
+
+    s = await start(dir);
+    c = await RespClient.connect(s.port);
+    await c.call("SET", "version", "new");
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    const newCounter = Number(/counter (\d+); at shutdown/.exec(s.output())![1]);
+    expect(newCounter).toBeGreaterThan(oldCounter);
+
+    copyFileSync(path.join(tmp, "old.sealed"), file);
+    const out = await refused(dir);
+    expect(out).toContain(
+      `cannot load ${file}: it is a rollback: the snapshot was saved at counter ${oldCounter} (its header says), but this enclave's ` +
+        `counter in the secure processor is at ${newCounter}`,
+    );
+    expect(out).toContain("pass --allow-rollback to load it anyway");
+
+    s = await start(dir, "--allow-rollback");
+    expect(s.output()).toContain(`a rollback allowed by --allow-rollback; the enclave's counter stays at ${newCounter}`);
+    c = await RespClient.connect(s.port);
+    expect(await c.call("GET", "version")).toBe(bulk("old"));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+  });
+
+  it("refuses a damaged or truncated snapshot file with a clear error", async () => {
+    const dir = path.join(tmp, "damaged");
+    const file = path.join(dir, "snapshot.sealed");
+    const s = await start(dir);
+    const c = await RespClient.connect(s.port);
+    await c.call("SET", "k", "v".repeat(1000));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    const good = readFileSync(file);
+
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 100]! ^= 1;
+    writeFileSync(file, flipped);
+    expect(await refused(dir)).toContain(`cannot load ${file}: restore: the enclave refused the snapshot: it was modified, truncated or malformed`);
+
+    writeFileSync(file, good.subarray(0, good.length - 10));
+    expect(await refused(dir)).toMatch(/snapshot\.sealed holds \d+ bytes of snapshot, but its header says \d+: it is truncated or damaged/);
+
+    writeFileSync(file, "not a snapshot at all, but long enough for a header");
+    expect(await refused(dir)).toContain("snapshot.sealed is not a snapshot file (bad magic)");
+    expect(existsSync(file)).toBe(true); // never deleted or overwritten by a refused start
+  });
+});
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

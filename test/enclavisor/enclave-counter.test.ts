@@ -1,0 +1,102 @@
+// The enclave's monotonic counter (enclave-counter.ts, guest ABI version 2): the secure processor's
+// persistent counters only go up, survive a new platform on the same state, and lose no update
+// when several processes share the state directory; the guest sees its own counter through
+// enclave.counter_read / counter_advance, one per measurement, and none in native mode.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { counterName } from "../../host/enclavisor/enclave-counter";
+import { ABI_VERSION, CounterStatus } from "../../host/enclavisor/guest-abi";
+import { launchEnclave } from "../../host/enclavisor/run-app";
+import { modeSwitches } from "../../host/enclavisor/protection";
+import { PlatformState, PlatformStateError } from "../../host/sev/platform-state";
+import { wat } from "../wasm/wat";
+import { platformFor, tinySwitches } from "./fixtures/enclave";
+
+const tmp = mkdtempSync(path.join(tmpdir(), "enclave-counter-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const COUNTER_APP = (tag: number) => `(module
+  (import "enclave" "counter_read" (func $read (result f64)))
+  (import "enclave" "counter_advance" (func $advance (param f64) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "tag") (result i32) (i32.const ${tag}))
+  (func (export "read") (result f64) (call $read))
+  (func (export "advance") (param f64) (result i32) (call $advance (local.get 0))))`;
+
+interface CounterExports {
+  read(): number;
+  advance(to: number): number;
+}
+
+describe("persistent counters in the platform state", () => {
+  it("advance raises a counter, never lowers it, and increment goes on from there", () => {
+    const state = PlatformState.open(path.join(tmp, "state"));
+    expect(state.advance("c", 5)).toBe(5);
+    expect(state.advance("c", 5)).toBe(5);
+    expect(() => state.advance("c", 4)).toThrow(new PlatformStateError("counter 'c' is at 5: it cannot go back to 4"));
+    expect(() => state.advance("c", 5.5)).toThrow(/can only be set to a whole number from 0 to 2\^53 - 1, got 5.5/);
+    expect(() => state.advance("c", -1)).toThrow(PlatformStateError);
+    expect(() => state.advance("c", 2 ** 53)).toThrow(PlatformStateError);
+    expect(state.increment("c")).toBe(6);
+    expect(PlatformState.open(path.join(tmp, "state")).counter("c")).toBe(6);
+  });
+
+  it("loses no update when processes share the state directory", () => {
+    const dir = path.join(tmp, "shared");
+    PlatformState.open(dir);
+    const script = path.join(tmp, "bump.ts");
+    const module = path.resolve("host/sev/platform-state.ts");
+    writeFileSync(script, `import { PlatformState } from ${JSON.stringify(module)};
+const s = PlatformState.open(${JSON.stringify(dir)});
+for (let i = 0; i < 40; i++) { s.increment("shared"); s.increment("own-" + process.argv[2]); }\n`);
+    const workers = [0, 1, 2, 3].map((i) => `node --import tsx ${JSON.stringify(script)} ${i} &`).join(" ");
+    execFileSync("bash", ["-c", `${workers} wait`], { stdio: "inherit" });
+    const state = PlatformState.open(dir);
+    expect(state.counter("shared")).toBe(160);
+    for (const i of [0, 1, 2, 3]) expect(state.counter(`own-${i}`)).toBe(40);
+  });
+});
+
+describe("the guest's counter (ABI version 2)", () => {
+  it("is ABI version 2", () => {
+    expect(ABI_VERSION).toBe(2);
+  });
+
+  it("reads and advances the enclave's own counter, kept across launches, refusing to go back", async () => {
+    const switches = tinySwitches("sev-snp");
+    const platform = platformFor(switches);
+    const launch = async (tag: number) => {
+      const e = await launchEnclave(wat(COUNTER_APP(tag)), { switches, platform });
+      return { enclave: e, guest: e.guest.instance.exports as unknown as CounterExports };
+    };
+    const a = await launch(1);
+    const start = a.guest.read();
+    expect(Number.isSafeInteger(start) && start >= 0).toBe(true);
+    expect(a.guest.advance(start + 2)).toBe(CounterStatus.OK);
+    expect(a.guest.read()).toBe(start + 2);
+    expect(platform.sp.counterRead(counterName(a.enclave.measurement))).toBe(start + 2);
+    for (const bad of [start + 1, 0.5, -1, NaN, Infinity, 2 ** 53]) expect(a.guest.advance(bad), String(bad)).toBe(CounterStatus.REFUSED);
+    expect(a.guest.read()).toBe(start + 2);
+    a.enclave.destroy();
+
+    const again = await launch(1); // the same measurement: the same counter
+    expect(again.guest.read()).toBe(start + 2);
+    const other = await launch(2); // another module: its own counter
+    expect(counterName(other.enclave.measurement)).not.toBe(counterName(again.enclave.measurement));
+    const otherStart = other.guest.read();
+    expect(other.guest.advance(otherStart + 1)).toBe(CounterStatus.OK);
+    expect(again.guest.read()).toBe(start + 2);
+    again.enclave.destroy();
+    other.enclave.destroy();
+  });
+
+  it("is absent in native mode", async () => {
+    const e = await launchEnclave(wat(COUNTER_APP(3)), { switches: modeSwitches("native") });
+    const guest = e.guest.instance.exports as unknown as CounterExports;
+    expect(guest.read()).toBe(-1);
+    expect(guest.advance(1)).toBe(CounterStatus.UNAVAILABLE);
+  });
+});

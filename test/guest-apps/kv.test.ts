@@ -1,0 +1,396 @@
+// The kv guest's commands (guest-apps/kv.ts, kv/commands.ts), driven through its exports in native
+// and enclavisor modes: every command's replies and Redis's error texts.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { launchKv } from "./fixtures/kv";
+import type { KvDriver, KvMode, Reply } from "./fixtures/kv";
+
+const MODES: KvMode[] = ["native", "enclavisor"];
+const err = (text: string) => ({ error: text });
+const ok = { status: "OK" };
+const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind of value");
+const NOT_INT = err("ERR value is not an integer or out of range");
+const SYNTAX = err("ERR syntax error");
+const arity = (name: string) => err(`ERR wrong number of arguments for '${name}' command`);
+
+describe.each(MODES)("kv commands (%s)", (mode) => {
+  let kv: KvDriver;
+  let conn: number;
+  const call = (...args: string[]): Reply => kv.call(conn, ...args);
+
+  beforeAll(async () => {
+    kv = await launchKv(mode);
+    conn = kv.open();
+  });
+  afterAll(() => kv.enclave.destroy());
+  afterEach(() => {
+    vi.useRealTimers();
+    expect(call("FLUSHALL")).toEqual(ok);
+  });
+
+  it("answers PING, ECHO, SELECT and QUIT", () => {
+    expect(kv.raw(conn, "PING")).toBe("+PONG\r\n");
+    expect(kv.raw(conn, "ping", "hi")).toBe("$2\r\nhi\r\n");
+    expect(call("PING", "a", "b")).toEqual(arity("ping"));
+    expect(call("ECHO", "x y")).toBe("x y");
+    expect(call("ECHO")).toEqual(arity("echo"));
+    expect(call("SELECT", "0")).toEqual(ok);
+    expect(call("SELECT", "1")).toEqual(err("ERR DB index is out of range"));
+    expect(call("SELECT", "x")).toEqual(NOT_INT);
+    expect(call("SELECT", "4294967296")).toEqual(err("ERR value is out of range"));
+    const other = kv.open();
+    const quit = kv.send(other, "*1\r\n$4\r\nQUIT\r\n");
+    expect(quit.bytes.toString()).toBe("+OK\r\n");
+    expect(quit.close).toBe(true);
+    kv.close(other);
+  });
+
+  it("reports unknown commands and wrong arities with Redis's text", () => {
+    expect(kv.raw(conn, "foo", "a", "b")).toBe("-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
+    expect(kv.raw(conn, "FOO")).toBe("-ERR unknown command 'FOO', with args beginning with: \r\n");
+    expect(kv.raw(conn, "nope", "a\r\nb")).toBe("-ERR unknown command 'nope', with args beginning with: 'a  b' \r\n");
+    // The quoted arguments stop once 128 characters of them are out.
+    const long = kv.raw(conn, "foo", "x".repeat(200), "y");
+    expect(long).toBe(`-ERR unknown command 'foo', with args beginning with: '${"x".repeat(128)}' \r\n`);
+    expect(call("GET")).toEqual(arity("get"));
+    expect(call("GET", "a", "b")).toEqual(arity("get"));
+    expect(call("SET", "a")).toEqual(arity("set"));
+    expect(call("DBSIZE", "x")).toEqual(arity("dbsize"));
+  });
+
+  it("SET, GET, GETSET, DEL, EXISTS, MGET, MSET", () => {
+    expect(call("GET", "k")).toBe(null);
+    expect(kv.raw(conn, "GET", "k")).toBe("$-1\r\n");
+    expect(call("SET", "k", "v1")).toEqual(ok);
+    expect(call("GET", "k")).toBe("v1");
+    expect(call("SET", "k", "v2", "NX")).toBe(null);
+    expect(call("SET", "new", "n", "XX")).toBe(null);
+    expect(call("EXISTS", "new")).toBe(0);
+    expect(call("SET", "k", "v3", "XX")).toEqual(ok);
+    expect(call("SET", "k", "v4", "GET")).toBe("v3");
+    expect(call("SET", "fresh", "f", "NX", "GET")).toBe(null);
+    expect(call("GET", "fresh")).toBe("f");
+    expect(call("SET", "k", "v", "NX", "XX")).toEqual(SYNTAX);
+    expect(call("SET", "k", "v", "EX")).toEqual(SYNTAX);
+    expect(call("SET", "k", "v", "EX", "1", "PX", "1")).toEqual(SYNTAX);
+    expect(call("SET", "k", "v", "BOGUS")).toEqual(SYNTAX);
+    expect(call("GETSET", "k", "g")).toBe("v4");
+    expect(call("GETSET", "absent", "g")).toBe(null);
+    expect(call("GET", "absent")).toBe("g");
+    expect(call("DEL", "k", "absent", "nothing")).toBe(2);
+    expect(call("EXISTS", "k", "fresh", "fresh", "x")).toBe(2);
+    expect(call("MSET", "a", "1", "b", "2")).toEqual(ok);
+    expect(call("MSET", "a", "1", "b")).toEqual(arity("mset"));
+    call("LPUSH", "list", "x");
+    expect(call("MGET", "a", "zz", "b", "list")).toEqual(["1", null, "2", null]);
+    expect(call("GET", "list")).toEqual(WRONGTYPE);
+    expect(call("GETSET", "list", "x")).toEqual(WRONGTYPE);
+    expect(call("SET", "list", "x", "GET")).toEqual(WRONGTYPE);
+    expect(call("SET", "list", "now a string")).toEqual(ok);
+    expect(call("TYPE", "list")).toEqual({ status: "string" });
+  });
+
+  it("keeps values as bytes: empty, binary, with NUL", () => {
+    const binary = Buffer.from([0, 1, 2, 0, 255, 13, 10, 0]);
+    expect(kv.raw(conn, "SET", Buffer.from("k\0ey"), binary)).toBe("+OK\r\n");
+    expect(kv.send(conn, Buffer.from("*2\r\n$3\r\nGET\r\n$4\r\nk\0ey\r\n")).bytes).toEqual(
+      Buffer.concat([Buffer.from("$8\r\n"), binary, Buffer.from("\r\n")]),
+    );
+    expect(call("STRLEN", "k\0ey")).toBe(8);
+    expect(call("GET", "k")).toBe(null);
+    expect(call("SET", "empty", "")).toEqual(ok);
+    expect(kv.raw(conn, "GET", "empty")).toBe("$0\r\n\r\n");
+    const big = Buffer.alloc(300_000, 7);
+    expect(kv.raw(conn, "SET", "big", big)).toBe("+OK\r\n");
+    const back = kv.send(conn, Buffer.from("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n"));
+    expect(back.drains).toBeGreaterThan(0); // more than io_out holds: drained in parts
+    expect(back.bytes.equals(Buffer.concat([Buffer.from("$300000\r\n"), big, Buffer.from("\r\n")]))).toBe(true);
+  });
+
+  it("INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN", () => {
+    expect(call("INCR", "n")).toBe(1);
+    expect(call("INCRBY", "n", "41")).toBe(42);
+    expect(call("DECR", "n")).toBe(41);
+    expect(call("DECRBY", "n", "-9")).toBe(50);
+    expect(call("GET", "n")).toBe("50");
+    expect(call("INCRBY", "n", "x")).toEqual(NOT_INT);
+    expect(call("INCRBY", "n", "1.5")).toEqual(NOT_INT);
+    expect(call("INCRBY", "n", " 1")).toEqual(NOT_INT);
+    expect(call("INCRBY", "n", "01")).toEqual(NOT_INT);
+    expect(call("INCRBY", "n", "99999999999999999999")).toEqual(NOT_INT);
+    call("SET", "s", "abc");
+    expect(call("INCR", "s")).toEqual(NOT_INT);
+    call("SET", "max", "9223372036854775807");
+    expect(call("INCR", "max")).toEqual(err("ERR increment or decrement would overflow"));
+    call("SET", "min", "-9223372036854775808");
+    expect(call("DECR", "min")).toEqual(err("ERR increment or decrement would overflow"));
+    expect(call("DECRBY", "n", "-9223372036854775808")).toEqual(err("ERR decrement would overflow"));
+    expect(call("INCRBY", "min", "9223372036854775807")).toBe(-1);
+    expect(call("APPEND", "s", "def")).toBe(6);
+    expect(call("APPEND", "t", "xy")).toBe(2);
+    expect(call("GET", "s")).toBe("abcdef");
+    expect(call("STRLEN", "s")).toBe(6);
+    expect(call("STRLEN", "none")).toBe(0);
+    call("HSET", "h", "f", "1");
+    expect(call("INCR", "h")).toEqual(WRONGTYPE);
+    expect(call("APPEND", "h", "x")).toEqual(WRONGTYPE);
+    expect(call("STRLEN", "h")).toEqual(WRONGTYPE);
+  });
+
+  it("EXPIRE, PEXPIRE, TTL, PTTL, PERSIST and SET's expiry options on the host's clock", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = 1_800_000_000_000;
+    vi.setSystemTime(t0);
+    call("SET", "k", "v");
+    expect(call("TTL", "k")).toBe(-1);
+    expect(call("TTL", "none")).toBe(-2);
+    expect(call("PTTL", "none")).toBe(-2);
+    expect(call("EXPIRE", "k", "10")).toBe(1);
+    expect(call("EXPIRE", "none", "10")).toBe(0);
+    expect(call("TTL", "k")).toBe(10);
+    vi.setSystemTime(t0 + 2_400);
+    expect(call("TTL", "k")).toBe(8); // 7.6 s rounds to 8, as Redis does
+    expect(call("PTTL", "k")).toBe(7_600);
+    expect(call("EXPIRE", "k", "5", "GT")).toBe(0);
+    expect(call("EXPIRE", "k", "5", "LT")).toBe(1);
+    expect(call("EXPIRE", "k", "50", "NX")).toBe(0);
+    expect(call("EXPIRE", "k", "50", "XX")).toBe(1);
+    expect(call("EXPIRE", "k", "1", "NX", "XX")).toEqual(err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+    expect(call("EXPIRE", "k", "1", "GT", "LT")).toEqual(err("ERR GT and LT options at the same time are not compatible"));
+    expect(call("EXPIRE", "k", "1", "FOO")).toEqual(err("ERR Unsupported option FOO"));
+    expect(call("EXPIRE", "k", "x")).toEqual(NOT_INT);
+    expect(call("EXPIRE", "k", "9223372036854775807")).toEqual(err("ERR invalid expire time in 'expire' command"));
+    expect(call("PEXPIRE", "k", "9223372036854775807")).toEqual(err("ERR invalid expire time in 'pexpire' command"));
+    expect(call("PERSIST", "k")).toBe(1);
+    expect(call("PERSIST", "k")).toBe(0);
+    expect(call("TTL", "k")).toBe(-1);
+    expect(call("PEXPIRE", "k", "1500")).toBe(1);
+    vi.setSystemTime(t0 + 2_400 + 1_500);
+    expect(call("GET", "k")).toBe(null);
+    expect(call("EXISTS", "k")).toBe(0);
+    // SET's options.
+    expect(call("SET", "e", "v", "EX", "100")).toEqual(ok);
+    expect(call("TTL", "e")).toBe(100);
+    expect(call("SET", "e", "w", "KEEPTTL")).toEqual(ok);
+    expect(call("TTL", "e")).toBe(100);
+    expect(call("SET", "e", "w")).toEqual(ok);
+    expect(call("TTL", "e")).toBe(-1);
+    expect(call("SET", "e", "v", "PX", "2500")).toEqual(ok);
+    expect(call("PTTL", "e")).toBe(2_500);
+    expect(call("SET", "e", "v", "EXAT", String(Math.floor(Date.now() / 1000) + 30))).toEqual(ok);
+    expect(call("PTTL", "e")).toBe(29_100); // the clock is at ...3.9 s
+    expect(call("SET", "e", "v", "PXAT", String(Date.now() + 1234))).toEqual(ok);
+    expect(call("PTTL", "e")).toBe(1234);
+    expect(call("SET", "e", "v", "EX", "0")).toEqual(err("ERR invalid expire time in 'set' command"));
+    expect(call("SET", "e", "v", "PX", "-5")).toEqual(err("ERR invalid expire time in 'set' command"));
+    expect(call("SET", "e", "v", "EX", "9223372036854775807")).toEqual(err("ERR invalid expire time in 'set' command"));
+    expect(call("SET", "e", "v", "EX", "ten")).toEqual(NOT_INT);
+    // A past time deletes at once; GETSET drops the TTL.
+    expect(call("EXPIRE", "e", "-1")).toBe(1);
+    expect(call("EXISTS", "e")).toBe(0);
+    call("SET", "g", "1", "EX", "100");
+    call("GETSET", "g", "2");
+    expect(call("TTL", "g")).toBe(-1);
+    // INCR keeps the TTL (Redis changes the value in place).
+    call("SET", "c", "1", "EX", "100");
+    call("INCR", "c");
+    expect(call("TTL", "c")).toBe(100);
+  });
+
+  it("expired keys leave DBSIZE, KEYS, SCAN and INFO keyspace without being touched", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = 1_800_000_000_000;
+    vi.setSystemTime(t0);
+    const expired = () => Number(/expired_keys:(\d+)\r\n/.exec(String(call("INFO", "stats")))![1]);
+    const before = expired();
+    for (let i = 0; i < 50; i++) call("SET", `t${i}`, "v", "PX", "1000");
+    for (let i = 0; i < 5; i++) call("SET", `p${i}`, "v");
+    expect(call("DBSIZE")).toBe(55);
+    expect(String(call("INFO", "keyspace"))).toContain("db0:keys=55,expires=50,avg_ttl=0");
+    vi.setSystemTime(t0 + 1000);
+    expect(call("DBSIZE")).toBe(5);
+    expect((call("KEYS", "*") as string[]).sort()).toEqual(["p0", "p1", "p2", "p3", "p4"]);
+    expect(String(call("INFO", "keyspace"))).toContain("db0:keys=5,expires=0,avg_ttl=0");
+    // The active sweep alone (no DBSIZE) removes expired keys too: INFO stats counts them.
+    for (let i = 0; i < 40; i++) call("SET", `s${i}`, "v", "PX", "10");
+    vi.setSystemTime(t0 + 2000);
+    for (let i = 0; i < 2; i++) call("PING"); // 20 expiring keys checked after each request batch
+    expect(expired() - before).toBe(90); // 50 by DBSIZE, 40 by two sweeps
+  });
+
+  it("KEYS with Redis's glob patterns", () => {
+    for (const k of ["hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "a[b", "user:1", "user:22"]) call("SET", k, "1");
+    const keys = (pattern: string) => (call("KEYS", pattern) as string[]).sort();
+    expect(keys("h?llo")).toEqual(["h*llo", "hallo", "hello", "hxllo"]);
+    expect(keys("h*llo")).toEqual(["h*llo", "hallo", "heeeello", "hello", "hllo", "hxllo"]);
+    expect(keys("h[ae]llo")).toEqual(["hallo", "hello"]);
+    expect(keys("h[^e]llo")).toEqual(["h*llo", "hallo", "hxllo"]);
+    expect(keys("h[a-b]llo")).toEqual(["hallo"]);
+    expect(keys("h[b-a]llo")).toEqual(["hallo"]);
+    expect(keys("h\\*llo")).toEqual(["h*llo"]);
+    expect(keys("a\\[b")).toEqual(["a[b"]);
+    expect(keys("user:?")).toEqual(["user:1"]);
+    expect(keys("user:*")).toEqual(["user:1", "user:22"]);
+    expect(keys("*")).toHaveLength(9);
+    expect(keys("nomatch*")).toEqual([]);
+  });
+
+  it("SCAN visits every key once across calls, with MATCH, COUNT and TYPE", () => {
+    for (let i = 0; i < 300; i++) call("SET", `key:${i}`, "v");
+    for (let i = 0; i < 20; i++) call("RPUSH", `list:${i}`, "v");
+    const seen: string[] = [];
+    let cursor = "0";
+    let rounds = 0;
+    do {
+      const [next, keys] = call("SCAN", cursor, "COUNT", "25") as [string, string[]];
+      seen.push(...keys);
+      cursor = next;
+      rounds++;
+    } while (cursor !== "0");
+    expect(rounds).toBeGreaterThan(5);
+    expect(new Set(seen).size).toBe(320);
+    expect(seen).toHaveLength(320);
+    const lists: string[] = [];
+    const matched: string[] = [];
+    cursor = "0";
+    do {
+      const [next, keys] = call("SCAN", cursor, "TYPE", "list") as [string, string[]];
+      lists.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    do {
+      const [next, keys] = call("SCAN", cursor, "MATCH", "key:1?", "COUNT", "1000") as [string, string[]];
+      matched.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    expect(lists.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `list:${i}`).sort());
+    expect(matched.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `key:1${i}`).sort());
+    expect(call("SCAN", "x")).toEqual(err("ERR invalid cursor"));
+    expect(call("SCAN", "0", "COUNT", "0")).toEqual(SYNTAX);
+    expect(call("SCAN", "0", "COUNT", "x")).toEqual(NOT_INT);
+    expect(call("SCAN", "0", "BOGUS")).toEqual(SYNTAX);
+  });
+
+  it("TYPE, DBSIZE, FLUSHDB, FLUSHALL", () => {
+    call("SET", "s", "1");
+    call("HSET", "h", "f", "v");
+    call("RPUSH", "l", "x");
+    expect(call("TYPE", "s")).toEqual({ status: "string" });
+    expect(call("TYPE", "h")).toEqual({ status: "hash" });
+    expect(call("TYPE", "l")).toEqual({ status: "list" });
+    expect(call("TYPE", "none")).toEqual({ status: "none" });
+    expect(call("DBSIZE")).toBe(3);
+    expect(call("FLUSHDB", "ASYNC")).toEqual(ok);
+    expect(call("DBSIZE")).toBe(0);
+    expect(call("FLUSHDB", "NOW")).toEqual(SYNTAX);
+    expect(call("FLUSHALL", "SYNC")).toEqual(ok);
+  });
+
+  it("HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY", () => {
+    expect(call("HSET", "h", "a", "1", "b", "2")).toBe(2);
+    expect(call("HSET", "h", "a", "10", "c", "3")).toBe(1);
+    expect(call("HSET", "h", "a", "1", "b")).toEqual(arity("hset"));
+    expect(call("HGET", "h", "a")).toBe("10");
+    expect(call("HGET", "h", "zz")).toBe(null);
+    expect(call("HGET", "none", "a")).toBe(null);
+    expect(call("HLEN", "h")).toBe(3);
+    expect(call("HLEN", "none")).toBe(0);
+    expect(call("HEXISTS", "h", "b")).toBe(1);
+    expect(call("HEXISTS", "h", "q")).toBe(0);
+    const all = call("HGETALL", "h") as string[];
+    const pairs = new Map<string, string>();
+    for (let i = 0; i < all.length; i += 2) pairs.set(all[i], all[i + 1]);
+    expect(pairs).toEqual(new Map([["a", "10"], ["b", "2"], ["c", "3"]]));
+    expect(call("HGETALL", "none")).toEqual([]);
+    expect(call("HINCRBY", "h", "a", "5")).toBe(15);
+    expect(call("HINCRBY", "h", "new", "-3")).toBe(-3);
+    expect(call("HINCRBY", "h", "a", "x")).toEqual(NOT_INT);
+    call("HSET", "h", "text", "abc", "max", "9223372036854775807");
+    expect(call("HINCRBY", "h", "text", "1")).toEqual(err("ERR hash value is not an integer"));
+    expect(call("HINCRBY", "h", "max", "1")).toEqual(err("ERR increment or decrement would overflow"));
+    expect(call("HDEL", "h", "a", "b", "zz")).toBe(2);
+    expect(call("HDEL", "h", "c", "new", "text", "max")).toBe(4);
+    expect(call("EXISTS", "h")).toBe(0); // the last field gone: the key goes too
+    call("SET", "s", "x");
+    for (const args of [["HSET", "s", "f", "v"], ["HGET", "s", "f"], ["HDEL", "s", "f"], ["HGETALL", "s"], ["HLEN", "s"], ["HEXISTS", "s", "f"], ["HINCRBY", "s", "f", "1"]]) {
+      expect(call(...args)).toEqual(WRONGTYPE);
+    }
+    // Many fields: the field table grows and shrinks.
+    for (let i = 0; i < 200; i++) call("HSET", "big", `f${i}`, `${i}`);
+    expect(call("HLEN", "big")).toBe(200);
+    for (let i = 0; i < 199; i++) call("HDEL", "big", `f${i}`);
+    expect(call("HGETALL", "big")).toEqual(["f199", "199"]);
+  });
+
+  it("LPUSH, RPUSH, LPOP, RPOP, LLEN, LRANGE", () => {
+    expect(call("RPUSH", "l", "a", "b", "c")).toBe(3);
+    expect(call("LPUSH", "l", "z", "y")).toBe(5);
+    expect(call("LRANGE", "l", "0", "-1")).toEqual(["y", "z", "a", "b", "c"]);
+    expect(call("LRANGE", "l", "1", "2")).toEqual(["z", "a"]);
+    expect(call("LRANGE", "l", "-2", "100")).toEqual(["b", "c"]);
+    expect(call("LRANGE", "l", "3", "1")).toEqual([]);
+    expect(call("LRANGE", "l", "10", "20")).toEqual([]);
+    expect(call("LRANGE", "l", "-100", "0")).toEqual(["y"]);
+    expect(call("LRANGE", "l", "a", "1")).toEqual(NOT_INT);
+    expect(call("LRANGE", "none", "0", "-1")).toEqual([]);
+    expect(call("LLEN", "l")).toBe(5);
+    expect(call("LLEN", "none")).toBe(0);
+    expect(call("LPOP", "l")).toBe("y");
+    expect(call("RPOP", "l")).toBe("c");
+    expect(call("LPOP", "l", "2")).toEqual(["z", "a"]);
+    expect(call("RPOP", "l", "0")).toEqual([]);
+    expect(call("RPOP", "l", "-1")).toEqual(err("ERR value is out of range, must be positive"));
+    expect(call("RPOP", "l", "x")).toEqual(err("ERR value is out of range, must be positive"));
+    expect(call("LPOP", "l", "1", "2")).toEqual(arity("lpop"));
+    expect(call("RPOP", "l", "5")).toEqual(["b"]);
+    expect(call("EXISTS", "l")).toBe(0);
+    expect(call("LPOP", "none")).toBe(null);
+    expect(kv.raw(conn, "LPOP", "none", "2")).toBe("*-1\r\n");
+    call("SET", "s", "x");
+    for (const args of [["LPUSH", "s", "a"], ["RPUSH", "s", "a"], ["LPOP", "s"], ["RPOP", "s"], ["LLEN", "s"], ["LRANGE", "s", "0", "1"]]) {
+      expect(call(...args)).toEqual(WRONGTYPE);
+    }
+    // A long list through the ring buffer's growth and wrap-around.
+    for (let i = 0; i < 100; i++) call(i % 2 ? "LPUSH" : "RPUSH", "long", `${i}`);
+    const items = call("LRANGE", "long", "0", "-1") as string[];
+    expect(items).toHaveLength(100);
+    expect(items[0]).toBe("99");
+    expect(items[99]).toBe("98");
+    for (let i = 0; i < 90; i++) call("LPOP", "long");
+    expect(call("LLEN", "long")).toBe(10);
+    expect(call("LRANGE", "long", "-1", "-1")).toEqual(["98"]);
+  });
+
+  it("INFO, CONFIG GET, COMMAND and CLIENT answer what clients ask", () => {
+    call("SET", "a", "1");
+    const info = String(call("INFO"));
+    for (const line of ["# Server", "redis_version:7.0.15", "# Clients", "connected_clients:", "# Memory", "used_memory:", "# Persistence", "loading:0", "# Stats", "total_commands_processed:", "# Keyspace", "db0:keys=1,expires=0,avg_ttl=0"]) {
+      expect(info).toContain(line);
+    }
+    const processed = (text: string) => Number(/total_commands_processed:(\d+)/.exec(text)![1]);
+    const before = processed(String(call("INFO", "stats")));
+    call("PING");
+    expect(processed(String(call("INFO", "stats")))).toBe(before + 2);
+    expect(String(call("INFO", "memory"))).not.toContain("# Server");
+    expect(Number(/used_memory:(\d+)/.exec(String(call("INFO", "memory")))![1])).toBeGreaterThan(65536);
+    expect(call("CONFIG", "GET", "save")).toEqual(["save", ""]);
+    expect(call("CONFIG", "GET", "appendonly")).toEqual(["appendonly", "no"]);
+    expect(call("CONFIG", "GET", "nothing")).toEqual([]);
+    expect(call("CONFIG", "GET", "*max*")).toEqual(["proto-max-bulk-len", "536870912", "maxmemory", "0"]);
+    expect(call("CONFIG", "GET")).toEqual(arity("config|get"));
+    expect(call("CONFIG", "SET", "save", "")).toEqual(err("ERR unknown subcommand 'SET'. Try CONFIG HELP."));
+    expect(call("COMMAND", "DOCS")).toEqual([]);
+    expect(call("COMMAND", "DOCS", "get")).toEqual([]);
+    expect(call("COMMAND", "COUNT")).toBe(45);
+    const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
+    expect(get[1]).toBe(null);
+    expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
+    expect((call("COMMAND") as Reply[]).length).toBe(45);
+    expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
+    expect(call("CLIENT", "GETNAME")).toBe(null);
+    expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);
+    expect(call("CLIENT", "GETNAME")).toBe("worker-1");
+    expect(call("CLIENT", "SETNAME", "a b")).toEqual(err("ERR Client names cannot contain spaces, newlines or special characters."));
+    expect(call("CLIENT", "ID")).toBe(conn);
+    expect(call("CLIENT", "KILL")).toEqual(err("ERR unknown subcommand 'KILL'. Try CLIENT HELP."));
+  });
+});
