@@ -2,7 +2,8 @@
 // a sealed snapshot at shutdown and periodically and loads it at start; a server killed with
 // SIGKILL under load restarts from its last snapshot intact; an older snapshot put back is refused
 // with the counters named, unless --allow-rollback; a damaged file is refused with a clear error.
-// All in enclavisor mode with one configuration, so one enclave counter: the tests run in order.
+// All in enclavisor mode with one configuration, so one enclave counter: the tests run in order,
+// on a chip of their own (a private state directory), so that no other run moves that counter.
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ import { startServer, spawnEnclave, ROOT } from "./fixtures/server";
 import type { RunningServer } from "./fixtures/server";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "kv-persistence-"));
-const FLAGS = ["--mode", "enclavisor", "--cache", "256K"];
+const FLAGS = ["--mode", "enclavisor", "--cache", "256K", "--state-dir", path.join(tmp, "chip")];
 const running: RunningServer[] = [];
 
 beforeAll(() => {
