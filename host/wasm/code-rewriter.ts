@@ -2,7 +2,8 @@
 // MMU first (DESIGN.md section 4). The body is decoded into instruction records, analysed, and
 // re-emitted byte for byte, except:
 // - a load or store gets an inline tag check, and its static offset is shifted by BASE;
-// - memory.size answers in guest pages; memory.grow and the bulk operations call the host;
+// - memory.size answers in guest pages; memory.grow and memory.init call the host; memory.copy
+//   and memory.fill run inline when small and their pages' tags allow it, else call the host;
 // - function indices move past the imports the rewrite adds;
 // - checks inside loops are hoisted or replaced by a range check where that is provably safe
 //   (check-elimination.ts).
@@ -12,7 +13,7 @@ import type { Expr, HoistGroup, RangeLoop } from "./check-elimination";
 import { decode, Kind } from "./instructions";
 import type { Instr } from "./instructions";
 import {
-  BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PAGE_SHIFT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES,
+  BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PAGE_SHIFT, PAGE_SIZE, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES,
   TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask,
 } from "./layout";
 import { Op, ValType } from "./opcodes";
@@ -51,7 +52,7 @@ class Scratch {
   private readonly index = new Map<string, number>();
   constructor(private readonly first: number) {}
 
-  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | "fuel" | `fast${number}`): number {
+  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | "fuel" | "bulkDst" | "bulkSrc" | "bulkLen" | `fast${number}`): number {
     const key = `${role}:${type}`;
     let i = this.index.get(key);
     if (i === undefined) {
@@ -153,8 +154,11 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           break;
         case Kind.Bulk:
           flush(ins.start);
-          if (ins.op === 8 || ins.op === 9) code.u8(Op.I32Const).s32(ins.imm);
-          code.u8(Op.Call).u32(ins.op === 8 ? ctx.mmu.init : ins.op === 9 ? ctx.mmu.drop : ins.op === 10 ? ctx.mmu.copy : ctx.mmu.fill);
+          if (ins.op === 10 || ins.op === 11) emitCopyOrFill(ins.op === 10);
+          else {
+            if (ins.op === 8 || ins.op === 9) code.u8(Op.I32Const).s32(ins.imm);
+            code.u8(Op.Call).u32(ins.op === 8 ? ctx.mmu.init : ctx.mmu.drop);
+          }
           if (ins.op !== 9 && !version?.unchecked) ctx.stats.bulk++;
           copied = ins.end;
           break;
@@ -238,6 +242,59 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     code.u8(Op.I32Const).s32(PIN_SLOTS + 8 * g.slot).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(2).u8(Op.I32Add);
     code.u8(0x36 /* i32.store */).u32(2).u32(4);
     ctx.stats.hoisted++;
+  }
+
+  /**
+   * memory.copy (stack [dst, src, n]) or memory.fill ([dst, value, n]). Small operations on pages
+   * whose tags already allow them run as the native instruction on the shifted addresses; the
+   * rest call the host. The fast path is exact:
+   * - n <= PAGE_SIZE, so each side lies in its first page and at most the next one. The source's
+   *   pair-resident bit (the target's pair-dirty bit) says both pages are resident (dirty), or
+   *   that the first is the last guest page: then a range crossing the end is out of bounds, and
+   *   the native instruction traps before writing anything, as the guest's would, since the real
+   *   memory ends exactly where the guest memory does (shifted by BASE). n = 0 only checks bounds,
+   *   the same way.
+   * - An address at or above MAX_GUEST_BYTES_BELOW would wrap when shifted in i32 (and its tag
+   *   byte is a pin slot's): such operations always go to the host (which traps).
+   * - The native copy has memmove semantics, like the guest's. Shared pages are resident and
+   *   dirty, so a write to them is a plain write, as the host's would be.
+   * - The fast path only reads tags: it brings nothing in and evicts nothing, so pinned pages
+   *   and the ranges of check-elimination.ts stay as they were.
+   */
+  function emitCopyOrFill(copy: boolean): void {
+    const dst = scratch.get(ValType.I32, "bulkDst");
+    const src = scratch.get(ValType.I32, "bulkSrc"); // the fill's value
+    const len = scratch.get(ValType.I32, "bulkLen");
+    const tagOf = (local: number) =>
+      code.u8(Op.LocalGet).u32(local).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU).u8(Op.I32Load8U).u32(0).u32(0);
+    code.u8(Op.LocalSet).u32(len).u8(Op.LocalSet).u32(src).u8(Op.LocalSet).u32(dst);
+    code.u8(Op.Block).u8(Op.BlockTypeEmpty).u8(Op.Block).u8(Op.BlockTypeEmpty);
+    // to the host when n > PAGE_SIZE
+    code.u8(Op.LocalGet).u32(len).u8(Op.I32Const).s32(PAGE_SIZE).u8(0x4b /* i32.gt_u */).u8(Op.BrIf).u32(0);
+    // ... or an address would wrap (dst | src bounds both from above)
+    code.u8(Op.LocalGet).u32(dst);
+    if (copy) code.u8(Op.LocalGet).u32(src).u8(0x72 /* i32.or */);
+    code.u8(Op.I32Const).s32(MAX_GUEST_BYTES_BELOW | 0).u8(0x4f /* i32.ge_u */).u8(Op.BrIf).u32(0);
+    // ... or the tags do not allow it: fill needs tag[dst] & PAIR_DIRTY; copy also
+    // tag[src] & PAIR_RESIDENT, tested at once as ((tag[src] << 1) & tag[dst]) & PAIR_DIRTY.
+    if (copy) {
+      tagOf(src);
+      code.u8(Op.I32Const).s32(1).u8(0x74 /* i32.shl */);
+    }
+    tagOf(dst);
+    if (copy) code.u8(Op.I32And);
+    code.u8(Op.I32Const).s32(TAG_PAIR_DIRTY).u8(Op.I32And).u8(Op.I32Eqz).u8(Op.BrIf).u32(0);
+    code.u8(Op.LocalGet).u32(dst).u8(Op.I32Const).s32(BASE).u8(Op.I32Add);
+    code.u8(Op.LocalGet).u32(src);
+    if (copy) code.u8(Op.I32Const).s32(BASE).u8(Op.I32Add);
+    code.u8(Op.LocalGet).u32(len);
+    code.u8(Op.PrefixFC).u32(copy ? 10 : 11).u8(0);
+    if (copy) code.u8(0);
+    code.u8(Op.Br).u32(1);
+    code.u8(Op.End);
+    code.u8(Op.LocalGet).u32(dst).u8(Op.LocalGet).u32(src).u8(Op.LocalGet).u32(len);
+    code.u8(Op.Call).u32(copy ? ctx.mmu.copy : ctx.mmu.fill);
+    code.u8(Op.End);
   }
 
   function emitExpr(e: Expr): void {

@@ -24,7 +24,7 @@ export { RewriteError } from "./rewrite-error";
  * Bumped whenever the output for a given input changes. It keys the rewrite cache together with
  * the rewriter's source text (rewrite-cache.ts), so a forgotten bump cannot serve a stale rewrite.
  */
-export const REWRITER_VERSION = "3";
+export const REWRITER_VERSION = "4";
 
 export interface MemoryInfo {
   /** Guest-visible limits, in Wasm pages. */
