@@ -155,36 +155,61 @@ const commands: Array<Command> = [
   new Command("client", CLIENT, -2, "", 0, 0),
 ];
 
-/** Names as bytes, grouped by length, for a lookup that makes no string. */
+// The lookup by name makes no string and reads the name once: a name (at most 8 bytes) packed in
+// a u64, lower-cased, indexes an open-addressing table of NAME_SLOTS slots (names: the packed names;
+// ids: command id | name length << 8, -1 for an empty slot). Under the software MMU each load is
+// a checked one, and this runs for every request.
 const MAX_NAME = 8;
-const byLength = new Array<Array<Command>>(MAX_NAME + 1);
-const nameBytes = new Array<ArrayBuffer>();
+const NAME_SLOTS = 128;
+const names = new StaticArray<u64>(NAME_SLOTS);
+const ids = new StaticArray<i32>(NAME_SLOTS);
+/** Each command's arity, by id: execute holds no Command reference (see its comment on the shadow stack). */
+const arities = new StaticArray<i32>(NAME_SLOTS);
+
+// @ts-ignore: decorator
+@inline function nameSlot(key: u64): i32 {
+  return <i32>((key * 0x9e3779b97f4a7c15) >> 57); // Fibonacci hashing (Knuth 6.4): the top 7 bits
+}
+
+/** The bytes at `p` (n <= 8) as a u64, ASCII letters lower-cased. */
+function packName(p: usize, n: u32): u64 {
+  let key: u64 = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    let b = <u32>load<u8>(p + k);
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    key |= <u64>b << (<u64>k << 3);
+  }
+  return key;
+}
 
 export function initCommands(): void {
-  for (let n = 0; n <= MAX_NAME; n++) byLength[n] = new Array<Command>();
+  for (let s = 0; s < NAME_SLOTS; s++) unchecked((ids[s] = -1));
   for (let i = 0; i < commands.length; i++) {
     const c = commands[i];
-    assert(c.id == i && c.name.length <= MAX_NAME);
-    byLength[c.name.length].push(c);
-    nameBytes.push(ascii(c.name));
+    assert(c.id == i && c.name.length <= MAX_NAME && i < 0x100);
+    const name = ascii(c.name);
+    const key = packName(changetype<usize>(name), name.byteLength);
+    let s = nameSlot(key);
+    while (unchecked(ids[s]) >= 0) s = (s + 1) & (NAME_SLOTS - 1);
+    unchecked((names[s] = key));
+    unchecked((ids[s] = i | (name.byteLength << 8)));
+    unchecked((arities[i] = c.arity));
   }
 }
 
-function lookupCommand(p: usize, n: u32): Command | null {
-  if (n > <u32>MAX_NAME) return null;
-  const group = unchecked(byLength[n]);
-  for (let g = 0; g < group.length; g++) {
-    const c = unchecked(group[g]);
-    const name = changetype<usize>(unchecked(nameBytes[c.id]));
-    let k: u32 = 0;
-    for (; k < n; k++) {
-      let b = <u32>load<u8>(p + k);
-      if (b >= 0x41 && b <= 0x5a) b |= 0x20;
-      if (b != <u32>load<u8>(name + k)) break;
-    }
-    if (k == n) return c;
+/** The id of the command named by the `n` bytes at `p`, or -1. */
+function lookupCommand(p: usize, n: u32): i32 {
+  if (n > <u32>MAX_NAME) return -1;
+  const key = packName(p, n);
+  const want = <i32>(n << 8);
+  let s = nameSlot(key);
+  let v = unchecked(ids[s]);
+  while (v >= 0) {
+    if ((v & ~0xff) == want && unchecked(names[s]) == key) return v & 0xff;
+    s = (s + 1) & (NAME_SLOTS - 1);
+    v = unchecked(ids[s]);
   }
-  return null;
+  return -1;
 }
 
 function wrongArity(name: string): void {
@@ -207,27 +232,33 @@ function truncate(s: string, n: i32): string {
   return s.length > n ? s.substring(0, n) : s;
 }
 
-/** Runs the command in c.argv (argc >= 1), replying into c.output. */
+function unknownCommand(): void {
+  // Redis quotes the arguments until 128 characters of them are out.
+  let args = "";
+  for (let i: u32 = 1; i < argc && args.length < 128; i++) args += "'" + truncate(argText(i), 128 - args.length) + "' ";
+  replyError("unknown command '" + truncate(argText(0), 128) + "', with args beginning with: " + args);
+}
+
+/**
+ * Runs the command in c.argv (argc >= 1), replying into c.output. The error paths are functions of
+ * their own: each managed temporary of a function takes a slot of its shadow-stack frame, which is
+ * zeroed on every entry (a memory.fill beyond a few slots) and stored to at every use, all of them
+ * checked accesses under the software MMU.
+ */
 export function execute(c: Conn): void {
   base = c.input.ptr;
   argvPtr = c.argv.ptr;
   argc = c.argc;
   conn = c;
-  const cmd = lookupCommand(ap(0), al(0));
-  if (cmd == null) {
-    // Redis quotes the arguments until 128 characters of them are out.
-    let args = "";
-    for (let i: u32 = 1; i < argc && args.length < 128; i++) args += "'" + truncate(argText(i), 128 - args.length) + "' ";
-    replyError("unknown command '" + truncate(argText(0), 128) + "', with args beginning with: " + args);
-    return;
-  }
-  const arity = cmd.arity;
+  const id = lookupCommand(ap(0), al(0));
+  if (id < 0) return unknownCommand();
+  const arity = unchecked(arities[id]);
   if ((arity > 0 && <i32>argc != arity) || (arity < 0 && <i32>argc < -arity)) {
-    wrongArity(cmd.name);
+    wrongArity(commands[id].name);
     return;
   }
   commandsProcessed++;
-  switch (cmd.id) {
+  switch (id) {
     case PING: ping(); break;
     case ECHO: replyBulk(ap(1), al(1)); break;
     case QUIT: replyOk(); c.closing = true; break;
@@ -264,8 +295,8 @@ export function execute(c: Conn): void {
     case HINCRBY: hincrby(); break;
     case LPUSH: push(true); break;
     case RPUSH: push(false); break;
-    case LPOP: pop(true, cmd.name); break;
-    case RPOP: pop(false, cmd.name); break;
+    case LPOP: pop(true, "lpop"); break;
+    case RPOP: pop(false, "rpop"); break;
     case LLEN: llen(); break;
     case LRANGE: lrange(); break;
     case INFO: info(); break;
@@ -311,12 +342,13 @@ function setString(k: u32, v: u32, keepTtl: bool, found: Entry | null): Entry {
 }
 
 function storeString(e: Entry, p: usize, n: u32): void {
-  const old = e.str;
-  if (e.type == TYPE_STRING && old != null && <u32>old.byteLength == n) {
-    copyMemory(changetype<usize>(old), p, n); // same size: reuse the buffer
-  } else {
-    e.str = copyBytes(p, n);
+  if (e.type == TYPE_STRING) {
+    const old = e.str;
+    if (old != null && <u32>old.byteLength == n) copyMemory(changetype<usize>(old), p, n); // same size: reuse the buffer
+    else e.str = copyBytes(p, n);
+    return;
   }
+  e.str = copyBytes(p, n);
   e.type = TYPE_STRING;
   e.hash = null;
   e.list = null;
@@ -559,13 +591,10 @@ function keys(): void {
   const pn = al(1);
   const all = pn == 1 && load<u8>(pat) == 0x2a;
   const found = new Array<ArrayBuffer>();
-  const buckets = db.keys.buckets;
-  for (let b = 0; b < buckets.length; b++) {
-    let e = unchecked(buckets[b]);
-    while (e != null) {
-      if (all || globMatch(pat, pn, changetype<usize>(e.key), e.key.byteLength)) found.push(e.key);
-      e = e.next;
-    }
+  const dict = db.keys;
+  for (let i = 0; i < dict.size; i++) {
+    const e = dict.at(i);
+    if (e != null && (all || globMatch(pat, pn, changetype<usize>(e.key), e.key.byteLength))) found.push(e.key);
   }
   replyArray(found.length);
   for (let i = 0; i < found.length; i++) replyBulkBuf(unchecked(found[i]));
@@ -605,11 +634,7 @@ function scan(): void {
   let budget = count * 10;
   if (dict.count > 0) {
     do {
-      let e = dict.bucket(c);
-      while (e != null) {
-        found.push(e);
-        e = e.next;
-      }
+      dict.scanHome(c, found);
       c = dict.nextCursor(c);
     } while (c != 0 && budget-- > 0 && <i64>found.length < count);
   } else {
@@ -711,14 +736,11 @@ function hgetall(): void {
   if (wrongType) return;
   if (h == null) return replyEmptyArray();
   replyArray(<i64>h.count * 2);
-  const buckets = h.buckets;
-  for (let b = 0; b < buckets.length; b++) {
-    let f = unchecked(buckets[b]);
-    while (f != null) {
-      replyBulkBuf(f.key);
-      replyBulkBuf(changetype<ArrayBuffer>(f.str));
-      f = f.next;
-    }
+  for (let i = 0; i < h.size; i++) {
+    const f = h.at(i);
+    if (f == null) continue;
+    replyBulkBuf(f.key);
+    replyBulkBuf(changetype<ArrayBuffer>(f.str));
   }
 }
 
@@ -937,9 +959,9 @@ function command(): void {
     }
     replyArray(argc - 2);
     for (let j: u32 = 2; j < argc; j++) {
-      const c = lookupCommand(ap(j), al(j));
-      if (c == null) replyNullArray();
-      else commandInfo(c);
+      const id = lookupCommand(ap(j), al(j));
+      if (id < 0) replyNullArray();
+      else commandInfo(commands[id]);
     }
   } else if (argIs(1, "list")) {
     replyArray(commands.length);

@@ -71,6 +71,11 @@ function protocolError(c: Conn, what: string): i32 {
   return -1;
 }
 
+/** Out of nextCommand, so that its string temporaries do not widen nextCommand's frame (see execute in commands.ts). */
+function expectedDollar(c: Conn, got: u8): i32 {
+  return protocolError(c, "expected '$', got '" + String.fromCharCode(got) + "'");
+}
+
 function find(p: usize, from: u32, to: u32, byte: u8): i64 {
   for (let i = from; i < to; i++) if (load<u8>(p + i) == byte) return i;
   return -1;
@@ -80,67 +85,101 @@ function find(p: usize, from: u32, to: u32, byte: u8): i64 {
  * Parses the next request of `c`. Returns 1 when one is complete (its arguments in c.argv), 0 when
  * more bytes are needed, and -1 after a protocol error (replied; the connection is closing).
  * Replies must be directed at c.output (replyTo) before the call.
+ *
+ * The parse state lives in locals and goes back to `c` once, at the end: under the software MMU
+ * each field access is a checked load or store, and this runs for every argument of every request.
  */
 export function nextCommand(c: Conn): i32 {
   if (c.closing) return 0;
   const buf = c.input.ptr;
   const len = c.input.len;
-  if (c.pending == 0) {
+  let pos = c.pos;
+  let pending = c.pending;
+  if (pending == 0) {
     c.argc = 0;
     c.argv.len = 0;
     while (true) {
-      c.cmdStart = c.pos;
-      if (c.pos >= len) return 0;
-      if (load<u8>(buf + c.pos) != 0x2a) {
+      c.cmdStart = pos;
+      if (pos >= len) {
+        c.pos = pos;
+        return 0;
+      }
+      if (load<u8>(buf + pos) != 0x2a) {
+        c.pos = pos;
         const r = inlineCommand(c, buf, len);
-        if (r == 1 && c.argc == 0) continue; // an empty line
+        if (r == 1 && c.argc == 0) { // an empty line
+          pos = c.pos;
+          continue;
+        }
         return r;
       }
       // "*<count>\r\n": Redis looks for the '\r' and wants one more byte after it.
-      const cr = find(buf, c.pos, len, 0x0d);
+      const cr = find(buf, pos, len, 0x0d);
       if (cr < 0 || <u32>cr + 1 >= len) {
-        return len - c.pos > INLINE_MAX ? protocolError(c, "too big mbulk count string") : 0;
+        c.pos = pos;
+        return len - pos > INLINE_MAX ? protocolError(c, "too big mbulk count string") : 0;
       }
-      if (!parseI64(buf + c.pos + 1, <u32>cr - c.pos - 1) || parsedInt > <i64>maxArgs) {
+      if (!parseI64(buf + pos + 1, <u32>cr - pos - 1) || parsedInt > <i64>maxArgs) {
         return protocolError(c, "invalid multibulk length");
       }
-      c.pos = <u32>cr + 2;
+      pos = <u32>cr + 2;
       if (parsedInt <= 0) continue; // "*0" or "*-1": nothing to run
-      c.pending = parsedInt;
+      pending = parsedInt;
       c.bulkLen = -1;
-      c.argv.reserve(<u32>min<i64>(c.pending, 1024) << 3);
+      c.argv.reserve(<u32>min<i64>(pending, 1024) << 3);
       break;
     }
   }
-  while (c.pending > 0) {
-    if (c.bulkLen < 0) {
-      const cr = find(buf, c.pos, len, 0x0d);
+  const argv = c.argv;
+  let args = argv.ptr;
+  let argsLen = argv.len;
+  let bulkLen = c.bulkLen;
+  while (pending > 0) {
+    if (bulkLen < 0) {
+      const cr = find(buf, pos, len, 0x0d);
       if (cr < 0 || <u32>cr + 1 >= len) {
-        return len - c.pos > INLINE_MAX ? protocolError(c, "too big bulk count string") : 0;
+        saveState(c, pos, pending, bulkLen, argsLen);
+        return len - pos > INLINE_MAX ? protocolError(c, "too big bulk count string") : 0;
       }
-      const first = load<u8>(buf + c.pos);
-      if (first != 0x24) return protocolError(c, "expected '$', got '" + String.fromCharCode(first) + "'");
-      if (!parseI64(buf + c.pos + 1, <u32>cr - c.pos - 1) || parsedInt < 0 || parsedInt > <i64>maxBulk) {
+      const first = load<u8>(buf + pos);
+      if (first != 0x24) return expectedDollar(c, first);
+      if (!parseI64(buf + pos + 1, <u32>cr - pos - 1) || parsedInt < 0 || parsedInt > <i64>maxBulk) {
         return protocolError(c, "invalid bulk length");
       }
-      c.pos = <u32>cr + 2;
-      c.bulkLen = parsedInt;
+      pos = <u32>cr + 2;
+      bulkLen = parsedInt;
     }
-    const need = c.bulkLen + 2;
-    if (<i64>(len - c.pos) < need) {
+    const need = bulkLen + 2;
+    if (<i64>(len - pos) < need) {
+      saveState(c, pos, pending, bulkLen, argsLen);
       // Make room for the rest of the string now rather than doubling through it, but only
       // EAGER_BYTES ahead: a client that announces 512 MiB gets memory as it sends the bytes.
-      c.input.reserve(<u32>min<i64>(need - <i64>(len - c.pos), EAGER_BYTES));
+      c.input.reserve(<u32>min<i64>(need - <i64>(len - pos), EAGER_BYTES));
       return 0;
     }
-    c.argv.putU32(c.pos);
-    c.argv.putU32(<u32>c.bulkLen);
-    c.argc++;
-    c.pos += <u32>need;
-    c.bulkLen = -1;
-    c.pending--;
+    if (argsLen + 8 > argv.cap) {
+      argv.len = argsLen;
+      argv.reserve(8);
+      args = argv.ptr;
+    }
+    store<u32>(args + argsLen, pos);
+    store<u32>(args + argsLen, <u32>bulkLen, 4);
+    argsLen += 8;
+    pos += <u32>need;
+    bulkLen = -1;
+    pending--;
   }
+  saveState(c, pos, 0, -1, argsLen);
   return 1;
+}
+
+// @ts-ignore: decorator
+@inline function saveState(c: Conn, pos: u32, pending: i64, bulkLen: i64, argsLen: u32): void {
+  c.pos = pos;
+  c.pending = pending;
+  c.bulkLen = bulkLen;
+  c.argv.len = argsLen;
+  c.argc = argsLen >> 3;
 }
 
 // @ts-ignore: decorator

@@ -39,10 +39,10 @@ function putBytes(out: ByteBuf, b: ArrayBuffer): void {
 function serialise(db: Db, out: ByteBuf): void {
   out.putU32(PAYLOAD_MAGIC);
   out.putU32(VERSION);
-  const buckets = db.keys.buckets;
-  for (let b = 0; b < buckets.length; b++) {
-    let e = unchecked(buckets[b]);
-    while (e != null) {
+  const keys = db.keys;
+  for (let b = 0; b < keys.size; b++) {
+    const e = keys.at(b);
+    if (e != null) {
       out.putByte(e.type);
       out.putI64(e.expireAt);
       putBytes(out, e.key);
@@ -51,20 +51,17 @@ function serialise(db: Db, out: ByteBuf): void {
       } else if (e.type == TYPE_HASH) {
         const h = changetype<Dict>(e.hash);
         out.putU32(h.count);
-        for (let i = 0; i < h.buckets.length; i++) {
-          let f = unchecked(h.buckets[i]);
-          while (f != null) {
-            putBytes(out, f.key);
-            putBytes(out, changetype<ArrayBuffer>(f.str));
-            f = f.next;
-          }
+        for (let i = 0; i < h.size; i++) {
+          const f = h.at(i);
+          if (f == null) continue;
+          putBytes(out, f.key);
+          putBytes(out, changetype<ArrayBuffer>(f.str));
         }
       } else {
         const l = changetype<Deque>(e.list);
         out.putU32(l.length);
         for (let i: u32 = 0; i < l.length; i++) putBytes(out, l.at(i));
       }
-      e = e.next;
     }
   }
   out.putByte(0);

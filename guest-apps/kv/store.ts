@@ -1,7 +1,8 @@
-// The keyspace: a chained hash table over byte keys (Dict), the list type (Deque), and the
+// The keyspace: an open-addressing hash table over byte keys (Dict), the list type (Deque), and the
 // database (Db) with its expiry bookkeeping. Keys and values are bytes (ArrayBuffer), never
-// strings. Buckets are a power of two, so SCAN can use Redis's reverse-binary cursor (dict.c,
-// dictScan), which visits every key present for the whole scan even if the table grows or shrinks.
+// strings. Slots are a power of two, so SCAN can use Redis's reverse-binary cursor (dict.c,
+// dictScan) over home slots, which visits every key present for the whole scan even if the table
+// grows or shrinks.
 import { copyBytes, sameBytes } from "./bytes";
 import { now } from "./clock";
 
@@ -49,7 +50,6 @@ export function hashBytes(p: usize, n: u32): u32 {
 
 /** A key of the database or a field of a hash, with its value. */
 export class Entry {
-  next: Entry | null = null;
   type: u8 = TYPE_STRING;
   /** A string's value, or a hash field's value. */
   str: ArrayBuffer | null = null;
@@ -63,28 +63,77 @@ export class Entry {
   constructor(public key: ArrayBuffer, public keyHash: u32) {}
 }
 
-const MIN_BUCKETS: u32 = 16;
+const MIN_SLOTS: u32 = 16;
 
+/** A slot's tag: the key's hash with the top bit set, so that 0 marks an empty slot. */
+// @ts-ignore: decorator
+@inline function tagOf(h: u32): u32 {
+  return h | 0x8000_0000;
+}
+
+// Set by Dict.find on a miss: the empty slot where the probe ended, for the key's tag and table.
+// Dict.add takes that slot for a key of the same hash (the same probe path) while the slot is
+// still empty; a removal or a resize forgets it.
+let missSlot: u32 = 0;
+let missTag: u32 = 0;
+let missDict: usize = 0;
+
+/**
+ * A hash table over byte keys: open addressing with linear probing (Knuth 6.4, algorithm L, with
+ * algorithm R's deletion, so no tombstones). Each slot's tag (the key's hash) sits in an array of
+ * its own beside the entries: a probe reads one u32 per slot and touches an entry only when the
+ * whole hash matches, which under the software MMU saves the checked loads of the entry and its
+ * key on every slot passed. At most half the slots are used, so a probe passes few slots.
+ *
+ * An entry's home slot is its hash & mask, and the entries of a home are in the run of occupied
+ * slots that starts there; SCAN walks homes in reverse-binary order (Redis's dictScan cursor).
+ */
 export class Dict {
-  buckets: StaticArray<Entry | null> = new StaticArray<Entry | null>(MIN_BUCKETS);
-  mask: u32 = MIN_BUCKETS - 1;
+  tags: StaticArray<u32> = new StaticArray<u32>(MIN_SLOTS);
+  slots: StaticArray<Entry | null> = new StaticArray<Entry | null>(MIN_SLOTS);
+  mask: u32 = MIN_SLOTS - 1;
   count: u32 = 0;
 
-  find(p: usize, n: u32, h: u32): Entry | null {
-    let e = unchecked(this.buckets[h & this.mask]);
-    while (e != null) {
-      if (e.keyHash == h && sameBytes(p, n, e.key)) return e;
-      e = e.next;
+  // @ts-ignore: decorator
+  @inline find(p: usize, n: u32, h: u32): Entry | null {
+    const tags = changetype<usize>(this.tags);
+    const mask = this.mask;
+    const tag = tagOf(h);
+    let i = h & mask;
+    while (true) {
+      const t = load<u32>(tags + (<usize>i << 2));
+      if (t == 0) break;
+      if (t == tag) {
+        const e = changetype<Entry>(unchecked(this.slots[i]));
+        if (sameBytes(p, n, e.key)) return e;
+      }
+      i = (i + 1) & mask;
     }
+    missSlot = i;
+    missTag = tag;
+    missDict = changetype<usize>(this);
     return null;
   }
 
-  /** Adds an entry whose key is not in the table. */
+  /** Adds an entry whose key is not in the table (right after a find of it that missed, or not). */
   add(e: Entry): void {
-    if (this.count >= this.mask + 1) this.resize((this.mask + 1) << 1);
-    const b = e.keyHash & this.mask;
-    e.next = unchecked(this.buckets[b]);
-    unchecked((this.buckets[b] = e));
+    if ((this.count + 1) << 1 > this.mask + 1) {
+      this.resize((this.mask + 1) << 1);
+    } else if (missDict == changetype<usize>(this) && missTag == tagOf(e.keyHash) && load<u32>(changetype<usize>(this.tags) + (<usize>missSlot << 2)) == 0) {
+      this.place(missSlot, e);
+      missDict = 0;
+      return;
+    }
+    const tags = changetype<usize>(this.tags);
+    let i = e.keyHash & this.mask;
+    while (load<u32>(tags + (<usize>i << 2)) != 0) i = (i + 1) & this.mask;
+    this.place(i, e);
+  }
+
+  // @ts-ignore: decorator
+  @inline private place(i: u32, e: Entry): void {
+    store<u32>(changetype<usize>(this.tags) + (<usize>i << 2), tagOf(e.keyHash));
+    unchecked((this.slots[i] = e));
     this.count++;
   }
 
@@ -99,46 +148,74 @@ export class Dict {
     return e;
   }
 
-  /** Unlinks `e` (which must be in the table). */
+  /** Removes `e` (which must be in the table), moving later entries of its run back into the gap. */
   remove(e: Entry): void {
-    const b = e.keyHash & this.mask;
-    let cur = unchecked(this.buckets[b]);
-    if (cur === e) {
-      unchecked((this.buckets[b] = e.next));
-    } else {
-      while (cur != null && cur.next !== e) cur = cur.next;
-      if (cur == null) return;
-      cur.next = e.next;
+    const tags = changetype<usize>(this.tags);
+    const mask = this.mask;
+    const tag = tagOf(e.keyHash);
+    let i = e.keyHash & mask;
+    while (true) {
+      const t = load<u32>(tags + (<usize>i << 2));
+      if (t == 0) return;
+      if (t == tag && unchecked(this.slots[i]) === e) break;
+      i = (i + 1) & mask;
     }
-    e.next = null;
+    // Algorithm R: an entry at j may move to the gap at i unless its home lies cyclically in (i, j].
+    let j = i;
+    while (true) {
+      j = (j + 1) & mask;
+      const t = load<u32>(tags + (<usize>j << 2));
+      if (t == 0) break;
+      const home = t & mask;
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      store<u32>(tags + (<usize>i << 2), t);
+      unchecked((this.slots[i] = unchecked(this.slots[j])));
+      i = j;
+    }
+    store<u32>(tags + (<usize>i << 2), 0);
+    unchecked((this.slots[i] = null));
+    missDict = 0;
     this.count--;
-    // Shrink at 1/8 full, so that a table emptied by deletes gives its buckets back.
-    const size = this.mask + 1;
-    if (size > MIN_BUCKETS && this.count < size >> 3) this.resize(size >> 1);
+    // Shrink at 1/8 full, so that a table emptied by deletes gives its slots back.
+    const size = mask + 1;
+    if (size > MIN_SLOTS && this.count < size >> 3) this.resize(size >> 1);
   }
 
   clear(): void {
-    this.buckets = new StaticArray<Entry | null>(MIN_BUCKETS);
-    this.mask = MIN_BUCKETS - 1;
+    this.tags = new StaticArray<u32>(MIN_SLOTS);
+    this.slots = new StaticArray<Entry | null>(MIN_SLOTS);
+    this.mask = MIN_SLOTS - 1;
     this.count = 0;
+    missDict = 0;
   }
 
   private resize(size: u32): void {
-    const old = this.buckets;
-    const fresh = new StaticArray<Entry | null>(<i32>size);
+    const oldTags = this.tags;
+    const oldSlots = this.slots;
+    const tags = new StaticArray<u32>(<i32>size);
+    const slots = new StaticArray<Entry | null>(<i32>size);
     const mask = size - 1;
-    for (let i = 0; i < old.length; i++) {
-      let e = unchecked(old[i]);
-      while (e != null) {
-        const next = e.next;
-        const b = e.keyHash & mask;
-        e.next = unchecked(fresh[b]);
-        unchecked((fresh[b] = e));
-        e = next;
-      }
+    for (let k = 0; k < oldTags.length; k++) {
+      const t = unchecked(oldTags[k]);
+      if (t == 0) continue;
+      let i = t & mask;
+      while (unchecked(tags[i]) != 0) i = (i + 1) & mask;
+      unchecked((tags[i] = t));
+      unchecked((slots[i] = unchecked(oldSlots[k])));
     }
-    this.buckets = fresh;
+    this.tags = tags;
+    this.slots = slots;
     this.mask = mask;
+    missDict = 0;
+  }
+
+  /** The entry in slot i, if any (for walks over every entry: KEYS, HGETALL, snapshots). */
+  at(i: i32): Entry | null {
+    return unchecked(this.slots[i]);
+  }
+
+  get size(): i32 {
+    return this.slots.length;
   }
 
   /** The cursor after `cursor` in reverse-binary order (0: the scan is complete). */
@@ -149,8 +226,15 @@ export class Dict {
     return bitReverse(v);
   }
 
-  bucket(cursor: u32): Entry | null {
-    return unchecked(this.buckets[cursor & this.mask]);
+  /** Appends to `into` the entries whose home is the slot of `cursor`. */
+  scanHome(cursor: u32, into: Array<Entry>): void {
+    const mask = this.mask;
+    const home = cursor & mask;
+    for (let i = home; ; i = (i + 1) & mask) {
+      const t = unchecked(this.tags[i]);
+      if (t == 0) break;
+      if ((t & mask) == home) into.push(changetype<Entry>(unchecked(this.slots[i])));
+    }
   }
 }
 
@@ -231,6 +315,9 @@ export class Deque {
 /** Expiring keys checked per active sweep (Redis samples 20 per cycle too). */
 const SWEEP_KEYS: i32 = 20;
 
+/** Hash of the key of the last Db.lookup, so that adding that key after a miss does not hash it again. */
+let lastHash: u32 = 0;
+
 /** The database: the keyspace and its expiring keys. */
 export class Db {
   keys: Dict = new Dict();
@@ -240,13 +327,10 @@ export class Db {
   /** Keys removed because their time passed (INFO expired_keys). */
   expiredKeys: i64 = 0;
 
-  /** Hash of the key of the last lookup, so that adding that key after a miss does not hash it again. */
-  private lastHash: u32 = 0;
-
   /** The live entry of a key, deleting it first if it has expired (lazy expiry). */
   lookup(p: usize, n: u32): Entry | null {
     const h = hashBytes(p, n);
-    this.lastHash = h;
+    lastHash = h;
     const e = this.keys.find(p, n, h);
     if (e != null && e.expireAt != 0 && e.expireAt <= now()) {
       this.expire(e);
@@ -257,7 +341,7 @@ export class Db {
 
   /** Adds the key of the last lookup, which found nothing, as an entry (an empty string). */
   addMissing(p: usize, n: u32): Entry {
-    const e = new Entry(copyBytes(p, n), this.lastHash);
+    const e = new Entry(copyBytes(p, n), lastHash);
     this.keys.add(e);
     return e;
   }

@@ -1,7 +1,7 @@
 // The kv guest's commands (guest-apps/kv.ts, kv/commands.ts), driven through its exports in native
 // and enclavisor modes: every command's replies and Redis's error texts.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { launchKv } from "./fixtures/kv";
+import { decodeReplies, encodeCommand, launchKv } from "./fixtures/kv";
 import type { KvDriver, KvMode, Reply } from "./fixtures/kv";
 
 const MODES: KvMode[] = ["native", "enclavisor"];
@@ -11,11 +11,14 @@ const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wrong kind 
 const NOT_INT = err("ERR value is not an integer or out of range");
 const SYNTAX = err("ERR syntax error");
 const arity = (name: string) => err(`ERR wrong number of arguments for '${name}' command`);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe.each(MODES)("kv commands (%s)", (mode) => {
   let kv: KvDriver;
   let conn: number;
   const call = (...args: string[]): Reply => kv.call(conn, ...args);
+  /** Many commands in one pipelined send: their replies. */
+  const batch = (commands: string[][]): Reply[] => decodeReplies(kv.send(conn, Buffer.concat(commands.map(encodeCommand))).bytes);
 
   beforeAll(async () => {
     kv = await launchKv(mode);
@@ -268,6 +271,42 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("SCAN", "0", "COUNT", "0")).toEqual(SYNTAX);
     expect(call("SCAN", "0", "COUNT", "x")).toEqual(NOT_INT);
     expect(call("SCAN", "0", "BOGUS")).toEqual(SYNTAX);
+  });
+
+  it("keeps every key reachable through growth, deletes inside probe runs and shrinking", () => {
+    const n = 3000;
+    batch(range(n).map((i) => ["SET", `k${i}`, `v${i}`]));
+    expect(call("DBSIZE")).toBe(n);
+    // Every third key goes: the entries after each in its run move back into the gap.
+    expect(batch(range(n).filter((i) => i % 3 === 0).map((i) => ["DEL", `k${i}`]))).toEqual(range(n / 3).map(() => 1));
+    expect(batch(range(n).map((i) => ["GET", `k${i}`]))).toEqual(range(n).map((i) => (i % 3 === 0 ? null : `v${i}`)));
+    // Nearly all go: the table shrinks, and what is left stays reachable.
+    batch(range(n).filter((i) => i % 3 !== 0 && i % 50 !== 1).map((i) => ["DEL", `k${i}`]));
+    const left = range(n).filter((i) => i % 3 !== 0 && i % 50 === 1);
+    expect(call("DBSIZE")).toBe(left.length);
+    expect(batch(left.map((i) => ["GET", `k${i}`]))).toEqual(left.map((i) => `v${i}`));
+    expect((call("KEYS", "*") as string[]).sort()).toEqual(left.map((i) => `k${i}`).sort());
+    // Setting them all again makes no duplicates.
+    expect(batch(range(n).map((i) => ["SET", `k${i}`, `w${i}`])).every((r) => (r as { status: string }).status === "OK")).toBe(true);
+    expect(call("DBSIZE")).toBe(n);
+    expect(call("GET", "k1")).toBe("w1");
+  });
+
+  it("SCAN returns every key present for the whole scan while the table grows and shrinks", () => {
+    batch(range(200).map((i) => ["SET", `s${i}`, "v"]));
+    const seen = new Set<string>();
+    let cursor = "0";
+    let step = 0;
+    do {
+      const [next, keys] = call("SCAN", cursor, "COUNT", "10") as [string, string[]];
+      for (const k of keys) seen.add(k);
+      cursor = next;
+      step++;
+      if (step === 3) batch(range(2000).map((i) => ["SET", `g${i}`, "v"])); // grows the table
+      if (step === 8) batch(range(2000).map((i) => ["DEL", `g${i}`])); // and shrinks it back
+    } while (cursor !== "0");
+    expect(step).toBeGreaterThan(8);
+    expect(range(200).filter((i) => !seen.has(`s${i}`))).toEqual([]);
   });
 
   it("TYPE, DBSIZE, FLUSHDB, FLUSHALL", () => {
