@@ -1,7 +1,7 @@
 // An enclave's pages in emulated DRAM: the PageBacking the software MMU pages through (DESIGN.md
 // section 4, miss path). Pages leave the resident set encrypted by the memory controller with the
-// VM's key and come back decrypted, checked against the integrity tree before any byte reaches
-// the guest:
+// VM's key and come back decrypted, checked against the integrity tree before the guest runs on
+// any byte of them:
 //   GVA page -> enclave page table -> GPA -> hypervisor's NPT (+ RMP check on SNP) -> SPA -> DRAM.
 // A fault on that path (the NPT has no mapping, the RMP refuses the frame, the tree does not match)
 // stops the enclave: every later call throws the same error, and the host process stays up.
@@ -79,8 +79,6 @@ export class EnclaveMemory implements PageBacking {
   readonly #mc: MemoryController;
   readonly #encryption: boolean;
   readonly #access: { shared: boolean };
-  /** Plaintext of a fill until it is verified: no unverified byte reaches the guest's memory. */
-  readonly #scratch = new Uint8Array(PAGE_SIZE);
   #stopped: unknown = undefined;
 
   constructor(opts: EnclaveMemoryOptions) {
@@ -118,21 +116,24 @@ export class EnclaveMemory implements PageBacking {
     });
   }
 
-  /** Miss path steps 3-5: decrypt into the scratch page, verify, then copy into the guest's page. */
+  /**
+   * Miss path steps 3-5: the memory controller decrypts straight into the guest's page, which is
+   * then verified. The guest does not run during a fill, and a page that fails is zeroed before the
+   * enclave stops, so the guest is never fed unverified bytes (and the page is as the MMU left it).
+   */
   fill(page: number, dst: Uint8Array): void {
     this.#live();
     const entry = this.pageTable.lookup(page)!;
     this.#ownership.checkRead(entry.gpa, this.enclaveId);
-    const plain = this.#scratch;
     try {
       this.#guard(page, "fill", () => {
-        this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, plain);
+        this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, dst);
         if (this.#encryption) this.counters.bytesDecrypted += PAGE_SIZE;
-        this.integrity?.verifyPage(entry.gpa, plain);
+        this.integrity?.verifyPage(entry.gpa, dst);
       });
-      dst.set(plain);
-    } finally {
-      plain.fill(0);
+    } catch (e) {
+      dst.fill(0);
+      throw e;
     }
   }
 

@@ -2,7 +2,17 @@
 // memory controller writes ciphertext for private pages); it knows nothing of keys or owners.
 // Only the hypervisor allocates frames (DESIGN.md section 2). As on real DRAM, freeing a frame
 // does not scrub it: the next owner finds the old bytes until it writes its own.
+//
+// Frames live in slabs of SLAB_FRAMES, made on the first write into them, and are found by index,
+// not through hash tables: a page miss finds its frame without chasing cold pointers.
 import { checkFrame, checkPage, hexFrame, PAGE_SIZE } from "./page";
+
+/** Frames per slab: 1 MiB of storage, made on the first write to any of its frames. */
+const SLAB_FRAMES = 256;
+const SLAB_SHIFT = 8;
+
+/** What a frame never written holds; handed out by frameBytes, never written. */
+const ZERO_FRAME = new Uint8Array(PAGE_SIZE);
 
 export class DramError extends Error {
   override readonly name = "DramError";
@@ -18,9 +28,13 @@ export interface DramOptions {
 export class Dram {
   readonly capacity: number;
   readonly base: number;
-  /** Contents of frames written at least once; allocated frames never written read as zeroes. */
-  readonly #contents = new Map<number, Uint8Array>();
-  readonly #allocated = new Set<number>();
+  /** Per frame (by index from base): 1 while allocated. */
+  readonly #allocated: Uint8Array;
+  /** Per frame: 1 once written; frames never written read as zeroes and take no storage. */
+  readonly #written: Uint8Array;
+  #allocatedCount = 0;
+  #backed = 0;
+  readonly #slabs: (Uint8Array | undefined)[] = [];
   readonly #freeList: number[] = [];
   #next: number;
 
@@ -33,83 +47,99 @@ export class Dram {
     this.capacity = frames;
     this.base = base;
     this.#next = base;
+    this.#allocated = new Uint8Array(frames);
+    this.#written = new Uint8Array(frames);
   }
 
   /** Allocates a frame; the most recently freed one first (it may hold a previous owner's bytes). */
   allocate(): number {
     const reused = this.#freeList.pop();
     if (reused !== undefined) {
-      this.#allocated.add(reused);
+      this.#allocated[reused - this.base] = 1;
+      this.#allocatedCount++;
       return reused;
     }
     if (this.#next >= this.base + this.capacity) {
       throw new DramError(`DRAM exhausted: all ${this.capacity} frames are allocated`);
     }
     const spa = this.#next++;
-    this.#allocated.add(spa);
+    this.#allocated[spa - this.base] = 1;
+    this.#allocatedCount++;
     return spa;
   }
 
   free(spa: number): void {
-    this.#check(spa);
-    this.#allocated.delete(spa);
+    this.#allocated[this.#check(spa)] = 0;
+    this.#allocatedCount--;
     this.#freeList.push(spa);
   }
 
   has(spa: number): boolean {
-    return this.#allocated.has(spa);
+    return this.#allocated[spa - this.base] === 1;
   }
 
   /** A copy of the frame's bytes. */
   read(spa: number): Uint8Array {
-    this.#check(spa);
-    const stored = this.#contents.get(spa);
-    return stored ? stored.slice() : new Uint8Array(PAGE_SIZE);
+    return this.frameBytes(spa).slice();
   }
 
   write(spa: number, bytes: Uint8Array): void {
-    this.#check(spa);
+    const i = this.#check(spa);
     checkPage(bytes, "DRAM write");
-    this.#frame(spa).set(bytes);
+    this.#frame(i).set(bytes);
+  }
+
+  /**
+   * The frame's bytes themselves, not a copy (zeroes for a frame never written): the memory
+   * controller's cipher reads them in place. The caller must not write through the result.
+   */
+  frameBytes(spa: number): Uint8Array {
+    const i = this.#check(spa);
+    if (this.#written[i] !== 1) return ZERO_FRAME;
+    const at = (i & (SLAB_FRAMES - 1)) * PAGE_SIZE;
+    return this.#slabs[i >>> SLAB_SHIFT]!.subarray(at, at + PAGE_SIZE);
+  }
+
+  /** The frame's storage, for the memory controller's cipher to write a whole page into in place. */
+  frameStorage(spa: number): Uint8Array {
+    return this.#frame(this.#check(spa));
   }
 
   /** Batched read into `out` (frames.length pages), for the memory controller's batched path. */
   readInto(frames: ArrayLike<number>, out: Uint8Array): void {
-    for (let i = 0; i < frames.length; i++) {
-      const spa = frames[i]!;
-      this.#check(spa);
-      const stored = this.#contents.get(spa);
-      if (stored) out.set(stored, i * PAGE_SIZE);
-      else out.fill(0, i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-    }
+    for (let i = 0; i < frames.length; i++) out.set(this.frameBytes(frames[i]!), i * PAGE_SIZE);
   }
 
   /** Batched write of frames.length pages from `data`. */
   writeFrom(frames: ArrayLike<number>, data: Uint8Array): void {
-    for (let i = 0; i < frames.length; i++) this.#check(frames[i]!);
-    for (let i = 0; i < frames.length; i++) {
-      this.#frame(frames[i]!).set(data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
-    }
+    const at = Array.from(frames, (spa) => this.#check(spa)); // all of them before any frame changes
+    for (let k = 0; k < at.length; k++) this.#frame(at[k]!).set(data.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
   }
 
   /** Number of allocated frames, and of frames that hold bytes (the sparse part). */
   stats(): { allocated: number; backed: number; capacity: number } {
-    return { allocated: this.#allocated.size, backed: this.#contents.size, capacity: this.capacity };
+    return { allocated: this.#allocatedCount, backed: this.#backed, capacity: this.capacity };
   }
 
-  #frame(spa: number): Uint8Array {
-    let f = this.#contents.get(spa);
-    if (!f) {
-      f = new Uint8Array(PAGE_SIZE);
-      this.#contents.set(spa, f);
+  /** Frame `i` (index from base)'s storage; its slab is made on the first write into it. */
+  #frame(i: number): Uint8Array {
+    const s = i >>> SLAB_SHIFT;
+    const slab = (this.#slabs[s] ??= new Uint8Array(SLAB_FRAMES * PAGE_SIZE));
+    if (this.#written[i] !== 1) {
+      this.#written[i] = 1;
+      this.#backed++;
     }
-    return f;
+    const at = (i & (SLAB_FRAMES - 1)) * PAGE_SIZE;
+    return slab.subarray(at, at + PAGE_SIZE);
   }
 
-  #check(spa: number): void {
-    if (!this.#allocated.has(spa)) {
+  /** The frame's index from base; a DramError unless `spa` is an allocated frame. */
+  #check(spa: number): number {
+    const i = spa - this.base;
+    if (this.#allocated[i] !== 1) {
       checkFrame(spa, "SPA");
       throw new DramError(`SPA ${hexFrame(spa)} is not an allocated DRAM frame`);
     }
+    return i;
   }
 }

@@ -47,16 +47,17 @@ export class MemoryEncryptionEngine {
     this.#slot(asid);
   }
 
-  encryptPage(asid: number, spa: number, plaintext: Uint8Array): Uint8Array {
+  /** One page; into `out` (4 KiB, may be `plaintext`) when given, else a new array. */
+  encryptPage(asid: number, spa: number, plaintext: Uint8Array, out?: Uint8Array): Uint8Array {
     checkPage(plaintext, "plaintext");
     checkFrame(spa, "SPA");
-    return this.#slot(asid).encryptPages([spa], plaintext);
+    return this.#slot(asid).encryptPages([spa], plaintext, out);
   }
 
-  decryptPage(asid: number, spa: number, ciphertext: Uint8Array): Uint8Array {
+  decryptPage(asid: number, spa: number, ciphertext: Uint8Array, out?: Uint8Array): Uint8Array {
     checkPage(ciphertext, "ciphertext");
     checkFrame(spa, "SPA");
-    return this.#slot(asid).decryptPages([spa], ciphertext);
+    return this.#slot(asid).decryptPages([spa], ciphertext, out);
   }
 
   /** Batched: page i of `data` lives at frame spas[i]; one native cipher call; `out` may be `data`. */

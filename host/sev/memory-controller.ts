@@ -88,6 +88,10 @@ export class MemoryController {
     const spas = this.#translate(vm, gpas, !opts.shared, "read");
     if (!opts.shared) this.#mee.requireKey(vm.asid); // fail before `out` holds any ciphertext
     const raw = out ?? new Uint8Array(spas.length * PAGE_SIZE);
+    if (!opts.shared && spas.length === 1) {
+      // One page (the MMU's fill): decrypted from the DRAM frame straight into `raw`, no copy.
+      return this.#mee.decryptPages(vm.asid, spas, this.#dram.frameBytes(spas[0]!), raw);
+    }
     this.#dram.readInto(spas, raw);
     return opts.shared ? raw : this.#mee.decryptPages(vm.asid, spas, raw, raw);
   }
@@ -100,9 +104,15 @@ export class MemoryController {
       for (const spa of spas) this.#private.delete(spa);
       return;
     }
-    if (this.#scratch.length < data.length) this.#scratch = new Uint8Array(data.length);
-    const ciphertext = this.#scratch.subarray(0, data.length);
-    this.#dram.writeFrom(spas, this.#mee.encryptPages(vm.asid, spas, data, ciphertext));
+    if (spas.length === 1) {
+      // One page (the MMU's write-back): encrypted from `data` straight into the DRAM frame.
+      this.#mee.requireKey(vm.asid); // fail before the frame is touched
+      this.#mee.encryptPages(vm.asid, spas, data, this.#dram.frameStorage(spas[0]!));
+    } else {
+      if (this.#scratch.length < data.length) this.#scratch = new Uint8Array(data.length);
+      const ciphertext = this.#scratch.subarray(0, data.length);
+      this.#dram.writeFrom(spas, this.#mee.encryptPages(vm.asid, spas, data, ciphertext));
+    }
     for (const spa of spas) this.#private.add(spa);
   }
 

@@ -4,18 +4,21 @@ import { describe, expect, it } from "vitest";
 import { EnclaveMemory, EnclaveMemoryFault } from "../../host/enclavisor/enclave-memory";
 import { EnclavePageTable, MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
 import { FrameOwnership } from "../../host/enclavisor/frame-ownership";
+import { IntegrityTree } from "../../host/enclavisor/integrity-tree";
+import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
+import { MemoryNodeStore } from "../../host/enclavisor/node-store";
 import type { ModeName, ProtectionSwitches } from "../../host/enclavisor/protection";
 import { RmpFault } from "../../host/sev/rmp";
 import { PAGE_SIZE } from "../../host/wasm/layout";
 import { patternPage, platformFor, same, tinySwitches } from "./fixtures/enclave";
 
-function setup(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}, limitPages?: number) {
+function setup(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}, limitPages?: number, integrity?: IntegrityTree) {
   const switches = tinySwitches(mode, overrides);
   const platform = platformFor(switches);
   const vm = platform.launchVm();
   const pageTable = new EnclavePageTable({ firstGpa: 0, limitPages });
   const memory = new EnclaveMemory({
-    hv: platform.hv, mc: platform.mc, vm, pageTable, encryption: switches.encryption, ownership: new FrameOwnership(), enclaveId: 1,
+    hv: platform.hv, mc: platform.mc, vm, pageTable, encryption: switches.encryption, ownership: new FrameOwnership(), enclaveId: 1, integrity,
   });
   const adv = platform.hv.adversary;
   /** First touch of `page` and a write-back of `bytes`: what an eviction of a dirty page does. */
@@ -121,6 +124,19 @@ describe("EnclaveMemory", () => {
     expect(thrown(() => memory.has(9))).toBe(e);
     expect(thrown(() => memory.writeBack(1, patternPage(1)))).toBe(e);
     expect(adv.takeFaults().some((f) => f.kind === "rmp" && f.gpa === gpa && f.check === "gpa-mismatch")).toBe(true);
+  });
+
+  it("enclavisor: a page that fails the integrity tree is zeroed in the guest's memory, and the enclave stops", () => {
+    const tree = new IntegrityTree({ frames: 64, store: new MemoryNodeStore(IntegrityTree.nodeBytes) });
+    const { memory, adv, store, spaOf } = setup("enclavisor", {}, undefined, tree);
+    store(3, patternPage(3));
+    expect(same(filled(memory, 3), patternPage(3))).toBe(true);
+    adv.flipBits(spaOf(3), 100, 0x01, "physical");
+    const dst = new Uint8Array(PAGE_SIZE);
+    const e = thrown(() => memory.fill(3, dst));
+    expect(e).toBeInstanceOf(IntegrityViolation);
+    expect(dst.every((b) => b === 0)).toBe(true); // the decrypted, unverified bytes are gone
+    expect(memory.stopped).toBe(e);
   });
 
   it("stops the enclave on a nested page fault, naming the GPA", () => {

@@ -57,4 +57,31 @@ describe("Dram", () => {
     dram.readInto(frames, out);
     expect(same(out, data)).toBe(true);
   });
+
+  it("keeps every frame's bytes apart across its storage slabs, and answers has() for any number", () => {
+    const dram = new Dram({ frames: 600 });
+    const frames = Array.from({ length: 600 }, () => dram.allocate());
+    for (const spa of [frames[0]!, frames[255]!, frames[256]!, frames[599]!]) dram.write(spa, patternPage(spa));
+    for (const spa of [frames[0]!, frames[255]!, frames[256]!, frames[599]!]) expect(same(dram.read(spa), patternPage(spa))).toBe(true);
+    expect(same(dram.read(frames[257]!), new Uint8Array(PAGE_SIZE))).toBe(true);
+    expect(dram.stats()).toEqual({ allocated: 600, backed: 4, capacity: 600 });
+    dram.free(frames[3]!);
+    expect(dram.stats().allocated).toBe(599);
+    expect(() => dram.free(frames[3]!)).toThrow(/not an allocated DRAM frame/);
+    expect([dram.has(frames[3]!), dram.has(frames[4]!), dram.has(frames[4]! + 0.5), dram.has(-1), dram.has(frames[599]! + 1)]).toEqual([false, true, false, false, false]);
+    expect(() => dram.read(frames[4]! + 0.5)).toThrow(/frame number/);
+  });
+
+  it("lends a frame's bytes in place for the memory controller's cipher, checked like every access", () => {
+    const dram = new Dram();
+    const [a, b] = [dram.allocate(), dram.allocate()];
+    expect(same(dram.frameBytes(a), new Uint8Array(PAGE_SIZE))).toBe(true); // never written: zeroes
+    expect(dram.stats().backed).toBe(0);
+    dram.frameStorage(b).set(patternPage(5));
+    expect(same(dram.read(b), patternPage(5))).toBe(true);
+    expect(same(dram.frameBytes(b), patternPage(5))).toBe(true);
+    expect(dram.stats().backed).toBe(1);
+    expect(() => dram.frameBytes(b + 10)).toThrow(/not an allocated DRAM frame/);
+    expect(() => dram.frameStorage(b + 10)).toThrow(/not an allocated DRAM frame/);
+  });
 });

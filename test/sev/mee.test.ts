@@ -51,6 +51,20 @@ for (const mode of ["xts", "xex"] as const) {
       expect(same(mee.decryptPages(7, spas, batch), data)).toBe(true);
     });
 
+    it("encrypts and decrypts one page into a caller's buffer, or in place", () => {
+      const mee = new MemoryEncryptionEngine({ mode });
+      mee.installKey(2, key());
+      const out = new Uint8Array(PAGE_SIZE).fill(0xee);
+      expect(mee.encryptPage(2, 0x900, patternPage(4), out)).toBe(out);
+      expect(same(out, mee.encryptPage(2, 0x900, patternPage(4)))).toBe(true);
+      const page = new Uint8Array(PAGE_SIZE);
+      expect(mee.decryptPage(2, 0x900, out, page)).toBe(page);
+      expect(same(page, patternPage(4))).toBe(true);
+      mee.encryptPage(2, 0x900, page, page);
+      expect(same(page, out)).toBe(true);
+      expect(() => mee.decryptPage(2, 0x900, out, new Uint8Array(16))).toThrow(/output buffer must be 4096 bytes/);
+    });
+
     it("clearKey empties the slot; using an empty slot is a clear error without key material", () => {
       const mee = new MemoryEncryptionEngine({ mode });
       const k = key();

@@ -71,6 +71,27 @@ describe("MemoryController: the guest access path", () => {
     expect(same(memory.subarray(0, PAGE_SIZE), new Uint8Array(PAGE_SIZE))).toBe(true);
   });
 
+  it("one page goes between the caller's buffer and its DRAM frame directly, as the batched path does it", () => {
+    const { dram, mee, mc, vm, map } = bare();
+    const [a, b] = [map(0x20), map(0x21)];
+    mc.guestWritePage(vm, 0x20, patternPage(6));
+    mc.guestWritePages(vm, [0x21, 0x20], new Uint8Array([...patternPage(7), ...patternPage(6)]));
+    expect(same(dram.read(a), mee.encryptPage(1, a, patternPage(6)))).toBe(true); // the adversary's view
+    expect(same(dram.read(b), mee.encryptPage(1, b, patternPage(7)))).toBe(true);
+    const page = new Uint8Array(PAGE_SIZE);
+    expect(mc.guestReadPage(vm, 0x21, {}, page)).toBe(page);
+    expect(same(page, patternPage(7))).toBe(true);
+    // A frame never written decrypts its zeroes, as a batch does, and stays unbacked.
+    map(0x22);
+    const backed = dram.stats().backed;
+    expect(same(mc.guestReadPage(vm, 0x22), mc.guestReadPages(vm, [0x22, 0x21]).subarray(0, PAGE_SIZE))).toBe(true);
+    expect(dram.stats().backed).toBe(backed);
+    // Without the key a one-page write fails before its frame is touched.
+    mee.clearKey(1);
+    expect(() => mc.guestWritePage(vm, 0x22, patternPage(8))).toThrow(/no memory encryption key is installed for ASID 1/);
+    expect(dram.stats().backed).toBe(backed);
+  });
+
   it("an unmapped GPA raises NestedPageFault and the hypervisor sees its GPA", () => {
     const { mc, vm } = bare();
     const seen: number[] = [];
