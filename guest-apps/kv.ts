@@ -1,3 +1,4 @@
+// asc-runtime: minimal (no shadow stack; kv collects at the end of its exports: kv/gc.ts)
 // kv: a Redis-protocol (RESP2) key-value store that runs inside an enclave (issue 6). Its whole
 // state lives in enclave memory: encrypted in DRAM, integrity-checked and paged by the MMU. The
 // host only moves bytes between the sockets and the shared channel (assembly/server.ts); parsing,
@@ -42,6 +43,7 @@ import { RESULT_CLOSE, RESULT_MORE, io_in, io_in_cap, io_out, io_out_cap, openCh
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
+import { charge, collectIfDue, collectNow } from "./kv/gc";
 import { clientClosed, clientOpened, db, execute, initCommands, markStart, replaceDb } from "./kv/commands";
 import { replyTo } from "./kv/reply";
 import { STATUS_BAD_CALL, restoreBegin, restoreEnd, restoreFeed, restoredDb, snapshotBegin, snapshotCommit, snapshotRead } from "./kv/snapshot";
@@ -67,7 +69,12 @@ export function on_open(conn: u32): void {
   if (conns.has(conn)) return;
   conns.set(conn, new Conn(conn));
   clientOpened();
+  charge(CONN_BYTES);
+  collectIfDue();
 }
+
+/** What a connection counts for in kv/gc.ts's trigger (its Conn and the entry in conns). */
+const CONN_BYTES: u64 = 256;
 
 export function on_data(conn: u32, len: u32): u32 {
   if (!conns.has(conn)) return RESULT_CLOSE;
@@ -81,7 +88,10 @@ export function on_data(conn: u32, len: u32): u32 {
   while (nextCommand(c) == 1) execute(c);
   if (!c.closing) c.compact();
   db.sweep();
-  return flush(c);
+  charge(<u64>len + c.output.len - c.sent);
+  const result = flush(c);
+  collectIfDue(); // last: nothing managed is used after it
+  return result;
 }
 
 export function on_drain(conn: u32): u32 {
@@ -94,6 +104,8 @@ export function on_close(conn: u32): void {
   conns.get(conn).free();
   conns.delete(conn);
   clientClosed();
+  charge(CONN_BYTES);
+  collectIfDue();
 }
 
 /** Hands the next part of c's output to the host: a result word (assembly/server.ts). */
@@ -114,7 +126,9 @@ function flush(c: Conn): u32 {
 
 export function snapshot_begin(): i32 {
   newBatch();
-  return snapshotBegin(db);
+  const r = snapshotBegin(db);
+  collectNow(); // the plaintext chunks and sealed blobs are garbage now
+  return r;
 }
 
 export function snapshot_read(): u32 {
@@ -138,5 +152,6 @@ export function restore_end(allowRollback: u32): i32 {
   newBatch();
   const r = restoreEnd(allowRollback != 0);
   if (r == 0) replaceDb(changetype<Db>(restoredDb));
+  collectNow(); // the old store (or a refused restore's) is garbage now
   return r;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Compiles every guest app (guest-apps/*.ts) to guest-apps/*.wasm with the options in asconfig.json.
+// An app may pick another garbage collector with a line `// asc-runtime: NAME` among its leading
+// comments (kv uses `minimal`, which collects only when the app calls __collect()).
 // Runs on `npm install` (prepare) and, with --if-stale, before commands that need the apps.
 // Usage: node scripts/build-guests.mjs [--if-stale] [--quiet] [NAME...]
-import { readdirSync, statSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +32,20 @@ const sources = readdirSync(appsDir)
   .filter((f) => only.length === 0 || only.includes(basename(f, ".ts")));
 const sdkTime = Math.max(newestMtime(sdkDir), statSync(join(root, "asconfig.json")).mtimeMs);
 
+const RUNTIMES = ["incremental", "minimal", "stub"];
+
+/** The app's `// asc-runtime: NAME` line, searched in the comments that open the file; null if none. */
+function runtimeOf(src) {
+  for (const line of readFileSync(src, "utf8").split("\n")) {
+    if (!line.startsWith("//")) break;
+    const m = /^\/\/\s*asc-runtime:\s*(\S+)/.exec(line);
+    if (!m) continue;
+    if (!RUNTIMES.includes(m[1])) throw new Error(`${src}: unknown asc-runtime "${m[1]}" (one of ${RUNTIMES.join(", ")})`);
+    return m[1];
+  }
+  return null;
+}
+
 const { default: asc } = await import("assemblyscript/asc");
 let failed = 0;
 for (const file of sources) {
@@ -41,9 +57,11 @@ for (const file of sources) {
     const srcTime = Math.max(statSync(src).mtimeMs, newestMtime(join(appsDir, basename(file, ".ts"))));
     if (built >= srcTime && built >= sdkTime) continue;
   }
-  if (!quiet) process.stdout.write(`asc ${file} -> ${basename(out)}\n`);
+  const runtime = runtimeOf(src);
+  if (!quiet) process.stdout.write(`asc ${file} -> ${basename(out)}${runtime ? ` (runtime ${runtime})` : ""}\n`);
   const { error, stderr } = await asc.main(
-    [src, "--config", join(root, "asconfig.json"), "--target", "release", "--outFile", out],
+    [src, "--config", join(root, "asconfig.json"), "--target", "release", "--outFile", out,
+      ...(runtime ? ["--runtime", runtime] : [])],
     {},
   );
   if (error) {

@@ -26,6 +26,7 @@
 import { ascii, bytesToString, copyBytes, copyMemory, parseBufI64, parseI64, parsedInt, writeDecimal } from "./bytes";
 import { Conn, maxBulk } from "./conn";
 import { now } from "./clock";
+import { charge } from "./gc";
 import { globMatch } from "./glob";
 import {
   replyArray, replyBulk, replyBulkBuf, replyBulkInt, replyBulkText, replyEmptyArray, replyError, replyInt,
@@ -656,6 +657,7 @@ function scan(): void {
 
 function flush(): void {
   if (argc > 2 || (argc == 2 && !argIs(1, "async") && !argIs(1, "sync"))) return syntaxError();
+  charge(<u64>memory.size() << 16); // all of the store is garbage: collect after this batch
   db.flush();
   replyOk();
 }
