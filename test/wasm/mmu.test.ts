@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { instantiateGuest } from "../../host/wasm/guest";
-import { BASE, PAGE_SIZE, TAG_DIRTY, TAG_RESIDENT, TAG_SHARED } from "../../host/wasm/layout";
+import { BASE, FIRST_RANGE_SLOT, PAGE_SIZE, PIN_SLOTS, RANGE_FIRST, TAG_DIRTY, TAG_RESIDENT, TAG_SHARED } from "../../host/wasm/layout";
 import { SoftMmu } from "../../host/wasm/mmu";
 import { MemoryPageStore } from "../../host/wasm/page-backing";
 import type { PageBacking } from "../../host/wasm/page-backing";
@@ -134,6 +134,32 @@ describe("software MMU runtime", () => {
     expect(store.writes).toContain(1);
     expect(new DataView(mmu.read(PAGE_SIZE, 4).buffer).getInt32(0, true)).toBe(1001);
     expect(() => mmu.share(1020, 10)).toThrow(/outside the guest memory/);
+  });
+
+  it("never evicts pages pinned in a slot, written by range() or by rewritten code (little-endian u32 pairs)", () => {
+    // 40 pages: range() keeps 28 of them free of range pins (layout.ts), so ranges may pin 12.
+    const mmu = new SoftMmu({ initial: 16, maximum: null }, { capacityPages: 40 });
+    const slots = new DataView(mmu.memory.buffer, PIN_SLOTS);
+    expect(mmu.range(10 * PAGE_SIZE, 20 * PAGE_SIZE, FIRST_RANGE_SLOT | RANGE_FIRST)).toBe(1);
+    expect([slots.getUint32(8 * FIRST_RANGE_SLOT, true), slots.getUint32(8 * FIRST_RANGE_SLOT + 4, true)]).toEqual([11, 20]);
+    // Pages 10..19 take 10 of the 12: a second range slot gets 2 more, not 3.
+    expect(mmu.range(30 * PAGE_SIZE, 33 * PAGE_SIZE, FIRST_RANGE_SLOT + 1)).toBe(0);
+    expect(mmu.range(30 * PAGE_SIZE, 32 * PAGE_SIZE, FIRST_RANGE_SLOT + 1)).toBe(1);
+    // Slot 0 as a hoisted check stores it from Wasm: pages 100..101, made resident and dirty.
+    slots.setUint32(0, 101, true);
+    slots.setUint32(4, 102, true);
+    mmu.write(100 * PAGE_SIZE, new Uint8Array(2 * PAGE_SIZE).fill(7));
+    for (let p = 150; p < 250; p++) mmu.read(p * PAGE_SIZE, 1);
+    expect(mmu.stats.evictions).toBe(14 + 100 - 40);
+    for (const p of [10, 15, 19, 30, 31, 100, 101]) expect(mmu.tagOf(p) & TAG_RESIDENT).toBe(TAG_RESIDENT);
+    expect(mmu.tagOf(100) & TAG_DIRTY).toBe(TAG_DIRTY); // still the only copy: never written back
+    expect(mmu.stats.writeBacks).toBe(0);
+    // A new first range clears the range slots, not slot 0; the unpinned pages go like any other.
+    expect(mmu.range(0, 0, FIRST_RANGE_SLOT | RANGE_FIRST)).toBe(1);
+    expect(slots.getUint32(8 * FIRST_RANGE_SLOT, true)).toBe(0);
+    for (let p = 150; p < 250; p++) mmu.read(p * PAGE_SIZE, 1);
+    expect(mmu.tagOf(10) & TAG_RESIDENT).toBe(0);
+    expect(mmu.tagOf(100) & TAG_RESIDENT).toBe(TAG_RESIDENT);
   });
 
   it("rejects a resident capacity below two pages", () => {
