@@ -11,6 +11,7 @@ import { command } from "../../host/cli/commands/serve";
 import { verifyEvidence } from "../../host/enclavisor/evidence";
 import { guestApp, STATE_DIR } from "../enclavisor/fixtures/enclave";
 import { wat } from "../wasm/wat";
+import { RAW_SERVER } from "../enclavisor/fixtures/raw-server";
 import { runCommand } from "./fixtures/run-command";
 import { ROOT, spawnEnclave, startServer } from "./fixtures/server";
 import type { RunningServer } from "./fixtures/server";
@@ -180,19 +181,7 @@ describe("enclave serve: the command line", () => {
 
   it("stops with the guest's message when the enclave traps, and drops every connection", async () => {
     const file = path.join(tmp, "trap.wasm");
-    writeFileSync(file, wat(`(module
-      (memory (export "memory") 3)
-      (func (export "io_in") (result i32) (i32.const 4096))
-      (func (export "io_in_cap") (result i32) (i32.const 4096))
-      (func (export "io_out") (result i32) (i32.const 8192))
-      (func (export "io_out_cap") (result i32) (i32.const 4096))
-      (func (export "on_open") (param i32))
-      (func (export "on_close") (param i32))
-      (func (export "on_drain") (param i32) (result i32) (i32.const 0))
-      (func (export "on_data") (param $conn i32) (param $len i32) (result i32)
-        (if (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 33)) (then unreachable))
-        (memory.copy (i32.const 8192) (i32.const 4096) (local.get $len))
-        (local.get $len)))`));
+    writeFileSync(file, wat(RAW_SERVER));
     const s = await serve(["--mode", "sev"], file);
     const bystander = new Client(s.port);
     bystander.send("ok");

@@ -15,6 +15,7 @@ import { parseReport } from "../../host/sev/report";
 import { SevStatus } from "../../host/sev/status";
 import { wat } from "../wasm/wat";
 import { guestApp, platformFor, STATE_DIR, tinySwitches } from "./fixtures/enclave";
+import { errorCode } from "./fixtures/enclave-error";
 
 /** A counter app: `bump` adds to a global-free counter in memory, `_start` logs nothing. */
 const COUNTER = `(module
@@ -29,16 +30,6 @@ beforeAll(() => {
   counter = wat(COUNTER);
   hello = guestApp("hello");
 });
-
-function code(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(EnclaveError);
-    return (e as EnclaveError).code;
-  }
-  throw new Error("expected an EnclaveError");
-}
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -55,18 +46,18 @@ describe("Enclavisor lifecycle", () => {
     const switches = tinySwitches("enclavisor");
     const ev = new Enclavisor(platformFor(switches));
     const h = ev.create(counter, { switches });
-    expect(code(() => ev.call(h, "bump", 1))).toBe("BAD_STATE");
+    expect(errorCode(() => ev.call(h, "bump", 1))).toBe("BAD_STATE");
     await ev.launch(h);
     expect(await codeOf(ev.launch(h))).toBe("BAD_STATE");
     expect(ev.call(h, "bump", 5)).toBe(5);
     expect(ev.call(h, "bump", 2)).toBe(7);
-    expect(code(() => ev.call(h, "nope"))).toBe("NO_EXPORT");
-    expect(code(() => ev.call(h, "memory"))).toBe("NO_EXPORT");
+    expect(errorCode(() => ev.call(h, "nope"))).toBe("NO_EXPORT");
+    expect(errorCode(() => ev.call(h, "memory"))).toBe("NO_EXPORT");
     ev.destroy(h);
-    expect(code(() => ev.call(h, "bump", 1))).toBe("NOT_FOUND");
-    expect(code(() => ev.destroy(h))).toBe("NOT_FOUND");
-    expect(code(() => ev.create(counter, { switches: modeSwitches("native") }))).toBe("BAD_CONFIG");
-    expect(code(() => ev.create(counter, { switches, granularity: "thread" as never }))).toBe("BAD_CONFIG");
+    expect(errorCode(() => ev.call(h, "bump", 1))).toBe("NOT_FOUND");
+    expect(errorCode(() => ev.destroy(h))).toBe("NOT_FOUND");
+    expect(errorCode(() => ev.create(counter, { switches: modeSwitches("native") }))).toBe("BAD_CONFIG");
+    expect(errorCode(() => ev.create(counter, { switches, granularity: "thread" as never }))).toBe("BAD_CONFIG");
     expect(() => ev.call(h, "bump")).toThrow(/NOT_FOUND: no enclave with handle \d+ \(never created, or destroyed\)/);
   });
 

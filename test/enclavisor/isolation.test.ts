@@ -5,7 +5,6 @@
 // its sibling clones.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GranularityName } from "../../host/enclavisor/attestation";
-import { EnclaveError } from "../../host/enclavisor/enclave-error";
 import { EnclaveMemory } from "../../host/enclavisor/enclave-memory";
 import { EnclavePageTable } from "../../host/enclavisor/enclave-page-table";
 import { Enclavisor } from "../../host/enclavisor/enclavisor";
@@ -16,6 +15,7 @@ import { RmpFault } from "../../host/sev/rmp";
 import { PAGE_SIZE } from "../../host/wasm/layout";
 import { wat } from "../wasm/wat";
 import { platformFor, same, tinySwitches } from "./fixtures/enclave";
+import { errorCode } from "./fixtures/enclave-error";
 
 /** Fills and reads whole pages, and shares a page with the host; its start function and data initialise pages 1 and 2. */
 const APP = `(module
@@ -38,16 +38,6 @@ beforeAll(() => {
 type Ex = Record<"fill" | "put", (a: number, b: number) => void> & Record<"get" | "shareAt", (a: number) => number>;
 const ex = (e: Enclave) => e.guest.instance.exports as unknown as Ex;
 const page = (v: number) => new Uint8Array(PAGE_SIZE).fill(v);
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(EnclaveError);
-    return (e as EnclaveError).code;
-  }
-  throw new Error("expected an EnclaveError");
-}
 
 /** The enclave's own GPAs and the SPAs they map to now. */
 function frames(e: Enclave): { gpa: number; spa: number }[] {
@@ -101,9 +91,9 @@ describe("process enclaves in one VM", () => {
     a.guest.mmu!.evictAll();
     const victim = frames(a)[0]!;
     const table = evmOf(ev, a);
-    expect(codeOf(() => table.claim(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
-    expect(codeOf(() => table.checkRead(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
-    expect(codeOf(() => table.checkWrite(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.claim(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.checkRead(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.checkWrite(victim.gpa, b.id))).toBe("FRAME_NOT_OWNED");
     expect(() => table.checkRead(victim.gpa, b.id)).toThrow(
       new RegExp(`enclave ${b.id} may not read frame GPA 0x${victim.gpa.toString(16)}: it is private to enclave ${a.id}`),
     );
@@ -114,7 +104,7 @@ describe("process enclaves in one VM", () => {
       ownership: table, enclaveId: b.id,
     });
     const before = platform.dram.read(victim.spa);
-    expect(codeOf(() => wrong.has(0))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => wrong.has(0))).toBe("FRAME_NOT_OWNED");
     expect(same(platform.dram.read(victim.spa), before)).toBe(true);
     expect(ex(a).get(3 * PAGE_SIZE)).toBe(0xa1);
     await ev.close();
@@ -254,9 +244,9 @@ describe("function clones", () => {
     const c3 = await launch(ev, "enclavisor", "function");
     expect([ex(c3).get(0x1000), ex(c3).get(0x1001)]).toEqual([0x74, 0x65]); // "te"
     // Nobody writes a template frame, and a clone cannot read a sibling's copy.
-    expect(codeOf(() => table.checkWrite(tGpa, c1.id))).toBe("FRAME_NOT_OWNED");
-    expect(codeOf(() => table.checkWrite(tGpa, tOwner.owner))).toBe("FRAME_NOT_OWNED");
-    expect(codeOf(() => table.checkRead(c1Gpa, c2.id))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.checkWrite(tGpa, c1.id))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.checkWrite(tGpa, tOwner.owner))).toBe("FRAME_NOT_OWNED");
+    expect(errorCode(() => table.checkRead(c1Gpa, c2.id))).toBe("FRAME_NOT_OWNED");
     table.checkRead(tGpa, c2.id); // a clone reads its template's frames
     // Destroying a clone scrubs its copies only; its siblings and the template read on.
     const c1Spa = platform.hv.adversary.translate(c1.vm!, c1Gpa)!;

@@ -12,6 +12,7 @@ import { GuestStopped, isServerModule, ServerApp, ServerAppError, SnapshotError 
 import type { SnapshotProblem } from "../../host/enclavisor/server-app";
 import { wat } from "../wasm/wat";
 import { guestApp, platformFor, PROTECTED_MODES, tinySwitches } from "./fixtures/enclave";
+import { RAW_SERVER } from "./fixtures/raw-server";
 
 let echo: Uint8Array;
 let hello: Uint8Array;
@@ -39,22 +40,6 @@ async function launch(bytes: Uint8Array, mode: ModeName): Promise<Enclave> {
 
 const text = (b: Uint8Array) => Buffer.from(b).toString("latin1");
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
-
-/** A server module in text: '!' first traps, '>' first returns more bytes than io_out holds, else echoes. */
-const RAW_SERVER = `(module
-  (memory (export "memory") 3)
-  (func (export "io_in") (result i32) (i32.const 4096))
-  (func (export "io_in_cap") (result i32) (i32.const 4096))
-  (func (export "io_out") (result i32) (i32.const 8192))
-  (func (export "io_out_cap") (result i32) (i32.const 4096))
-  (func (export "on_open") (param i32))
-  (func (export "on_close") (param i32))
-  (func (export "on_drain") (param i32) (result i32) (i32.const 0))
-  (func (export "on_data") (param $conn i32) (param $len i32) (result i32)
-    (if (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 33)) (then unreachable))
-    (if (i32.eq (i32.load8_u (i32.const 4096)) (i32.const 62)) (then (return (i32.const 4097))))
-    (memory.copy (i32.const 8192) (i32.const 4096) (local.get $len))
-    (local.get $len)))`;
 
 describe("isServerModule", () => {
   it("recognises a server app by its on_data export", () => {
