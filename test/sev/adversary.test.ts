@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Vm } from "../../host/sev/hypervisor";
 import { NestedPageFault } from "../../host/sev/npt";
 import { PAGE_SIZE } from "../../host/sev/page";
-import { RmpFault, type RmpCheck } from "../../host/sev/rmp";
-import { machine, patternPage, same, type Machine } from "./fixtures/machine";
+import { machine, patternPage, rmpCheck, same, type Machine } from "./fixtures/machine";
 
 /** A running VM with private pages at GPAs 0..3 holding patternPage(gpa), validated under SNP. */
 function victim(opts: { snp: boolean; ciphertextHiding?: boolean }): { m: Machine; vm: Vm; spa: (gpa: number) => number } {
@@ -16,16 +15,6 @@ function victim(opts: { snp: boolean; ciphertextHiding?: boolean }): { m: Machin
     m.mc.guestWritePage(vm, gpa, patternPage(gpa));
   }
   return { m, vm, spa: (gpa) => vm.npt.lookup(gpa)! };
-}
-
-function rmpCheck(fn: () => unknown): RmpCheck | "none" {
-  try {
-    fn();
-    return "none";
-  } catch (e) {
-    if (e instanceof RmpFault) return e.check;
-    throw e;
-  }
 }
 
 /** Byte ranges of 16-byte blocks where two pages differ. */

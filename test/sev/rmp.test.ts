@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Rmp, RmpFault, type RmpCheck } from "../../host/sev/rmp";
-
-function check(fn: () => void): RmpCheck | "none" {
-  try {
-    fn();
-    return "none";
-  } catch (e) {
-    if (e instanceof RmpFault) return e.check;
-    throw e;
-  }
-}
+import { Rmp } from "../../host/sev/rmp";
+import { rmpCheck } from "./fixtures/machine";
 
 describe("Rmp", () => {
   it("starts with every frame hypervisor-owned", () => {
@@ -34,33 +25,33 @@ describe("Rmp", () => {
   it("PVALIDATE of another guest's frame or at another GPA faults", () => {
     const rmp = new Rmp();
     rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
-    expect(check(() => rmp.pvalidate(0x100, 6, 0x20, true))).toBe("asid-mismatch");
-    expect(check(() => rmp.pvalidate(0x100, 5, 0x21, true))).toBe("gpa-mismatch");
-    expect(check(() => rmp.pvalidate(0x101, 5, 0x20, true))).toBe("not-assigned");
+    expect(rmpCheck(() => rmp.pvalidate(0x100, 6, 0x20, true))).toBe("asid-mismatch");
+    expect(rmpCheck(() => rmp.pvalidate(0x100, 5, 0x21, true))).toBe("gpa-mismatch");
+    expect(rmpCheck(() => rmp.pvalidate(0x101, 5, 0x20, true))).toBe("not-assigned");
   });
 
   it("guest access checks (APM 15.36.10), each failing on its own field", () => {
     const rmp = new Rmp();
     rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
-    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("not-validated");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("not-validated");
     rmp.pvalidate(0x100, 5, 0x20, true);
-    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("none");
-    expect(check(() => rmp.checkGuestAccess(0x100, 6, 0x20, true, "read"))).toBe("asid-mismatch");
-    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x21, true, "write"))).toBe("gpa-mismatch");
-    expect(check(() => rmp.checkGuestAccess(0x200, 5, 0x20, true, "read"))).toBe("not-assigned");
-    expect(check(() => rmp.checkGuestAccess(0x100, 5, 0x20, false, "read"))).toBe("shared-access-to-assigned");
-    expect(check(() => rmp.checkGuestAccess(0x200, 5, 0x20, false, "write"))).toBe("none");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x100, 5, 0x20, true, "read"))).toBe("none");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x100, 6, 0x20, true, "read"))).toBe("asid-mismatch");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x100, 5, 0x21, true, "write"))).toBe("gpa-mismatch");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x200, 5, 0x20, true, "read"))).toBe("not-assigned");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x100, 5, 0x20, false, "read"))).toBe("shared-access-to-assigned");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0x200, 5, 0x20, false, "write"))).toBe("none");
   });
 
   it("host writes fault on assigned frames only; immutable entries refuse RMPUPDATE", () => {
     const rmp = new Rmp();
     rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20 });
-    expect(check(() => rmp.checkHostWrite(0x100))).toBe("hypervisor-write-to-assigned");
-    expect(check(() => rmp.checkHostWrite(0x101))).toBe("none");
+    expect(rmpCheck(() => rmp.checkHostWrite(0x100))).toBe("hypervisor-write-to-assigned");
+    expect(rmpCheck(() => rmp.checkHostWrite(0x101))).toBe("none");
     rmp.set(0x102, { assigned: true, asid: 5, gpa: 0x21, validated: true, pageSize: "4K", immutable: true });
-    expect(check(() => rmp.update(0x102, { assigned: false, asid: 0, gpa: 0 }))).toBe("immutable");
+    expect(rmpCheck(() => rmp.update(0x102, { assigned: false, asid: 0, gpa: 0 }))).toBe("immutable");
     rmp.update(0x100, { assigned: false, asid: 0, gpa: 0 });
-    expect(check(() => rmp.checkHostWrite(0x100))).toBe("none");
+    expect(rmpCheck(() => rmp.checkHostWrite(0x100))).toBe("none");
   });
 
   it("fault messages name the check and addresses, and bad entries are refused", () => {
