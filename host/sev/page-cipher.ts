@@ -31,3 +31,15 @@ function load(): PageCipher {
 }
 
 export const pageCipher: PageCipher = load();
+
+/**
+ * Checks a cipher call's buffers before any output changes: `data` must be `expected` bytes, and
+ * `out`, when given, as long. (The addon checks again; these errors name the caller's view.)
+ */
+export function checkBuffers(data: Uint8Array, out: Uint8Array | undefined, expected: number, what: string): void {
+  if (!(data instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+  if (data.length !== expected) throw new RangeError(`${what}: expected ${expected} bytes, got ${data.length}`);
+  if (out !== undefined && (!(out instanceof Uint8Array) || out.length !== expected)) {
+    throw new RangeError(`output buffer must be ${expected} bytes`);
+  }
+}

@@ -10,7 +10,7 @@
 // the AES of a whole batch in one call.
 import { createCipheriv } from "node:crypto";
 import { checkFrame, PAGE_SHIFT, PAGE_SIZE } from "./page";
-import { KIND_ECB, pageCipher } from "./page-cipher";
+import { checkBuffers, KIND_ECB, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 
 /** Address bits that carry a tweak constant: 4 (first bit above the 16-byte block) to 51. */
@@ -70,12 +70,7 @@ export class XexAes {
 
   #pages(frames: ArrayLike<number>, data: Uint8Array, out: Uint8Array | undefined, decrypt: boolean): Uint8Array {
     const count = frames.length;
-    if (!(data instanceof Uint8Array) || data.length !== count * PAGE_SIZE) {
-      throw new RangeError(`XEX input must be ${count} pages (${count * PAGE_SIZE} bytes)`);
-    }
-    if (out !== undefined && (!(out instanceof Uint8Array) || out.length !== data.length)) {
-      throw new RangeError(`output buffer must be ${data.length} bytes`);
-    }
+    checkBuffers(data, out, count * PAGE_SIZE, "pages");
     for (let i = 0; i < count; i++) checkFrame(frames[i]!); // all of them before any output changes
     const result = out ?? new Uint8Array(data.length);
     if (seedWords.length < 4 * count) seedWords = new Uint32Array(4 * count);

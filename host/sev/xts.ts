@@ -6,7 +6,7 @@
 // as long as the key, a whole batch per call, into the caller's buffer.
 import { timingSafeEqual } from "node:crypto";
 import { checkFrame, PAGE_SIZE } from "./page";
-import { KIND_XTS, pageCipher } from "./page-cipher";
+import { checkBuffers, KIND_XTS, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 
 /** Largest data unit: 2^20 blocks (IEEE 1619-2018, 5.1; OpenSSL enforces it). */
@@ -101,13 +101,5 @@ export class XtsAes {
     const result = out ?? new Uint8Array(data.length);
     pageCipher.xts(this.#key, decrypt, tweaks, data, result, unitSize);
     return result;
-  }
-}
-
-function checkBuffers(data: Uint8Array, out: Uint8Array | undefined, expected: number, what: string): void {
-  if (!(data instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
-  if (data.length !== expected) throw new RangeError(`${what}: expected ${expected} bytes, got ${data.length}`);
-  if (out !== undefined && (!(out instanceof Uint8Array) || out.length !== expected)) {
-    throw new RangeError(`output buffer must be ${expected} bytes`);
   }
 }
