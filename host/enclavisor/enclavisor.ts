@@ -33,7 +33,7 @@ import { EnclavisorVm } from "./enclavisor-vm";
 import { issueEvidence } from "./evidence";
 import type { FrameOwnership } from "./frame-ownership";
 import type { EvidenceChain } from "./evidence";
-import { abiImports } from "./guest-abi";
+import { abiImports, collectingHost } from "./guest-abi";
 import { enclaveCounter } from "./enclave-counter";
 import type { IntegrityTree } from "./integrity-tree";
 import { encodeConfig, measureEnclave, toHex } from "./measurement";
@@ -353,13 +353,7 @@ export class Enclavisor {
     compiled?: { rewrite: RewriteResult; module: WebAssembly.Module },
   ): Promise<Enclave> {
     const { switches } = rec.config;
-    const output: string[] = [];
-    const host = {
-      log: (line: string) => {
-        output.push(line);
-        rec.config.onLog?.(line);
-      },
-    };
+    const { host, output } = collectingHost(rec.config.onLog);
     // Only SNP has attestation reports, so an SEV-only VM gives none and the guest's attest()
     // returns null. The per-enclave attester is a view on the VM's key, made on first use.
     let made: Attester | null = null;

@@ -33,6 +33,20 @@ export interface AbiHost {
   log(line: string): void;
 }
 
+/** An AbiHost that keeps every line the guest logs in `output` and passes it on to `onLog`. */
+export function collectingHost(onLog?: (line: string) => void): { host: AbiHost; output: string[] } {
+  const output: string[] = [];
+  return {
+    output,
+    host: {
+      log: (line) => {
+        output.push(line);
+        onLog?.(line);
+      },
+    },
+  };
+}
+
 const utf8 = new TextDecoder("utf-8");
 const utf16 = new TextDecoder("utf-16le");
 /** Longest guest string the host decodes for a message (a runaway length is cut, not trusted). */

@@ -11,7 +11,7 @@ import { enclaveStats } from "./enclave-stats";
 import type { EnclaveStats } from "./enclave-stats";
 import { DEFAULT_GRANULARITY, Enclavisor } from "./enclavisor";
 import type { Enclave } from "./enclavisor";
-import { abiImports } from "./guest-abi";
+import { abiImports, collectingHost } from "./guest-abi";
 import { measureEnclave } from "./measurement";
 import { Platform } from "./platform";
 import { launchSgxEnclave } from "./sgx-launch";
@@ -81,13 +81,7 @@ async function launchNative(bytes: Uint8Array, options: EnclaveOptions, granular
   if (granularity !== "vm") {
     throw new EnclaveError("BAD_CONFIG", `granularity ${granularity} needs Enclavisor: a native run is the module as given, one per process`);
   }
-  const output: string[] = [];
-  const host = {
-    log: (line: string) => {
-      output.push(line);
-      options.onLog?.(line);
-    },
-  };
+  const { host, output } = collectingHost(options.onLog);
   const measurement = measureEnclave(bytes, { switches, memoryLimitPages: options.memoryLimitPages });
   const guest = await instantiateGuest(bytes, (memory) => abiImports(memory, host), { rewrite: false });
   return {

@@ -12,7 +12,7 @@ import type { GranularityName } from "./attestation";
 import { EnclaveError } from "./enclave-error";
 import { enclaveStats } from "./enclave-stats";
 import type { Enclave } from "./enclavisor";
-import { abiImports } from "./guest-abi";
+import { abiImports, collectingHost } from "./guest-abi";
 import { measureEnclave } from "./measurement";
 import { ProtectionError } from "./protection";
 import type { ProtectionSwitches } from "./protection";
@@ -49,13 +49,7 @@ export async function launchSgxEnclave(bytes: Uint8Array, options: SgxLaunchOpti
     throw new ProtectionError(`the machine's EPC holds ${machine.epc.pages} pages, but the switches ask for ${switches.epcPages}`);
   }
   const memory = new SgxEnclaveMemory(machine);
-  const output: string[] = [];
-  const host = {
-    log: (line: string) => {
-      output.push(line);
-      options.onLog?.(line);
-    },
-  };
+  const { host, output } = collectingHost(options.onLog);
   try {
     const measurement = measureEnclave(bytes, { switches });
     const guest = await instantiateGuest(bytes, (access) => abiImports(access, host), {
