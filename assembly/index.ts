@@ -1,6 +1,11 @@
 // The enclave SDK for AssemblyScript guests. Apps import from it with a plain relative import,
 // e.g. `import { log } from "../assembly"`. The host serves these imports in the `enclave`
-// namespace (DESIGN.md section 8).
+// namespace (docs/architecture.md, "The guest ABI"); their list is host/enclavisor/abi-table.ts,
+// and the ABI's numbers come from their one source, host/enclavisor/abi-constants.ts.
+import {
+  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES, SEAL_OVERHEAD as ABI_SEAL_OVERHEAD,
+  SHARED_PAGE_SIZE as ABI_SHARED_PAGE_SIZE,
+} from "../host/enclavisor/abi-constants";
 
 // @ts-ignore: decorator
 @external("enclave", "log")
@@ -20,7 +25,7 @@ export function log(message: string): void {
 declare function enclave_share(ptr: usize, len: usize): void;
 
 /** Size of the pages that are shared whole (allocShared rounds up to whole pages of this). */
-export const SHARED_PAGE_SIZE: usize = 4096;
+export const SHARED_PAGE_SIZE: usize = ABI_SHARED_PAGE_SIZE;
 
 /**
  * Allocates `bytes` of memory shared with the host, rounded up to whole 4 KiB pages: it stays
@@ -45,13 +50,13 @@ declare function enclave_seal(ptr: usize, len: i32, out: usize, outCap: i32): i3
 declare function enclave_unseal(ptr: usize, len: i32, out: usize, outCap: i32): i32;
 
 /** Bytes a sealed blob has beyond its data: the 36-byte header (host/enclavisor/sealing.ts, blob format). */
-export const SEAL_OVERHEAD: i32 = 36;
+export const SEAL_OVERHEAD: i32 = ABI_SEAL_OVERHEAD;
 
 /**
  * Seals `data` with this enclave's sealing key: AES-256-GCM under a key derived from the
  * platform's secret, the Enclavisor measurement and this enclave's measurement. The blob may be
  * stored anywhere untrusted; only this enclave, on this platform, can unseal it. Returns null if
- * the enclave cannot seal (a native run) or `data` is too large (over 1 MiB).
+ * the enclave cannot seal (a native or sgx run) or `data` is too large (over 1 MiB).
  */
 export function seal(data: Uint8Array): Uint8Array | null {
   const blob = new Uint8Array(data.byteLength + SEAL_OVERHEAD);
@@ -62,7 +67,7 @@ export function seal(data: Uint8Array): Uint8Array | null {
 /**
  * Opens a blob made by `seal` and returns its data, authenticated. Returns null if the blob was
  * modified, truncated, made by another enclave (another measurement) or on another platform, or
- * if the enclave cannot seal (a native run).
+ * if the enclave cannot seal (a native or sgx run).
  */
 export function unseal(blob: Uint8Array): Uint8Array | null {
   if (blob.byteLength < SEAL_OVERHEAD) return null;
@@ -76,7 +81,7 @@ export function unseal(blob: Uint8Array): Uint8Array | null {
 declare function enclave_attest(dataPtr: usize, out: usize, outCap: i32): i32;
 
 /** Bytes of guest data an enclave report carries (host/enclavisor/attestation.ts, REPORT_DATA). */
-export const ATTEST_DATA_BYTES: i32 = 64;
+export const ATTEST_DATA_BYTES: i32 = ABI_ATTEST_DATA_BYTES;
 
 /**
  * Asks Enclavisor for evidence that this enclave runs with its measurement on a genuine platform:
@@ -84,8 +89,8 @@ export const ATTEST_DATA_BYTES: i32 = 64;
  * with the VM's SNP report binding that key and the AMD certificate chain. The result is the
  * evidence bundle itself (UTF-8 JSON, format in host/enclavisor/evidence.ts): send it to the
  * verifier, log it, or store it; `enclave verify --evidence FILE` checks it. It holds no secret.
- * Returns null if `data` is over 64 bytes or the enclave cannot attest (a native run, or SEV
- * without SNP).
+ * Returns null if `data` is over 64 bytes or the enclave cannot attest (a native or sgx run, or
+ * SEV without SNP).
  */
 export function attest(data: Uint8Array): Uint8Array | null {
   if (data.byteLength > ATTEST_DATA_BYTES) return null;
@@ -105,8 +110,8 @@ export function attest(data: Uint8Array): Uint8Array | null {
 @external("enclave", "random")
 declare function enclave_random(ptr: usize, len: i32): i32;
 
-/** Most bytes one enclave.random call fills (host/enclavisor/guest-abi.ts, MAX_RANDOM_BYTES). */
-const RANDOM_CHUNK: i32 = 64 * 1024;
+/** Most bytes one enclave.random call fills. */
+const RANDOM_CHUNK: i32 = ABI_MAX_RANDOM_BYTES;
 
 /**
  * Returns `n` random bytes from the platform's cryptographic random generator (node:crypto's
@@ -147,9 +152,9 @@ declare function enclave_counter_advance(to: f64): i32;
 /**
  * This enclave's monotonic counter, kept by the secure processor in its persistent state (it
  * survives restarts, and the host cannot lower it): one counter per enclave measurement and
- * platform. Returns -1 if the enclave has none (a native run). Use it to detect a rollback to an
- * older sealed state: seal the counter's next value with the state, advance the counter once the
- * state is stored, and refuse a state whose sealed value is below the counter.
+ * platform. Returns -1 if the enclave has none (a native or sgx run). Use it to detect a rollback
+ * to an older sealed state: seal the counter's next value with the state, advance the counter once
+ * the state is stored, and refuse a state whose sealed value is below the counter.
  */
 export function counterRead(): f64 {
   return enclave_counter_read();
@@ -157,8 +162,8 @@ export function counterRead(): f64 {
 
 /**
  * Raises this enclave's monotonic counter to `to` (a whole number). Returns 0 on success (also when
- * the counter already equals `to`), -1 if the enclave has no counter (a native run), -2 if `to` is
- * below the counter or not a whole number from 0 to 2^53 - 1 (a counter never goes back).
+ * the counter already equals `to`), -1 if the enclave has no counter (a native or sgx run), -2 if
+ * `to` is below the counter or not a whole number from 0 to 2^53 - 1 (a counter never goes back).
  */
 export function counterAdvance(to: f64): i32 {
   return enclave_counter_advance(to);

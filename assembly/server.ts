@@ -13,20 +13,38 @@
 // (bits 0-28), RESULT_CLOSE when the host must close the connection once those bytes are sent,
 // and RESULT_MORE when more output is queued in private memory (the host calls on_drain for it,
 // at its own pace: that is how backpressure reaches the guest). The host decodes the word in
-// host/enclavisor/server-app.ts. The input buffer is shared with the untrusted host: copy what you
+// host/launcher/server-app.ts; the exports and numbers of this contract are the guest ABI's
+// (host/enclavisor/abi-table.ts, abi-constants.ts). An app that takes request limits from the host
+// also exports set_limits(maxBulk: u32, maxArgs: u32) (kv does: its --max-bulk). The input buffer is shared with the untrusted host: copy what you
 // read from it into private memory before you parse it, and never put a secret in the output
 // buffer that the client must not see.
-import { allocShared } from "./index";
+import {
+  CHANNEL_BYTES as ABI_CHANNEL_BYTES, RESULT_CLOSE as ABI_RESULT_CLOSE, RESULT_LENGTH_MASK as ABI_RESULT_LENGTH_MASK,
+  RESULT_MORE as ABI_RESULT_MORE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
+  SNAPSHOT_ROLLBACK as ABI_SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE as ABI_SNAPSHOT_UNAVAILABLE,
+} from "../host/enclavisor/abi-constants";
+import { allocShared, SHARED_PAGE_SIZE } from "./index";
 
 /** Bytes written at io_out(), in a result word. */
-export const RESULT_LENGTH_MASK: u32 = 0x1fff_ffff;
+export const RESULT_LENGTH_MASK: u32 = ABI_RESULT_LENGTH_MASK;
 /** Close the connection after sending this result's bytes. */
-export const RESULT_CLOSE: u32 = 0x2000_0000;
+export const RESULT_CLOSE: u32 = ABI_RESULT_CLOSE;
 /** More output is queued: call on_drain. */
-export const RESULT_MORE: u32 = 0x4000_0000;
+export const RESULT_MORE: u32 = ABI_RESULT_MORE;
 
 /** Default size of each of the two channel buffers (input and output). */
-export const CHANNEL_BYTES: u32 = 64 * 1024;
+export const CHANNEL_BYTES: u32 = ABI_CHANNEL_BYTES;
+
+// Statuses of the snapshot exports below zero (snapshot_begin, snapshot_commit, restore_*), for
+// apps that save their state (kv).
+/** No sealing or no counter (a native or sgx run). */
+export const SNAPSHOT_UNAVAILABLE: i32 = ABI_SNAPSHOT_UNAVAILABLE;
+/** Modified, truncated, reordered, or sealed by another enclave or platform. */
+export const SNAPSHOT_REFUSED: i32 = ABI_SNAPSHOT_REFUSED;
+/** Older than the enclave's counter. */
+export const SNAPSHOT_ROLLBACK: i32 = ABI_SNAPSHOT_ROLLBACK;
+/** Called out of order, or the sizes do not add up. */
+export const SNAPSHOT_BAD_CALL: i32 = ABI_SNAPSHOT_BAD_CALL;
 
 let inPtr: usize = 0;
 let outPtr: usize = 0;
@@ -36,7 +54,7 @@ let outCap: u32 = 0;
 /** Allocates the shared input and output buffers, `bytes` each (whole 4 KiB pages). Call once, from `_start`. */
 export function openChannel(bytes: u32 = CHANNEL_BYTES): void {
   assert(inPtr == 0, "openChannel: the channel is already open");
-  assert(bytes >= 4096 && bytes <= RESULT_LENGTH_MASK, "openChannel: a buffer must be 4 KiB to 512 MiB");
+  assert(bytes >= <u32>SHARED_PAGE_SIZE && bytes <= RESULT_LENGTH_MASK, "openChannel: a buffer must be 4 KiB to 512 MiB");
   inPtr = allocShared(bytes);
   outPtr = allocShared(bytes);
   inCap = bytes;

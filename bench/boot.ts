@@ -14,13 +14,14 @@ import type { GranularityName } from "../host/enclavisor/attestation";
 import { Enclavisor } from "../host/enclavisor/enclavisor";
 import { EnclavisorVm } from "../host/enclavisor/enclavisor-vm";
 import { enclavisorImage } from "../host/enclavisor/enclavisor-image";
-import { issueEvidence, verifyEvidence } from "../host/enclavisor/evidence";
-import type { EvidenceChain } from "../host/enclavisor/evidence";
-import { Platform } from "../host/enclavisor/platform";
-import { modeSwitches } from "../host/enclavisor/protection";
-import type { ModeName } from "../host/enclavisor/protection";
-import { launchEnclave } from "../host/enclavisor/run-app";
-import type { Enclave } from "../host/enclavisor/run-app";
+import { issueEvidence } from "../host/enclavisor/evidence";
+import { verifyEvidence } from "../host/verifier/evidence-verifier";
+import type { CertificateChain } from "../host/sev/platform";
+import { Platform } from "../host/sev/platform";
+import { modeSwitches } from "../host/launcher/modes";
+import type { ModeName } from "../host/launcher/modes";
+import { launchEnclave } from "../host/launcher/run-app";
+import type { Enclave } from "../host/launcher/backend";
 // A namespace import: lastOutcome is a live binding, read after each launch.
 import * as rewriteCache from "../host/wasm/rewrite-cache";
 import type { CacheOutcome } from "../host/wasm/rewrite-cache";
@@ -220,10 +221,10 @@ async function measure(opts: SuiteOptions, root: string): Promise<SuiteResult> {
     const platform = platforms.get(mode)!;
     const enclave = await launchEnclave(list[0]!.bytes, { switches: modeSwitches(mode), platform });
     try {
-      const attester = enclave.attester;
+      const attester = enclave.kind === "sev" ? enclave.attester : null;
       if (!attester) throw new Error(`${mode}: the enclave has no attester`);
       const certs = await platform.sp.certificates();
-      const chain: EvidenceChain = {
+      const chain: CertificateChain = {
         vcekDer: new Uint8Array(certs.vcek.rawData),
         askPem: certs.ask.toString("pem"),
         arkPem: certs.ark.toString("pem"),

@@ -1,7 +1,10 @@
-// Shared pieces of the benchmark suites: the suite interface, statistics, timing and machine info.
-// Every suite runs its baseline and its subject side by side in one process, repeats them, and
-// reports medians and ratios (issue 7, "The command"; DESIGN.md section 10).
+// Shared pieces of the benchmark suites: the suite interface, statistics, timing, machine info and
+// the guest apps. Every suite runs its baseline and its subject side by side in one process,
+// repeats them, and reports medians and ratios (DESIGN.md section 10).
+import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface SuiteOptions {
   /** false: the short run (seconds); true: the long run with more rounds and larger inputs. */
@@ -66,6 +69,20 @@ export function machineMarkdown(m: MachineInfo): string {
     `| OpenSSL (Node's) | ${m.openssl} |`,
     ...(m.loadAverage ? [`| load average at start (1, 5, 15 min) | ${m.loadAverage.join(", ")} |`] : []),
   ].join("\n");
+}
+
+// ---- the guest apps ----
+
+const GUEST_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "guest-apps");
+
+/** A built guest app of guest-apps/, e.g. "kernels.wasm". */
+export function loadGuest(name: string): Uint8Array {
+  const path = join(GUEST_DIR, name);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch {
+    throw new Error(`${path} is missing: build the guest apps with \`npm run build:guests\``);
+  }
 }
 
 // ---- statistics ----

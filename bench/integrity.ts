@@ -14,8 +14,8 @@ import { DEFAULT_ARITY, DEFAULT_CACHE_NODES, DEFAULT_TREE_HASH, IntegrityTree, T
 import type { IntegrityStats, TreeHash } from "../host/enclavisor/integrity-tree";
 import { DramNodeStore, MemoryNodeStore } from "../host/enclavisor/node-store";
 import type { NodeStore } from "../host/enclavisor/node-store";
-import { Platform } from "../host/enclavisor/platform";
-import { PAGE_SIZE } from "../host/sev/page";
+import { Platform } from "../host/sev/platform";
+import { PAGE_SIZE } from "../host/page";
 import { fmtRatio, markdownTable, median, nowMs, pause, percentile } from "./harness";
 import type { SuiteOptions, SuiteResult } from "./harness";
 

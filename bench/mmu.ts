@@ -3,20 +3,18 @@
 // working set that fits in the resident cache, so the only cost measured is the inline residency
 // check the rewriter adds before each access. Goal: at most 1.25x, geometric mean over the kernels.
 // Also measured: the time to rewrite a module (cold, warm and cached) and its growth in size.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { instantiateGuest } from "../host/wasm/guest";
 import type { Guest, GuestAccess } from "../host/wasm/guest";
 import { rewriteModule } from "../host/wasm/rewrite";
 import { clearMemoryCache, lastOutcome, rewriteCached } from "../host/wasm/rewrite-cache";
 import {
-  fmtBytes, fmtMs, fmtRatio, geomean, markdownTable, median, nowMs, pause, percentile, sideBySide, timed,
+  fmtBytes, fmtMs, fmtRatio, geomean, loadGuest, markdownTable, median, nowMs, pause, percentile, sideBySide, timed,
 } from "./harness";
 import type { SuiteOptions, SuiteResult } from "./harness";
 
-const GUEST_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "guest-apps");
 /** The kernels' exported id globals, in report order, with their display names. */
 const KERNELS: readonly { id: string; name: string }[] = [
   { id: "SORT", name: "sort" },
@@ -219,15 +217,6 @@ function measureRewrite(name: string, input: Uint8Array, warmRuns: number, cache
     diskHitMs: median(disk),
     memoryHitMs: median(memory),
   };
-}
-
-function loadGuest(name: string): Uint8Array {
-  const path = join(GUEST_DIR, name);
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch {
-    throw new Error(`${path} is missing: build the guest apps with \`npm run build:guests\``);
-  }
 }
 
 export async function run(opts: SuiteOptions): Promise<SuiteResult> {

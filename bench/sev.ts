@@ -11,7 +11,7 @@ import { MemoryController } from "../host/sev/memory-controller";
 import { MemoryEncryptionEngine } from "../host/sev/mee";
 import type { MeeMode } from "../host/sev/mee";
 import { NestedPageTable } from "../host/sev/npt";
-import { PAGE_SIZE } from "../host/sev/page";
+import { PAGE_SIZE } from "../host/page";
 import { Rmp } from "../host/sev/rmp";
 import { frameTweak } from "../host/sev/xts";
 import { fmtRatio, markdownTable, median, nowMs, pause } from "./harness";

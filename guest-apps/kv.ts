@@ -1,15 +1,17 @@
 // asc-runtime: minimal (no shadow stack; kv collects at the end of its exports: kv/gc.ts)
-// kv: a Redis-protocol (RESP2) key-value store that runs inside an enclave (issue 6). Its whole
+// kv: a Redis-protocol (RESP2) key-value store that runs inside an enclave. Its whole
 // state lives in enclave memory: encrypted in DRAM, integrity-checked and paged by the MMU. The
 // host only moves bytes between the sockets and the shared channel (assembly/server.ts); parsing,
 // commands and replies all run here. Serve it with `npm run enclave -- guest-apps/kv.wasm`.
 //
-// Commands (Redis 7.0 semantics and error texts; the table of errors is in kv/commands.ts):
+// Commands (Redis 7.0 semantics and error texts; the table of errors and the dispatch are in
+// kv/commands.ts, each group's commands in a module kv/cmd-*.ts):
 //   connection  PING [msg], ECHO, QUIT, SELECT 0, CLIENT SETNAME|GETNAME|ID
-//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], GET, GETSET, DEL,
-//               EXISTS, MGET, MSET, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
+//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], GET, GETSET, MGET,
+//               MSET, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
 //   expiry      EXPIRE/PEXPIRE key n [NX|XX|GT|LT], TTL, PTTL, PERSIST
-//   keyspace    KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t], TYPE, DBSIZE, FLUSHDB, FLUSHALL
+//   keyspace    DEL, EXISTS, KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t], TYPE, DBSIZE,
+//               FLUSHDB, FLUSHALL
 //   hashes      HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY
 //   lists       LPUSH, RPUSH, LPOP/RPOP key [count], LLEN, LRANGE
 //   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace),
@@ -21,7 +23,7 @@
 // Limits: a bulk string over maxBulk (default 512 MiB, Redis's proto-max-bulk-len) or a request
 // with more than maxArgs arguments (default 1024 * 1024) is a protocol error: the client gets
 // `-ERR Protocol error: invalid bulk length` (or `invalid multibulk length`) and the connection
-// closes, as Redis does. The host sets both with kv_set_limits (its flag --max-bulk). Inline
+// closes, as Redis does. The host sets both with set_limits (its flag --max-bulk). Inline
 // requests and count lines are limited to 64 KiB. Values are bytes: NUL and any other byte work.
 //
 // Time: expiry (EX, PX, EXPIRE, TTL...) runs on untrustedTimeMs(), the host's clock. The host can
@@ -39,14 +41,15 @@
 // -1 unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
 // another enclave or platform), -3 rollback, -4 called out of order.
 import { randomBytes } from "../assembly/index";
-import { RESULT_CLOSE, RESULT_MORE, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
+import { RESULT_CLOSE, RESULT_MORE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue, collectNow } from "./kv/gc";
-import { clientClosed, clientOpened, db, execute, initCommands, markStart, replaceDb } from "./kv/commands";
+import { execute, initCommands } from "./kv/commands";
 import { replyTo } from "./kv/reply";
-import { STATUS_BAD_CALL, restoreBegin, restoreEnd, restoreFeed, restoredDb, snapshotBegin, snapshotCommit, snapshotRead } from "./kv/snapshot";
+import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
+import { restoreBegin, restoreEnd, restoreFeed, restoredDb, snapshotBegin, snapshotCommit, snapshotRead } from "./kv/snapshot";
 import { Db, seedHash } from "./kv/store";
 
 export { io_in, io_in_cap, io_out, io_out_cap };
@@ -60,8 +63,8 @@ export function _start(): void {
   markStart(now());
 }
 
-/** Sets the request limits (the host's --max-bulk); call before serving. */
-export function kv_set_limits(maxBulk: u32, maxArgs: u32): void {
+/** Sets the request limits (the host's --max-bulk; assembly/server.ts): called before serving. */
+export function set_limits(maxBulk: u32, maxArgs: u32): void {
   setLimits(maxBulk, maxArgs);
 }
 
@@ -144,7 +147,7 @@ export function restore_begin(total: u32): i32 {
 }
 
 export function restore_feed(len: u32): i32 {
-  if (len > io_in_cap()) return STATUS_BAD_CALL;
+  if (len > io_in_cap()) return SNAPSHOT_BAD_CALL;
   return restoreFeed(io_in(), len);
 }
 

@@ -13,14 +13,10 @@
 // chunk carries is authenticated, and the index, count and counter value inside it stop chunks
 // from being reordered, dropped or mixed between snapshots.
 import { SEAL_OVERHEAD, counterAdvance, counterRead, seal, unseal } from "../../assembly/index";
+import { SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE } from "../../assembly/server";
 import { ByteBuf } from "./bytes";
 import { now } from "./clock";
 import { Db, Deque, Dict, Entry, TYPE_HASH, TYPE_LIST, TYPE_STRING, hashBytes } from "./store";
-
-export const STATUS_UNAVAILABLE = -1;
-export const STATUS_REFUSED = -2;
-export const STATUS_ROLLBACK = -3;
-export const STATUS_BAD_CALL = -4;
 
 const PAYLOAD_MAGIC: u32 = 0x4244564b; // "KVDB"
 const CHUNK_MAGIC: u32 = 0x4353564b; // "KVSC"
@@ -157,7 +153,7 @@ export function snapshotBegin(db: Db): i32 {
   readAt = 0;
   snapshotValue = -1;
   const counter = counterRead();
-  if (counter < 0) return STATUS_UNAVAILABLE;
+  if (counter < 0) return SNAPSHOT_UNAVAILABLE;
   const value = counter + 1;
   db.purge();
   const payload = new ByteBuf();
@@ -178,7 +174,7 @@ export function snapshotBegin(db: Db): i32 {
     if (blob == null) {
       payload.free();
       sealed.free();
-      return STATUS_UNAVAILABLE;
+      return SNAPSHOT_UNAVAILABLE;
     }
     sealed.putU32(blob.byteLength);
     sealed.put(blob.dataStart, blob.byteLength);
@@ -198,14 +194,14 @@ export function snapshotRead(dest: usize, cap: u32): u32 {
 }
 
 export function snapshotCommit(): i32 {
-  if (snapshotValue < 0) return STATUS_BAD_CALL;
+  if (snapshotValue < 0) return SNAPSHOT_BAD_CALL;
   const r = counterAdvance(snapshotValue);
   snapshotValue = -1;
   sealed.free();
   readAt = 0;
-  if (r == -1) return STATUS_UNAVAILABLE;
+  if (r == -1) return SNAPSHOT_UNAVAILABLE;
   // The counter passed this snapshot's value: a newer one was committed since it began.
-  if (r != 0) return STATUS_ROLLBACK;
+  if (r != 0) return SNAPSHOT_ROLLBACK;
   return 0;
 }
 
@@ -218,19 +214,19 @@ let restoring = false;
 export function restoreBegin(total: u32): i32 {
   incoming.free();
   restoring = false;
-  if (total == 0) return STATUS_BAD_CALL;
-  if (!incoming.reserve(total)) return STATUS_BAD_CALL;
+  if (total == 0) return SNAPSHOT_BAD_CALL;
+  if (!incoming.reserve(total)) return SNAPSHOT_BAD_CALL;
   incomingTotal = total;
   restoring = true;
   return 0;
 }
 
 export function restoreFeed(src: usize, len: u32): i32 {
-  if (!restoring) return STATUS_BAD_CALL;
+  if (!restoring) return SNAPSHOT_BAD_CALL;
   if (<u64>incoming.len + len > <u64>incomingTotal) {
     incoming.free();
     restoring = false;
-    return STATUS_BAD_CALL;
+    return SNAPSHOT_BAD_CALL;
   }
   incoming.put(src, len);
   return 0;
@@ -244,7 +240,7 @@ export function restoreEnd(allowRollback: bool): i32 {
   if (!restoring || incoming.len != incomingTotal) {
     incoming.free();
     restoring = false;
-    return STATUS_BAD_CALL;
+    return SNAPSHOT_BAD_CALL;
   }
   restoring = false;
   const r = openChunks(allowRollback);
@@ -254,7 +250,7 @@ export function restoreEnd(allowRollback: bool): i32 {
 
 function openChunks(allowRollback: bool): i32 {
   const counter = counterRead();
-  if (counter < 0) return STATUS_UNAVAILABLE;
+  if (counter < 0) return SNAPSHOT_UNAVAILABLE;
   const payload = new ByteBuf();
   let value: f64 = -1;
   let count: u32 = 0;
@@ -289,12 +285,12 @@ function openChunks(allowRollback: bool): i32 {
   if (index == 0 || index != count) return refuse(payload);
   if (value < counter && !allowRollback) {
     wipe(payload);
-    return STATUS_ROLLBACK;
+    return SNAPSHOT_ROLLBACK;
   }
   const db = deserialise(new Reader(payload.ptr, payload.len));
   wipe(payload);
-  if (db == null) return STATUS_REFUSED;
-  if (value > counter && counterAdvance(value) != 0) return STATUS_REFUSED;
+  if (db == null) return SNAPSHOT_REFUSED;
+  if (value > counter && counterAdvance(value) != 0) return SNAPSHOT_REFUSED;
   restoredDb = db;
   return 0;
 }
@@ -306,5 +302,5 @@ function wipe(b: ByteBuf): void {
 
 function refuse(payload: ByteBuf): i32 {
   wipe(payload);
-  return STATUS_REFUSED;
+  return SNAPSHOT_REFUSED;
 }

@@ -13,8 +13,8 @@
 // serving: every socket is dropped and `onStopped` is told why.
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
-import { GuestStopped } from "../enclavisor/server-app";
-import type { ServerApp } from "../enclavisor/server-app";
+import { EnclaveStopped } from "../wasm/enclave-stopped";
+import type { ServerApp } from "../launcher/server-app";
 
 /** Bytes a socket may have waiting to be sent before the guest's output is held back. */
 export const HIGH_WATER_MARK = 1 << 20;
@@ -25,7 +25,7 @@ export interface AppServerOptions {
   host: string;
   port: number;
   /** The guest stopped: the server has dropped every connection and stopped listening. */
-  onStopped: (err: GuestStopped) => void;
+  onStopped: (err: EnclaveStopped) => void;
 }
 
 export interface ServerCounters {
@@ -243,7 +243,7 @@ export class AppServer {
   }
 
   private guestFailed(e: unknown): void {
-    if (!(e instanceof GuestStopped)) throw e;
+    if (!(e instanceof EnclaveStopped)) throw e;
     if (this.stopped) return;
     this.stopped = true;
     this.server.close();

@@ -3,19 +3,18 @@
 // line the same way and `measure` predicts the measurement of exactly what `run` launches.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import {
-  DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MIN_CACHE_PAGES, MODE_NAMES, modeSwitches,
-} from "../enclavisor/protection";
-import type { ModeName, ProtectionSwitches } from "../enclavisor/protection";
+import { MIN_CACHE_PAGES } from "../enclavisor/protection";
+import { DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MODE_NAMES, modeSwitches } from "../launcher/modes";
+import type { ProtectionSwitches } from "../enclavisor/protection";
+import type { ModeName } from "../launcher/modes";
 import { DEFAULT_GRANULARITY, GRANULARITY_NAMES, isGranularity } from "../enclavisor/enclavisor";
 import type { GranularityName } from "../enclavisor/attestation";
-import { PAGE_SIZE } from "../wasm/layout";
+import { PAGE_SIZE } from "../page";
+import { UsageError } from "./cli-error";
 import { parseSize } from "./size";
 
 export const DEFAULT_MODE: ModeName = "enclavisor";
 
-/** A bad command line: the command prints the message and exits with 2. */
-export class UsageError extends Error {}
 
 /** Help for the configuration flags, in the layout of a subcommand's help. */
 export const CONFIG_FLAGS_HELP = `  --mode MODE              ${MODE_NAMES.join(" | ")} (default ${DEFAULT_MODE}):

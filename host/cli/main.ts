@@ -4,7 +4,7 @@
 // Each subcommand lives in host/cli/commands/<name>.ts and exports `command`.
 import { readFileSync } from "node:fs";
 import type { Command } from "./command";
-import { isServerModule } from "../enclavisor/server-app";
+import { isServerModule } from "../launcher/server-app";
 
 const loaders: Record<string, () => Promise<{ command: Command }>> = {
   run: () => import("./commands/run"),

@@ -15,6 +15,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { CliError } from "./cli-error";
 
 const MAGIC = Buffer.from("ENCLSNAP", "latin1");
 const VERSION = 1;
@@ -22,7 +23,7 @@ const HEADER_BYTES = 0x20;
 /** The snapshot's file name in the data directory. */
 export const SNAPSHOT_FILE = "snapshot.sealed";
 
-export class SnapshotFileError extends Error {
+export class SnapshotFileError extends CliError {
   override name = "SnapshotFileError";
 }
 

@@ -22,11 +22,14 @@ import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, ve
 import type { KeyObject } from "node:crypto";
 import type { SecureProcessor } from "../sev/secure-processor";
 import { statusName } from "../sev/status";
+import { ATTEST_DATA_BYTES } from "./abi-constants";
+import { EnclavisorError } from "./enclavisor-error";
 
 export const ENCLAVE_REPORT_MAGIC = Uint8Array.of(0x45, 0x52, 0x45, 0x50);
 export const ENCLAVE_REPORT_VERSION = 1;
 export const ENCLAVE_REPORT_BYTES = 0xa0;
-export const REPORT_DATA_BYTES = 64;
+/** The guest's data in a report: the ABI's ATTEST_DATA_BYTES. */
+export const REPORT_DATA_BYTES = ATTEST_DATA_BYTES;
 export const SIGNATURE_BYTES = 96;
 const MEASUREMENT_BYTES = 48;
 const NONCE_BYTES = 32;
@@ -36,7 +39,7 @@ export type GranularityName = keyof typeof Granularity;
 const GRANULARITY_NAMES = Object.keys(Granularity) as GranularityName[];
 
 /** A refused attestation request or a malformed report. The message never carries key material. */
-export class AttestationError extends Error {
+export class AttestationError extends EnclavisorError {
   override name = "AttestationError";
 }
 

@@ -1,6 +1,7 @@
 // The typed errors of Enclavisor's host API (enclavisor.ts; issue 5, "Lifecycle"): a code a
 // program can switch on, and a message that names the enclave and the problem. Messages carry
 // handles, states, GPAs and counts, never key material or enclave data.
+import { EnclavisorError } from "./enclavisor-error";
 
 export const ENCLAVE_ERROR_CODES = [
   /** No enclave with this handle (never created, or destroyed). */
@@ -20,7 +21,7 @@ export const ENCLAVE_ERROR_CODES = [
 ] as const;
 export type EnclaveErrorCode = (typeof ENCLAVE_ERROR_CODES)[number];
 
-export class EnclaveError extends Error {
+export class EnclaveError extends EnclavisorError {
   override readonly name = "EnclaveError";
   constructor(
     readonly code: EnclaveErrorCode,

@@ -1,48 +1,43 @@
-// An enclave's pages in emulated DRAM: the PageBacking the software MMU pages through (DESIGN.md
-// section 4, miss path). Pages leave the resident set encrypted by the memory controller with the
-// VM's key and come back decrypted, checked against the integrity tree before the guest runs on
-// any byte of them:
+// An enclave's pages in emulated DRAM: the PageBacking the software MMU pages through
+// (docs/architecture.md, "The path of one memory access"). Pages leave the resident set encrypted
+// by the memory controller with the VM's key and come back decrypted, checked against the
+// integrity tree before the guest runs on any byte of them:
 //   GVA page -> enclave page table -> GPA -> hypervisor's NPT (+ RMP check on SNP) -> SPA -> DRAM.
-// A fault on that path (the NPT has no mapping, the RMP refuses the frame, the tree does not match)
-// stops the enclave: every later call throws the same error, and the host process stays up.
 //
-// Shared pages (DESIGN.md section 4) never come here: the MMU keeps them resident in the enclave's
-// own Wasm memory. With encryption off, pages are backed by shared frames (Hypervisor.addPages
-// with shared: true) and accessed with the C-bit clear.
+// What stops the enclave: every check of a load or a store runs inside one guard, and any refusal
+// stops it the same way, for good (an EnclaveStopped, with the refusing layer's error as its
+// cause): the NPT has no mapping or the RMP refuses the frame ("memory-fault"), the tree does not
+// match ("integrity"), the enclave holds its memory limit of frames ("memory-limit"), or the frame
+// ownership table refuses the frame ("frame-not-owned"). The host process stays up.
+//
+// Shared pages (docs/architecture.md, "Shared pages") never come here: the MMU keeps them resident
+// in the enclave's own Wasm memory. With encryption off, pages are backed by shared frames
+// (Hypervisor.addPages with shared: true) and accessed with the C-bit clear.
 //
 // Every frame an enclave touches is checked against Enclavisor's frame ownership table
-// (frame-ownership.ts) first: a first touch claims a free frame, a fill needs read rights, a
-// write-back write rights. A function clone reads its template's frozen frames through its page
-// table's base; its first write-back of such a page copies it to a new frame of its own, encrypted
-// with the VM key at the new frame's address (copy-on-write). scrub() zeroes and gives back every
-// frame of the enclave's own when it is destroyed.
-import type { Hypervisor, Vm } from "../sev/hypervisor";
+// (frame-ownership.ts): a first touch claims a free frame, a load needs read rights, a store write
+// rights. A function clone reads its template's frozen frames through its page table's base; its
+// first store of such a page copies it to a new frame of its own, encrypted with the VM key at the
+// new frame's address (copy-on-write). scrub() zeroes and gives back every frame of the enclave's
+// own when it is destroyed.
+import type { Hypervisor } from "../sev/hypervisor";
+import type { Vm } from "../sev/vm";
 import type { MemoryController } from "../sev/memory-controller";
 import { NestedPageFault } from "../sev/npt";
-import { hexFrame, PAGE_SIZE } from "../sev/page";
+import { hexFrame } from "../sev/page";
+import { PAGE_SIZE } from "../page";
 import { RmpFault } from "../sev/rmp";
+import { EnclaveStopped } from "../wasm/enclave-stopped";
+import type { StopReason } from "../wasm/enclave-stopped";
 import type { PageBacking } from "../wasm/page-backing";
-import type { EnclavePageTable } from "./enclave-page-table";
+import { EnclaveError } from "./enclave-error";
+import { MemoryLimitError } from "./enclave-page-table";
+import type { EnclavePageTable, PageTableEntry } from "./enclave-page-table";
 import type { FrameOwnership } from "./frame-ownership";
 import type { IntegrityTree } from "./integrity-tree";
+import { IntegrityViolation } from "./integrity-violation";
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
-
-/** A fault of the SEV layer on an enclave's page: the enclave is stopped. */
-export class EnclaveMemoryFault extends Error {
-  override readonly name = "EnclaveMemoryFault";
-  constructor(
-    readonly page: number,
-    readonly gpa: number,
-    /** The check that failed: an RMP check name (rmp.ts RmpCheck) or "npt" for a nested page fault. */
-    readonly check: string,
-    readonly access: "fill" | "write-back",
-    options?: { cause?: unknown },
-  ) {
-    const what = check === "npt" ? "a nested page fault (the hypervisor's NPT has no mapping)" : `the RMP check '${check}'`;
-    super(`enclave stopped: ${access} of guest page ${page} at GPA ${hexFrame(gpa)} hit ${what}`, options);
-  }
-}
 
 export interface EnclaveMemoryCounters {
   /** Frames backed through the hypervisor (first touches, and a clone's copies). */
@@ -71,7 +66,7 @@ export class EnclaveMemory implements PageBacking {
   readonly pageTable: EnclavePageTable;
   readonly integrity: IntegrityTree | undefined;
   readonly counters: EnclaveMemoryCounters = { framesAllocated: 0, bytesEncrypted: 0, bytesDecrypted: 0 };
-  /** Template frames copied on a clone's first write-back of their page (copy-on-write). */
+  /** Template frames copied on a clone's first store of their page (copy-on-write). */
   framesCopied = 0;
   readonly enclaveId: number;
   readonly #ownership: FrameOwnership;
@@ -79,7 +74,7 @@ export class EnclaveMemory implements PageBacking {
   readonly #mc: MemoryController;
   readonly #encryption: boolean;
   readonly #access: { shared: boolean };
-  #stopped: unknown = undefined;
+  #stopped: EnclaveStopped | null = null;
 
   constructor(opts: EnclaveMemoryOptions) {
     this.#hv = opts.hv;
@@ -93,66 +88,55 @@ export class EnclaveMemory implements PageBacking {
     this.enclaveId = opts.enclaveId;
   }
 
-  /** The error that stopped the enclave, if one did. */
-  get stopped(): unknown {
+  /** The stop of the enclave, once a load or store refused. */
+  get stopped(): EnclaveStopped | null {
     return this.#stopped;
   }
 
   /**
-   * The MMU asks this first on every miss, so it is where a page is first touched: the page table
-   * maps it to a new GPA, which the hypervisor backs with a frame (DESIGN.md section 4, step 1).
-   * A page never written back has nothing to fill: the MMU makes it resident as zeroes.
+   * Miss path steps 1 and 3-5 in one lookup: the page table gives the page's frame, or maps a new
+   * one on first touch (claimed, backed by the hypervisor, validated: then there is nothing to
+   * load). A stored page is decrypted by the memory controller straight into the guest's page and
+   * verified; the guest does not run meanwhile, and a page that fails is zeroed before the enclave
+   * stops, so the guest is never fed unverified bytes.
    */
-  has(page: number): boolean {
-    this.#live();
-    const entry = this.pageTable.lookup(page);
-    if (entry) {
-      if (!this.pageTable.owns(page)) this.#ownership.checkRead(entry.gpa, this.enclaveId);
-      return entry.written;
-    }
-    return this.#guard(page, "fill", () => {
-      this.#newFrame(page);
-      return false;
-    });
-  }
-
-  /**
-   * Miss path steps 3-5: the memory controller decrypts straight into the guest's page, which is
-   * then verified. The guest does not run during a fill, and a page that fails is zeroed before the
-   * enclave stops, so the guest is never fed unverified bytes (and the page is as the MMU left it).
-   */
-  fill(page: number, dst: Uint8Array): void {
-    this.#live();
-    const entry = this.pageTable.lookup(page)!;
-    this.#ownership.checkRead(entry.gpa, this.enclaveId);
-    try {
-      this.#guard(page, "fill", () => {
+  load(page: number, dst: Uint8Array): boolean {
+    return this.#guard(page, "load", () => {
+      const entry = this.pageTable.lookup(page);
+      if (!entry) {
+        this.#newFrame(page);
+        return false;
+      }
+      this.#ownership.checkRead(entry.gpa, this.enclaveId);
+      if (!entry.written) return false;
+      try {
         this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, dst);
         if (this.#encryption) this.counters.bytesDecrypted += PAGE_SIZE;
         this.integrity?.verifyPage(entry.gpa, dst);
-      });
-    } catch (e) {
-      dst.fill(0);
-      throw e;
-    }
+      } catch (e) {
+        dst.fill(0);
+        throw e;
+      }
+      return true;
+    });
   }
 
   /** Eviction of a dirty page (miss path step 2): the leaf first, then the ciphertext to DRAM. */
-  writeBack(page: number, src: Uint8Array): void {
-    this.#live();
-    let entry = this.pageTable.lookup(page)!;
-    if (!this.pageTable.owns(page)) {
-      // Copy-on-write: the template's frame stays as it is; the page moves to a frame of our own.
-      entry = this.#guard(page, "write-back", () => this.#newFrame(page));
-      this.framesCopied++;
-    }
-    this.#ownership.checkWrite(entry.gpa, this.enclaveId);
-    this.#guard(page, "write-back", () => {
+  store(page: number, src: Uint8Array): void {
+    this.#guard(page, "store", () => {
+      let entry = this.pageTable.ownEntry(page);
+      if (!entry) {
+        // A page of the template (copy-on-write: the template's frame stays as it is), or one that
+        // was shared and never loaded: it moves to a frame of our own.
+        if (this.pageTable.lookup(page)) this.framesCopied++;
+        entry = this.#newFrame(page);
+      }
+      this.#ownership.checkWrite(entry.gpa, this.enclaveId);
       this.integrity?.updatePage(entry.gpa, src);
       this.#mc.guestWritePage(this.vm, entry.gpa, src, this.#access);
       if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE;
+      entry.written = true;
     });
-    entry.written = true;
   }
 
   /**
@@ -183,34 +167,42 @@ export class EnclaveMemory implements PageBacking {
   }
 
   /** Maps `page` to a new frame of the enclave's own: claimed, backed, validated. */
-  #newFrame(page: number) {
+  #newFrame(page: number): PageTableEntry {
     const fresh = this.pageTable.map(page);
     this.#ownership.claim(fresh.gpa, this.enclaveId);
     this.#hv.addPages(this.vm, [fresh.gpa], { shared: !this.#encryption });
-    // SNP: a private page must be PVALIDATEd by the guest before its first access (APM vol 3).
+    // SNP: a private page must be PVALIDATEd by the guest before its first access (APM vol 3, PVALIDATE).
     if (this.#encryption && this.#mc.snp) this.#mc.pvalidate(this.vm, fresh.gpa, true);
     this.counters.framesAllocated++;
     return fresh;
   }
 
-  #live(): void {
-    if (this.#stopped !== undefined) throw this.#stopped;
-  }
-
-  /** Runs one step of the path; any failure stops the enclave, SEV faults named by GPA and check. */
-  #guard<T>(page: number, access: "fill" | "write-back", step: () => T): T {
+  /** Runs one load or store; whatever refuses it stops the enclave for good. */
+  #guard<T>(page: number, access: "load" | "store", step: () => T): T {
+    if (this.#stopped) throw this.#stopped;
     try {
       return step();
     } catch (e) {
-      let err = e;
-      if (e instanceof RmpFault) {
-        const gpa = e.detail.gpa ?? this.pageTable.lookup(page)!.gpa;
-        err = new EnclaveMemoryFault(page, gpa, e.check, access, { cause: e });
-      } else if (e instanceof NestedPageFault) {
-        err = new EnclaveMemoryFault(page, e.gpa, "npt", access, { cause: e });
-      }
-      this.#stopped = err;
-      throw err;
+      throw (this.#stopped = stopFor(e, page, access, this.pageTable.lookup(page)?.gpa));
     }
   }
+}
+
+/** The stop for what refused a load or store of guest page `page` (at `gpa`, when it has a frame). */
+function stopFor(e: unknown, page: number, access: "load" | "store", gpa: number | undefined): EnclaveStopped {
+  if (e instanceof EnclaveStopped) return e;
+  const at = gpa === undefined ? "" : ` at GPA ${hexFrame(gpa)}`;
+  let reason: StopReason = "host-error";
+  let what = e instanceof Error ? e.message : String(e);
+  if (e instanceof RmpFault) {
+    reason = "memory-fault";
+    what = `hit the RMP check '${e.check}'`;
+  } else if (e instanceof NestedPageFault) {
+    reason = "memory-fault";
+    what = "hit a nested page fault (the hypervisor's NPT has no mapping)";
+  } else if (e instanceof IntegrityViolation) reason = "integrity";
+  else if (e instanceof MemoryLimitError) reason = "memory-limit";
+  else if (e instanceof EnclaveError && e.code === "FRAME_NOT_OWNED") reason = "frame-not-owned";
+  const site = { page, gpa: (e instanceof RmpFault ? e.detail.gpa : e instanceof NestedPageFault ? e.gpa : undefined) ?? gpa };
+  return new EnclaveStopped(reason, `${access} of guest page ${page}${at} ${reason === "memory-fault" ? what : `failed: ${what}`}`, { cause: e, site });
 }

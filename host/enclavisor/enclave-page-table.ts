@@ -6,8 +6,9 @@
 // A function clone's table has a base: its template's table (frozen). A page the clone has not
 // mapped itself translates through the base to the template's frame; the clone's first write-back
 // of such a page maps it to a frame of its own (copy-on-write), which shadows the base entry.
+import { EnclavisorError } from "./enclavisor-error";
 
-export class MemoryLimitError extends Error {
+export class MemoryLimitError extends EnclavisorError {
   override readonly name = "MemoryLimitError";
   constructor(
     readonly page: number,
@@ -56,6 +57,11 @@ export class EnclavePageTable {
   /** The page's entry: this table's own, else the base's (a frame of the template). */
   lookup(page: number): PageTableEntry | undefined {
     return this.#entries.get(page) ?? this.base?.lookup(page);
+  }
+
+  /** The page's entry in this table's own frames (not one read through the base). */
+  ownEntry(page: number): PageTableEntry | undefined {
+    return this.#entries.get(page);
   }
 
   /** True when the page has a frame of this table's own (not one read through the base). */

@@ -1,13 +1,14 @@
 // The Enclavisor image: what the secure processor measures when an Enclavisor VM launches
-// (DESIGN.md section 6, "Boot"; SNP ABI pub. 56860, 8.17 SNP_LAUNCH_UPDATE), and so the value of
-// MEASUREMENT in the VM's SNP report that `verify --enclavisor-measurement` pins.
+// (docs/architecture.md, "The trust boundary"; SNP ABI pub. 56860, 8.17 SNP_LAUNCH_UPDATE), and so
+// the value of MEASUREMENT in the VM's SNP report that `verify --enclavisor-measurement` pins.
 //
-// Enclavisor's trusted code is the TypeScript of host/enclavisor/ and host/wasm/ (the software MMU
-// and the rewriter run inside its trust boundary). The image does not carry those ~300 KiB of
-// source: it carries a manifest that names every source file with its SHA-384, which binds every
-// byte of them as firmly, and keeps each launch's measuring cheap (the SP hashes a few pages per
-// launch, not ~75; a `vm`-granularity boot launches one Enclavisor VM per enclave). The manifest is
-// built once per process.
+// Enclavisor's trusted code is the TypeScript under host/enclavisor/ and host/wasm/ (the software
+// MMU and the rewriter run inside its trust boundary), every subfolder included, and host/page.ts,
+// the page size they share. The image does not carry those ~300 KiB of source: it carries a
+// manifest that names every source file with its SHA-384, which binds every byte of them as firmly,
+// and keeps each launch's measuring cheap (the SP hashes a few pages per launch, not ~75; a
+// `vm`-granularity boot launches one Enclavisor VM per enclave). The manifest is built once per
+// process. A change to any of these files changes the measurement, and so the sealing keys.
 //
 // Manifest, UTF-8 text, one line per file in byte order of the paths:
 //   "enclavisor-image 1\n"
@@ -17,12 +18,12 @@
 // the GPA sev-snp-measure records for a VMSA. A verifier recomputes the measurement from a
 // checkout with enclavisorMeasurement(), or `npm run enclave -- measure --enclavisor`.
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LaunchPage } from "../sev/hypervisor";
 import { computeLaunchDigest, PageType, VMSA_GPA } from "../sev/launch-digest";
-import { PAGE_SHIFT, PAGE_SIZE } from "../sev/page";
+import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 
 export const IMAGE_FORMAT = "enclavisor-image 1";
 /** First GPA of the image: just below the integrity tree's node store (node-store.ts), above every enclave's range. */
@@ -31,7 +32,8 @@ export const IMAGE_GPA = 2 ** 32 - 2 ** 12;
 export const VMSA_FRAME = Number(VMSA_GPA >> BigInt(PAGE_SHIFT));
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const TRUSTED_DIRS = ["host/enclavisor", "host/wasm"];
+/** What the measurement covers: these folders, recursively, and these files (paths from the repository root). */
+export const TRUSTED_PATHS = ["host/enclavisor", "host/wasm", "host/page.ts"];
 
 export interface EnclavisorImage {
   /** The manifest text (public: it names files and their hashes). */
@@ -57,11 +59,17 @@ function vmsaPage(): Uint8Array {
   return page;
 }
 
-function trustedSources(root: string): string[] {
+/** Every .ts file the measurement covers, as paths from `root`, in byte order. */
+export function trustedSources(root = ROOT): string[] {
   const files: string[] = [];
-  for (const dir of TRUSTED_DIRS) {
-    for (const name of readdirSync(join(root, dir))) if (name.endsWith(".ts")) files.push(`${dir}/${name}`);
-  }
+  const walk = (path: string): void => {
+    if (statSync(join(root, path)).isDirectory()) {
+      for (const name of readdirSync(join(root, path))) walk(`${path}/${name}`);
+    } else if (path.endsWith(".ts")) {
+      files.push(path);
+    }
+  };
+  for (const path of TRUSTED_PATHS) walk(path);
   return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 

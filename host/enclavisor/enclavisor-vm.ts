@@ -14,7 +14,7 @@
 // it at boot, for all its enclaves; a `vm`-granularity VM makes it on its enclave's first attest,
 // since most enclaves never attest and an ECDSA key plus a signed SNP report would double the
 // cost of their boot.
-import type { Vm } from "../sev/hypervisor";
+import type { Vm } from "../sev/vm";
 import { SevCommandError, SevStatus } from "../sev/status";
 import { Attester } from "./attestation";
 import type { GranularityName } from "./attestation";
@@ -23,7 +23,7 @@ import { enclavisorImage } from "./enclavisor-image";
 import { FrameOwnership } from "./frame-ownership";
 import { IntegrityTree } from "./integrity-tree";
 import { DramNodeStore } from "./node-store";
-import type { Platform } from "./platform";
+import type { Platform } from "../sev/platform";
 
 /** Frames of one enclave address space: 2^20 pages of 4 KiB = 4 GiB, the most a Wasm memory spans. */
 export const SLOT_PAGES = 2 ** 20;

@@ -1,6 +1,7 @@
-// Enclavisor's host API (DESIGN.md section 6; issue 5, "Lifecycle" and "Granularities"): create an
-// enclave from a module and a configuration, launch it, call its exports, destroy it. Errors are
-// EnclaveErrors with a code (enclave-error.ts).
+// Enclavisor's host API (docs/architecture.md, "Enclavisor"): create an enclave from a module and a
+// configuration, launch it, call its exports, destroy it. Errors are EnclaveErrors with a code
+// (enclave-error.ts); whatever stops a guest comes out of call() as an EnclaveStopped, and the
+// enclave then takes no more calls.
 //
 // Granularities:
 //   vm        each enclave boots its own Enclavisor VM (own ASID, key, tree, attestation key);
@@ -16,13 +17,15 @@
 //             sealer and evidence chain. The clone's own start function runs again, over the
 //             template's pages: a deterministic start writes what the template wrote, so nothing
 //             is copied until the clone really changes a page. Templates live until close().
-// Native runs have no Enclavisor (run-app.ts runs them as given).
+// Native and sgx enclaves have no Enclavisor (host/launcher/backends runs them).
 import { createHash } from "node:crypto";
-import type { Vm } from "../sev/hypervisor";
+import type { Vm } from "../sev/vm";
 import { instantiateGuest } from "../wasm/guest";
 import type { Guest } from "../wasm/guest";
 import type { RewriteResult } from "../wasm/rewrite";
-import { MAX_GUEST_WASM_PAGES, PAGE_SIZE, WASM_PAGE_SIZE } from "../wasm/layout";
+import { MAX_GUEST_WASM_PAGES, WASM_PAGE_SIZE } from "../wasm/layout";
+import { PAGE_SIZE } from "../page";
+import { REPORT_DATA_BYTES } from "./attestation";
 import type { Attester, GranularityName } from "./attestation";
 import { EnclaveError } from "./enclave-error";
 import { EnclaveMemory } from "./enclave-memory";
@@ -32,14 +35,14 @@ import type { EnclaveStats } from "./enclave-stats";
 import { EnclavisorVm } from "./enclavisor-vm";
 import { issueEvidence } from "./evidence";
 import type { FrameOwnership } from "./frame-ownership";
-import type { EvidenceChain } from "./evidence";
+import type { CertificateChain } from "../sev/platform";
 import { abiImports, collectingHost } from "./guest-abi";
 import { enclaveCounter } from "./enclave-counter";
 import type { IntegrityTree } from "./integrity-tree";
 import { encodeConfig, measureEnclave, toHex } from "./measurement";
 import type { DramNodeStore } from "./node-store";
-import type { Platform } from "./platform";
-import { ProtectionError } from "./protection";
+import type { Platform } from "../sev/platform";
+import { checkSwitches, ProtectionError } from "./protection";
 import type { ProtectionSwitches } from "./protection";
 import { sealerFor } from "./sealing";
 import type { Sealer } from "./sealing";
@@ -69,7 +72,7 @@ export interface EnclaveConfig {
 }
 
 /** A running enclave: the guest, and what Enclavisor keeps for it. */
-export interface Enclave {
+export interface EnclavisorEnclave {
   /** The enclave's handle, also its id in enclave reports and in the frame ownership table. */
   readonly id: number;
   readonly granularity: GranularityName;
@@ -79,16 +82,23 @@ export interface Enclave {
   readonly guest: Guest;
   /** Lines the guest logged so far. */
   readonly output: string[];
-  /** null for a native enclave. */
-  readonly platform: Platform | null;
-  readonly vm: Vm | null;
-  readonly memory: EnclaveMemory | null;
-  /** The VM's integrity tree (shared by the enclaves of a `process`/`function` VM). */
+  readonly platform: Platform;
+  readonly vm: Vm;
+  readonly memory: EnclaveMemory;
+  /** The VM's integrity tree (shared by the enclaves of a `process`/`function` VM); null with integrity off. */
   readonly tree: IntegrityTree | null;
   /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
   readonly nodeStore: DramNodeStore | null;
-  /** Enclavisor's attestation key reporting on this enclave (attestation.ts); null without SNP (native or sev). */
+  /** Enclavisor's attestation key reporting on this enclave (attestation.ts); null without SNP (mode sev). */
   readonly attester: Attester | null;
+  /** The enclave's monotonic counter (enclave-counter.ts), read-only to the host. */
+  counterValue(): number;
+  /**
+   * Evidence of the enclave as launched: an enclave report with all-zero report data, so it binds
+   * nothing but the measurement (a client that wants freshness asks the guest, whose attest()
+   * carries its own data). null without SNP reports.
+   */
+  launchEvidence(): Uint8Array | null;
   /** A snapshot of the enclave's counters. */
   stats(): EnclaveStats;
   /** Scrubs and frees the enclave's frames (and ends its VM at `vm` granularity). */
@@ -106,7 +116,7 @@ interface EnclaveRecord {
   state: State;
   /** Set while a launch is under way, so a second launch or a destroy meanwhile is refused. */
   launching: boolean;
-  enclave?: Enclave;
+  enclave?: EnclavisorEnclave;
   evm?: EnclavisorVm;
   memory?: EnclaveMemory;
   template?: Template;
@@ -121,7 +131,7 @@ interface Template {
   readonly compiled: { rewrite: RewriteResult; module: WebAssembly.Module };
   readonly measurement: Uint8Array;
   readonly sealer: Sealer;
-  readonly chain: EvidenceChain | null;
+  readonly chain: CertificateChain | null;
 }
 
 export class Enclavisor {
@@ -144,7 +154,14 @@ export class Enclavisor {
     if (!isGranularity(granularity)) {
       throw new EnclaveError("BAD_CONFIG", `unknown granularity '${String(granularity)}' (granularities: ${GRANULARITY_NAMES.join(", ")})`);
     }
-    if (!switches.mmu) throw new EnclaveError("BAD_CONFIG", "a native enclave has no Enclavisor: it runs the module as given, with no MMU, VM or frames");
+    if (switches.kind !== "sev") {
+      throw new EnclaveError("BAD_CONFIG", `a ${switches.kind} enclave has no Enclavisor: Enclavisor runs the SEV family (modes sev, sev-snp, enclavisor)`);
+    }
+    try {
+      checkSwitches(switches);
+    } catch (e) {
+      throw new EnclaveError("BAD_CONFIG", (e as Error).message, { cause: e });
+    }
     const mc = this.platform.mc;
     // The memory controller's switches are the platform's, shared by every enclave on it.
     if (mc.snp !== switches.rmp || mc.ciphertextHiding !== switches.ciphertextHiding) {
@@ -179,7 +196,7 @@ export class Enclavisor {
   }
 
   /** Boots the enclave at its granularity and runs its start function; returns the running enclave. */
-  async launch(handle: number): Promise<Enclave> {
+  async launch(handle: number): Promise<EnclavisorEnclave> {
     const rec = this.#record(handle);
     if (rec.state !== "created" || rec.launching) {
       throw new EnclaveError("BAD_STATE", `enclave ${handle} is ${rec.launching ? "launching" : rec.state}: only a created enclave can be launched`);
@@ -197,17 +214,21 @@ export class Enclavisor {
     }
   }
 
-  /** Calls the export `name` of a running enclave with numeric arguments; what the guest throws propagates. */
+  /**
+   * Calls the export `name` of a running enclave with numeric arguments. Whatever stops the guest
+   * (a trap, its abort, its fuel, a refused page) comes out as an EnclaveStopped, and every later
+   * call throws the same one.
+   */
   call(handle: number, name: string, ...args: (number | bigint)[]): unknown {
     const rec = this.#record(handle);
     if (rec.state !== "running") throw new EnclaveError("BAD_STATE", `enclave ${handle} is ${rec.state}: launch it before calling it`);
-    const fn = rec.enclave!.guest.instance.exports[name];
-    if (typeof fn !== "function") throw new EnclaveError("NO_EXPORT", `enclave ${handle} exports no function '${name}'`);
-    return (fn as (...a: (number | bigint)[]) => unknown)(...args);
+    const guest = rec.enclave!.guest;
+    if (typeof guest.instance.exports[name] !== "function") throw new EnclaveError("NO_EXPORT", `enclave ${handle} exports no function '${name}'`);
+    return guest.call(name, ...args);
   }
 
   /** The running enclave of a handle. */
-  enclave(handle: number): Enclave {
+  enclave(handle: number): EnclavisorEnclave {
     const rec = this.#record(handle);
     if (rec.state !== "running") throw new EnclaveError("BAD_STATE", `enclave ${handle} is ${rec.state}, not running`);
     return rec.enclave!;
@@ -249,17 +270,17 @@ export class Enclavisor {
   }
 
   /** A `vm` or `process` enclave: its own slot (and at `vm`, its own VM). */
-  async #launchOwn(rec: EnclaveRecord): Promise<Enclave> {
+  async #launchOwn(rec: EnclaveRecord): Promise<EnclavisorEnclave> {
     const { switches } = rec.config;
     const evm = (rec.evm = rec.granularity === "vm" ? this.#bootOwnVm(rec) : this.#sharedVm(switches));
     const memory = (rec.memory = this.#memory(rec.id, evm, switches, rec.config.memoryLimitPages));
     const sealer = sealerFor({ sp: this.platform.sp, vmHandle: evm.vm.handle, enclaveMeasurement: rec.measurement });
-    const chain = switches.rmp ? await this.platform.evidenceChain() : null;
+    const chain = switches.rmp ? await this.platform.certificateChain() : null;
     return this.#instantiate(rec, evm, memory, sealer, chain);
   }
 
   /** A `function` enclave: a clone of the template of its module and configuration. */
-  async #launchClone(rec: EnclaveRecord): Promise<Enclave> {
+  async #launchClone(rec: EnclaveRecord): Promise<EnclavisorEnclave> {
     const t = await this.#template(rec);
     const template = (rec.template = t);
     rec.evm = t.evm;
@@ -330,7 +351,7 @@ export class Enclavisor {
     const memory = this.#memory(id, evm, switches, rec.config.memoryLimitPages);
     try {
       const sealer = sealerFor({ sp: this.platform.sp, vmHandle: evm.vm.handle, enclaveMeasurement: rec.measurement });
-      const chain = switches.rmp ? await this.platform.evidenceChain() : null;
+      const chain = switches.rmp ? await this.platform.certificateChain() : null;
       // The template's own output (its start function's log lines) is not anyone's: each clone
       // runs its start function again and logs its own.
       const guest = await instantiateGuest(rec.bytes, (access) => abiImports(access, { log: () => {} }, { sealer }), {
@@ -349,9 +370,9 @@ export class Enclavisor {
   }
 
   async #instantiate(
-    rec: EnclaveRecord, evm: EnclavisorVm, memory: EnclaveMemory, sealer: Sealer, chain: EvidenceChain | null,
+    rec: EnclaveRecord, evm: EnclavisorVm, memory: EnclaveMemory, sealer: Sealer, chain: CertificateChain | null,
     compiled?: { rewrite: RewriteResult; module: WebAssembly.Module },
-  ): Promise<Enclave> {
+  ): Promise<EnclavisorEnclave> {
     const { switches } = rec.config;
     const { host, output } = collectingHost(rec.config.onLog);
     // Only SNP has attestation reports, so an SEV-only VM gives none and the guest's attest()
@@ -360,7 +381,8 @@ export class Enclavisor {
     const attester = (): Attester =>
       (made ??= evm.attester().forEnclave({ measurement: rec.measurement, enclaveId: BigInt(rec.id), granularity: rec.granularity }));
     const attest = chain ? (reportData: Uint8Array) => issueEvidence(attester(), chain, reportData) : undefined;
-    const guest = await instantiateGuest(rec.bytes, (access) => abiImports(access, host, { sealer, attest, counter: enclaveCounter(this.platform.sp, rec.measurement) }), {
+    const counter = enclaveCounter(this.platform.sp, rec.measurement);
+    const guest = await instantiateGuest(rec.bytes, (access) => abiImports(access, host, { sealer, attest, counter }), {
       fuel: rec.config.fuel,
       rewrite: true,
       capacityPages: switches.cachePages,
@@ -383,6 +405,8 @@ export class Enclavisor {
       get attester() {
         return chain ? attester() : null;
       },
+      counterValue: () => counter.read(),
+      launchEvidence: () => (attest ? attest(new Uint8Array(REPORT_DATA_BYTES)) : null),
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {
         if (this.#records.get(rec.id) === rec) this.destroy(rec.id);

@@ -29,7 +29,8 @@
 // SHA-256 hashes a 4 KiB page in 3.9 us (SHA extensions) against 5.7-9.5 us for the others. Arities
 // 32 to 128 are within noise of each other (a shorter run put 32 first); 64 led both long runs.
 import { hash as cryptoHash, randomBytes } from "node:crypto";
-import { checkPage, hexFrame, MAX_FRAME, PAGE_SIZE } from "../sev/page";
+import { checkPage, hexFrame, MAX_FRAME } from "../sev/page";
+import { PAGE_SIZE } from "../page";
 import { IntegrityViolation } from "./integrity-violation";
 import type { NodeStore } from "./node-store";
 

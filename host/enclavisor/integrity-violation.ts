@@ -2,8 +2,9 @@
 // write-back of a guest page met memory that is not what the integrity tree last recorded. It names
 // the GPA being accessed and the check that failed, never any page contents, digests or keys.
 import { hexFrame } from "../sev/page";
+import { EnclavisorError } from "./enclavisor-error";
 
-export class IntegrityViolation extends Error {
+export class IntegrityViolation extends EnclavisorError {
   override readonly name = "IntegrityViolation";
 
   constructor(

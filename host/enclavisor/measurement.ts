@@ -13,7 +13,7 @@
 //   0x64  u32   number of bytes hashed into contents
 //   0x68  u64   value (per type)
 // Records, in this order:
-//   1 ABI     value = ABI_VERSION (guest-abi.ts); size 0; contents zero.
+//   1 ABI     value = ABI_VERSION (abi-constants.ts); size 0; contents zero.
 //   2 MODULE  contents = SHA-384 of the module bytes as given (the original, not the MMU rewrite,
 //             which is a deterministic function of it); size = module length; value 0.
 //   3 CONFIG  contents = SHA-384 of the 16-byte configuration below; size 16; value = 1 (the
@@ -24,12 +24,13 @@
 //             Passive segments are not in memory at start: the MODULE record covers them.
 //
 // Configuration (16 bytes): what changes what runs and what the host can observe of it.
-//   0x00  u8    flags: bit 0 mmu, bit 1 encryption, bit 2 rmp, bit 3 integrity,
-//                bit 4 ciphertext hiding, bit 5 SGX-style EPC (the `sgx` preset); other bits 0
-//   0x01  u24   EPC size in 4 KiB pages when bit 5 is set (where secure memory ends and the OS's
+//   0x00  u8    flags: bit 0 software MMU (every kind but native), bit 1 encryption, bit 2 rmp,
+//                bit 3 integrity, bit 4 ciphertext hiding, bit 5 the sgx kind (an SGX-style EPC);
+//                other bits 0
+//   0x01  u24   EPC size in 4 KiB pages for the sgx kind (where secure memory ends and the OS's
 //                paging begins), else 0
 //   0x04  u32   resident capacity in 4 KiB pages (decides which accesses reach the host as page
-//                faults and evictions): 0 when mmu is off, where it has no effect
+//                faults and evictions): 0 for the native kind, where it has no effect
 //   0x08  u32   integrity-cache nodes (how much of the tree is trusted on chip): 0 when integrity is
 //                off, where it has no effect
 //   0x0C  u32   memory limit in 4 KiB pages (where the enclave stops); 0xFFFFFFFF = no limit
@@ -38,8 +39,9 @@
 import { createHash } from "node:crypto";
 import { Reader } from "../wasm/binary";
 import { SectionId, splitSections } from "../wasm/module-sections";
-import { ABI_VERSION } from "./guest-abi";
+import { ABI_VERSION } from "./abi-constants";
 import type { ProtectionSwitches } from "./protection";
+import { EnclavisorError } from "./enclavisor-error";
 
 export const MEASUREMENT_BYTES = 48;
 export const RECORD_BYTES = 0x70;
@@ -64,7 +66,7 @@ export interface EnclaveConfig {
 }
 
 /** The module cannot be measured (malformed, or its initial data depends on an import). */
-export class MeasurementError extends Error {
+export class MeasurementError extends EnclavisorError {
   override readonly name = "MeasurementError";
 }
 
@@ -82,15 +84,16 @@ function u32Field(value: number, what: string, max = 0xffffffff): number {
 /** The canonical 16-byte configuration (layout at the top of this file). */
 export function encodeConfig(config: EnclaveConfig): Uint8Array {
   const s = config.switches;
+  const mmu = s.kind !== "native";
   const b = Buffer.alloc(CONFIG_BYTES);
   b.writeUInt8(
-    (s.mmu ? 1 : 0) | (s.encryption ? 2 : 0) | (s.rmp ? 4 : 0) | (s.integrity ? 8 : 0) | (s.ciphertextHiding ? 16 : 0) |
-      (s.epcPages > 0 ? 32 : 0),
+    (mmu ? 1 : 0) | (s.encryption ? 2 : 0) | (s.rmp ? 4 : 0) | (s.integrity ? 8 : 0) | (s.ciphertextHiding ? 16 : 0) |
+      (s.kind === "sgx" ? 32 : 0),
     0x00,
   );
   b.writeUIntLE(u32Field(s.epcPages, "the EPC size in pages", 0xffffff), 0x01, 3);
-  b.writeUInt32LE(s.mmu ? u32Field(s.cachePages, "the resident capacity") : 0, 0x04);
-  b.writeUInt32LE(s.mmu && s.integrity ? u32Field(s.integrityCacheNodes, "the integrity cache") : 0, 0x08);
+  b.writeUInt32LE(mmu ? u32Field(s.cachePages, "the resident capacity") : 0, 0x04);
+  b.writeUInt32LE(mmu && s.integrity ? u32Field(s.integrityCacheNodes, "the integrity cache") : 0, 0x08);
   const limit = config.memoryLimitPages === undefined
     ? NO_MEMORY_LIMIT
     : u32Field(config.memoryLimitPages, "the memory limit in pages", NO_MEMORY_LIMIT - 1);

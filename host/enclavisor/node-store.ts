@@ -1,9 +1,11 @@
 // Untrusted storage for the integrity tree's nodes and leaf metadata (DESIGN.md section 5: inner
 // nodes live in untrusted memory, where the adversary can tamper with them). A store only holds
 // bytes; the tree verifies everything it reads. A node never written reads as zeroes.
-import type { Hypervisor, Vm } from "../sev/hypervisor";
+import type { Hypervisor } from "../sev/hypervisor";
+import type { Vm } from "../sev/vm";
 import type { AccessOptions, MemoryController } from "../sev/memory-controller";
-import { checkFrame, hexFrame, PAGE_SIZE } from "../sev/page";
+import { checkFrame, hexFrame } from "../sev/page";
+import { PAGE_SIZE } from "../page";
 
 export interface NodeStore {
   /** Size of every node in bytes. */

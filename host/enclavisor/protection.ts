@@ -1,90 +1,49 @@
-// Protection modes (DESIGN.md section 5): each mode is a preset of independent switches, so that
-// benchmarks and attacks can vary one protection at a time.
+// The protection switches (docs/architecture.md, "Protection modes"): what an enclave runs with,
+// each switch independent, so that benchmarks and attacks can vary one protection at a time. The
+// switches are part of the enclave measurement (measurement.ts, CONFIG record). The mode presets
+// that name common combinations live with the launcher (host/launcher/modes.ts).
 //
-//   mode         mmu  encryption  RMP  integrity  reproduces
-//   native       off  -           -    -          the baseline: the module as given, no rewrite
-//   sev          on   on          off  off        SEV / SEV-ES: remap, replay, corruption unnoticed
-//   sev-snp      on   on          on   off        SEV-SNP: hypervisor writes and remaps fault
-//   enclavisor   on   on          on   on         the paper: cryptographic integrity as well
-//   sgx          on   MEE (CTR)   -    MEE tree   SGX's restricted secure memory: a 93 MiB EPC,
-//                                                 pages beyond it evicted by the untrusted OS
-//
-// Ciphertext hiding is off in every preset (the ciphertext side channel shows unless it is on).
-// The sgx preset (issue 7) is the paper's point of comparison: its memory is host/sgx's model
-// (EPC, counter-mode MEE with a version tree, EWB/ELDU paging with enclave exits), not the SEV
-// memory controller, so the rmp and ciphertext-hiding switches have no meaning there.
-import { DEFAULT_CACHE_NODES } from "./integrity-tree";
-import { DEFAULT_EPC_PAGES, DEFAULT_MEE_CACHE_NODES } from "../sgx/epc";
+// `kind` says which backend runs the enclave: "native" (the module as given, no MMU), "sev" (the
+// SEV family, through Enclavisor: encryption, RMP and integrity as the switches say) or "sgx" (the
+// SGX model: an EPC with a counter-mode MEE, OS paging beyond it; host/sgx). checkSwitches refuses
+// a combination that cannot run, naming it.
+import { EnclavisorError } from "./enclavisor-error";
 
-/** Default resident capacity: 16 MiB of 4 KiB pages (issue 4, "Paging"). */
-export const DEFAULT_CACHE_PAGES = 4096;
 /** An access may need two pages resident at once (host/wasm/mmu.ts MIN_CAPACITY_PAGES). */
 export const MIN_CACHE_PAGES = 2;
-/** Default integrity cache: verified tree nodes kept on chip (the tree's own default). */
-export const DEFAULT_INTEGRITY_CACHE_NODES = DEFAULT_CACHE_NODES;
 
-export const MODE_NAMES = ["native", "sev", "sev-snp", "enclavisor", "sgx"] as const;
-export type ModeName = (typeof MODE_NAMES)[number];
+export const ENCLAVE_KINDS = ["native", "sev", "sgx"] as const;
+export type EnclaveKind = (typeof ENCLAVE_KINDS)[number];
 
 export interface ProtectionSwitches {
-  /** Rewrite through the software MMU (false only for native). */
-  mmu: boolean;
+  /** The backend: native (no software MMU), sev (Enclavisor on the SEV family) or sgx (the SGX model). */
+  kind: EnclaveKind;
   /** Pages go to DRAM through the memory controller with the VM key (C-bit set); else as shared plaintext. */
   encryption: boolean;
   /** SEV-SNP RMP checks in the memory controller. */
   rmp: boolean;
-  /** Merkle tree over the VM's guest-physical frames. */
+  /** Integrity: Merkle tree over the VM's guest-physical frames (sev); the MEE's version tree (sgx). */
   integrity: boolean;
   /** Host reads of private frames return 0xFF. */
   ciphertextHiding: boolean;
-  /** Resident capacity in 4 KiB pages (default 4096 = 16 MiB). */
+  /** Resident capacity in 4 KiB pages. */
   cachePages: number;
   /** Verified tree nodes the integrity cache holds. */
   integrityCacheNodes: number;
-  /**
-   * 0: pages leave the resident set through the SEV memory controller (every mode but sgx). More:
-   * the SGX memory model (host/sgx) with an EPC of this many 4 KiB pages; it always encrypts and
-   * checks integrity, and needs an EPC larger than the resident cache.
-   */
+  /** sgx: the EPC's size in 4 KiB pages (where secure memory ends and the OS's paging begins); else 0. */
   epcPages: number;
 }
 
-export class ProtectionError extends Error {
+export class ProtectionError extends EnclavisorError {
   override readonly name = "ProtectionError";
 }
 
-type Preset = Pick<ProtectionSwitches, "mmu" | "encryption" | "rmp" | "integrity" | "epcPages"> & Partial<ProtectionSwitches>;
-
-/** sgx: integrityCacheNodes is the MEE's cache of version-tree nodes (72 bytes each, host/sgx/version-tree.ts). */
-const PRESETS: Record<ModeName, Preset> = {
-  native: { mmu: false, encryption: false, rmp: false, integrity: false, epcPages: 0 },
-  sev: { mmu: true, encryption: true, rmp: false, integrity: false, epcPages: 0 },
-  "sev-snp": { mmu: true, encryption: true, rmp: true, integrity: false, epcPages: 0 },
-  enclavisor: { mmu: true, encryption: true, rmp: true, integrity: true, epcPages: 0 },
-  sgx: { mmu: true, encryption: true, rmp: false, integrity: true, epcPages: DEFAULT_EPC_PAGES, integrityCacheNodes: DEFAULT_MEE_CACHE_NODES },
-};
-
-export function isModeName(name: string): name is ModeName {
-  return (MODE_NAMES as readonly string[]).includes(name);
-}
-
-/** The switches of `mode`, with any of them overridden; throws a ProtectionError for a combination that cannot run. */
-export function modeSwitches(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}): ProtectionSwitches {
-  if (!isModeName(mode)) throw new ProtectionError(`unknown protection mode '${String(mode)}' (modes: ${MODE_NAMES.join(", ")})`);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const s: ProtectionSwitches = {
-    ciphertextHiding: false,
-    cachePages: DEFAULT_CACHE_PAGES,
-    integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES,
-    ...PRESETS[mode],
-    ...defined,
-  };
-  checkSwitches(s);
-  return s;
-}
-
-function checkSwitches(s: ProtectionSwitches): void {
-  for (const key of ["mmu", "encryption", "rmp", "integrity", "ciphertextHiding"] as const) {
+/** Throws a ProtectionError naming the first switch, or combination, that cannot run. */
+export function checkSwitches(s: ProtectionSwitches): void {
+  if (!(ENCLAVE_KINDS as readonly string[]).includes(s.kind)) {
+    throw new ProtectionError(`unknown enclave kind '${String(s.kind)}' (kinds: ${ENCLAVE_KINDS.join(", ")})`);
+  }
+  for (const key of ["encryption", "rmp", "integrity", "ciphertextHiding"] as const) {
     if (typeof s[key] !== "boolean") throw new ProtectionError(`switch ${key} must be true or false, got ${String(s[key])}`);
   }
   if (!Number.isInteger(s.cachePages) || s.cachePages < MIN_CACHE_PAGES) {
@@ -94,18 +53,19 @@ function checkSwitches(s: ProtectionSwitches): void {
     throw new ProtectionError(`the integrity cache must hold at least 1 node, got ${s.integrityCacheNodes}`);
   }
   if (!Number.isInteger(s.epcPages) || s.epcPages < 0) throw new ProtectionError(`the EPC size must be a whole number of 4 KiB pages, got ${s.epcPages}`);
-  if (s.epcPages > 0) {
+  if (s.kind !== "sgx" && s.epcPages !== 0) throw new ProtectionError(`an EPC (${s.epcPages} pages) belongs to the sgx model, not to a ${s.kind} enclave`);
+  if (s.kind === "sgx") {
     // The SGX model's MEE always encrypts and checks; the SEV-only switches do not apply to it.
-    const wrong = [!s.mmu && "mmu=off", !s.encryption && "encryption=off", !s.integrity && "integrity=off", s.rmp && "rmp=on",
+    const wrong = [!s.encryption && "encryption=off", !s.integrity && "integrity=off", s.rmp && "rmp=on",
       s.ciphertextHiding && "ciphertext-hiding=on"].filter(Boolean);
     if (wrong.length > 0) throw new ProtectionError(`the sgx memory model (an EPC) cannot run with ${wrong.join(", ")}`);
-    // Resident pages keep their EPC frames (host/enclavisor/sgx-enclave-memory.ts), so the EPC must hold more.
+    // Resident pages keep their EPC frames (host/sgx/epc-backing.ts), so the EPC must hold more.
     if (s.epcPages <= s.cachePages) {
       throw new ProtectionError(`the EPC (${s.epcPages} pages) must be larger than the resident cache (${s.cachePages} pages)`);
     }
   }
   // Without the MMU the guest's memory never leaves the Wasm memory: nothing to encrypt or check.
-  if (!s.mmu) {
+  if (s.kind === "native") {
     const on = (["encryption", "rmp", "integrity"] as const).filter((k) => s[k]);
     if (on.length > 0) throw new ProtectionError(`${on.join(", ")} need(s) the software MMU: a native run keeps every page in plain Wasm memory`);
   }
@@ -114,7 +74,7 @@ function checkSwitches(s: ProtectionSwitches): void {
 /** One line naming every switch, e.g. for --stats. */
 export function describeSwitches(s: ProtectionSwitches): string {
   const onOff = (b: boolean) => (b ? "on" : "off");
-  if (!s.mmu) return "mmu=off (native)";
+  if (s.kind === "native") return "mmu=off (native)";
   return [
     `mmu=on`,
     `encryption=${onOff(s.encryption)}`,
@@ -123,6 +83,6 @@ export function describeSwitches(s: ProtectionSwitches): string {
     `ciphertext-hiding=${onOff(s.ciphertextHiding)}`,
     `cache=${s.cachePages}p`,
     ...(s.integrity ? [`integrity-cache=${s.integrityCacheNodes}`] : []),
-    ...(s.epcPages > 0 ? [`epc=${s.epcPages}p`] : []),
+    ...(s.kind === "sgx" ? [`epc=${s.epcPages}p`] : []),
   ].join(" ");
 }

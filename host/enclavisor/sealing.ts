@@ -20,6 +20,8 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import type { SecureProcessor } from "../sev/secure-processor";
 import { GuestField } from "../sev/key-derivation";
 import { SevStatus, statusName } from "../sev/status";
+import { MAX_SEAL_PLAINTEXT } from "./abi-constants";
+import { EnclavisorError } from "./enclavisor-error";
 
 export const SEAL_MAGIC = Uint8Array.of(0x45, 0x53, 0x45, 0x41);
 export const SEAL_VERSION = 1;
@@ -29,15 +31,13 @@ const NONCE_OFFSET = 0x08;
 const NONCE_BYTES = 12;
 const TAG_OFFSET = 0x14;
 const TAG_BYTES = 16;
-/** Bytes a sealed blob has beyond its plaintext (the header). */
+/** Bytes a sealed blob has beyond its plaintext (the header): the ABI's SEAL_OVERHEAD. */
 export const SEAL_HEADER_BYTES = TAG_OFFSET + TAG_BYTES; // 0x24
-/** Largest plaintext sealed at once (1 MiB): bounds what a guest can make the host allocate. */
-export const MAX_SEAL_PLAINTEXT = 1 << 20;
 export const ENCLAVE_MEASUREMENT_BYTES = 48;
 const KEY_LABEL = "enclavisor-seal/v1";
 
 /** A refused seal or unseal. The message names the problem, never a key or plaintext byte. */
-export class SealingError extends Error {
+export class SealingError extends EnclavisorError {
   override name = "SealingError";
 }
 

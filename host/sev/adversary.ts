@@ -6,8 +6,9 @@
 // Remapping and aliasing edit the VM's nested page table, which the hypervisor owns.
 import type { Dram } from "./dram";
 import type { FaultEvent, MemoryController } from "./memory-controller";
-import type { Vm } from "./hypervisor";
-import { checkFrame, checkPage, hexFrame, PAGE_SIZE } from "./page";
+import type { Vm } from "./vm";
+import { checkFrame, checkPage, hexFrame } from "./page";
+import { PAGE_SIZE } from "../page";
 
 export type Via = "cpu" | "physical";
 

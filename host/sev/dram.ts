@@ -5,7 +5,9 @@
 //
 // Frames live in slabs of SLAB_FRAMES, made on the first write into them, and are found by index,
 // not through hash tables: a page miss finds its frame without chasing cold pointers.
-import { checkFrame, checkPage, hexFrame, PAGE_SIZE } from "./page";
+import { checkFrame, checkPage, hexFrame } from "./page";
+import { PAGE_SIZE } from "../page";
+import { SevError } from "./sev-error";
 
 /** Frames per slab: 1 MiB of storage, made on the first write to any of its frames. */
 const SLAB_FRAMES = 256;
@@ -14,7 +16,7 @@ const SLAB_SHIFT = 8;
 /** What a frame never written holds; handed out by frameBytes, never written. */
 const ZERO_FRAME = new Uint8Array(PAGE_SIZE);
 
-export class DramError extends Error {
+export class DramError extends SevError {
   override readonly name = "DramError";
 }
 

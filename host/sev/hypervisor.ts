@@ -5,23 +5,16 @@
 import { Adversary } from "./adversary";
 import type { Dram } from "./dram";
 import { PageType } from "./launch-digest";
-import type { GuestContext, MemoryController } from "./memory-controller";
+import type { MemoryController } from "./memory-controller";
 import { NestedPageTable } from "./npt";
-import { checkFrame, checkPage, hexFrame, PAGE_SIZE } from "./page";
+import { checkFrame, checkPage, hexFrame } from "./page";
+import { PAGE_SIZE } from "../page";
 import type { Rmp } from "./rmp";
+import type { Vm } from "./vm";
 import type { IdBlock, SecureProcessor } from "./secure-processor";
 import { SevCommandError, SevStatus } from "./status";
 
 /** A VM as the hypervisor runs it: its firmware handle, the ASID it was activated with, its NPT. */
-export interface Vm extends GuestContext {
-  readonly id: number;
-  readonly handle: number;
-  readonly asid: number;
-  readonly npt: NestedPageTable;
-  /** The launch digest LAUNCH_FINISH returned (what the VM's attestation reports carry). */
-  readonly measurement: Uint8Array;
-}
-
 /** One page of the initial image, measured and encrypted by SNP_LAUNCH_UPDATE. */
 export interface LaunchPage {
   gpa: number;

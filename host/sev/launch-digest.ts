@@ -3,10 +3,10 @@
 // PAGE_INFO record. The same algorithm as virtee's sev-snp-measure (gctx.py), so a verifier can
 // predict a guest's MEASUREMENT offline.
 import { createHash } from "node:crypto";
+import { PAGE_SIZE } from "../page";
 
 export const LD_BYTES = 48;
 export const PAGE_INFO_BYTES = 0x70;
-const PAGE_BYTES = 4096;
 
 /** PAGE_TYPE values of SNP_LAUNCH_UPDATE. */
 export const PageType = {
@@ -66,8 +66,8 @@ function sha384(data: Uint8Array): Uint8Array {
 /** The CONTENTS field for a page of the given type (SNP ABI 8.17.2). */
 export function pageContentsHash(pageType: PageType, page: Uint8Array | undefined): Uint8Array {
   if (pageType === PageType.NORMAL || pageType === PageType.VMSA) {
-    if (!page || page.length !== PAGE_BYTES) {
-      throw new RangeError(`a page of type ${pageType} is measured over its ${PAGE_BYTES} bytes`);
+    if (!page || page.length !== PAGE_SIZE) {
+      throw new RangeError(`a page of type ${pageType} is measured over its ${PAGE_SIZE} bytes`);
     }
     return sha384(page);
   }

@@ -5,13 +5,14 @@
 import { checkPage, checkPages, checkFrame } from "./page";
 import { XexAes } from "./xex";
 import { XtsAes } from "./xts";
+import { SevError } from "./sev-error";
 
 export type MeeMode = "xts" | "xex";
 
 /** Bytes of a key slot: AES-128-XTS takes two AES-128 keys; XEX its data key and tweak key. */
 export const MEE_KEY_BYTES = 32;
 
-export class MeeError extends Error {
+export class MeeError extends SevError {
   override readonly name = "MeeError";
 }
 

@@ -10,7 +10,8 @@ import type { Dram } from "./dram";
 import type { MemoryEncryptionEngine } from "./mee";
 import { NestedPageFault } from "./npt";
 import type { NestedPageTable } from "./npt";
-import { checkPage, checkPages, PAGE_SIZE } from "./page";
+import { checkPage, checkPages } from "./page";
+import { PAGE_SIZE } from "../page";
 import { RmpFault } from "./rmp";
 import type { Rmp, RmpCheck } from "./rmp";
 

@@ -2,9 +2,10 @@
 // Paging"). The hypervisor owns it and may change it at any time; that is how remapping and
 // aliasing attacks work, and what the RMP's GPA check catches on SEV-SNP.
 import { checkFrame, hexFrame } from "./page";
+import { SevError } from "./sev-error";
 
 /** #NPF for a GPA with no mapping. The hypervisor sees the faulting GPA (page granularity). */
-export class NestedPageFault extends Error {
+export class NestedPageFault extends SevError {
   override readonly name = "NestedPageFault";
   constructor(
     readonly gpa: number,

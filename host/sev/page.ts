@@ -1,9 +1,7 @@
-// Pages and frames: the unit of every DRAM, encryption and RMP operation.
+// Frames: the unit of every DRAM, encryption and RMP operation (one page, host/page.ts).
 // Frames are numbered: an SPA (system-physical) or GPA (guest-physical) in this emulation is a
 // 4 KiB frame number, not a byte address; byte address = frame << PAGE_SHIFT.
-
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT; // 4096, the SEV/SNP base page (APM vol 2, 15.36)
+import { PAGE_SIZE } from "../page";
 
 /**
  * Highest frame number accepted: a 52-bit physical address space (APM vol 2, 5.3.3, the

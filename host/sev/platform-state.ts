@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { SevError } from "./sev-error";
 
 export const STATE_DIR_ENV = "ENCLAVE_STATE_DIR";
 export const CHIP_SECRET_BYTES = 64;
@@ -25,7 +26,7 @@ export function resolveStateDir(opts: { flag?: string; env?: NodeJS.ProcessEnv }
   return path.resolve(chosen && chosen.length > 0 ? chosen : defaultStateDir());
 }
 
-export class PlatformStateError extends Error {
+export class PlatformStateError extends SevError {
   constructor(message: string) {
     super(message);
     this.name = "PlatformStateError";

@@ -2,6 +2,7 @@
 // Structure"; DESIGN.md section 7): 0x4A0 bytes, little-endian, signed with ECDSA P-384 / SHA-384
 // over bytes 0x000-0x29F, R and S stored little-endian and zero-padded to 72 bytes at 0x2A0.
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { SevError } from "./sev-error";
 
 export const REPORT_BYTES = 0x4a0;
 export const SIGNED_BYTES = 0x2a0;
@@ -164,7 +165,7 @@ export function encodeReport(r: AttestationReport): Uint8Array {
   return new Uint8Array(b);
 }
 
-export class ReportFormatError extends Error {
+export class ReportFormatError extends SevError {
   constructor(message: string) {
     super(message);
     this.name = "ReportFormatError";

@@ -3,6 +3,7 @@
 // VMPL Access Checks"). The hypervisor changes entries with RMPUPDATE, the guest flips the
 // Validated bit with PVALIDATE, and the secure processor sets entries during launch.
 import { checkFrame, hexFrame } from "./page";
+import { SevError } from "./sev-error";
 
 /** AMD SEV-SNP RMP entry (APM vol 2, 15.36.3); gpa is a guest frame number. */
 export interface RmpEntry {
@@ -24,7 +25,7 @@ export type RmpCheck =
   | "shared-access-to-assigned" // C-bit clear (shared) access to a guest-owned frame: #NPF
   | "immutable"; // RMPUPDATE of an immutable entry: FAIL_INUSE
 
-export class RmpFault extends Error {
+export class RmpFault extends SevError {
   override readonly name = "RmpFault";
   constructor(
     readonly check: RmpCheck,

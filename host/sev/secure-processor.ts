@@ -17,7 +17,7 @@ import {
 } from "./key-derivation";
 import { isPageType, LaunchDigest, PageType } from "./launch-digest";
 import { MEE_KEY_BYTES, type MemoryEncryptionEngine } from "./mee";
-import { PAGE_SHIFT, PAGE_SIZE } from "./page";
+import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import { PlatformState } from "./platform-state";
 import {
   encodeReport,

@@ -1,6 +1,8 @@
 // Firmware status codes returned by every SEV / SEV-SNP API command.
 // Values from AMD's SEV API spec (pub. 55766, "Status Codes") and the SEV-SNP Firmware ABI spec
 // (pub. 56860, table "Status Codes"); the same numbering as Linux's include/uapi/linux/psp-sev.h.
+import { SevError } from "./sev-error";
+
 export const SevStatus = {
   SUCCESS: 0x00,
   INVALID_PLATFORM_STATE: 0x01,
@@ -57,7 +59,7 @@ export function statusName(code: number): string {
 }
 
 /** Thrown by helpers that turn a failed command into an exception (e.g. in the hypervisor). */
-export class SevCommandError extends Error {
+export class SevCommandError extends SevError {
   constructor(
     readonly command: string,
     readonly status: SevStatus,

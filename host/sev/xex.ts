@@ -9,7 +9,8 @@
 // block's offset bits, fixed per key); the native page cipher (page-cipher.ts) does the XORs and
 // the AES of a whole batch in one call.
 import { createCipheriv } from "node:crypto";
-import { checkFrame, PAGE_SHIFT, PAGE_SIZE } from "./page";
+import { checkFrame } from "./page";
+import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import { checkBuffers, KIND_ECB, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 

@@ -5,7 +5,8 @@
 // the work runs in the native page cipher (page-cipher.ts): OpenSSL's XTS on contexts that live
 // as long as the key, a whole batch per call, into the caller's buffer.
 import { timingSafeEqual } from "node:crypto";
-import { checkFrame, PAGE_SIZE } from "./page";
+import { checkFrame } from "./page";
+import { PAGE_SIZE } from "../page";
 import { checkBuffers, KIND_XTS, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 

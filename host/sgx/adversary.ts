@@ -9,7 +9,7 @@
 // host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
 import type { Epc } from "./epc";
 import { EPC_BASE, EpcAccessDenied, epcAddress, hexAddress } from "./faults";
-import { SGX_PAGE_SIZE } from "./mee-ctr";
+import { PAGE_SIZE } from "../page";
 import { NODE_BYTES } from "./version-tree";
 
 export type Via = "cpu" | "physical";
@@ -29,7 +29,7 @@ export class SgxAdversary {
 
   constructor(epc: Epc) {
     this.#epc = epc;
-    this.treeBase = EPC_BASE + epc.pages * SGX_PAGE_SIZE;
+    this.treeBase = EPC_BASE + epc.pages * PAGE_SIZE;
   }
 
   /** The addresses of the tree nodes on a frame's path, version node first. */
@@ -45,8 +45,8 @@ export class SgxAdversary {
       return via === "cpu" ? new Uint8Array(NODE_BYTES).fill(0xff) : node.slice();
     }
     const frame = this.#frame(address);
-    if (via === "cpu") return new Uint8Array(SGX_PAGE_SIZE).fill(0xff);
-    return this.#epc.physical(frame)?.cipher.slice() ?? new Uint8Array(SGX_PAGE_SIZE);
+    if (via === "cpu") return new Uint8Array(PAGE_SIZE).fill(0xff);
+    return this.#epc.physical(frame)?.cipher.slice() ?? new Uint8Array(PAGE_SIZE);
   }
 
   /** Overwrites a frame's ciphertext or a node's bytes; via the CPU, the store is dropped (EpcAccessDenied). */
@@ -59,7 +59,7 @@ export class SgxAdversary {
       return;
     }
     const frame = this.#frame(address);
-    if (bytes.length !== SGX_PAGE_SIZE) throw new RangeError(`an EPC frame is ${SGX_PAGE_SIZE} bytes, got ${bytes.length}`);
+    if (bytes.length !== PAGE_SIZE) throw new RangeError(`an EPC frame is ${PAGE_SIZE} bytes, got ${bytes.length}`);
     if (via === "cpu") throw new EpcAccessDenied(address);
     this.#stored(frame).cipher.set(bytes);
   }
@@ -87,7 +87,7 @@ export class SgxAdversary {
   }
 
   #frame(address: number): number {
-    const frame = (address - EPC_BASE) / SGX_PAGE_SIZE;
+    const frame = (address - EPC_BASE) / PAGE_SIZE;
     if (!Number.isInteger(frame) || frame < 0 || frame >= this.#epc.pages) throw new RangeError(`${hexAddress(address)} is not an EPC frame address`);
     return frame;
   }

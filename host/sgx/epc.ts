@@ -8,11 +8,12 @@
 //
 // host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
 import { epcAddress, EpcmFault, SgxIntegrityError } from "./faults";
-import { MeeCtr, SGX_PAGE_SIZE } from "./mee-ctr";
+import { MeeCtr } from "./mee-ctr";
+import { PAGE_SIZE } from "../page";
 import { VersionTree } from "./version-tree";
 
 /** 93 MiB of usable EPC (the default of issue 7's sgx preset). */
-export const DEFAULT_EPC_PAGES = (93 * 2 ** 20) / SGX_PAGE_SIZE;
+export const DEFAULT_EPC_PAGES = (93 * 2 ** 20) / PAGE_SIZE;
 /** Verified tree nodes the MEE keeps on die by default. */
 export const DEFAULT_MEE_CACHE_NODES = 1024;
 
@@ -51,7 +52,7 @@ export class Epc {
   /** Untrusted memory: the frames' ciphertext and MACs. */
   readonly #memory = new Map<number, EpcFrameContents>();
   readonly #free: number[] = [];
-  readonly #zero = new Uint8Array(SGX_PAGE_SIZE);
+  readonly #zero = new Uint8Array(PAGE_SIZE);
 
   constructor(opts: EpcOptions = {}) {
     const pages = opts.pages ?? DEFAULT_EPC_PAGES;
@@ -94,7 +95,7 @@ export class Epc {
     const stored = this.#memory.get(frame)!;
     const version = this.tree.version(frame);
     if (!this.#mee.decrypt(frame, version, stored.cipher, stored.mac, dst)) throw new SgxIntegrityError(epcAddress(frame), "page MAC");
-    this.counters.bytesDecrypted += SGX_PAGE_SIZE;
+    this.counters.bytesDecrypted += PAGE_SIZE;
   }
 
   /** An enclave write of its page: the EPCM check, then a new version and the MEE encrypts. */
@@ -117,11 +118,11 @@ export class Epc {
     const version = this.tree.bump(frame);
     let stored = this.#memory.get(frame);
     if (!stored) {
-      stored = { cipher: new Uint8Array(SGX_PAGE_SIZE), mac: new Uint8Array(0) };
+      stored = { cipher: new Uint8Array(PAGE_SIZE), mac: new Uint8Array(0) };
       this.#memory.set(frame, stored);
     }
     stored.mac = this.#mee.encrypt(frame, version, src, stored.cipher);
-    this.counters.bytesEncrypted += SGX_PAGE_SIZE;
+    this.counters.bytesEncrypted += PAGE_SIZE;
   }
 
   #check(frame: number, owner: number, page: number): void {

@@ -2,6 +2,7 @@
 // contents, counters' meaning or keys: only the EPC address and the check that failed.
 //
 // host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+import { SgxError } from "./sgx-error";
 
 /** Where the EPC sits in the emulated physical address space (the PRM base; any aligned value would do). */
 export const EPC_BASE = 0x8000_0000;
@@ -20,7 +21,7 @@ export function hexAddress(address: number): string {
  * tree node, or an evicted page's paging MAC. The enclave is stopped (a real part locks the
  * memory controller; here the enclave's backing refuses every later access).
  */
-export class SgxIntegrityError extends Error {
+export class SgxIntegrityError extends SgxError {
   override readonly name = "SgxIntegrityError";
   constructor(
     /** The EPC address of the page being accessed (for an evicted page: the frame it was loaded into). */
@@ -37,7 +38,7 @@ export class SgxIntegrityError extends Error {
  * at this linear page, or is not a regular page (Intel SDM vol 3D, 34.12 and 37.3). This is what
  * stops an OS that remaps an enclave page onto another EPC frame.
  */
-export class EpcmFault extends Error {
+export class EpcmFault extends SgxError {
   override readonly name = "EpcmFault";
   constructor(
     readonly address: number,
@@ -52,7 +53,7 @@ export class EpcmFault extends Error {
  * abort-page semantics, so reads return all ones and writes are dropped (Intel SDM vol 3D, 37.4).
  * Writes raise this so that the caller sees its store had no effect.
  */
-export class EpcAccessDenied extends Error {
+export class EpcAccessDenied extends SgxError {
   override readonly name = "EpcAccessDenied";
   constructor(readonly address: number) {
     super(`abort-page semantics: a non-enclave write to PRM address ${hexAddress(address)} was dropped`);

@@ -9,12 +9,9 @@
 // LE). A version never repeats for an address, so no IV repeats under the key. The MAC is kept at
 // 8 bytes (the MEE keeps 56 bits).
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers (which know
-// only SEV): it exists for the `sgx` preset of issue 7, the paper's point of comparison. It
-// depends on nothing else in the project.
+// host/sgx is a hardware model beside host/sev (docs/architecture.md, "Layers"): it exists for the
+// `sgx` preset, the paper's point of comparison.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-
-export const SGX_PAGE_SIZE = 4096;
 export const MEE_MAC_BYTES = 8;
 
 /** Versions stay exact integers in a JS number: 2^53 writes of one page never happen. */

@@ -16,7 +16,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { Epc } from "./epc";
 import { epcAddress, SgxIntegrityError } from "./faults";
-import { SGX_PAGE_SIZE } from "./mee-ctr";
+import { PAGE_SIZE } from "../page";
 
 export const VA_SLOTS_PER_PAGE = 512;
 const PAGING_MAC_BYTES = 16;
@@ -56,7 +56,7 @@ export class EpcPaging {
   readonly #open = new Set<VaPage>();
   #freeSlots = 0;
   #nonce = 0;
-  readonly #plain = new Uint8Array(SGX_PAGE_SIZE);
+  readonly #plain = new Uint8Array(PAGE_SIZE);
 
   constructor(epc: Epc) {
     this.#epc = epc;
@@ -113,7 +113,7 @@ export class EpcPaging {
     const nonce = va?.slots[evicted.slot.index] ?? 0;
     const plain = this.#plain;
     try {
-      let ok = nonce !== 0 && evicted.blob.length === SGX_PAGE_SIZE && evicted.mac.length === PAGING_MAC_BYTES;
+      let ok = nonce !== 0 && evicted.blob.length === PAGE_SIZE && evicted.mac.length === PAGING_MAC_BYTES;
       if (ok) {
         const d = createDecipheriv("aes-128-gcm", this.#key, this.#iv(nonce), { authTagLength: PAGING_MAC_BYTES });
         d.setAAD(this.#metadata(owner, page));

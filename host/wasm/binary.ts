@@ -1,7 +1,10 @@
 // Byte-level reading and writing of the WebAssembly binary format (spec section 5.2: LEB128
 // integers, vectors, names).
+import { WasmError } from "./wasm-error";
 
-export class DecodeError extends Error {}
+export class DecodeError extends WasmError {
+  override name = "DecodeError";
+}
 
 export class Reader {
   pos: number;

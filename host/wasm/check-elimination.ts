@@ -15,10 +15,11 @@
 //
 // Either way the pages relied on are pinned in a slot (layout.ts PIN_SLOTS) so that the faults of
 // the loop's other accesses never evict them.
-import { BASE, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PAGE_SIZE } from "./layout";
+import { BASE, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES } from "./layout";
+import { PAGE_SIZE } from "../page";
 import { Kind } from "./instructions";
 import type { Instr } from "./instructions";
-import { Op } from "./opcodes";
+import { BlockType, FcOp, Op, isNumeric } from "./opcodes";
 
 export interface LoopInfo {
   /** Index of the `loop` instruction and of its `end`. */
@@ -167,17 +168,19 @@ export interface RangeLoop {
   accesses: RangeAccess[];
 }
 
-const I32_ADD = 0x6a;
-const I32_SUB = 0x6b;
-const I32_MUL = 0x6c;
-const I32_SHL = 0x74;
-
-/** Operand counts of the fixed-arity numeric opcodes 0x45-0xC4 (spec 5.4.7). */
+/** Operand counts of the numeric instructions (spec 5.4.7). */
 function numericArity(op: number): number {
-  if (op === 0x45 || op === 0x50) return 1; // eqz
-  if (op >= 0x46 && op <= 0x66) return 2; // comparisons
-  if ((op >= 0x67 && op <= 0x69) || (op >= 0x79 && op <= 0x7b) || (op >= 0x8b && op <= 0x91) || (op >= 0x99 && op <= 0x9f)) return 1;
-  if (op >= 0xa7) return 1; // conversions
+  if (op === Op.I32Eqz || op === Op.I64Eqz) return 1;
+  if (op >= Op.I32Eq && op <= Op.F64Ge) return 2; // comparisons
+  if (
+    (op >= Op.I32Clz && op <= Op.I32Popcnt) ||
+    (op >= Op.I64Clz && op <= Op.I64Popcnt) ||
+    (op >= Op.F32Abs && op <= Op.F32Sqrt) ||
+    (op >= Op.F64Abs && op <= Op.F64Sqrt)
+  ) {
+    return 1;
+  }
+  if (op >= Op.I32WrapI64) return 1; // conversions
   return 2; // binary arithmetic
 }
 
@@ -223,15 +226,15 @@ interface CountedShape {
  */
 function countedShape(code: Instr[], body: Uint8Array, loop: LoopInfo): CountedShape | null {
   const at = loop.at;
-  if (body[code[at]!.start + 1] !== Op.BlockTypeEmpty) return null;
+  if (body[code[at]!.start + 1] !== BlockType.Empty) return null;
   const [x, y, cmp, iff] = [code[at + 1], code[at + 2], code[at + 3], code[at + 4]];
   if (!x || !y || !cmp || !iff || x.kind !== Kind.SimplePush || y.kind !== Kind.SimplePush) return null;
-  if (iff.op !== Op.If || body[iff.start + 1] !== Op.BlockTypeEmpty) return null;
+  if (iff.op !== Op.If || body[iff.start + 1] !== BlockType.Empty) return null;
   let i: Instr;
   let n: Instr;
   let unsigned: boolean;
-  if (cmp.op === 0x48 || cmp.op === 0x49) [i, n, unsigned] = [x, y, cmp.op === 0x49]; // i < n
-  else if (cmp.op === 0x4a || cmp.op === 0x4b) [i, n, unsigned] = [y, x, cmp.op === 0x4b]; // n > i
+  if (cmp.op === Op.I32LtS || cmp.op === Op.I32LtU) [i, n, unsigned] = [x, y, cmp.op === Op.I32LtU]; // i < n
+  else if (cmp.op === Op.I32GtS || cmp.op === Op.I32GtU) [i, n, unsigned] = [y, x, cmp.op === Op.I32GtU]; // n > i
   else return null;
   if (i.op !== Op.LocalGet || !invariant(n, loop) || (n.op === Op.LocalGet && n.imm === i.imm)) return null;
   if (loop.locals.get(i.imm) !== 1) return null;
@@ -251,7 +254,7 @@ function countedShape(code: Instr[], body: Uint8Array, loop: LoopInfo): CountedS
     else if (ins.kind === Kind.LocalWrite && ins.imm === i.imm) {
       if (depth !== 0 || ins.op !== Op.LocalSet) return null;
       const [a, b, add] = [code[k - 3], code[k - 2], code[k - 1]];
-      if (!a || !b || !add || add.op !== I32_ADD) return null;
+      if (!a || !b || !add || add.op !== Op.I32Add) return null;
       const isI = (p: Instr) => p.op === Op.LocalGet && p.imm === i.imm;
       const c = isI(a) && b.op === Op.I32Const ? b : isI(b) && a.op === Op.I32Const ? a : null;
       if (!c || c.imm <= 0) return null;
@@ -322,7 +325,7 @@ function addressExprs(code: Instr[], loop: LoopInfo, induction: number): Map<num
         push(null);
         continue;
       case Kind.Bulk:
-        if (ins.op !== 9) {
+        if (ins.op !== FcOp.DataDrop) {
           pop();
           pop();
           pop();
@@ -332,20 +335,20 @@ function addressExprs(code: Instr[], loop: LoopInfo, induction: number): Map<num
         break;
     }
     const op = ins.op;
-    if (op >= 0x45 && op <= 0xc4) {
+    if (isNumeric(op)) {
       const b = numericArity(op) === 2 ? pop() : null;
       const a = pop();
-      push(a && b && (op === I32_ADD || op === I32_SUB || op === I32_MUL || op === I32_SHL) ? { op, a, b } : null);
+      push(a && b && (op === Op.I32Add || op === Op.I32Sub || op === Op.I32Mul || op === Op.I32Shl) ? { op, a, b } : null);
     } else if (op === Op.Drop || op === Op.BrIf) {
       pop();
-    } else if (op === 0x1b) {
+    } else if (op === Op.Select) {
       pop();
       pop();
       pop();
       push(null);
     } else if (op === Op.I64Const || op === Op.F32Const || op === Op.F64Const) {
       push(null);
-    } else if (op !== 0x01) {
+    } else if (op !== Op.Nop) {
       top().stack.length = 0; // control transfer or an unmodelled instruction
       if (op === Op.Else) for (const l of top().defined.splice(0)) holds.delete(l);
     }
@@ -364,26 +367,26 @@ function affine(e: Expr, induction: number, loop: LoopInfo): Affine | null {
     if (leaf.op === Op.LocalGet && leaf.imm === induction) return { coef: 1, rest: null };
     return invariant(leaf, loop) ? { coef: 0, rest: e } : null;
   }
-  if (e.op === I32_ADD || e.op === I32_SUB) {
+  if (e.op === Op.I32Add || e.op === Op.I32Sub) {
     const a = affine(e.a, induction, loop);
     const b = affine(e.b, induction, loop);
     if (!a || !b) return null;
-    if (e.op === I32_ADD) {
-      return { coef: a.coef + b.coef, rest: a.rest && b.rest ? { op: I32_ADD, a: a.rest, b: b.rest } : (a.rest ?? b.rest) };
+    if (e.op === Op.I32Add) {
+      return { coef: a.coef + b.coef, rest: a.rest && b.rest ? { op: Op.I32Add, a: a.rest, b: b.rest } : (a.rest ?? b.rest) };
     }
     if (b.coef !== 0) return null;
     if (!b.rest) return a;
-    return a.rest ? { coef: a.coef, rest: { op: I32_SUB, a: a.rest, b: b.rest } } : null;
+    return a.rest ? { coef: a.coef, rest: { op: Op.I32Sub, a: a.rest, b: b.rest } } : null;
   }
   // mul or shl by a constant (on the right for shl, on either side for mul)
   const isConst = (x: Expr): x is { leaf: Instr } => "leaf" in x && x.leaf.op === Op.I32Const;
   let variable: Expr;
   let constant: { leaf: Instr };
   if (isConst(e.b)) [variable, constant] = [e.a, e.b];
-  else if (e.op === I32_MUL && isConst(e.a)) [variable, constant] = [e.b, e.a];
+  else if (e.op === Op.I32Mul && isConst(e.a)) [variable, constant] = [e.b, e.a];
   else return null;
   const k = constant.leaf.imm;
-  const factor = e.op === I32_SHL ? 2 ** (k & 31) : k;
+  const factor = e.op === Op.I32Shl ? 2 ** (k & 31) : k;
   if (factor <= 0 || factor > 0x10000) return null;
   const v = affine(variable, induction, loop);
   if (!v) return null;

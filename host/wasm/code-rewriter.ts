@@ -9,14 +9,12 @@
 //   (check-elimination.ts).
 import { Reader, Writer } from "./binary";
 import { analyzeLoops, hoistChecks, planRanges } from "./check-elimination";
-import type { Expr, HoistGroup, RangeLoop } from "./check-elimination";
+import type { Expr, HoistGroup, RangeAccess, RangeLoop } from "./check-elimination";
 import { decode, Kind } from "./instructions";
 import type { Instr } from "./instructions";
-import {
-  BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PAGE_SHIFT, PAGE_SIZE, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES,
-  TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask,
-} from "./layout";
-import { Op, ValType } from "./opcodes";
+import { BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask } from "./layout";
+import { PAGE_SHIFT, PAGE_SIZE } from "../page";
+import { Align, BlockType, FcOp, MEMORY_0, Op, ValType } from "./opcodes";
 
 /** Indices of the MMU host functions inside the rewritten module. */
 export interface MmuFunctions {
@@ -144,7 +142,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           break;
         case Kind.Size:
           flush(ins.start);
-          code.u8(Op.MemorySize).u8(0).u8(Op.I32Const).s32(RESERVED_WASM_PAGES).u8(Op.I32Sub);
+          code.u8(Op.MemorySize).u8(MEMORY_0).u8(Op.I32Const).s32(RESERVED_WASM_PAGES).u8(Op.I32Sub);
           copied = ins.end;
           break;
         case Kind.Grow:
@@ -154,12 +152,12 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           break;
         case Kind.Bulk:
           flush(ins.start);
-          if (ins.op === 10 || ins.op === 11) emitCopyOrFill(ins.op === 10);
+          if (ins.op === FcOp.MemoryCopy || ins.op === FcOp.MemoryFill) emitCopyOrFill(ins.op === FcOp.MemoryCopy);
           else {
-            if (ins.op === 8 || ins.op === 9) code.u8(Op.I32Const).s32(ins.imm);
-            code.u8(Op.Call).u32(ins.op === 8 ? ctx.mmu.init : ctx.mmu.drop);
+            if (ins.op === FcOp.MemoryInit || ins.op === FcOp.DataDrop) code.u8(Op.I32Const).s32(ins.imm);
+            code.u8(Op.Call).u32(ins.op === FcOp.MemoryInit ? ctx.mmu.init : ctx.mmu.drop);
           }
-          if (ins.op !== 9 && !version?.unchecked) ctx.stats.bulk++;
+          if (ins.op !== FcOp.DataDrop && !version?.unchecked) ctx.stats.bulk++;
           copied = ins.end;
           break;
         case Kind.Loop: {
@@ -183,7 +181,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
           // Versioned: the range check decides which copy of the loop runs.
           emitRangeCheck(range);
           const end = loopEnd.get(i)!;
-          code.u8(Op.LocalGet).u32(scratch.get(ValType.I32, `fast${range}`)).u8(Op.If).u8(Op.BlockTypeEmpty);
+          code.u8(Op.LocalGet).u32(scratch.get(ValType.I32, `fast${range}`)).u8(Op.If).u8(BlockType.Empty);
           emitInstrs(i, end + 1, { unchecked: true, depth: 0 });
           flush(instrs[end]!.end);
           code.u8(Op.Else);
@@ -210,9 +208,9 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
   /** Fuel: fuel -= 1; at zero, the host stops the guest (DESIGN.md section 8). */
   function emitFuel(): void {
     const t = scratch.get(ValType.I64, "fuel");
-    code.u8(Op.GlobalGet).u32(ctx.fuelGlobal).u8(Op.I64Const).u8(1).u8(0x7d /* i64.sub */).u8(Op.LocalTee).u32(t);
-    code.u8(0x24 /* global.set */).u32(ctx.fuelGlobal).u8(Op.LocalGet).u32(t).u8(0x50 /* i64.eqz */);
-    code.u8(Op.If).u8(Op.BlockTypeEmpty).u8(Op.Call).u32(ctx.mmu.outOfFuel).u8(Op.End);
+    code.u8(Op.GlobalGet).u32(ctx.fuelGlobal).u8(Op.I64Const).s32(1).u8(Op.I64Sub).u8(Op.LocalTee).u32(t);
+    code.u8(Op.GlobalSet).u32(ctx.fuelGlobal).u8(Op.LocalGet).u32(t).u8(Op.I64Eqz);
+    code.u8(Op.If).u8(BlockType.Empty).u8(Op.Call).u32(ctx.mmu.outOfFuel).u8(Op.End);
   }
 
   /** A loop header (its back-edge target) gets the fuel check, right after the `loop` itself. */
@@ -230,17 +228,13 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     code.u8(Op.LocalTee).u32(addr);
     if (g.minOffset !== 0) code.u8(Op.I32Const).s32(g.minOffset | 0).u8(Op.I32Add);
     code.u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU).u8(Op.LocalTee).u32(page);
-    code.u8(Op.I32Load8U).u32(0).u32(0);
+    emitTagLoad();
     code.u8(Op.I32Const).s32(g.write ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT).u8(Op.I32And);
-    code.u8(Op.I32Eqz).u8(Op.If).u8(Op.BlockTypeEmpty);
+    code.u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
     code.u8(Op.LocalGet).u32(addr).u8(Op.I32Const).s32(g.minOffset | 0);
     code.u8(Op.I32Const).s32((g.maxEnd - g.minOffset) | FAULT_PAIR | (g.write ? FAULT_WRITE : 0));
     code.u8(Op.Call).u32(ctx.mmu.fault).u8(Op.End);
-    // slot = [page + 1, page + 2]: this page and the next
-    code.u8(Op.I32Const).s32(PIN_SLOTS + 8 * g.slot).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(1).u8(Op.I32Add);
-    code.u8(0x36 /* i32.store */).u32(2).u32(0);
-    code.u8(Op.I32Const).s32(PIN_SLOTS + 8 * g.slot).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(2).u8(Op.I32Add);
-    code.u8(0x36 /* i32.store */).u32(2).u32(4);
+    emitPin(PIN_SLOTS + 8 * g.slot, page);
     ctx.stats.hoisted++;
   }
 
@@ -265,21 +259,23 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     const dst = scratch.get(ValType.I32, "bulkDst");
     const src = scratch.get(ValType.I32, "bulkSrc"); // the fill's value
     const len = scratch.get(ValType.I32, "bulkLen");
-    const tagOf = (local: number) =>
-      code.u8(Op.LocalGet).u32(local).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU).u8(Op.I32Load8U).u32(0).u32(0);
+    const tagOf = (local: number) => {
+      code.u8(Op.LocalGet).u32(local).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU);
+      emitTagLoad();
+    };
     code.u8(Op.LocalSet).u32(len).u8(Op.LocalSet).u32(src).u8(Op.LocalSet).u32(dst);
-    code.u8(Op.Block).u8(Op.BlockTypeEmpty).u8(Op.Block).u8(Op.BlockTypeEmpty);
+    code.u8(Op.Block).u8(BlockType.Empty).u8(Op.Block).u8(BlockType.Empty);
     // to the host when n > PAGE_SIZE
-    code.u8(Op.LocalGet).u32(len).u8(Op.I32Const).s32(PAGE_SIZE).u8(0x4b /* i32.gt_u */).u8(Op.BrIf).u32(0);
+    code.u8(Op.LocalGet).u32(len).u8(Op.I32Const).s32(PAGE_SIZE).u8(Op.I32GtU).u8(Op.BrIf).u32(0);
     // ... or an address would wrap (dst | src bounds both from above)
     code.u8(Op.LocalGet).u32(dst);
-    if (copy) code.u8(Op.LocalGet).u32(src).u8(0x72 /* i32.or */);
-    code.u8(Op.I32Const).s32(MAX_GUEST_BYTES_BELOW | 0).u8(0x4f /* i32.ge_u */).u8(Op.BrIf).u32(0);
+    if (copy) code.u8(Op.LocalGet).u32(src).u8(Op.I32Or);
+    code.u8(Op.I32Const).s32(MAX_GUEST_BYTES_BELOW | 0).u8(Op.I32GeU).u8(Op.BrIf).u32(0);
     // ... or the tags do not allow it: fill needs tag[dst] & PAIR_DIRTY; copy also
     // tag[src] & PAIR_RESIDENT, tested at once as ((tag[src] << 1) & tag[dst]) & PAIR_DIRTY.
     if (copy) {
       tagOf(src);
-      code.u8(Op.I32Const).s32(1).u8(0x74 /* i32.shl */);
+      code.u8(Op.I32Const).s32(1).u8(Op.I32Shl);
     }
     tagOf(dst);
     if (copy) code.u8(Op.I32And);
@@ -288,8 +284,8 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     code.u8(Op.LocalGet).u32(src);
     if (copy) code.u8(Op.I32Const).s32(BASE).u8(Op.I32Add);
     code.u8(Op.LocalGet).u32(len);
-    code.u8(Op.PrefixFC).u32(copy ? 10 : 11).u8(0);
-    if (copy) code.u8(0);
+    code.u8(Op.PrefixFC).u32(copy ? FcOp.MemoryCopy : FcOp.MemoryFill).u8(MEMORY_0);
+    if (copy) code.u8(MEMORY_0);
     code.u8(Op.Br).u32(1);
     code.u8(Op.End);
     code.u8(Op.LocalGet).u32(dst).u8(Op.LocalGet).u32(src).u8(Op.LocalGet).u32(len);
@@ -316,79 +312,99 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
   function emitRangeCheck(k: number): void {
     const r: RangeLoop = ranges[k]!;
     const fast = scratch.get(ValType.I32, `fast${k}`);
+    code.u8(Op.I32Const).s32(1).u8(Op.LocalSet).u32(fast);
+    code.u8(Op.Block).u8(BlockType.Empty);
+    // i0 >= n: the body never runs (fast stays 1)
+    code.u8(Op.LocalGet).u32(r.induction);
+    emitBound(r);
+    code.u8(r.unsigned ? Op.I32GeU : Op.I32GeS).u8(Op.BrIf).u32(0);
+    // i0 < 0 as a signed number: shifts would wrap, give up
+    code.u8(Op.LocalGet).u32(r.induction).u8(Op.I32Const).s32(0).u8(Op.I32LtS);
+    code.u8(Op.If).u8(BlockType.Empty);
+    emitRangeFail(fast, 1);
+    code.u8(Op.End);
+    r.accesses.forEach((a, slot) => emitAccessRange(r, a, slot, fast));
+    code.u8(Op.End);
+  }
+
+  /** fast = 0, then leaves `depth` + 1 blocks: to the end of the range check. */
+  function emitRangeFail(fast: number, depth: number): void {
+    code.u8(Op.I32Const).s32(0).u8(Op.LocalSet).u32(fast).u8(Op.Br).u32(depth);
+  }
+
+  function emitBound(r: RangeLoop): void {
+    code.bytes(body.subarray(r.bound.start, r.bound.end));
+  }
+
+  /** One covered access of a range check, in a block of its own: makes its range resident, or fails. */
+  function emitAccessRange(r: RangeLoop, a: RangeAccess, slot: number, fast: number): void {
     const lo = scratch.get(ValType.I64, "lo");
     const hi = scratch.get(ValType.I64, "hi");
-    const i = r.induction;
-    const bound = () => code.bytes(body.subarray(r.bound.start, r.bound.end));
-    const fail = (depth: number) => code.u8(Op.I32Const).s32(0).u8(Op.LocalSet).u32(fast).u8(Op.Br).u32(depth);
-    code.u8(Op.I32Const).s32(1).u8(Op.LocalSet).u32(fast);
-    code.u8(Op.Block).u8(Op.BlockTypeEmpty);
-    // i0 >= n: the body never runs (fast stays 1)
-    code.u8(Op.LocalGet).u32(i);
-    bound();
-    code.u8(r.unsigned ? 0x4f /* i32.ge_u */ : 0x4e /* i32.ge_s */).u8(Op.BrIf).u32(0);
-    // i0 < 0 as a signed number: shifts would wrap, give up
-    code.u8(Op.LocalGet).u32(i).u8(Op.I32Const).s32(0).u8(0x48 /* i32.lt_s */);
-    code.u8(Op.If).u8(Op.BlockTypeEmpty);
-    fail(1);
+    const extra = a.afterStep ? r.step : 0;
+    code.u8(Op.Block).u8(BlockType.Empty);
+    // lo = coef * i0 + rest + offset
+    code.u8(Op.LocalGet).u32(r.induction).u8(Op.I64ExtendI32U).u8(Op.I64Const).s32(a.coef).u8(Op.I64Mul);
+    if (a.rest) {
+      emitExpr(a.rest);
+      code.u8(Op.I64ExtendI32U).u8(Op.I64Add);
+    }
+    code.u8(Op.I64Const);
+    writeI64(a.ins.offset);
+    code.u8(Op.I64Add).u8(Op.LocalSet).u32(lo);
+    // hi = coef * (n - 1 + extra) + rest; must be < 2^32
+    emitBound(r);
+    code.u8(Op.I64ExtendI32U).u8(Op.I64Const).s32(extra - 1).u8(Op.I64Add);
+    code.u8(Op.I64Const).s32(a.coef).u8(Op.I64Mul);
+    if (a.rest) {
+      emitExpr(a.rest);
+      code.u8(Op.I64ExtendI32U).u8(Op.I64Add);
+    }
+    code.u8(Op.LocalTee).u32(hi).u8(Op.I64Const);
+    writeI64(0x100000000);
+    code.u8(Op.I64GeU).u8(Op.If).u8(BlockType.Empty);
+    emitRangeFail(fast, 2);
     code.u8(Op.End);
-    r.accesses.forEach((a, slot) => {
-      const extra = a.afterStep ? r.step : 0;
-      code.u8(Op.Block).u8(Op.BlockTypeEmpty);
-      // lo = coef * i0 + rest + offset
-      code.u8(Op.LocalGet).u32(i).u8(0xad /* i64.extend_i32_u */).u8(Op.I64Const).s32(a.coef).u8(0x7e /* i64.mul */);
-      if (a.rest) {
-        emitExpr(a.rest);
-        code.u8(0xad).u8(0x7c /* i64.add */);
-      }
-      code.u8(Op.I64Const);
-      writeI64(a.ins.offset);
-      code.u8(0x7c).u8(Op.LocalSet).u32(lo);
-      // hi = coef * (n - 1 + extra) + rest; must be < 2^32
-      bound();
-      code.u8(0xad).u8(Op.I64Const).s32(extra - 1).u8(0x7c);
-      code.u8(Op.I64Const).s32(a.coef).u8(0x7e);
-      if (a.rest) {
-        emitExpr(a.rest);
-        code.u8(0xad).u8(0x7c);
-      }
-      code.u8(Op.LocalTee).u32(hi).u8(Op.I64Const);
-      writeI64(0x100000000);
-      code.u8(0x5a /* i64.ge_u */).u8(Op.If).u8(Op.BlockTypeEmpty);
-      fail(2);
-      code.u8(Op.End);
-      // hi += offset + size; ask the MMU for [lo, hi)
-      code.u8(Op.LocalGet).u32(hi).u8(Op.I64Const);
-      writeI64(a.ins.offset + a.ins.access!.size);
-      code.u8(0x7c).u8(Op.LocalSet).u32(hi);
-      // At most two pages, already resident: the pair bit says so, and the pin is two stores.
-      // Else ask the MMU (slot | store | first access of the loop, when it forgets older ranges).
-      const page = scratch.get(ValType.I32, "page");
-      const slotAt = PIN_SLOTS + 8 * (FIRST_RANGE_SLOT + slot);
-      code.u8(Op.LocalGet).u32(hi).u8(Op.I64Const).s32(1).u8(0x7d /* i64.sub */).u8(Op.I64Const).s32(PAGE_SHIFT).u8(0x88 /* i64.shr_u */);
-      code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const).s32(PAGE_SHIFT).u8(0x88).u8(0x7d);
-      code.u8(Op.I64Const).s32(1).u8(0x58 /* i64.le_u */);
-      code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const);
-      writeI64(MAX_GUEST_BYTES_BELOW);
-      code.u8(0x54 /* i64.lt_u */).u8(Op.I32And);
-      code.u8(Op.If).u8(Op.BlockTypeEmpty);
-      code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const).s32(PAGE_SHIFT).u8(0x88).u8(0xa7 /* i32.wrap_i64 */).u8(Op.LocalTee).u32(page);
-      code.u8(Op.I32Load8U).u32(0).u32(0);
-      code.u8(Op.I32Const).s32(a.ins.access!.store ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT).u8(Op.I32And);
-      code.u8(Op.If).u8(Op.BlockTypeEmpty);
-      code.u8(Op.I32Const).s32(slotAt).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(1).u8(Op.I32Add).u8(0x36).u32(2).u32(0);
-      code.u8(Op.I32Const).s32(slotAt).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(2).u8(Op.I32Add).u8(0x36).u32(2).u32(4);
-      code.u8(Op.Br).u32(2); // next access
-      code.u8(Op.End).u8(Op.End);
-      code.u8(Op.LocalGet).u32(lo).u8(0xba /* f64.convert_i64_u */).u8(Op.LocalGet).u32(hi).u8(0xba);
-      code.u8(Op.I32Const).s32((FIRST_RANGE_SLOT + slot) | (a.ins.access!.store ? RANGE_WRITE : 0) | (slot === 0 ? RANGE_FIRST : 0));
-      code.u8(Op.Call).u32(ctx.mmu.range).u8(Op.I32Eqz).u8(Op.If).u8(Op.BlockTypeEmpty);
-      fail(2);
-      code.u8(Op.End);
-      code.u8(Op.End); // of the access's block
-      ctx.stats.ranged++;
-    });
+    // hi += offset + size; ask the MMU for [lo, hi)
+    code.u8(Op.LocalGet).u32(hi).u8(Op.I64Const);
+    writeI64(a.ins.offset + a.ins.access!.size);
+    code.u8(Op.I64Add).u8(Op.LocalSet).u32(hi);
+    // At most two pages, already resident: the pair bit says so, and the pin is two stores.
+    // Else ask the MMU (slot | store | first access of the loop, when it forgets older ranges).
+    const page = scratch.get(ValType.I32, "page");
+    code.u8(Op.LocalGet).u32(hi).u8(Op.I64Const).s32(1).u8(Op.I64Sub).u8(Op.I64Const).s32(PAGE_SHIFT).u8(Op.I64ShrU);
+    code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const).s32(PAGE_SHIFT).u8(Op.I64ShrU).u8(Op.I64Sub);
+    code.u8(Op.I64Const).s32(1).u8(Op.I64LeU);
+    code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const);
+    writeI64(MAX_GUEST_BYTES_BELOW);
+    code.u8(Op.I64LtU).u8(Op.I32And);
+    code.u8(Op.If).u8(BlockType.Empty);
+    code.u8(Op.LocalGet).u32(lo).u8(Op.I64Const).s32(PAGE_SHIFT).u8(Op.I64ShrU).u8(Op.I32WrapI64).u8(Op.LocalTee).u32(page);
+    emitTagLoad();
+    code.u8(Op.I32Const).s32(a.ins.access!.store ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT).u8(Op.I32And);
+    code.u8(Op.If).u8(BlockType.Empty);
+    emitPin(PIN_SLOTS + 8 * (FIRST_RANGE_SLOT + slot), page);
+    code.u8(Op.Br).u32(2); // next access
+    code.u8(Op.End).u8(Op.End);
+    code.u8(Op.LocalGet).u32(lo).u8(Op.F64ConvertI64U).u8(Op.LocalGet).u32(hi).u8(Op.F64ConvertI64U);
+    code.u8(Op.I32Const).s32((FIRST_RANGE_SLOT + slot) | (a.ins.access!.store ? RANGE_WRITE : 0) | (slot === 0 ? RANGE_FIRST : 0));
+    code.u8(Op.Call).u32(ctx.mmu.range).u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
+    emitRangeFail(fast, 2);
     code.u8(Op.End);
+    code.u8(Op.End); // of the access's block
+    ctx.stats.ranged++;
+  }
+
+  /** [page] -> [its tag byte]: the tag table starts at real address 0. */
+  function emitTagLoad(): void {
+    code.u8(Op.I32Load8U).u32(Align.To1).u32(0);
+  }
+
+  /** Pins a page and the next in the pin slot at `slotAt`, stored as [page + 1, page + 2]. */
+  function emitPin(slotAt: number, page: number): void {
+    code.u8(Op.I32Const).s32(slotAt).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(1).u8(Op.I32Add);
+    code.u8(Op.I32Store).u32(Align.To4).u32(0);
+    code.u8(Op.I32Const).s32(slotAt).u8(Op.LocalGet).u32(page).u8(Op.I32Const).s32(2).u8(Op.I32Add);
+    code.u8(Op.I32Store).u32(Align.To4).u32(4);
   }
 
   function writeI64(v: number): void {
@@ -419,7 +435,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
       // validator's stack typing (it is never reached).
       if (access.operand !== null) code.u8(Op.Drop);
       code.u8(Op.Drop);
-      code.u8(Op.I32Const).s32(-1).u8(Op.I32Load).u32(0).u32(0xffffffff).u8(Op.Drop).u8(Op.Unreachable);
+      code.u8(Op.I32Const).s32(-1).u8(Op.I32Load).u32(Align.To1).u32(0xffffffff).u8(Op.Drop).u8(Op.Unreachable);
       return;
     }
     if (ins.link < 0 && !unchecked) {
@@ -429,11 +445,11 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
       code.u8(Op.LocalTee).u32(addr);
       if (offset !== 0) code.u8(Op.I32Const).s32(offset | 0).u8(Op.I32Add);
       code.u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU);
-      code.u8(Op.I32Load8U).u32(0).u32(0); // the tag table starts at real address 0
+      emitTagLoad();
       const mask = accessMask(access.size, access.store);
       // Any non-zero tag has the resident bit, so a byte load tests the tag as it is.
       if (mask !== 1) code.u8(Op.I32Const).s32(mask).u8(Op.I32And);
-      code.u8(Op.I32Eqz).u8(Op.If).u8(Op.BlockTypeEmpty);
+      code.u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
       code.u8(Op.LocalGet).u32(addr).u8(Op.I32Const).s32(offset | 0);
       code.u8(Op.I32Const).s32(access.size | (access.store ? FAULT_WRITE : 0));
       code.u8(Op.Call).u32(ctx.mmu.fault).u8(Op.End);

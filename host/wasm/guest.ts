@@ -1,10 +1,15 @@
-// One call to instantiate a guest module, natively or rewritten through the software MMU.
+// One call to instantiate a guest module, natively or rewritten through the software MMU, and the
+// one way its exports are called: whatever a call throws stops the guest (enclave-stopped.ts),
+// and a stopped guest takes no more calls and no more host reads or writes.
+import { EnclaveStopped } from "./enclave-stopped";
 import { SoftMmu, minCapacityFor } from "./mmu";
 import type { PageBacking } from "./page-backing";
-import { MMU_MODULE, PAGE_SIZE } from "./layout";
+import { MMU_MODULE } from "./layout";
+import { PAGE_SIZE } from "../page";
 import { FUEL_EXPORT, rewriteModule } from "./rewrite";
 import type { RewriteResult } from "./rewrite";
 import { rewriteCached } from "./rewrite-cache";
+import { WasmError } from "./wasm-error";
 
 export interface GuestOptions {
   /** false: the module as given (the native baseline). */
@@ -22,8 +27,8 @@ export interface GuestOptions {
   cache?: boolean;
   /**
    * Fuel (rewritten only): the guest may pass at most this many function entries and loop
-   * iterations, its start function included; then it stops with FuelExhausted, and the host runs
-   * on. Unset: the guest is not metered (and pays nothing for it).
+   * iterations, its start function included; then it stops (EnclaveStopped, reason "fuel"), and
+   * the host runs on. Unset: the guest is not metered (and pays nothing for it).
    */
   fuel?: number;
   /**
@@ -32,11 +37,6 @@ export interface GuestOptions {
    * rewrite or compiling (rewritten only).
    */
   compiled?: { rewrite: RewriteResult; module: WebAssembly.Module };
-}
-
-/** A metered guest used up its fuel. */
-export class FuelExhausted extends Error {
-  override name = "FuelExhausted";
 }
 
 export interface Guest {
@@ -49,6 +49,17 @@ export interface Guest {
   rewrite: RewriteResult | null;
   /** Fuel left, when metered (else null). */
   fuelLeft(): number | null;
+  /** Why the guest stopped, once it did (then every call and host access throws this). */
+  readonly stopped: EnclaveStopped | null;
+  /**
+   * The export `name` as a function that stops the guest on whatever it throws: the error comes
+   * out as an EnclaveStopped, and the guest takes no more calls. GuestLinkError if there is none.
+   */
+  func(name: string): (...args: (number | bigint)[]) => unknown;
+  /** Calls the export `name` (func(name)(...args)). */
+  call(name: string, ...args: (number | bigint)[]): unknown;
+  /** Stops the guest for a reason of the host's (a broken contract); returns the stop in force. */
+  stop(why: EnclaveStopped): EnclaveStopped;
   /** Guest-view reads and writes: through the MMU when rewritten. */
   read(gva: number, len: number): Uint8Array;
   write(gva: number, bytes: Uint8Array): void;
@@ -65,7 +76,8 @@ export type GuestAccess = Pick<Guest, "read" | "write" | "share">;
 /** The guest's imports, or a function that makes them given guest-view memory access. */
 export type GuestImports = WebAssembly.Imports | ((access: GuestAccess) => WebAssembly.Imports);
 
-export class GuestLinkError extends Error {
+/** The module cannot be linked to the host as asked: a memory it imports, an export it lacks. */
+export class GuestLinkError extends WasmError {
   override name = "GuestLinkError";
 }
 
@@ -75,18 +87,20 @@ export async function instantiateGuest(
   options: GuestOptions,
 ): Promise<Guest> {
   // Host functions get access that is bound once the memory is known: before instantiation for
-  // a rewritten guest (the MMU owns the memory), after it for a native one.
+  // a rewritten guest (the MMU owns the memory), after it for a native one. A fault on the path
+  // to the guest's memory stops the guest, whoever asked for the bytes.
+  const latch = new StopLatch();
   let target: GuestAccess = directAccess(null);
   const access: GuestAccess = {
-    read: (gva, len) => target.read(gva, len),
-    write: (gva, data) => target.write(gva, data),
-    share: (gva, len) => target.share(gva, len),
+    read: (gva, len) => latch.guard(() => target.read(gva, len)),
+    write: (gva, data) => latch.guard(() => target.write(gva, data)),
+    share: (gva, len) => latch.guard(() => target.share(gva, len)),
   };
   const imports = typeof guestImports === "function" ? guestImports(access) : guestImports;
   if (!options.rewrite) {
     const { instance, module } = await WebAssembly.instantiate(bytes as BufferSource, imports);
     target = directAccess(findMemory(instance, imports));
-    return { instance, module, mmu: null, rewrite: null, fuelLeft: () => null, ...access };
+    return latch.guest({ instance, module, mmu: null, rewrite: null, fuelLeft: () => null, ...access });
   }
   const fuel = options.fuel;
   if (fuel !== undefined && (!Number.isSafeInteger(fuel) || fuel < 1)) throw new RangeError(`fuel must be a positive integer, got ${fuel}`);
@@ -97,7 +111,7 @@ export async function instantiateGuest(
   if (!rewrite.memory) {
     // Nothing to protect and nothing to meter through the MMU: a module without memory runs as given.
     const instance = await WebAssembly.instantiate(module, imports);
-    return { instance, module, mmu: null, rewrite, fuelLeft: () => null, ...access };
+    return latch.guest({ instance, module, mmu: null, rewrite, fuelLeft: () => null, ...access });
   }
   let mmu: SoftMmu;
   const imported = rewrite.memory.imported;
@@ -115,6 +129,7 @@ export async function instantiateGuest(
     const capacityPages = options.capacityPages === undefined ? undefined : Math.max(options.capacityPages, floor);
     mmu = new SoftMmu(rewrite.memory, { capacityPages, backing: options.backing });
   }
+  latch.backing = mmu.backing;
   target = {
     read: (gva, len) => mmu.read(gva, len),
     write: (gva, data) => mmu.write(gva, data),
@@ -133,12 +148,69 @@ export async function instantiateGuest(
       fuelInit: () => BigInt(fuel ?? 0),
       outOfFuel: () => {
         if (counter) counter.value = 1n; // stays exhausted: the next entry or iteration stops it again
-        throw new FuelExhausted(`the guest used up its fuel (${fuel} function entries and loop iterations)`);
+        throw new EnclaveStopped("fuel", `the guest used up its fuel (${fuel} function entries and loop iterations)`);
       },
     },
   });
   if (fuel !== undefined) counter = instance.exports[FUEL_EXPORT] as WebAssembly.Global;
-  return { instance, module, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access };
+  return latch.guest({ instance, module, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access });
+}
+
+type GuestParts = Omit<Guest, "stopped" | "func" | "call" | "stop">;
+
+/**
+ * A guest's stop, once it happened: every call and host access after it throws the same error. A
+ * refusal of its page backing stops it too, even when it reached the host past func() (a direct
+ * call of an export).
+ */
+class StopLatch {
+  #stopped: EnclaveStopped | null = null;
+  backing: PageBacking | null = null;
+
+  get stopped(): EnclaveStopped | null {
+    return (this.#stopped ??= this.backing?.stopped ?? null);
+  }
+
+  stop(why: EnclaveStopped): EnclaveStopped {
+    return (this.#stopped ??= this.backing?.stopped ?? why);
+  }
+
+  guard<T>(step: () => T): T {
+    if (this.stopped) throw this.stopped;
+    try {
+      return step();
+    } catch (e) {
+      // A host access that hits a bad range is the caller's problem; a refused page stops the guest.
+      if (e instanceof EnclaveStopped) throw this.stop(e);
+      throw e;
+    }
+  }
+
+  guest(parts: GuestParts): Guest {
+    const latch = this;
+    const exports = parts.instance.exports;
+    const func = (name: string): ((...args: (number | bigint)[]) => unknown) => {
+      const fn = exports[name];
+      if (typeof fn !== "function") throw new GuestLinkError(`the guest exports no function '${name}'`);
+      return (...args) => {
+        if (latch.stopped) throw latch.stopped;
+        try {
+          return (fn as (...a: (number | bigint)[]) => unknown)(...args);
+        } catch (e) {
+          throw latch.stop(EnclaveStopped.of(e, name));
+        }
+      };
+    };
+    return {
+      ...parts,
+      get stopped() {
+        return latch.stopped;
+      },
+      func,
+      call: (name, ...args) => func(name)(...args),
+      stop: (why) => latch.stop(why),
+    };
+  }
 }
 
 function findMemory(instance: WebAssembly.Instance, imports: WebAssembly.Imports): WebAssembly.Memory | null {

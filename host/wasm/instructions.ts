@@ -1,7 +1,7 @@
 // Decoding of function bodies into instruction records (WebAssembly 2.0, spec section 5.4):
 // the rewriter's view of a body, with just the facts it needs about each instruction.
 import type { Reader } from "./binary";
-import { MVP_ACCESS, Op, SIMD_ACCESS, simdImmediateBytes, unsupportedOpcode } from "./opcodes";
+import { FcOp, MEMARG_MEMORY_INDEX, MEMORY_0, MVP_ACCESS, Op, SIMD_ACCESS, isNumeric, simdImmediateBytes, unsupportedOpcode } from "./opcodes";
 import type { MemAccess } from "./opcodes";
 import { unsupported } from "./rewrite-error";
 
@@ -51,12 +51,12 @@ export function decode(r: Reader): Instr[] {
     const op = r.u8();
     const ins: Instr = { kind: Kind.Plain, start, end: 0, opEnd: 0, imm: 0, op, access: null, align: 0, offset: 0, lane: -1, link: -1, guard: -1 };
     out.push(ins);
-    if (op >= 0x45 && op <= 0xc4) {
-      ins.end = r.pos; // numeric instructions: no immediates
+    if (isNumeric(op)) {
+      ins.end = r.pos;
       continue;
     }
     switch (op) {
-      case Op.Unreachable: case 0x01: case Op.Else: case Op.Return: case Op.Drop: case 0x1b: case 0xd1:
+      case Op.Unreachable: case Op.Nop: case Op.Else: case Op.Return: case Op.Drop: case Op.Select: case Op.RefIsNull:
         break;
       case Op.End:
         ins.kind = Kind.End;
@@ -77,7 +77,7 @@ export function decode(r: Reader): Instr[] {
         ins.kind = Kind.LocalWrite;
         ins.imm = r.u32();
         break;
-      case 0x24: // global.set
+      case Op.GlobalSet:
         ins.kind = Kind.GlobalWrite;
         ins.imm = r.u32();
         break;
@@ -85,7 +85,7 @@ export function decode(r: Reader): Instr[] {
         ins.kind = Kind.Branch;
         ins.targets = [r.u32()];
         break;
-      case 0x25: case 0x26: // table.get / table.set
+      case Op.TableGet: case Op.TableSet:
         r.u32();
         break;
       case Op.BrTable: {
@@ -125,34 +125,34 @@ export function decode(r: Reader): Instr[] {
         r.u8();
         break;
       case Op.MemorySize: case Op.MemoryGrow:
-        if (r.u8() !== 0) throw unsupported("multiple memories", "memory.size/grow with a memory index");
+        if (r.u8() !== MEMORY_0) throw unsupported("multiple memories", "memory.size/grow with a memory index");
         ins.kind = op === Op.MemorySize ? Kind.Size : Kind.Grow;
         break;
       case Op.PrefixFC: {
         const sub = r.u32();
-        if (sub <= 7) break; // saturating truncations
+        if (sub <= FcOp.I64TruncSatF64U) break; // saturating truncations
         switch (sub) {
-          case 8: // memory.init dataidx memidx
+          case FcOp.MemoryInit: // dataidx memidx
             ins.kind = Kind.Bulk;
             ins.op = sub;
             ins.imm = r.u32();
-            if (r.u8() !== 0) throw unsupported("multiple memories", "memory.init");
+            if (r.u8() !== MEMORY_0) throw unsupported("multiple memories", "memory.init");
             break;
-          case 9: // data.drop dataidx
+          case FcOp.DataDrop: // dataidx
             ins.kind = Kind.Bulk;
             ins.op = sub;
             ins.imm = r.u32();
             break;
-          case 10: case 11: // memory.copy dst src, memory.fill
-            if (r.u8() !== 0 || (sub === 10 && r.u8() !== 0)) throw unsupported("multiple memories", "memory.copy/fill");
+          case FcOp.MemoryCopy: case FcOp.MemoryFill: // memidx dst src, memidx
+            if (r.u8() !== MEMORY_0 || (sub === FcOp.MemoryCopy && r.u8() !== MEMORY_0)) throw unsupported("multiple memories", "memory.copy/fill");
             ins.kind = Kind.Bulk;
             ins.op = sub;
             break;
-          case 12: case 14: // table.init elem table, table.copy table table
+          case FcOp.TableInit: case FcOp.TableCopy: // elemidx tableidx, tableidx tableidx
             r.u32();
             r.u32();
             break;
-          case 13: case 15: case 16: case 17: // elem.drop, table.grow/size/fill
+          case FcOp.ElemDrop: case FcOp.TableGrow: case FcOp.TableSize: case FcOp.TableFill:
             r.u32();
             break;
           default:
@@ -184,7 +184,7 @@ function readAccess(r: Reader, ins: Instr, access: MemAccess): void {
   ins.access = access;
   ins.opEnd = r.pos;
   ins.align = r.u32();
-  if (ins.align & 0x40) throw unsupported("multiple memories", "a memarg with a memory index");
+  if (ins.align & MEMARG_MEMORY_INDEX) throw unsupported("multiple memories", "a memarg with a memory index");
   ins.offset = r.u32();
   if (access.lane) ins.lane = r.u8();
 }

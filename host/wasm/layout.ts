@@ -2,11 +2,10 @@
 //
 // Real linear memory:  [0, TAG_TABLE_BYTES)  tag table, one byte per 4 KiB guest page
 //                      [BASE, ...)            guest memory: guest address A lives at A + BASE
-// Guest code can never form an address below BASE, so it cannot reach the tags.
+// Guest code can never form an address below BASE, so it cannot reach the tags. One MMU page is
+// one hardware page (host/page.ts): the unit of residency, encryption and integrity.
+import { PAGE_SIZE } from "../page";
 
-/** Size of one MMU page: the unit of residency, encryption and integrity. */
-export const PAGE_SIZE = 4096;
-export const PAGE_SHIFT = 12;
 /** Size of one WebAssembly page. */
 export const WASM_PAGE_SIZE = 65536;
 /** A 32-bit memory holds at most this many Wasm pages (4 GiB). */

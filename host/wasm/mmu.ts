@@ -11,11 +11,8 @@
 // so the host does not see hits.
 import { MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
-import {
-  BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE,
-  FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PAGE_SHIFT, PAGE_SIZE, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE,
-  RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE,
-} from "./layout";
+import { BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE } from "./layout";
+import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import type { RewriteResult } from "./rewrite";
 
 export { MMU_MODULE };
@@ -305,10 +302,9 @@ export class SoftMmu {
     for (let p = first; p < first + count; p++) {
       if (tags[p]! & TAG_SHARED) continue;
       if (tags[p]! & TAG_RESIDENT) this.removeFromRing(p);
-      else if (this.backing.has(p)) {
+      else {
         const at = BASE + p * PAGE_SIZE;
-        this.backing.fill(p, this.bytes.subarray(at, at + PAGE_SIZE));
-        this.stats.fills++;
+        if (this.backing.load(p, this.bytes.subarray(at, at + PAGE_SIZE))) this.stats.fills++;
       }
       tags[p] = TAG_RESIDENT | TAG_DIRTY | TAG_SHARED;
       this.retag(p);
@@ -433,11 +429,14 @@ export class SoftMmu {
     if (this.hand >= this.resident) this.hand = 0;
   }
 
-  /** Brings `page` in (filling it from the backing unless `fill` is false), never evicting pinA or pinB. */
-  private bringIn(page: number, pinA: number, pinB: number, fill = true): void {
-    if (this.resident < this.capacity) {
-      this.ring[this.resident++] = page;
-    } else {
+  /**
+   * Brings `page` in (loading it from the backing unless `load` is false), never evicting pinA or
+   * pinB. The page takes its resident slot only once the backing has filled it: a refused load
+   * leaves it out of the set, its Wasm page all zeroes.
+   */
+  private bringIn(page: number, pinA: number, pinB: number, load = true): void {
+    const full = this.resident === this.capacity;
+    if (full) {
       let victim = this.ring[this.hand]!;
       for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim); tries++) {
         if (tries > this.capacity) {
@@ -447,18 +446,19 @@ export class SoftMmu {
         victim = this.ring[this.hand]!;
       }
       this.evict(victim);
+    }
+    if (load) {
+      const at = BASE + page * PAGE_SIZE;
+      if (this.backing.load(page, this.bytes.subarray(at, at + PAGE_SIZE))) this.stats.fills++;
+      else this.stats.zeroFills++; // never stored: its contents are the zeroes already there
+      this.bytes[page] = TAG_RESIDENT;
+    }
+    if (full) {
       this.ring[this.hand] = page;
       this.hand = (this.hand + 1) % this.capacity;
-    }
-    if (!fill) return;
-    const at = BASE + page * PAGE_SIZE;
-    if (this.backing.has(page)) {
-      this.backing.fill(page, this.bytes.subarray(at, at + PAGE_SIZE));
-      this.stats.fills++;
     } else {
-      this.stats.zeroFills++; // never written back: its contents are the zeroes already there
+      this.ring[this.resident++] = page;
     }
-    this.bytes[page] = TAG_RESIDENT;
   }
 
   /** Is `page` pinned by a loop whose checks were eliminated (layout.ts PIN_SLOTS)? */
@@ -500,7 +500,7 @@ export class SoftMmu {
 
   private writeBack(page: number): void {
     const at = BASE + page * PAGE_SIZE;
-    this.backing.writeBack(page, this.bytes.subarray(at, at + PAGE_SIZE));
+    this.backing.store(page, this.bytes.subarray(at, at + PAGE_SIZE));
     this.stats.writeBacks++;
   }
 

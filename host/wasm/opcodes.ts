@@ -1,5 +1,6 @@
 // Opcode facts the rewriter needs (WebAssembly 2.0, spec section 5.4): which instructions touch
-// linear memory and how, and which opcodes belong to proposals the rewriter refuses.
+// linear memory and how, and which opcodes belong to proposals the rewriter refuses; and the few
+// other bytes of the binary format (types, import kinds, immediates) it reads or writes.
 
 export const enum ValType {
   I32 = 0x7f,
@@ -9,10 +10,26 @@ export const enum ValType {
   V128 = 0x7b,
   FuncRef = 0x70,
   ExternRef = 0x6f,
+  /** `ref null ht` and `ref ht`: typed function references, which the rewriter refuses. */
+  RefNullHeap = 0x63,
+  RefHeap = 0x64,
+}
+
+/** The byte that opens a function type in the type section. */
+export const FUNC_TYPE = 0x60;
+
+/** What an import or export is (spec 5.5.5, 5.5.10). */
+export const enum ExternKind {
+  Func = 0,
+  Table = 1,
+  Memory = 2,
+  Global = 3,
+  Tag = 4,
 }
 
 export const enum Op {
   Unreachable = 0x00,
+  Nop = 0x01,
   Block = 0x02,
   Loop = 0x03,
   If = 0x04,
@@ -25,13 +42,18 @@ export const enum Op {
   Call = 0x10,
   CallIndirect = 0x11,
   Drop = 0x1a,
+  Select = 0x1b,
   SelectT = 0x1c,
   LocalGet = 0x20,
   LocalSet = 0x21,
   LocalTee = 0x22,
   GlobalGet = 0x23,
+  GlobalSet = 0x24,
+  TableGet = 0x25,
+  TableSet = 0x26,
   I32Load = 0x28,
   I32Load8U = 0x2d,
+  I32Store = 0x36,
   MemorySize = 0x3f,
   MemoryGrow = 0x40,
   I32Const = 0x41,
@@ -39,16 +61,93 @@ export const enum Op {
   F32Const = 0x43,
   F64Const = 0x44,
   I32Eqz = 0x45,
+  I32Eq = 0x46,
+  I32LtS = 0x48,
+  I32LtU = 0x49,
+  I32GtS = 0x4a,
+  I32GtU = 0x4b,
+  I32GeS = 0x4e,
+  I32GeU = 0x4f,
+  I64Eqz = 0x50,
+  I64LtU = 0x54,
+  I64LeU = 0x58,
+  I64GeU = 0x5a,
+  F64Ge = 0x66,
+  I32Clz = 0x67,
+  I32Popcnt = 0x69,
   I32Add = 0x6a,
   I32Sub = 0x6b,
+  I32Mul = 0x6c,
   I32And = 0x71,
+  I32Or = 0x72,
+  I32Shl = 0x74,
   I32ShrU = 0x76,
+  I64Clz = 0x79,
+  I64Popcnt = 0x7b,
+  I64Add = 0x7c,
+  I64Sub = 0x7d,
+  I64Mul = 0x7e,
+  I64ShrU = 0x88,
+  F32Abs = 0x8b,
+  F32Sqrt = 0x91,
+  F64Abs = 0x99,
+  F64Sqrt = 0x9f,
+  I32WrapI64 = 0xa7,
+  I64ExtendI32U = 0xad,
+  F64ConvertI64U = 0xba,
+  I64Extend32S = 0xc4,
   RefNull = 0xd0,
+  RefIsNull = 0xd1,
   RefFunc = 0xd2,
   PrefixFC = 0xfc,
   PrefixSIMD = 0xfd,
-  BlockTypeEmpty = 0x40,
 }
+
+/** Sub-opcodes after the 0xFC prefix. */
+export const enum FcOp {
+  /** 0-7 are the saturating truncations, i32.trunc_sat_f32_s to this one. */
+  I64TruncSatF64U = 7,
+  MemoryInit = 8,
+  DataDrop = 9,
+  MemoryCopy = 10,
+  MemoryFill = 11,
+  TableInit = 12,
+  ElemDrop = 13,
+  TableCopy = 14,
+  TableGrow = 15,
+  TableSize = 16,
+  TableFill = 17,
+}
+
+/** Sub-opcodes after the 0xFD prefix that matter outside the access table below. */
+export const enum SimdOp {
+  V128Const = 12,
+  I8x16Shuffle = 13,
+  I8x16ExtractLaneS = 21,
+  F64x2ReplaceLane = 34,
+}
+
+/** The numeric instructions, i32.eqz to i64.extend32_s: fixed arity, no immediates. */
+export function isNumeric(op: number): boolean {
+  return op >= Op.I32Eqz && op <= Op.I64Extend32S;
+}
+
+/** The block type of a `block`, `loop` or `if` without parameters or results. */
+export const enum BlockType {
+  Empty = 0x40,
+}
+
+/** A memarg's alignment field: log2 of the alignment in bytes. */
+export const enum Align {
+  To1 = 0,
+  To4 = 2,
+}
+
+/** Bit 6 of a memarg's alignment field announces a memory index (multi-memory). */
+export const MEMARG_MEMORY_INDEX = 0x40;
+
+/** The memory index immediate of memory.size, memory.grow and the bulk instructions. */
+export const MEMORY_0 = 0;
 
 /** How an instruction touches memory: `size` bytes at address + offset. */
 export interface MemAccess {
@@ -92,8 +191,8 @@ export const SIMD_ACCESS: ReadonlyMap<number, MemAccess> = new Map([
 
 /** SIMD sub-opcodes with immediates other than a memarg. */
 export function simdImmediateBytes(sub: number): number {
-  if (sub === 12 || sub === 13) return 16; // v128.const, i8x16.shuffle
-  if (sub >= 21 && sub <= 34) return 1; // extract_lane / replace_lane
+  if (sub === SimdOp.V128Const || sub === SimdOp.I8x16Shuffle) return 16;
+  if (sub >= SimdOp.I8x16ExtractLaneS && sub <= SimdOp.F64x2ReplaceLane) return 1; // extract_lane / replace_lane
   return 0;
 }
 

@@ -1,30 +1,42 @@
-// Where the MMU keeps the pages that are not resident. The later memory layers plug in here:
-// Enclavisor's encrypted, integrity-checked DRAM implements the same interface (DESIGN.md
-// section 4, miss path steps 2-4).
+// Where the MMU keeps the pages that are not resident (docs/architecture.md, "The path of one
+// memory access"). Enclavisor's encrypted, integrity-checked DRAM (host/enclavisor/enclave-memory.ts)
+// and the SGX model's EPC (host/sgx/epc-backing.ts) implement it; MemoryPageStore is the plain
+// baseline.
+//
+// The contract: one call per miss. load() finds the page once, checks what it must and fills the
+// guest's page, or says that the page was never stored (its first touch: the MMU makes it resident
+// as the zeroes already there). store() takes a dirty page that leaves the resident set. A backing
+// that refuses (a fault, a failed check) throws an EnclaveStopped, leaves `dst` all zeroes, and
+// refuses every later call with the same error (its `stopped`): the MMU gives the page no resident
+// slot, and the guest (guest.ts) counts itself stopped too.
+import type { EnclaveStopped } from "./enclave-stopped";
 
 /** The backing store of one guest memory, addressed by guest page number (guest address >> 12). */
 export interface PageBacking {
-  /** True when the page has contents in the store (it was written back before). */
-  has(page: number): boolean;
-  /** Copies the stored contents of `page` into `dst` (4096 bytes). Called only when has(page). */
-  fill(page: number, dst: Uint8Array): void;
+  /**
+   * Fills `dst` (4096 bytes) with the stored contents of `page` and returns true; returns false,
+   * leaving `dst` as it is (the MMU passes zeroes), when the page was never stored.
+   */
+  load(page: number, dst: Uint8Array): boolean;
   /** Stores the contents of a dirty page that leaves the resident set. */
-  writeBack(page: number, src: Uint8Array): void;
+  store(page: number, src: Uint8Array): void;
+  /** The refusal that stopped the enclave, once one did. */
+  readonly stopped: EnclaveStopped | null;
 }
 
 /** A plain in-memory backing store: the baseline, with no encryption and no integrity. */
 export class MemoryPageStore implements PageBacking {
   private readonly pages = new Map<number, Uint8Array>();
+  /** A plain store never refuses. */
+  readonly stopped = null;
 
-  has(page: number): boolean {
-    return this.pages.has(page);
+  load(page: number, dst: Uint8Array): boolean {
+    const stored = this.pages.get(page);
+    if (stored) dst.set(stored);
+    return stored !== undefined;
   }
 
-  fill(page: number, dst: Uint8Array): void {
-    dst.set(this.pages.get(page)!);
-  }
-
-  writeBack(page: number, src: Uint8Array): void {
+  store(page: number, src: Uint8Array): void {
     const stored = this.pages.get(page);
     if (stored) stored.set(src);
     else this.pages.set(page, src.slice());

@@ -1,5 +1,6 @@
+import { WasmError } from "./wasm-error";
 /** The rewriter refused its input: malformed, invalid, or using a feature it does not support. */
-export class RewriteError extends Error {
+export class RewriteError extends WasmError {
   constructor(
     message: string,
     /** The unsupported feature, when that is the reason. */

@@ -3,7 +3,7 @@
 // INCR overflow. Each gets Redis's error or a close; a bystander client, connected throughout, keeps
 // being served and its data stays intact, and the server stays up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModeName } from "../../host/enclavisor/protection";
+import type { ModeName } from "../../host/launcher/modes";
 import { guestApp } from "../enclavisor/fixtures/enclave";
 import { RespClient, bulk, encodeCommand, error, int, NIL, status } from "./fixtures/resp";
 import { startServer } from "./fixtures/server";

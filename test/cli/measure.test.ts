@@ -11,9 +11,9 @@ import { command } from "../../host/cli/commands/measure";
 import { enclavisorMeasurement } from "../../host/enclavisor/enclavisor-image";
 import type { GranularityName } from "../../host/enclavisor/attestation";
 import { toHex } from "../../host/enclavisor/measurement";
-import { MODE_NAMES, modeSwitches } from "../../host/enclavisor/protection";
+import { MODE_NAMES, modeSwitches } from "../../host/launcher/modes";
 import type { ProtectionSwitches } from "../../host/enclavisor/protection";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { launchEnclave } from "../../host/launcher/run-app";
 import { guestApp, platformFor, STATE_DIR } from "../enclavisor/fixtures/enclave";
 import { runCommand } from "./fixtures/run-command";
 
@@ -34,7 +34,7 @@ const measure = (args: string[]) => runCommand(command, args);
 
 async function launchedMeasurement(switches: ProtectionSwitches, memoryLimitPages?: number, granularity?: GranularityName): Promise<string> {
   const enclave = await launchEnclave(hello, {
-    switches, memoryLimitPages, granularity, platform: switches.mmu ? platformFor(switches) : undefined,
+    switches, memoryLimitPages, granularity, platform: switches.kind === "sev" ? platformFor(switches) : undefined,
   });
   try {
     return toHex(enclave.measurement);
@@ -85,7 +85,8 @@ describe("enclave measure", () => {
     expect(r.out).toBe(toHex(enclavisorMeasurement()));
     const switches = modeSwitches("sev-snp");
     const enclave = await launchEnclave(hello, { switches, platform: platformFor(switches), granularity: "process" });
-    expect(toHex(enclave.vm!.measurement)).toBe(r.out);
+    if (enclave.kind !== "sev") throw new Error(`a sev-snp enclave launched as ${enclave.kind}`);
+    expect(toHex(enclave.vm.measurement)).toBe(r.out);
     enclave.destroy();
     const mixed = await measure(["--enclavisor", helloPath]);
     expect(mixed.code).toBe(2);

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command } from "../../host/cli/commands/run";
-import { MODE_NAMES, modeSwitches } from "../../host/enclavisor/protection";
+import { MODE_NAMES, modeSwitches } from "../../host/launcher/modes";
 import { guestApp, STATE_DIR } from "../enclavisor/fixtures/enclave";
 import { runCommand } from "./fixtures/run-command";
 
@@ -99,7 +99,7 @@ describe("enclave run", () => {
   it("stops the enclave at --memory-limit with exit 1 and a clear error, still printing the counters", async () => {
     const r = await run(base("--mode", "enclavisor", "--memory-limit", "64K", "--stats"));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/hello\.wasm stopped: enclave memory limit reached: guest page \d+ .* the limit is 16 pages \(64 KiB\)/);
+    expect(r.err).toMatch(/hello\.wasm stopped \(memory-limit\): load of guest page \d+ failed: enclave memory limit reached: guest page \d+ .* the limit is 16 pages \(64 KiB\)/);
     expect(r.err).toMatch(/^\s+frames allocated\s+16$/m);
     expect((await run(base("--memory-limit", "2M"))).code).toBe(0);
     const missing = await run(["/nonexistent/app.wasm"]);

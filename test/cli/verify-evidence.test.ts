@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command as measureCommand } from "../../host/cli/commands/measure";
 import { command as runAppCommand } from "../../host/cli/commands/run";
 import { command } from "../../host/cli/commands/verify";
-import { decodeEvidence, encodeEvidence } from "../../host/enclavisor/evidence";
+import { encodeEvidence } from "../../host/enclavisor/evidence";
+import { decodeEvidence } from "../../host/verifier/evidence-verifier";
 import { guestApp, STATE_DIR } from "../enclavisor/fixtures/enclave";
 import { runCommand } from "./fixtures/run-command";
 

@@ -54,7 +54,9 @@ describe("attack conformance matrix", () => {
   it("names what stopped or refused each attack", () => {
     for (const c of report.cells) {
       const where = `${c.attack} x ${c.column}`;
-      if (c.outcome === "detected") expect(c.evidence, where).toMatch(/^integrity violation at (GPA|EPC address) 0x[0-9a-f]+: the .* check failed/);
+      if (c.outcome === "detected") {
+        expect(c.evidence, where).toMatch(/^enclave stopped \(integrity\): .*integrity violation at (GPA|EPC address) 0x[0-9a-f]+: the .* check failed/);
+      }
       if (c.outcome === "blocked" && c.attack !== "dram-read" && c.attack !== "side-channel") {
         expect(c.evidence, where).toMatch(c.column === "sgx"
           ? /EPCM check 'page-mismatch'|^abort-page semantics: a non-enclave write/

@@ -9,10 +9,12 @@ import {
   signEnclaveReport,
 } from "../../host/enclavisor/attestation";
 import type { EnclaveReport } from "../../host/enclavisor/attestation";
-import { decodeEvidence, encodeEvidence, verifyEvidence } from "../../host/enclavisor/evidence";
-import type { Evidence, EvidenceExpectations } from "../../host/enclavisor/evidence";
+import { encodeEvidence } from "../../host/enclavisor/evidence";
+import { decodeEvidence, verifyEvidence } from "../../host/verifier/evidence-verifier";
+import type { Evidence } from "../../host/enclavisor/evidence";
+import type { EvidenceExpectations } from "../../host/verifier/evidence-verifier";
 import { measureEnclave } from "../../host/enclavisor/measurement";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { launchEnclave } from "../../host/launcher/run-app";
 import { parseReport } from "../../host/sev/report";
 import { guestApp, platformFor, tinySwitches } from "./fixtures/enclave";
 
@@ -28,9 +30,10 @@ const measurement = measureEnclave(demo, { switches });
 async function demoEvidence(): Promise<{ evidence: Uint8Array; enclaveId: number; attestationKey: Uint8Array }> {
   const enclave = await launchEnclave(demo, { switches, platform });
   try {
-    (enclave.guest.instance.exports._start as () => void)();
+    enclave.start();
     expect(enclave.output).toHaveLength(1);
-    return { evidence: new TextEncoder().encode(enclave.output[0]!), enclaveId: enclave.id, attestationKey: enclave.attester!.attestationKey };
+    if (enclave.kind !== "sev" || !enclave.attester) throw new Error("an enclavisor-mode enclave has no attester");
+    return { evidence: new TextEncoder().encode(enclave.output[0]!), enclaveId: enclave.id, attestationKey: enclave.attester.attestationKey };
   } finally {
     enclave.destroy();
   }
@@ -126,14 +129,16 @@ describe("post-launch attestation of the demo app", () => {
     expect(Object.keys(decodeEvidence(evidence)).sort()).toEqual(["ark", "ask", "attestationKey", "enclaveReport", "enclaveReportSignature", "vcek", "vmReport"]);
   });
 
-  it("gives the guest null without SNP (sev mode) and on a native run", async () => {
-    for (const mode of ["sev", "native"] as const) {
+  it("gives the guest null, and refuses the host, without SNP (sev mode), on a native run and in the sgx model", async () => {
+    for (const mode of ["sev", "native", "sgx"] as const) {
       const s = tinySwitches(mode);
       const enclave = await launchEnclave(demo, { switches: s, ...(mode === "sev" ? { platform: platformFor(s) } : {}) });
       try {
-        (enclave.guest.instance.exports._start as () => void)();
+        enclave.start();
         expect(enclave.output).toEqual(["attest: unavailable"]);
-        expect(enclave.attester).toBeNull();
+        expect(enclave.features.attestation.available).toBe(false);
+        await expect(enclave.attest()).rejects.toThrow(/^UNSUPPORTED: no evidence: |^UNSUPPORTED: mode sev has no SNP attestation report/);
+        if (enclave.kind === "sev") expect(enclave.attester).toBeNull();
       } finally {
         enclave.destroy();
       }

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { counterName } from "../../host/enclavisor/enclave-counter";
-import { ABI_VERSION, CounterStatus } from "../../host/enclavisor/guest-abi";
-import { launchEnclave } from "../../host/enclavisor/run-app";
-import { modeSwitches } from "../../host/enclavisor/protection";
+import { ABI_VERSION, COUNTER_OK, COUNTER_REFUSED, COUNTER_UNAVAILABLE } from "../../host/enclavisor/abi-constants";
+import { launchEnclave } from "../../host/launcher/run-app";
+import { modeSwitches } from "../../host/launcher/modes";
 import { PlatformState, PlatformStateError } from "../../host/sev/platform-state";
 import { wat } from "../wasm/wat";
 import { platformFor, tinySwitches } from "./fixtures/enclave";
@@ -75,10 +75,10 @@ describe("the guest's counter (ABI version 2)", () => {
     const a = await launch(1);
     const start = a.guest.read();
     expect(Number.isSafeInteger(start) && start >= 0).toBe(true);
-    expect(a.guest.advance(start + 2)).toBe(CounterStatus.OK);
+    expect(a.guest.advance(start + 2)).toBe(COUNTER_OK);
     expect(a.guest.read()).toBe(start + 2);
     expect(platform.sp.counterRead(counterName(a.enclave.measurement))).toBe(start + 2);
-    for (const bad of [start + 1, 0.5, -1, NaN, Infinity, 2 ** 53]) expect(a.guest.advance(bad), String(bad)).toBe(CounterStatus.REFUSED);
+    for (const bad of [start + 1, 0.5, -1, NaN, Infinity, 2 ** 53]) expect(a.guest.advance(bad), String(bad)).toBe(COUNTER_REFUSED);
     expect(a.guest.read()).toBe(start + 2);
     a.enclave.destroy();
 
@@ -87,7 +87,7 @@ describe("the guest's counter (ABI version 2)", () => {
     const other = await launch(2); // another module: its own counter
     expect(counterName(other.enclave.measurement)).not.toBe(counterName(again.enclave.measurement));
     const otherStart = other.guest.read();
-    expect(other.guest.advance(otherStart + 1)).toBe(CounterStatus.OK);
+    expect(other.guest.advance(otherStart + 1)).toBe(COUNTER_OK);
     expect(again.guest.read()).toBe(start + 2);
     again.enclave.destroy();
     other.enclave.destroy();
@@ -97,6 +97,6 @@ describe("the guest's counter (ABI version 2)", () => {
     const e = await launchEnclave(wat(COUNTER_APP(3)), { switches: modeSwitches("native") });
     const guest = e.guest.instance.exports as unknown as CounterExports;
     expect(guest.read()).toBe(-1);
-    expect(guest.advance(1)).toBe(CounterStatus.UNAVAILABLE);
+    expect(guest.advance(1)).toBe(COUNTER_UNAVAILABLE);
   });
 });

@@ -4,13 +4,15 @@
 // guest, never feeds it the bytes, and leaves the host and other enclaves running.
 import { beforeAll, describe, expect, it } from "vitest";
 import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
-import { launchEnclave, runApp } from "../../host/enclavisor/run-app";
-import type { Enclave } from "../../host/enclavisor/run-app";
-import type { ModeName } from "../../host/enclavisor/protection";
-import type { Platform } from "../../host/enclavisor/platform";
+import { launchEnclave, runApp } from "../../host/launcher/run-app";
+import type { SevEnclave } from "../../host/launcher/backend";
+import type { ModeName } from "../../host/launcher/modes";
+import type { Platform } from "../../host/sev/platform";
 import { RmpFault } from "../../host/sev/rmp";
-import { BASE, PAGE_SIZE } from "../../host/wasm/layout";
-import { guestApp, patternPage, platformFor, tinySwitches } from "./fixtures/enclave";
+import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
+import { BASE } from "../../host/wasm/layout";
+import { PAGE_SIZE } from "../../host/page";
+import { asSev, guestApp, patternPage, platformFor, tinySwitches } from "./fixtures/enclave";
 
 let hello: Uint8Array;
 let kernels: Uint8Array;
@@ -28,7 +30,7 @@ interface SortExports {
 }
 
 interface Sorted {
-  enclave: Enclave;
+  enclave: SevEnclave;
   e: SortExports;
   /** The sorted array's bytes as the guest left them. */
   data: Uint8Array;
@@ -38,7 +40,7 @@ interface Sorted {
 
 /** Sorts 64 KiB in the guest and evicts every page, so the array lives in DRAM only. */
 async function sortedAndEvicted(mode: ModeName, platform: Platform): Promise<Sorted> {
-  const enclave = await launchEnclave(kernels, { switches: tinySwitches(mode), platform });
+  const enclave = asSev(await launchEnclave(kernels, { switches: tinySwitches(mode), platform }));
   const e = enclave.guest.instance.exports as unknown as SortExports;
   e.setup(e.SORT.value as number, 64 << 10, 7);
   e.step(e.SORT.value as number, 1);
@@ -48,9 +50,9 @@ async function sortedAndEvicted(mode: ModeName, platform: Platform): Promise<Sor
   const frames = [];
   // Whole pages of the array only: the first and last may share a page with other objects.
   for (let page = Math.ceil(ptr / PAGE_SIZE); (page + 1) * PAGE_SIZE <= ptr + data.length; page++) {
-    const entry = enclave.memory!.pageTable.lookup(page)!;
+    const entry = enclave.memory.pageTable.lookup(page)!;
     expect(entry.written).toBe(true);
-    frames.push({ page, gpa: entry.gpa, spa: platform.hv.adversary.translate(enclave.vm!, entry.gpa)! });
+    frames.push({ page, gpa: entry.gpa, spa: platform.hv.adversary.translate(enclave.vm, entry.gpa)! });
   }
   expect(frames.length).toBeGreaterThan(8);
   return { enclave, e, data, frames };
@@ -78,7 +80,8 @@ describe("attacks on evicted enclave pages", () => {
     platform.hv.adversary.writeFrame(victim.spa, patternPage(1), "cpu");
     const got = readArray(s);
     expect(Buffer.compare(got, s.data)).not.toBe(0);
-    expect(s.enclave.memory!.stopped).toBeUndefined();
+    expect(s.enclave.memory.stopped).toBeNull();
+    expect(s.enclave.stopped).toBeNull();
     s.enclave.destroy();
   });
 
@@ -94,18 +97,22 @@ describe("attacks on evicted enclave pages", () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(IntegrityViolation);
-    expect((err as IntegrityViolation).gpa).toBe(victim.gpa);
+    expect(err).toBeInstanceOf(EnclaveStopped);
+    expect(err).toMatchObject({ reason: "integrity", site: { page: victim.page, gpa: victim.gpa } });
+    expect((err as Error).cause).toBeInstanceOf(IntegrityViolation);
+    expect(((err as Error).cause as IntegrityViolation).gpa).toBe(victim.gpa);
     expect((err as Error).message).toContain(`0x${victim.gpa.toString(16)}`);
     // The guest never saw the bytes: the page is still out, and zero in the Wasm memory.
     const mmu = s.enclave.guest.mmu!;
     expect(mmu.tagOf(victim.page)).toBe(0);
     expect(new Uint8Array(mmu.memory.buffer, BASE + victim.page * PAGE_SIZE, PAGE_SIZE).every((b) => b === 0)).toBe(true);
-    // Stopped for good, with the same error.
-    expect(s.enclave.memory!.stopped).toBe(err);
+    // Stopped for good, with the same error, whoever asks next: the guest, or the host reading its memory.
+    expect(s.enclave.memory.stopped).toBe(err);
+    expect(s.enclave.stopped).toBe(err);
+    expect(() => s.enclave.call("step", s.e.SORT.value as number, 1)).toThrow(err as Error);
     expect(() => readArray(s)).toThrow(err as Error);
     // The host and the other enclave on the same platform are unaffected.
-    (bystander.guest.instance.exports._start as () => void)();
+    bystander.start();
     expect(bystander.output[0]).toBe("hello from inside the enclave");
     const again = await runApp(hello, { switches: tinySwitches("enclavisor"), platform });
     expect(again.output).toEqual(bystander.output);
@@ -122,8 +129,8 @@ describe("attacks on evicted enclave pages", () => {
     s.enclave.guest.mmu!.evictAll();
     expect(Buffer.compare(platform.hv.adversary.readFrame(victim.spa, "physical"), old.bytes)).not.toBe(0);
     platform.hv.adversary.replay(old, { via: "physical" });
-    expect(() => readArray(s)).toThrow(IntegrityViolation);
-    expect(() => readArray(s)).toThrow(new RegExp(`integrity violation at GPA 0x${victim.gpa.toString(16)}: the page hash check failed`));
+    expect(() => readArray(s)).toThrow(EnclaveStopped);
+    expect(() => readArray(s)).toThrow(new RegExp(`^enclave stopped \\(integrity\\): .*integrity violation at GPA 0x${victim.gpa.toString(16)}: the page hash check failed`));
     s.enclave.destroy();
   });
 
@@ -141,9 +148,10 @@ describe("attacks on evicted enclave pages", () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(IntegrityViolation);
-    expect(err).toMatchObject({ check: "leaf" });
-    expect(s.enclave.memory!.stopped).toBe(err);
+    expect(err).toMatchObject({ name: "EnclaveStopped", reason: "integrity" });
+    expect((err as Error).cause).toBeInstanceOf(IntegrityViolation);
+    expect((err as Error).cause).toMatchObject({ check: "leaf" });
+    expect(s.enclave.memory.stopped).toBe(err);
     s.enclave.destroy();
   });
 

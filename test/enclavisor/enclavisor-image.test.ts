@@ -1,7 +1,7 @@
 // The Enclavisor image: a manifest of the trusted sources' SHA-384 hashes plus a VMSA page, whose
 // SNP launch digest is the measurement every Enclavisor VM reports, and which a verifier recomputes.
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,12 +9,13 @@ import { describe, expect, it } from "vitest";
 import {
   enclavisorImage, enclavisorMeasurement, IMAGE_FORMAT, IMAGE_GPA, imageManifest, imagePages, VMSA_FRAME,
 } from "../../host/enclavisor/enclavisor-image";
-import { issueEvidence, verifyEvidence } from "../../host/enclavisor/evidence";
+import { issueEvidence } from "../../host/enclavisor/evidence";
+import { verifyEvidence } from "../../host/verifier/evidence-verifier";
 import { measureEnclave, toHex } from "../../host/enclavisor/measurement";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { launchEnclave } from "../../host/launcher/run-app";
 import { computeLaunchDigest, PageType } from "../../host/sev/launch-digest";
 import { wat } from "../wasm/wat";
-import { platformFor, tinySwitches } from "./fixtures/enclave";
+import { asSev, platformFor, tinySwitches } from "./fixtures/enclave";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -28,8 +29,10 @@ describe("the Enclavisor image", () => {
     const { manifest } = enclavisorImage();
     const lines = manifest.trimEnd().split("\n");
     expect(lines[0]).toBe(IMAGE_FORMAT);
+    // Every .ts file of the two trusted folders at any depth, and the page size they share.
     const expected = ["host/enclavisor", "host/wasm"]
-      .flatMap((d) => readdirSync(join(root, d)).filter((n) => n.endsWith(".ts")).map((n) => `${d}/${n}`))
+      .flatMap((d) => readdirSync(join(root, d), { recursive: true }).map(String).filter((n) => n.endsWith(".ts")).map((n) => `${d}/${n}`))
+      .concat("host/page.ts")
       .sort();
     const paths = lines.slice(1).map((l) => l.split("  ")[1]);
     expect(paths).toEqual(expected);
@@ -53,7 +56,7 @@ describe("the Enclavisor image", () => {
   it("changes with any byte of any trusted source", () => {
     const copy = mkdtempSync(join(tmpdir(), "enclavisor-image-"));
     try {
-      for (const d of ["host/enclavisor", "host/wasm"]) cpSync(join(root, d), join(copy, d), { recursive: true });
+      for (const d of ["host/enclavisor", "host/wasm", "host/page.ts"]) cpSync(join(root, d), join(copy, d), { recursive: true });
       const same = imageManifest(copy);
       expect(digestOf(same)).toBe(digestOf(imageManifest(root)));
       const file = join(copy, "host/wasm/layout.ts");
@@ -61,6 +64,15 @@ describe("the Enclavisor image", () => {
       const changed = imageManifest(copy);
       expect(changed).not.toBe(same);
       expect(digestOf(changed)).not.toBe(digestOf(same));
+      // A file in a subfolder of a trusted folder is measured too; one outside the trusted layer is not.
+      mkdirSync(join(copy, "host/enclavisor/deeper"));
+      writeFileSync(join(copy, "host/enclavisor/deeper/new.ts"), "export const x = 1;\n");
+      const deeper = imageManifest(copy);
+      expect(deeper).toContain("  host/enclavisor/deeper/new.ts\n");
+      expect(digestOf(deeper)).not.toBe(digestOf(changed));
+      mkdirSync(join(copy, "host/launcher"));
+      writeFileSync(join(copy, "host/launcher/run-app.ts"), "export const y = 2;\n");
+      expect(imageManifest(copy)).toBe(deeper);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
@@ -71,8 +83,8 @@ describe("the Enclavisor image", () => {
     const app = wat(`(module (memory 1))`);
     const platform = platformFor(switches);
     for (const granularity of ["vm", "process"] as const) {
-      const enclave = await launchEnclave(app, { switches, platform, granularity });
-      const evidence = issueEvidence(enclave.attester!, await platform.evidenceChain(), new Uint8Array(64).fill(7));
+      const enclave = asSev(await launchEnclave(app, { switches, platform, granularity }));
+      const evidence = issueEvidence(enclave.attester!, await platform.certificateChain(), new Uint8Array(64).fill(7));
       const measurement = measureEnclave(app, { switches });
       const ok = verifyEvidence(evidence, { measurement, enclavisorMeasurement: enclavisorMeasurement() });
       expect(ok.failure).toBeUndefined();

@@ -8,13 +8,13 @@ import { Enclavisor } from "../../host/enclavisor/enclavisor";
 import { enclavisorMeasurement } from "../../host/enclavisor/enclavisor-image";
 import { SLOT_PAGES } from "../../host/enclavisor/enclavisor-vm";
 import { toHex } from "../../host/enclavisor/measurement";
-import { Platform } from "../../host/enclavisor/platform";
-import { modeSwitches } from "../../host/enclavisor/protection";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { Platform } from "../../host/sev/platform";
+import { modeSwitches } from "../../host/launcher/modes";
+import { launchEnclave } from "../../host/launcher/run-app";
 import { parseReport } from "../../host/sev/report";
 import { SevStatus } from "../../host/sev/status";
 import { wat } from "../wasm/wat";
-import { guestApp, platformFor, STATE_DIR, tinySwitches } from "./fixtures/enclave";
+import { asSev, guestApp, platformFor, STATE_DIR, tinySwitches } from "./fixtures/enclave";
 import { errorCode } from "./fixtures/enclave-error";
 
 /** A counter app: `bump` adds to a global-free counter in memory, `_start` logs nothing. */
@@ -76,8 +76,8 @@ describe("Enclavisor lifecycle", () => {
     expect(platform.sp.platformStatus().asids).toMatchObject({ owned: 0, dirty: 1 });
     expect(platform.mee.hasKey(asid)).toBe(false);
     // The only ASID is dirty: the next launch has the hypervisor run WBINVD and DF_FLUSH, then binds it again.
-    const again = await launchEnclave(counter, { switches, platform });
-    expect(again.vm!.asid).toBe(asid);
+    const again = asSev(await launchEnclave(counter, { switches, platform }));
+    expect(again.vm.asid).toBe(asid);
     again.destroy();
   });
 
@@ -115,8 +115,8 @@ describe("Enclavisor boot", () => {
     const expected = toHex(enclavisorMeasurement());
     expect(expected).not.toBe("0".repeat(96));
     for (const granularity of ["vm", "process", "function"] as const) {
-      const enclave = await launchEnclave(counter, { switches, platform, granularity });
-      expect(toHex(enclave.vm!.measurement)).toBe(expected);
+      const enclave = asSev(await launchEnclave(counter, { switches, platform, granularity }));
+      expect(toHex(enclave.vm.measurement)).toBe(expected);
       const vmReport = parseReport(enclave.attester!.vmReport);
       expect(toHex(vmReport.measurement)).toBe(expected);
       enclave.destroy();
@@ -171,8 +171,8 @@ describe("granularities", () => {
       const switches = modeSwitches("enclavisor");
       const platform = platformFor(switches);
       for (let round = 0; round < 2; round++) {
-        const enclave = await launchEnclave(hello, { switches, platform, granularity });
-        (enclave.guest.instance.exports._start as () => void)();
+        const enclave = asSev(await launchEnclave(hello, { switches, platform, granularity }));
+        enclave.start();
         expect(enclave.output[0]).toBe("hello from inside the enclave");
         expect(enclave.granularity).toBe(granularity);
         expect(enclave.tree).not.toBeNull();
@@ -202,9 +202,9 @@ describe("granularities", () => {
     // The clone read its initialised pages (1 and 2) from the template's frames: no copy, no frame
     // of its own for them; only pages the template never touched take new frames.
     expect(clone.stats().fills).toBeGreaterThan(0);
-    expect([1, 2].map((p) => clone.memory!.pageTable.owns(p))).toEqual([false, false]);
-    expect(clone.memory!.framesCopied).toBe(0);
-    expect(platform.dram.stats().allocated).toBe(framesAfterTemplate + clone.memory!.pageTable.mappedPages);
+    expect([1, 2].map((p) => clone.memory.pageTable.owns(p))).toEqual([false, false]);
+    expect(clone.memory.framesCopied).toBe(0);
+    expect(platform.dram.stats().allocated).toBe(framesAfterTemplate + clone.memory.pageTable.mappedPages);
     expect(clone.measurement).toEqual(first.measurement);
     await ev.close();
   });

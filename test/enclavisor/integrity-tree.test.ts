@@ -7,7 +7,7 @@ import { IntegrityTree, TREE_HASHES } from "../../host/enclavisor/integrity-tree
 import type { TreeHash } from "../../host/enclavisor/integrity-tree";
 import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
 import { DramNodeStore, MemoryNodeStore } from "../../host/enclavisor/node-store";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { machine } from "../sev/fixtures/machine";
 
 /** A page holding `SECRET-<seed>-` over and over: what must never show in an error message. */

@@ -8,11 +8,11 @@ import type { GranularityName } from "../../host/enclavisor/attestation";
 import { EnclaveMemory } from "../../host/enclavisor/enclave-memory";
 import { EnclavePageTable } from "../../host/enclavisor/enclave-page-table";
 import { Enclavisor } from "../../host/enclavisor/enclavisor";
-import type { Enclave } from "../../host/enclavisor/enclavisor";
-import type { ModeName } from "../../host/enclavisor/protection";
-import type { Platform } from "../../host/enclavisor/platform";
+import type { EnclavisorEnclave as Enclave } from "../../host/enclavisor/enclavisor";
+import type { ModeName } from "../../host/launcher/modes";
+import type { Platform } from "../../host/sev/platform";
 import { RmpFault } from "../../host/sev/rmp";
-import { PAGE_SIZE } from "../../host/wasm/layout";
+import { PAGE_SIZE } from "../../host/page";
 import { wat } from "../wasm/wat";
 import { platformFor, same, tinySwitches } from "./fixtures/enclave";
 import { errorCode } from "./fixtures/enclave-error";
@@ -41,7 +41,7 @@ const page = (v: number) => new Uint8Array(PAGE_SIZE).fill(v);
 
 /** The enclave's own GPAs and the SPAs they map to now. */
 function frames(e: Enclave): { gpa: number; spa: number }[] {
-  return [...e.memory!.pageTable.entries()].map(([, { gpa }]) => ({ gpa, spa: e.platform!.hv.adversary.translate(e.vm!, gpa)! }));
+  return [...e.memory.pageTable.entries()].map(([, { gpa }]) => ({ gpa, spa: e.platform.hv.adversary.translate(e.vm, gpa)! }));
 }
 
 /** Takes freed frames back from DRAM until it holds every one of `spas`; returns their raw bytes. */
@@ -70,7 +70,7 @@ describe("process enclaves in one VM", () => {
     b.guest.mmu!.evictAll();
     const fa = frames(a);
     const fb = frames(b);
-    expect(a.memory!.pageTable.firstGpa).not.toBe(b.memory!.pageTable.firstGpa);
+    expect(a.memory.pageTable.firstGpa).not.toBe(b.memory.pageTable.firstGpa);
     const own = (e: Enclave, f: { gpa: number }) => expect(evmOf(ev, e).ownerOf(f.gpa)).toEqual({ kind: "private", owner: e.id });
     fa.forEach((f) => own(a, f));
     fb.forEach((f) => own(b, f));
@@ -99,12 +99,12 @@ describe("process enclaves in one VM", () => {
     );
     // A page table for b that (by a bug) hands out a's GPAs: the first touch is refused before any frame is used.
     const wrong = new EnclaveMemory({
-      hv: platform.hv, mc: platform.mc, vm: a.vm!, encryption: true, integrity: a.tree!,
-      pageTable: new EnclavePageTable({ firstGpa: a.memory!.pageTable.firstGpa }),
+      hv: platform.hv, mc: platform.mc, vm: a.vm, encryption: true, integrity: a.tree!,
+      pageTable: new EnclavePageTable({ firstGpa: a.memory.pageTable.firstGpa }),
       ownership: table, enclaveId: b.id,
     });
     const before = platform.dram.read(victim.spa);
-    expect(errorCode(() => wrong.has(0))).toBe("FRAME_NOT_OWNED");
+    expect(() => wrong.load(0, new Uint8Array(PAGE_SIZE))).toThrow(expect.objectContaining({ reason: "frame-not-owned", cause: expect.objectContaining({ code: "FRAME_NOT_OWNED" }) }));
     expect(same(platform.dram.read(victim.spa), before)).toBe(true);
     expect(ex(a).get(3 * PAGE_SIZE)).toBe(0xa1);
     await ev.close();
@@ -118,7 +118,7 @@ describe("process enclaves in one VM", () => {
     ex(a).fill(5, 0xa1);
     ex(b).fill(5, 0xb2);
     a.guest.mmu!.evictAll();
-    const aGpa = a.memory!.pageTable.lookup(5)!.gpa;
+    const aGpa = a.memory.pageTable.lookup(5)!.gpa;
     // b names a's frame by its guest-physical byte address: the call only knows b's own addresses.
     const bOwn = b.guest.read(aGpa * PAGE_SIZE, PAGE_SIZE);
     ex(b).shareAt(aGpa * PAGE_SIZE);
@@ -140,26 +140,26 @@ describe("vm enclaves: the memory controller with another VM's ASID and key", ()
     const ev = new Enclavisor(platform);
     const a = await launch(ev, mode, "vm");
     const b = await launch(ev, mode, "vm");
-    expect(a.vm!.asid).not.toBe(b.vm!.asid);
+    expect(a.vm.asid).not.toBe(b.vm.asid);
     ex(a).fill(3, 0xa1);
     ex(b).fill(3, 0xb2);
     a.guest.mmu!.evictAll();
     b.guest.mmu!.evictAll();
-    const gpa = a.memory!.pageTable.lookup(3)!.gpa;
-    const spa = platform.hv.adversary.translate(a.vm!, gpa)!;
+    const gpa = a.memory.pageTable.lookup(3)!.gpa;
+    const spa = platform.hv.adversary.translate(a.vm, gpa)!;
     const ciphertext = platform.dram.read(spa);
     // The same GPA in b's VM is b's own frame.
-    expect(platform.hv.adversary.translate(b.vm!, b.memory!.pageTable.lookup(3)!.gpa)).not.toBe(spa);
+    expect(platform.hv.adversary.translate(b.vm, b.memory.pageTable.lookup(3)!.gpa)).not.toBe(spa);
     // The hypervisor maps a's frame into b's NPT: SNP's RMP refuses b; plain SEV decrypts with b's key, to noise.
-    const bGpa = b.memory!.pageTable.lookup(3)!.gpa;
-    platform.hv.adversary.remap(b.vm!, bGpa, spa);
+    const bGpa = b.memory.pageTable.lookup(3)!.gpa;
+    platform.hv.adversary.remap(b.vm, bGpa, spa);
     if (mode === "sev") {
-      const seen = platform.mc.guestReadPage(b.vm!, bGpa);
+      const seen = platform.mc.guestReadPage(b.vm, bGpa);
       expect(same(seen, page(0xa1))).toBe(false);
       expect(seen.filter((x) => x === 0xa1).length).toBeLessThan(64);
     } else {
-      expect(() => platform.mc.guestReadPage(b.vm!, bGpa)).toThrow(RmpFault);
-      expect(() => platform.mc.guestWritePage(b.vm!, bGpa, page(0xee))).toThrow(RmpFault);
+      expect(() => platform.mc.guestReadPage(b.vm, bGpa)).toThrow(RmpFault);
+      expect(() => platform.mc.guestWritePage(b.vm, bGpa, page(0xee))).toThrow(RmpFault);
       expect(same(platform.dram.read(spa), ciphertext)).toBe(true);
     }
     expect(ex(a).get(3 * PAGE_SIZE + 9)).toBe(0xa1);
@@ -203,11 +203,11 @@ describe("a destroy the hypervisor interferes with", () => {
     const a = await launch(ev, "enclavisor", "process");
     ex(a).fill(3, 0xa1);
     a.guest.mmu!.evictAll();
-    const slot = a.memory!.pageTable.firstGpa;
-    platform.hv.adversary.unmap(a.vm!, a.memory!.pageTable.lookup(3)!.gpa);
+    const slot = a.memory.pageTable.firstGpa;
+    platform.hv.adversary.unmap(a.vm, a.memory.pageTable.lookup(3)!.gpa);
     ev.destroy(a.id);
     const b = await launch(ev, "enclavisor", "process");
-    expect(b.memory!.pageTable.firstGpa).not.toBe(slot);
+    expect(b.memory.pageTable.firstGpa).not.toBe(slot);
     ex(b).fill(3, 0xb2);
     expect(ex(b).get(3 * PAGE_SIZE)).toBe(0xb2);
     await ev.close();
@@ -221,11 +221,11 @@ describe("function clones", () => {
     const c1 = await launch(ev, "enclavisor", "function");
     const c2 = await launch(ev, "enclavisor", "function");
     const table = evmOf(ev, c1);
-    const template = c1.memory!.pageTable.base!;
+    const template = c1.memory.pageTable.base!;
     const tGpa = template.lookup(1)!.gpa;
     const tOwner = table.ownerOf(tGpa)!;
     expect(tOwner.kind).toBe("template");
-    const tSpa = platform.hv.adversary.translate(c1.vm!, tGpa)!;
+    const tSpa = platform.hv.adversary.translate(c1.vm, tGpa)!;
     const templateBytes = platform.dram.read(tSpa);
 
     ex(c1).put(0x1000, 0x58); // 'X' over "template data"
@@ -233,8 +233,8 @@ describe("function clones", () => {
     ex(c1).fill(7, 0x11);
     c1.guest.mmu!.evictAll();
     c2.guest.mmu!.evictAll();
-    expect(c1.memory!.framesCopied).toBeGreaterThanOrEqual(1);
-    const c1Gpa = c1.memory!.pageTable.lookup(1)!.gpa;
+    expect(c1.memory.framesCopied).toBeGreaterThanOrEqual(1);
+    const c1Gpa = c1.memory.pageTable.lookup(1)!.gpa;
     expect(c1Gpa).not.toBe(tGpa);
     expect(table.ownerOf(c1Gpa)).toEqual({ kind: "private", owner: c1.id });
     // The template's frame is unchanged, byte for byte.
@@ -249,9 +249,9 @@ describe("function clones", () => {
     expect(errorCode(() => table.checkRead(c1Gpa, c2.id))).toBe("FRAME_NOT_OWNED");
     table.checkRead(tGpa, c2.id); // a clone reads its template's frames
     // Destroying a clone scrubs its copies only; its siblings and the template read on.
-    const c1Spa = platform.hv.adversary.translate(c1.vm!, c1Gpa)!;
+    const c1Spa = platform.hv.adversary.translate(c1.vm, c1Gpa)!;
     ev.destroy(c1.id);
-    expect(c1.vm!.npt.lookup(c1Gpa)).toBeUndefined();
+    expect(c1.vm.npt.lookup(c1Gpa)).toBeUndefined();
     expect(same(platform.dram.read(tSpa), templateBytes)).toBe(true);
     expect([ex(c2).get(0x1000), ex(c3).get(0x1000)]).toEqual([0x59, 0x74]);
     await ev.close();

@@ -3,12 +3,12 @@
 // modules that cannot be measured, and the value a launched enclave reports.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ABI_VERSION } from "../../host/enclavisor/guest-abi";
+import { ABI_VERSION } from "../../host/enclavisor/abi-constants";
 import { activeDataSegments, measureEnclave, MeasurementError, toHex } from "../../host/enclavisor/measurement";
 import type { EnclaveConfig } from "../../host/enclavisor/measurement";
-import { modeSwitches } from "../../host/enclavisor/protection";
+import { modeSwitches } from "../../host/launcher/modes";
 import type { ProtectionSwitches } from "../../host/enclavisor/protection";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { launchEnclave } from "../../host/launcher/run-app";
 import { wat } from "../wasm/wat";
 import { guestApp, platformFor, tinySwitches } from "./fixtures/enclave";
 
@@ -42,12 +42,12 @@ function recompute(mod: Uint8Array, s: ProtectionSwitches, limit: number | undef
   extend(2, sha384(mod), mod.length, 0);
   const cfg = new Uint8Array(16);
   const c = new DataView(cfg.buffer);
-  c.setUint8(0, (s.mmu ? 1 : 0) + (s.encryption ? 2 : 0) + (s.rmp ? 4 : 0) + (s.integrity ? 8 : 0) + (s.ciphertextHiding ? 16 : 0) +
-    (s.epcPages > 0 ? 32 : 0));
+  c.setUint8(0, (s.kind !== "native" ? 1 : 0) + (s.encryption ? 2 : 0) + (s.rmp ? 4 : 0) + (s.integrity ? 8 : 0) + (s.ciphertextHiding ? 16 : 0) +
+    (s.kind === "sgx" ? 32 : 0));
   c.setUint16(1, s.epcPages & 0xffff, true);
   c.setUint8(3, s.epcPages >>> 16);
-  c.setUint32(4, s.mmu ? s.cachePages : 0, true);
-  c.setUint32(8, s.mmu && s.integrity ? s.integrityCacheNodes : 0, true);
+  c.setUint32(4, s.kind !== "native" ? s.cachePages : 0, true);
+  c.setUint32(8, s.kind !== "native" && s.integrity ? s.integrityCacheNodes : 0, true);
   c.setUint32(12, limit ?? 0xffffffff, true);
   extend(3, sha384(cfg), 16, 1);
   for (const [offset, text] of segments) {
@@ -141,8 +141,8 @@ describe("enclave measurement", () => {
   it("is what a launched enclave reports, in every mode", async () => {
     const hello = guestApp("hello");
     for (const switches of [modeSwitches("native"), tinySwitches("sev"), tinySwitches("enclavisor")]) {
-      const memoryLimitPages = switches.mmu ? 512 : undefined;
-      const enclave = await launchEnclave(hello, { switches, memoryLimitPages, platform: switches.mmu ? platformFor(switches) : undefined });
+      const memoryLimitPages = switches.kind === "sev" ? 512 : undefined;
+      const enclave = await launchEnclave(hello, { switches, memoryLimitPages, platform: switches.kind === "sev" ? platformFor(switches) : undefined });
       try {
         expect(toHex(enclave.measurement)).toBe(toHex(measureEnclave(hello, { switches, memoryLimitPages })));
         expect(enclave.measurement.length).toBe(48);

@@ -2,7 +2,7 @@
 // frames the hypervisor backs as shared pages of the VM, where the adversary API reaches them.
 import { describe, expect, it } from "vitest";
 import { DramNodeStore, MemoryNodeStore } from "../../host/enclavisor/node-store";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { machine } from "../sev/fixtures/machine";
 
 function node(bytes: number, seed: number): Uint8Array {

@@ -1,21 +1,21 @@
-// The protection modes as presets of independent switches (DESIGN.md section 5).
+// The protection switches (host/enclavisor/protection.ts) and the modes as presets of them
+// (host/launcher/modes.ts).
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, describeSwitches, isModeName, MODE_NAMES, modeSwitches, ProtectionError,
-} from "../../host/enclavisor/protection";
-import type { ModeName } from "../../host/enclavisor/protection";
+import { describeSwitches, ProtectionError } from "../../host/enclavisor/protection";
+import { DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MODE_NAMES, modeSwitches } from "../../host/launcher/modes";
+import type { ModeName } from "../../host/launcher/modes";
 
 describe("modeSwitches", () => {
-  it("has the table of DESIGN.md section 5 as presets", () => {
+  it("has the table of docs/architecture.md, \"Protection modes\", as presets", () => {
     const row = (m: ModeName) => {
       const s = modeSwitches(m);
-      return [s.mmu, s.encryption, s.rmp, s.integrity, s.ciphertextHiding];
+      return [s.kind, s.encryption, s.rmp, s.integrity, s.ciphertextHiding];
     };
-    expect(row("native")).toEqual([false, false, false, false, false]);
-    expect(row("sev")).toEqual([true, true, false, false, false]);
-    expect(row("sev-snp")).toEqual([true, true, true, false, false]);
-    expect(row("enclavisor")).toEqual([true, true, true, true, false]);
-    expect(row("sgx")).toEqual([true, true, false, true, false]);
+    expect(row("native")).toEqual(["native", false, false, false, false]);
+    expect(row("sev")).toEqual(["sev", true, false, false, false]);
+    expect(row("sev-snp")).toEqual(["sev", true, true, false, false]);
+    expect(row("enclavisor")).toEqual(["sev", true, true, true, false]);
+    expect(row("sgx")).toEqual(["sgx", true, false, true, false]);
     expect(modeSwitches("enclavisor").epcPages).toBe(0);
     expect(modeSwitches("sev")).toMatchObject({ cachePages: DEFAULT_CACHE_PAGES, integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES });
     expect(DEFAULT_CACHE_PAGES * 4096).toBe(16 * 2 ** 20);
@@ -40,7 +40,10 @@ describe("modeSwitches", () => {
     expect(() => modeSwitches("enclavisor", { integrityCacheNodes: 0 })).toThrow(/at least 1 node/);
     expect(() => modeSwitches("tdx" as ModeName)).toThrow(/unknown protection mode 'tdx'/);
     expect(() => modeSwitches("sgx", { epcPages: -1 })).toThrow(/EPC size must be a whole number/);
-    expect(() => modeSwitches("sev", { epcPages: 8192 })).toThrow(/sgx memory model \(an EPC\) cannot run with integrity=off/);
+    expect(() => modeSwitches("sev", { epcPages: 8192 })).toThrow(/an EPC \(8192 pages\) belongs to the sgx model, not to a sev enclave/);
+    expect(() => modeSwitches("sgx", { rmp: true })).toThrow(/sgx memory model \(an EPC\) cannot run with rmp=on/);
+    expect(() => modeSwitches("sgx", { epcPages: 8 })).toThrow(/the EPC \(8 pages\) must be larger than the resident cache/);
+    expect(() => modeSwitches("sev", { kind: "tdx" as "sev" })).toThrow(/unknown enclave kind 'tdx'/);
   });
 
   it("names the modes and describes the switches", () => {

@@ -1,23 +1,25 @@
 // The SDK's random and untrusted-time imports (guest-abi.ts, assembly/index.ts), and run-to-
-// completion behaviour: a guest's abort or trap is a clear error with the guest's message and a
-// non-zero exit from `enclave run`; a runaway guest is stopped by fuel and the host stays up.
+// completion behaviour: a guest's abort, trap or bad call stops it the one way (EnclaveStopped,
+// with the guest's message) and gives a non-zero exit from `enclave run`; a runaway guest is stopped
+// by fuel and the host stays up.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command as runCommandImpl } from "../../host/cli/commands/run";
-import { abiImports, GuestAbort, MAX_RANDOM_BYTES } from "../../host/enclavisor/guest-abi";
+import { MAX_RANDOM_BYTES } from "../../host/enclavisor/abi-constants";
+import { abiImports } from "../../host/enclavisor/guest-abi";
 import type { GuestMemory } from "../../host/enclavisor/guest-abi";
-import { launchEnclave, runApp } from "../../host/enclavisor/run-app";
-import type { Enclave, EnclaveOptions } from "../../host/enclavisor/run-app";
-import { FuelExhausted } from "../../host/wasm/guest";
+import { launchEnclave, runApp } from "../../host/launcher/run-app";
+import type { Enclave, LaunchOptions } from "../../host/launcher/backend";
+import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
 import { runCommand } from "../cli/fixtures/run-command";
 import { wat } from "../wasm/wat";
 import { guestApp, platformFor, STATE_DIR, tinySwitches } from "./fixtures/enclave";
 
 const switches = tinySwitches("enclavisor");
 const platform = platformFor(switches);
-const options: EnclaveOptions = { switches, platform };
+const options: LaunchOptions = { switches, platform };
 let app: Uint8Array;
 beforeAll(() => {
   app = guestApp("random-time");
@@ -54,6 +56,12 @@ describe("enclave.random", () => {
     expect(first.some((b) => b !== 0)).toBe(true);
     expect(random(16, 64)).toBe(64);
     expect(Buffer.compare(first, mem.bytes.subarray(16, 80))).not.toBe(0);
+  });
+
+  it("stops the guest for a pointer outside its memory (a bad call), naming the import", () => {
+    const random = enclaveImport(flatMemory(64), "random");
+    expect(() => random(32, 64)).toThrow(EnclaveStopped);
+    expect(() => random(32, 64)).toThrow(/^enclave stopped \(bad-call\): enclave\.random: out of bounds$/);
   });
 
   it("refuses more than MAX_RANDOM_BYTES in one call, writing nothing", () => {
@@ -101,7 +109,7 @@ describe("the random-time app", () => {
 });
 
 describe("run to completion", () => {
-  async function withEnclave(opts: Partial<EnclaveOptions>, fn: (e: Enclave) => void): Promise<void> {
+  async function withEnclave(opts: Partial<LaunchOptions>, fn: (e: Enclave) => void): Promise<void> {
     const enclave = await launchEnclave(app, { ...options, ...opts });
     try {
       fn(enclave);
@@ -109,23 +117,42 @@ describe("run to completion", () => {
       enclave.destroy();
     }
   }
-  const call = (e: Enclave, name: string) => (e.guest.instance.exports[name] as () => void)();
+  /** What a call of the export threw. */
+  const stopOf = (e: Enclave, name: string): EnclaveStopped => {
+    try {
+      e.call(name);
+    } catch (err) {
+      expect(err).toBeInstanceOf(EnclaveStopped);
+      return err as EnclaveStopped;
+    }
+    throw new Error(`${name} returned`);
+  };
 
-  it("a failed assertion is a GuestAbort carrying the guest's message and source position", async () => {
+  it("a failed assertion stops the guest with its message and source position", async () => {
     await withEnclave({}, (e) => {
-      expect(() => call(e, "fail")).toThrow(GuestAbort);
-      expect(() => call(e, "fail")).toThrow(/^the vault is empty \(guest-apps\/random-time\.ts:\d+:\d+\)$/);
+      const stop = stopOf(e, "fail");
+      expect(stop.reason).toBe("abort");
+      expect(stop.detail).toMatch(/^the vault is empty \(guest-apps\/random-time\.ts:\d+:\d+\)$/);
+      // Stopped for good: the next call, of any export, throws the same stop.
+      expect(e.stopped).toBe(stop);
+      expect(stopOf(e, "now")).toBe(stop);
     });
   });
 
-  it("a trap is a WebAssembly.RuntimeError", async () => {
-    await withEnclave({}, (e) => expect(() => call(e, "crash")).toThrow(WebAssembly.RuntimeError));
+  it("a trap stops the guest with reason trap, the export named and V8's RuntimeError as the cause", async () => {
+    await withEnclave({}, (e) => {
+      const stop = stopOf(e, "crash");
+      expect(stop.reason).toBe("trap");
+      expect(stop.detail).toMatch(/^crash: /);
+      expect(stop.cause).toBeInstanceOf(WebAssembly.RuntimeError);
+    });
   });
 
   it("a runaway guest is stopped by fuel, and another enclave runs afterwards", async () => {
     await withEnclave({ fuel: 100_000 }, (e) => {
-      expect(() => call(e, "spin")).toThrow(FuelExhausted);
-      expect(() => call(e, "spin")).toThrow(/used up its fuel \(100000 function entries and loop iterations\)/);
+      const stop = stopOf(e, "spin");
+      expect(stop.reason).toBe("fuel");
+      expect(stop.message).toMatch(/used up its fuel \(100000 function entries and loop iterations\)/);
     });
     const r = await runApp(app, options);
     expect(r.output).toHaveLength(3);
@@ -162,19 +189,19 @@ describe("enclave run: a guest that stops", () => {
   it("an abort exits 1 with the guest's message", async () => {
     const r = await run(file("abort"));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/abort\.wasm stopped: out of coffee \(:7:3\)/);
+    expect(r.err).toMatch(/abort\.wasm stopped \(abort\): out of coffee \(:7:3\)/);
   });
 
   it("a trap exits 1 and says it trapped", async () => {
     const r = await run(file("trap"));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/trap\.wasm trapped: unreachable/);
+    expect(r.err).toMatch(/trap\.wasm stopped \(trap\): _start: unreachable/);
   });
 
   it("--fuel stops a runaway guest with a clear error, and the same process runs the next app", async () => {
     const r = await run(file("spin"), "--fuel", "5000");
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/spin\.wasm stopped: the guest used up its fuel \(5000 function entries and loop iterations\)/);
+    expect(r.err).toMatch(/spin\.wasm stopped \(fuel\): the guest used up its fuel \(5000 function entries and loop iterations\)/);
     const next = await runCommand(runCommandImpl, [join(process.cwd(), "guest-apps/random-time.wasm"), "--state-dir", STATE_DIR]);
     expect(next.code, next.err).toBe(0);
     expect(next.out).toContain("two draws differ");

@@ -2,19 +2,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { abiImports, SealStatus } from "../../host/enclavisor/guest-abi";
-import { Platform } from "../../host/enclavisor/platform";
-import { launchEnclave } from "../../host/enclavisor/run-app";
+import { MAX_SEAL_PLAINTEXT, SEAL_BAD_INPUT, SEAL_REFUSED } from "../../host/enclavisor/abi-constants";
+import { abiImports } from "../../host/enclavisor/guest-abi";
+import { Platform } from "../../host/sev/platform";
+import { launchEnclave } from "../../host/launcher/run-app";
 import {
   deriveSealingKey,
-  MAX_SEAL_PLAINTEXT,
   SEAL_HEADER_BYTES,
   Sealer,
   sealerFor,
   SealingError,
 } from "../../host/enclavisor/sealing";
 import type { SealingBinding } from "../../host/enclavisor/sealing";
-import type { Vm } from "../../host/sev/hypervisor";
+import type { Vm } from "../../host/sev/vm";
 import { PageType } from "../../host/sev/launch-digest";
 import { instantiateGuest } from "../../host/wasm/guest";
 import { guestApp, patternPage, platformFor, same, STATE_DIR, tinySwitches } from "./fixtures/enclave";
@@ -250,9 +250,9 @@ describe("guest seal and unseal (SDK, through the software MMU)", () => {
       const imports = abiImports(g.guest, { log: () => {} }, { sealer: sealerFor(binding(platform, vm, measurementA)) });
       const enclave = imports.enclave as Record<string, (...a: number[]) => number>;
       const buf = g.ex.blobBuffer!(64);
-      expect(enclave.seal!(buf, 8, buf, 8 + SEAL_HEADER_BYTES - 1)).toBe(SealStatus.BAD_INPUT);
-      expect(enclave.seal!(buf, MAX_SEAL_PLAINTEXT + 1, buf, 64)).toBe(SealStatus.BAD_INPUT);
-      expect(enclave.unseal!(buf, 10, buf, 64)).toBe(SealStatus.REFUSED);
+      expect(enclave.seal!(buf, 8, buf, 8 + SEAL_HEADER_BYTES - 1)).toBe(SEAL_BAD_INPUT);
+      expect(enclave.seal!(buf, MAX_SEAL_PLAINTEXT + 1, buf, 64)).toBe(SEAL_BAD_INPUT);
+      expect(enclave.unseal!(buf, 10, buf, 64)).toBe(SEAL_REFUSED);
       expect(enclave.seal!(buf, 8, buf, 64)).toBe(8 + SEAL_HEADER_BYTES);
     } finally {
       platform.hv.destroyVm(vm);

@@ -2,8 +2,9 @@
 // encrypted, verified, evicted or written back, and visible to the host; private pages around
 // them keep paging through encrypted DRAM.
 import { beforeAll, describe, expect, it } from "vitest";
-import { launchEnclave } from "../../host/enclavisor/run-app";
-import { PAGE_SIZE, TAG_SHARED } from "../../host/wasm/layout";
+import { launchEnclave } from "../../host/launcher/run-app";
+import { TAG_SHARED } from "../../host/wasm/layout";
+import { PAGE_SIZE } from "../../host/page";
 import { guestApp, PROTECTED_MODES, STATE_DIR, tinySwitches } from "./fixtures/enclave";
 
 let app: Uint8Array;

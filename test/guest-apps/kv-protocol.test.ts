@@ -167,11 +167,11 @@ describe.each(MODES)("kv protocol (%s)", (mode) => {
   });
 });
 
-describe("kv limits (kv_set_limits)", () => {
+describe("kv limits (set_limits)", () => {
   let kv: KvDriver;
   beforeAll(async () => {
     kv = await launchKv("native");
-    kv.fn.kv_set_limits(16, 4);
+    kv.fn.set_limits(16, 4);
   });
   afterAll(() => kv.enclave.destroy());
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enclaveCounter } from "../../host/enclavisor/enclave-counter";
-import { Platform } from "../../host/enclavisor/platform";
+import { Platform } from "../../host/sev/platform";
 import { decodeReplies, encodeCommand, kvSwitches, launchKv } from "./fixtures/kv";
 import type { KvDriver, Reply } from "./fixtures/kv";
 

@@ -1,8 +1,8 @@
 // Each adversary action, with and without the RMP, and the effect it has on the guest.
 import { describe, expect, it } from "vitest";
-import type { Vm } from "../../host/sev/hypervisor";
+import type { Vm } from "../../host/sev/vm";
 import { NestedPageFault } from "../../host/sev/npt";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { machine, patternPage, rmpCheck, same, type Machine } from "./fixtures/machine";
 
 /** A running VM with private pages at GPAs 0..3 holding patternPage(gpa), validated under SNP. */

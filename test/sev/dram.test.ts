@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Dram, DramError } from "../../host/sev/dram";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { patternPage, same } from "./fixtures/machine";
 
 describe("Dram", () => {

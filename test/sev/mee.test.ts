@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MemoryEncryptionEngine, MeeError } from "../../host/sev/mee";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { patternPage, same } from "./fixtures/machine";
 
 for (const mode of ["xts", "xex"] as const) {

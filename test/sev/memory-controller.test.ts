@@ -3,7 +3,7 @@ import { Dram } from "../../host/sev/dram";
 import { MemoryController } from "../../host/sev/memory-controller";
 import { MemoryEncryptionEngine } from "../../host/sev/mee";
 import { NestedPageFault, NestedPageTable } from "../../host/sev/npt";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { Rmp, RmpFault } from "../../host/sev/rmp";
 import { machine, patternPage, same } from "./fixtures/machine";
 

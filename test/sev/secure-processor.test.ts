@@ -5,7 +5,7 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { GuestField, type KeyRequest } from "../../host/sev/key-derivation";
 import { computeLaunchDigest, PageType } from "../../host/sev/launch-digest";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { PlatformState } from "../../host/sev/platform-state";
 import { parseReport, verifyReportSignature } from "../../host/sev/report";
 import { DEFAULT_POLICY, Policy } from "../../host/sev/secure-processor";

@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { XexAes } from "../../host/sev/xex";
 
 /** The SEVurity-style XEX computed block by block, straight from its definition, with plain ECB. */

@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { PAGE_SIZE } from "../../host/sev/page";
+import { PAGE_SIZE } from "../../host/page";
 import { frameTweak, XtsAes } from "../../host/sev/xts";
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { SgxAdversary } from "../../host/sgx/adversary";
 import { Epc } from "../../host/sgx/epc";
 import { EpcAccessDenied, epcAddress, EpcmFault, SgxIntegrityError } from "../../host/sgx/faults";
-import { SGX_PAGE_SIZE } from "../../host/sgx/mee-ctr";
+import { PAGE_SIZE } from "../../host/page";
 import { NODE_BYTES } from "../../host/sgx/version-tree";
 
 function page(seed: number): Uint8Array {
-  return Uint8Array.from({ length: SGX_PAGE_SIZE }, (_, i) => (seed * 13 + i) & 0xff);
+  return Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (seed * 13 + i) & 0xff);
 }
 
 function epcWith(pages = 600) {
@@ -19,7 +19,7 @@ function epcWith(pages = 600) {
 describe("the EPC", () => {
   it("holds a page as ciphertext and gives it back to its owner", () => {
     const { epc, frame, adversary } = epcWith();
-    const out = new Uint8Array(SGX_PAGE_SIZE);
+    const out = new Uint8Array(PAGE_SIZE);
     epc.read(frame, 1, 42, out);
     expect(Buffer.compare(out, page(1))).toBe(0);
     expect(Buffer.compare(adversary.read(epcAddress(frame), "physical"), page(1))).not.toBe(0);
@@ -31,7 +31,7 @@ describe("the EPC", () => {
     const frames = [epc.alloc(1, 0, "REG"), epc.alloc(1, 1, "REG"), epc.alloc(1, 2, "REG")];
     expect(frames.every((f) => f !== null)).toBe(true);
     expect(epc.alloc(1, 3, "REG")).toBeNull();
-    const out = new Uint8Array(SGX_PAGE_SIZE).fill(1);
+    const out = new Uint8Array(PAGE_SIZE).fill(1);
     epc.read(frames[0]!, 1, 0, out);
     expect(out.every((b) => b === 0)).toBe(true);
     epc.free(frames[1]!);
@@ -41,7 +41,7 @@ describe("the EPC", () => {
 
   it("refuses another enclave's or another page's access through the EPCM", () => {
     const { epc, frame } = epcWith();
-    const out = new Uint8Array(SGX_PAGE_SIZE);
+    const out = new Uint8Array(PAGE_SIZE);
     expect(() => epc.read(frame, 2, 42, out)).toThrow(EpcmFault);
     expect(() => epc.read(frame, 1, 43, out)).toThrow(/EPCM check 'page-mismatch'/);
   });
@@ -51,8 +51,8 @@ describe("the EPC", () => {
     const old = adversary.snapshot(epcAddress(frame));
     epc.write(frame, 1, 42, page(2));
     adversary.replay(old, "physical");
-    expect(() => epc.read(frame, 1, 42, new Uint8Array(SGX_PAGE_SIZE))).toThrow(SgxIntegrityError);
-    expect(() => epc.read(frame, 1, 42, new Uint8Array(SGX_PAGE_SIZE))).toThrow(/integrity violation at EPC address 0x[0-9a-f]+: the page MAC check failed/);
+    expect(() => epc.read(frame, 1, 42, new Uint8Array(PAGE_SIZE))).toThrow(SgxIntegrityError);
+    expect(() => epc.read(frame, 1, 42, new Uint8Array(PAGE_SIZE))).toThrow(/integrity violation at EPC address 0x[0-9a-f]+: the page MAC check failed/);
   });
 
   it("detects a rollback of the page with every tree node on its path, by the on-die root", () => {
@@ -63,7 +63,7 @@ describe("the EPC", () => {
     epc.write(frame, 1, 42, page(3));
     for (const s of old) adversary.replay(s, "physical");
     epc.tree.evictCache();
-    expect(() => epc.read(frame, 1, 42, new Uint8Array(SGX_PAGE_SIZE))).toThrow(new RegExp(`the version tree level ${epc.tree.levels - 1} check failed`));
+    expect(() => epc.read(frame, 1, 42, new Uint8Array(PAGE_SIZE))).toThrow(new RegExp(`the version tree level ${epc.tree.levels - 1} check failed`));
   });
 
   it("detects a changed version node once it is out of the MEE cache", () => {
@@ -71,7 +71,7 @@ describe("the EPC", () => {
     const [leaf] = adversary.pathOf(frame);
     adversary.flipBits(leaf!, 0, 0x01, "physical");
     epc.tree.evictCache();
-    expect(() => epc.read(frame, 1, 42, new Uint8Array(SGX_PAGE_SIZE))).toThrow(/version tree level 0 check failed/);
+    expect(() => epc.read(frame, 1, 42, new Uint8Array(PAGE_SIZE))).toThrow(/version tree level 0 check failed/);
     expect(adversary.read(leaf!)).toHaveLength(NODE_BYTES);
   });
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { SgxIntegrityError } from "../../host/sgx/faults";
 import { SgxMachine } from "../../host/sgx/machine";
-import { SGX_PAGE_SIZE } from "../../host/sgx/mee-ctr";
+import { PAGE_SIZE } from "../../host/page";
 import { VA_SLOTS_PER_PAGE } from "../../host/sgx/paging";
 
 function page(seed: number): Uint8Array {
-  return Uint8Array.from({ length: SGX_PAGE_SIZE }, (_, i) => (seed * 29 + i * 3) & 0xff);
+  return Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (seed * 29 + i * 3) & 0xff);
 }
 
 /** Writes `count` pages of enclave 1 through the OS's fault handler, as an enclave's first touches would. */
@@ -17,7 +17,7 @@ function fill(m: SgxMachine, count: number, seed = 0): void {
 }
 
 function read(m: SgxMachine, p: number): Uint8Array {
-  const out = new Uint8Array(SGX_PAGE_SIZE);
+  const out = new Uint8Array(PAGE_SIZE);
   m.epc.read(m.os.table(1).get(p) ?? m.os.handleFault(1, p), 1, p, out);
   return out;
 }

@@ -3,7 +3,8 @@
 // case runs the same operation on the original module too, and compares outcome and memory.
 import { beforeEach, describe, expect, it } from "vitest";
 import { rewriteModule } from "../../host/wasm/rewrite";
-import { MMU_MODULE, PAGE_SIZE, PIN_SLOTS, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT } from "../../host/wasm/layout";
+import { MMU_MODULE, PIN_SLOTS, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT } from "../../host/wasm/layout";
+import { PAGE_SIZE } from "../../host/page";
 import { SoftMmu } from "../../host/wasm/mmu";
 import { wat } from "./wat";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FuelExhausted, instantiateGuest } from "../../host/wasm/guest";
+import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
+import { instantiateGuest } from "../../host/wasm/guest";
 import { FUEL_EXPORT, rewriteModule } from "../../host/wasm/rewrite";
 import { wat } from "./wat";
 
@@ -25,12 +26,14 @@ describe("fuel: a runaway guest is stopped, the host runs on", () => {
     expect(ex.sum!(1000)).toBe(499500); // counted loops (range-checked and versioned) are metered too
     const before = g.fuelLeft()!;
     expect(before).toBeLessThan(100_000 - 1000);
-    expect(() => ex.spin!()).toThrow(FuelExhausted);
+    expect(() => ex.spin!()).toThrow(EnclaveStopped);
+    expect(() => g.call("spin")).toThrow(expect.objectContaining({ reason: "fuel" }));
     const spins = (g.instance.exports.n as WebAssembly.Global).value as number;
     expect(spins).toBeGreaterThan(90_000); // it really ran until the fuel was gone
     expect(spins).toBeLessThan(100_000);
     expect(() => ex.spin!()).toThrow(/used up its fuel \(100000/);
-    expect(() => ex.sum!(10)).toThrow(FuelExhausted); // exhausted for good
+    expect(() => ex.sum!(10)).toThrow(EnclaveStopped); // exhausted for good
+    expect(g.stopped).toMatchObject({ reason: "fuel" });
     expect(g.fuelLeft()).toBeLessThanOrEqual(1);
   });
 
@@ -38,12 +41,12 @@ describe("fuel: a runaway guest is stopped, the host runs on", () => {
     const g = await instantiateGuest(runaway, {}, { rewrite: true, fuel: 500, cache: false });
     const ex = g.instance.exports as Record<string, Fn>;
     expect(ex.recurse!(100)).toBe(0);
-    expect(() => ex.recurse!(1000)).toThrow(FuelExhausted);
+    expect(() => ex.recurse!(1000)).toThrow(/^enclave stopped \(fuel\): the guest used up its fuel \(500 /);
   });
 
   it("meters the start function, and an unmetered guest carries no counter", async () => {
     const spinAtStart = wat(`(module (memory 1) (func $s (loop $l (br $l))) (start $s))`);
-    await expect(instantiateGuest(spinAtStart, {}, { rewrite: true, fuel: 10_000, cache: false })).rejects.toThrow(FuelExhausted);
+    await expect(instantiateGuest(spinAtStart, {}, { rewrite: true, fuel: 10_000, cache: false })).rejects.toThrow(EnclaveStopped);
     const plain = rewriteModule(runaway);
     expect(WebAssembly.Module.exports(new WebAssembly.Module(plain.binary as BufferSource)).map((e) => e.name)).not.toContain(FUEL_EXPORT);
     const metered = rewriteModule(runaway, { fuel: true });

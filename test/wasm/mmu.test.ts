@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { instantiateGuest } from "../../host/wasm/guest";
-import { BASE, FIRST_RANGE_SLOT, PAGE_SIZE, PIN_SLOTS, RANGE_FIRST, TAG_DIRTY, TAG_RESIDENT, TAG_SHARED } from "../../host/wasm/layout";
+import { BASE, FIRST_RANGE_SLOT, PIN_SLOTS, RANGE_FIRST, TAG_DIRTY, TAG_RESIDENT, TAG_SHARED } from "../../host/wasm/layout";
+import { PAGE_SIZE } from "../../host/page";
 import { SoftMmu } from "../../host/wasm/mmu";
 import { MemoryPageStore } from "../../host/wasm/page-backing";
 import type { PageBacking } from "../../host/wasm/page-backing";
@@ -22,18 +23,21 @@ const pager = wat(`(module (memory 64)
 /** A backing store that records what it is asked, to observe the MMU from outside. */
 class RecordingStore implements PageBacking {
   readonly inner = new MemoryPageStore();
+  readonly stopped = null;
   readonly writes: number[] = [];
+  /** Pages loaded with stored contents (a first touch loads nothing). */
   readonly fills: number[] = [];
-  has(page: number): boolean {
-    return this.inner.has(page);
+  /** Every load the MMU asked for: one per miss. */
+  readonly loads: number[] = [];
+  load(page: number, dst: Uint8Array): boolean {
+    this.loads.push(page);
+    const stored = this.inner.load(page, dst);
+    if (stored) this.fills.push(page);
+    return stored;
   }
-  fill(page: number, dst: Uint8Array): void {
-    this.fills.push(page);
-    this.inner.fill(page, dst);
-  }
-  writeBack(page: number, src: Uint8Array): void {
+  store(page: number, src: Uint8Array): void {
     this.writes.push(page);
-    this.inner.writeBack(page, src);
+    this.inner.store(page, src);
   }
 }
 
@@ -52,6 +56,7 @@ describe("software MMU runtime", () => {
     expect(mmu.residentPages).toBeLessThanOrEqual(8);
     expect(mmu.stats.evictions).toBeGreaterThan(190);
     expect(store.fills.length).toBe(mmu.stats.fills);
+    expect(store.loads.length).toBe(mmu.stats.fills + mmu.stats.zeroFills); // one call per miss
     // the last word of each page, written with a static offset, survives eviction too
     for (const p of [0, 17, 199]) expect(new DataView(mmu.read(p * PAGE_SIZE + 4092, 4).buffer).getInt32(0, true)).toBe(p);
   });

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Platform } from "../../enclavisor/platform";
+import { Platform } from "../../sev/platform";
 import { chainPem } from "../../sev/certs";
 import { PageType } from "../../sev/launch-digest";
 import { FIRMWARE_VERSION } from "../../sev/secure-processor";

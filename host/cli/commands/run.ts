@@ -1,10 +1,11 @@
 // `enclave run APP.wasm`: runs a run-to-completion enclave app under a protection mode and prints
 // its output (stdout); --stats prints the enclave's counters (stderr).
 import { formatStats } from "../../enclavisor/enclave-stats";
-import { launchEnclave } from "../../enclavisor/run-app";
-import type { Enclave } from "../../enclavisor/run-app";
+import { launchEnclave } from "../../launcher/run-app";
+import type { Enclave } from "../../launcher/backend";
 import { describeSwitches } from "../../enclavisor/protection";
 import { STATE_DIR_ENV } from "../../sev/platform-state";
+import { EnclaveStopped } from "../../wasm/enclave-stopped";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 
@@ -58,11 +59,10 @@ export const command: Command = {
         fuel,
         onLog: (line) => console.log(line),
       });
-      const start = enclave.guest.instance.exports._start;
-      if (typeof start === "function") (start as () => void)();
+      enclave.start();
     } catch (e) {
-      const kind = e instanceof WebAssembly.RuntimeError ? "trapped" : enclave ? "stopped" : "failed to launch";
-      console.error(`enclave run: ${file} ${kind}: ${e instanceof Error ? e.message : String(e)}`);
+      if (e instanceof EnclaveStopped) console.error(`enclave run: ${file} stopped (${e.reason}): ${e.detail}`);
+      else console.error(`enclave run: ${file} ${enclave ? "failed" : "failed to launch"}: ${e instanceof Error ? e.message : String(e)}`);
       code = 1;
     }
     if (values.stats && enclave) {

@@ -6,15 +6,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { formatStats } from "../../enclavisor/enclave-stats";
-import { issueEvidence } from "../../enclavisor/evidence";
-import { REPORT_DATA_BYTES } from "../../enclavisor/attestation";
 import { toHex } from "../../enclavisor/measurement";
 import { describeSwitches } from "../../enclavisor/protection";
-import { launchEnclave } from "../../enclavisor/run-app";
-import type { Enclave } from "../../enclavisor/run-app";
-import { GuestStopped, ServerApp, ServerAppError, SnapshotError } from "../../enclavisor/server-app";
+import { backendFor } from "../../launcher/backends/index";
+import { launchEnclave } from "../../launcher/run-app";
+import type { Enclave } from "../../launcher/backend";
+import { ServerApp, ServerAppError, SnapshotError } from "../../launcher/server-app";
+import { EnclaveStopped } from "../../wasm/enclave-stopped";
 import { STATE_DIR_ENV } from "../../sev/platform-state";
 import { AppServer } from "../app-server";
+import { CliError, UsageError } from "../cli-error";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 import { parseSize } from "../size";
@@ -85,12 +86,11 @@ const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-class ServeError extends Error {}
 
 function wholeNumber(value: string | undefined, flag: string, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) throw new ServeError(`${flag} takes a whole number from 0 to ${max}, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) throw new UsageError(`${flag} takes a whole number from 0 to ${max}, got '${value}'`);
   return n;
 }
 
@@ -113,12 +113,15 @@ export const command: Command = {
       const bulk = str("max-bulk");
       if (bulk !== undefined) {
         maxBulk = parseSize(bulk, "--max-bulk");
-        if (maxBulk < 1 || maxBulk > 0xffffffff) throw new ServeError(`--max-bulk must be from 1 byte to 4G - 1, got '${bulk}'`);
+        if (maxBulk < 1 || maxBulk > 0xffffffff) throw new UsageError(`--max-bulk must be from 1 byte to 4G - 1, got '${bulk}'`);
       }
-      if (str("data") !== undefined && !flags.switches.mmu) {
-        throw new ServeError("--data needs sealing, which a native run does not have: use --mode sev, sev-snp or enclavisor, or drop --data");
+      if (str("data") !== undefined) {
+        // Snapshots need the guest's sealing key and its monotonic counter: refused before launch where the backend has neither.
+        const { sealing, counter } = backendFor(flags.switches.kind).features(flags.switches);
+        const lacking = [sealing, counter].find((f) => !f.available);
+        if (lacking && !lacking.available) throw new UsageError(`--data needs sealing, but mode ${flags.mode} has ${lacking.why}, or drop --data`);
       }
-      if (values["allow-rollback"] && str("data") === undefined) throw new ServeError("--allow-rollback only applies with --data");
+      if (values["allow-rollback"] && str("data") === undefined) throw new UsageError("--allow-rollback only applies with --data");
     } catch (e) {
       console.error(`enclave serve: ${(e as Error).message}`);
       return 2;
@@ -135,17 +138,13 @@ export const command: Command = {
         memoryLimitPages: flags.memoryLimitPages,
         onLog: (l) => console.log(l),
       });
-      const start = enclave.guest.instance.exports._start;
-      if (typeof start === "function") (start as () => void)();
+      enclave.start();
       const app = new ServerApp(enclave);
       if (maxBulk !== undefined) app.setLimits(maxBulk, MAX_ARGS);
       if (dataDir && !app.persistent) throw new ServerAppError(`${file} cannot save its state (it exports no snapshot functions): drop --data`);
-      if (dataDir && app.counter() === null) {
-        throw new ServeError(`--data needs sealing and the secure processor's counter, which mode ${flags.mode} does not have: use sev, sev-snp or enclavisor`);
-      }
       console.log(`enclave: ${file} in mode ${flags.mode}, granularity ${flags.granularity} (${describeSwitches(flags.switches)})`);
       console.log(`measurement: ${toHex(enclave.measurement)}`);
-      await writeEvidence(enclave, flags.mode, str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`));
+      await writeEvidence(enclave, str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`));
       const snapshotFile = dataDir ? path.join(dataDir, SNAPSHOT_FILE) : undefined;
       if (dataDir) {
         mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -153,7 +152,7 @@ export const command: Command = {
       }
       return await serve(app, enclave, { host, port, snapshotFile, saveIntervalS, stats: values.stats === true, mode: flags.mode });
     } catch (e) {
-      // Every error here names its problem (ServeError, ServerAppError, SnapshotError, SnapshotFileError, GuestStopped, launch errors).
+      // Every error here names its problem (CliError, ServerAppError, SnapshotError, SnapshotFileError, EnclaveStopped, launch errors).
       const what = enclave ? "" : `${file} failed to launch: `;
       console.error(`enclave serve: ${what}${e instanceof Error ? e.message : String(e)}`);
       return 1;
@@ -163,23 +162,21 @@ export const command: Command = {
   },
 };
 
-async function writeEvidence(enclave: Enclave, mode: string, file: string): Promise<void> {
-  const attester = enclave.attester;
-  if (!enclave.platform || !attester) {
-    console.log(mode === "native"
-      ? "evidence: none (native mode: no enclave to attest)"
-      : `evidence: none (mode ${mode} has no SNP attestation report to bind it to: use sev-snp or enclavisor)`);
+async function writeEvidence(enclave: Enclave, file: string): Promise<void> {
+  const { attestation } = enclave.features;
+  if (!attestation.available) {
+    console.log(`evidence: none (${attestation.why})`);
     return;
   }
   // The report data is zero: the bundle attests the enclave as launched; a client that wants
   // freshness asks the app for evidence over its own nonce (the SDK's attest()).
-  const evidence = issueEvidence(attester, await enclave.platform.evidenceChain(), new Uint8Array(REPORT_DATA_BYTES));
+  const evidence = await enclave.attest();
   const target = path.resolve(file);
   try {
     mkdirSync(path.dirname(target), { recursive: true });
     writeFileSync(target, evidence);
   } catch (e) {
-    throw new ServeError(`cannot write the evidence to ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write the evidence to ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   console.log(`evidence: ${target} (check it with: npm run enclave -- verify --evidence ${target} --measurement ${toHex(enclave.measurement)})`);
 }
@@ -198,13 +195,13 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
   } catch (e) {
     if (!(e instanceof SnapshotError)) throw e;
     if (e.problem === "rollback") {
-      throw new ServeError(
+      throw new CliError(
         `cannot load ${file}: it is a rollback: the snapshot was saved at counter ${stored.counter} (its header says), but this ` +
           `enclave's counter in the secure processor is at ${counter}, so a newer snapshot was saved after it. ` +
           "Refused; pass --allow-rollback to load it anyway",
       );
     }
-    throw new ServeError(`cannot load ${file}: ${e.message}`);
+    throw new CliError(`cannot load ${file}: ${e.message}`);
   }
   console.log(`restored ${file} (${stored.body.length} bytes, counter ${stored.counter}${allowRollback && stored.counter < (counter ?? 0) ? `, a rollback allowed by --allow-rollback; the enclave's counter stays at ${counter}` : ""})`);
 }
@@ -229,14 +226,14 @@ interface ServeOptions {
 /** Serves until a signal (resolves 0 after the final snapshot) or until the guest stops (1). */
 async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise<number> {
   const t0 = performance.now();
-  let stopped: (why: { signal?: string; guest?: GuestStopped }) => void = () => {};
-  const ended = new Promise<{ signal?: string; guest?: GuestStopped }>((resolve) => (stopped = resolve));
+  let stopped: (why: { signal?: string; guest?: EnclaveStopped }) => void = () => {};
+  const ended = new Promise<{ signal?: string; guest?: EnclaveStopped }>((resolve) => (stopped = resolve));
   const server = new AppServer(app, { host: o.host, port: o.port, onStopped: (guest) => stopped({ guest }) });
   let address;
   try {
     address = await server.listen();
   } catch (e) {
-    throw new ServeError(`cannot listen on ${o.host}:${o.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot listen on ${o.host}:${o.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   const onSignal = (signal: string) => () => stopped({ signal });
   const sigint = onSignal("SIGINT");
@@ -249,7 +246,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
           save(app, o.snapshotFile!, "periodic");
         } catch (e) {
           // A failed periodic save (disk full, ...) is reported; the previous snapshot stays valid.
-          if (e instanceof GuestStopped) stopped({ guest: e });
+          if (e instanceof EnclaveStopped) stopped({ guest: e });
           else console.error(`enclave serve: periodic snapshot failed: ${(e as Error).message}`);
         }
       }, o.saveIntervalS * 1000)

@@ -2,9 +2,10 @@
 // (--evidence) an enclave's evidence bundle down to the ARK (host/enclavisor/evidence.ts).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { UsageError } from "../cli-error";
 import type { Command } from "../command";
-import { verifyAttestation, type ExpectedFields } from "../../sev/verifier";
-import { verifyEvidence } from "../../enclavisor/evidence";
+import { verifyAttestation, type ExpectedFields } from "../../verifier/snp-verifier";
+import { verifyEvidence } from "../../verifier/evidence-verifier";
 import type { GranularityName } from "../../enclavisor/attestation";
 import { isGranularity } from "../../enclavisor/enclavisor";
 
@@ -34,7 +35,6 @@ bytes) also pins the Enclavisor VM's own launch measurement in its SNP report (\
 --enclavisor\` prints it), and --granularity G (vm, process or function) the granularity the
 enclave report states. A failure names its link.`;
 
-class UsageError extends Error {}
 
 function hexArg(name: string, value: string | undefined, maxBytes: number, exact: boolean): Uint8Array | undefined {
   if (value === undefined) return undefined;

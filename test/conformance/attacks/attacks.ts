@@ -1,12 +1,13 @@
-// The attacks of the conformance suite (issue 4), each mounted on a prepared vault victim through
+// The attacks of the conformance suite, each mounted on a prepared vault victim through
 // the untrusted paths only (vault-victim.ts FrameSurface: the Adversary API, the NPT, DRAM) and
 // classified by what the adversary learned or what the guest, checking its own data, then found.
-import { EnclaveMemoryFault } from "../../../host/enclavisor/enclave-memory";
 import { IntegrityViolation } from "../../../host/enclavisor/integrity-violation";
 import type { Via } from "../../../host/sev/adversary";
-import { hexFrame, PAGE_SIZE } from "../../../host/sev/page";
+import { hexFrame } from "../../../host/sev/page";
+import { PAGE_SIZE } from "../../../host/page";
 import { RmpFault } from "../../../host/sev/rmp";
 import { EpcAccessDenied, EpcmFault, SgxIntegrityError } from "../../../host/sgx/faults";
+import { EnclaveStopped } from "../../../host/wasm/enclave-stopped";
 import type { AttackId, Outcome } from "./matrix-axes";
 import { DECOY_SEED, PREPARED_COUNTER, SECRET_SEED, vaultPage } from "./vault-victim";
 import type { VaultPage, Victim } from "./vault-victim";
@@ -103,19 +104,20 @@ function stopped(v: Victim, e: unknown, a: Aftermath): CellResult {
   const named = (at: number) =>
     gpa === at ? null : `the stop names GPA ${hexFrame(at)}, but the attack was on the ${a.target} page at GPA ${gpa === undefined ? "(none)" : hexFrame(gpa)}`;
   const forGood = v.stoppedBy() === e ? null : "the enclave was not stopped for good by it";
-  if (e instanceof IntegrityViolation || e instanceof SgxIntegrityError) {
-    const problem = named(e instanceof IntegrityViolation ? e.gpa : e.address) ?? forGood;
+  const cause = e instanceof EnclaveStopped ? e.cause : undefined;
+  if (e instanceof EnclaveStopped && e.reason === "integrity" && (cause instanceof IntegrityViolation || cause instanceof SgxIntegrityError)) {
+    const problem = named(cause instanceof IntegrityViolation ? cause.gpa : cause.address) ?? forGood;
     return problem ? { outcome: "error", evidence: `${e.message}: ${problem}`, acted: a.acted } : { outcome: "detected", evidence: e.message, acted: a.acted };
   }
-  if (e instanceof EpcmFault) {
+  if (e instanceof EnclaveStopped && e.reason === "memory-fault" && cause instanceof EpcmFault) {
     // The EPCM names the frame the access went to: where the OS's page table sends the target now.
-    const problem = named(e.address) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);
+    const problem = named(cause.address) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);
     return problem
       ? { outcome: "error", evidence: `${e.message}: ${problem}`, acted: a.acted }
       : { outcome: "blocked", evidence: `${e.message}; the guest's frame is intact`, acted: a.acted };
   }
-  if (e instanceof EnclaveMemoryFault && e.cause instanceof RmpFault) {
-    const problem = named(e.gpa) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);
+  if (e instanceof EnclaveStopped && e.reason === "memory-fault" && cause instanceof RmpFault && e.site?.gpa !== undefined) {
+    const problem = named(e.site.gpa) ?? forGood ?? (a.intact?.() === false ? "the attacked frame changed" : null);
     return problem
       ? { outcome: "error", evidence: `${e.message}: ${problem}`, acted: a.acted }
       : { outcome: "blocked", evidence: `${e.message}; the guest's frame is intact`, acted: a.acted };
@@ -251,8 +253,8 @@ function sideChannelAttack(v: Victim): CellResult {
   }
   // Each step that touched the counter wrote its page back (at least: a repeated multi-byte store
   // also dirties the next page, host/wasm/mmu.ts fault); native has no write-back, its reads see
-  // the page itself.
-  const wroteBack = !v.enclave.memory || v.enclave.stats().writeBacks - writeBacks >= steps.filter((ops) => ops.length > 0).length;
+  // the page itself (and the sgx column counts no SEV write-backs).
+  const wroteBack = v.enclave.kind !== "sev" || v.enclave.stats().writeBacks - writeBacks >= steps.filter((ops) => ops.length > 0).length;
   const acted = wroteBack && seen.length === steps.length && new Set(values).size > 1 && new Set(values).size < values.length;
   if (right === pairs) {
     return { outcome: "leaked", evidence: `equal reads exactly when the counter was equal: ${learned.join(", ")}`, acted };

@@ -8,10 +8,10 @@ import type { AttackId, ColumnId } from "./matrix-axes";
 import { runAttackSuite } from "./run-suite";
 import type { SuiteOptions } from "./run-suite";
 import { runMain } from "../run-main";
+import { UsageError } from "../../../host/cli/cli-error";
 
 const USAGE = "usage: npm run conformance -- [--attack ID]... [--column ID]... [--verbose]";
 
-class UsageError extends Error {}
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
   if (value === undefined || !(allowed as readonly string[]).includes(value)) {

@@ -2,7 +2,7 @@
 // Columns are protection modes (DESIGN.md section 5, and issue 7's sgx preset), plus two with
 // ciphertext hiding on; rows are
 // the attacks of attacks.ts, in the order they are printed.
-import type { ModeName } from "../../../host/enclavisor/protection";
+import type { ModeName } from "../../../host/launcher/modes";
 
 /**
  * What an attack achieved (issue 4):

@@ -7,15 +7,13 @@
 // For the sgx column (issue 7), the surface is SGX's: the EPC frames' ciphertext and MACs and the
 // MEE's version-tree nodes (physically), the EPC through the OS's CPU (abort-page semantics), and
 // the OS's page tables in place of the NPT (host/sgx/adversary.ts, host/sgx/untrusted-os.ts).
-import type { Platform } from "../../../host/enclavisor/platform";
-import { launchEnclave } from "../../../host/enclavisor/run-app";
-import { isSgxEnclave } from "../../../host/enclavisor/sgx-launch";
-import type { SgxEnclave } from "../../../host/enclavisor/sgx-launch";
+import type { Platform } from "../../../host/sev/platform";
+import { launchEnclave } from "../../../host/launcher/run-app";
 import type { SgxSnapshot } from "../../../host/sgx/adversary";
 import { epcAddress } from "../../../host/sgx/faults";
-import type { Enclave } from "../../../host/enclavisor/run-app";
+import type { Enclave, SevEnclave, SgxEnclave } from "../../../host/launcher/backend";
 import type { FrameSnapshot, Via } from "../../../host/sev/adversary";
-import { PAGE_SIZE } from "../../../host/sev/page";
+import { PAGE_SIZE } from "../../../host/page";
 import { tinySwitches } from "../../enclavisor/fixtures/enclave";
 import type { Column } from "./matrix-axes";
 
@@ -118,9 +116,9 @@ export async function prepareVictim(wasm: Uint8Array, column: Column, platform: 
       decoy: guest.decoyPtr() / PAGE_SIZE,
       counter: guest.counterPtr() / PAGE_SIZE,
     };
-    const victim = isSgxEnclave(enclave)
+    const victim = enclave.kind === "sgx"
       ? sgxVictim(column, enclave, guest, pageOf)
-      : enclave.memory ? protectedVictim(column, enclave, guest, pageOf) : nativeVictim(column, enclave, guest, pageOf);
+      : enclave.kind === "sev" ? protectedVictim(column, enclave, guest, pageOf) : nativeVictim(column, enclave, guest, pageOf);
     victim.evict();
     return victim;
   } catch (e) {
@@ -129,10 +127,9 @@ export async function prepareVictim(wasm: Uint8Array, column: Column, platform: 
   }
 }
 
-function protectedVictim(column: Column, enclave: Enclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
-  const memory = enclave.memory!;
-  const vm = enclave.vm!;
-  const adversary = enclave.platform!.hv.adversary;
+function protectedVictim(column: Column, enclave: SevEnclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
+  const { memory, vm } = enclave;
+  const adversary = enclave.platform.hv.adversary;
   const gpaOf = (page: VaultPage): number => {
     const entry = memory.pageTable.lookup(pageOf[page]);
     if (!entry) throw new Error(`the vault's ${page} page (guest page ${pageOf[page]}) was never touched`);
@@ -188,7 +185,7 @@ function protectedVictim(column: Column, enclave: Enclave, guest: VaultExports, 
 
 /** The sgx column: the attacker is the OS and whoever holds the memory bus (host/sgx/adversary.ts). */
 function sgxVictim(column: Column, enclave: SgxEnclave, guest: VaultExports, pageOf: Record<VaultPage, number>): Victim {
-  const { machine, memory } = enclave.sgx;
+  const { machine, memory } = enclave;
   const adversary = machine.adversary;
   const table = machine.os.table(memory.id);
   const frameOf = (page: VaultPage): number => {

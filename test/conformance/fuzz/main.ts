@@ -5,11 +5,11 @@
 
 import { countStatus, runFuzz, type FuzzOptions, type FuzzReport } from "./run-fuzz";
 import { runMain } from "../run-main";
+import { UsageError } from "../../../host/cli/cli-error";
 
 const USAGE =
   "usage: npm run fuzz -- [--runs N] [--seed S] [--minutes M] [--capacity PAGES] [--timeout SECONDS] [--save DIR | --no-save] [--no-evict]";
 
-class UsageError extends Error {}
 
 function intArg(flag: string, value: string | undefined, min: number): number {
   const n = Number(value);

@@ -2,13 +2,15 @@
 // pages really go through emulated DRAM (encrypted, RMP-checked, integrity-checked as the mode
 // says), and the enclave's counters show that they did.
 import { beforeAll, describe, expect, it } from "vitest";
-import { launchEnclave, runApp } from "../../host/enclavisor/run-app";
-import type { Enclave } from "../../host/enclavisor/run-app";
+import { launchEnclave, runApp } from "../../host/launcher/run-app";
+import type { Enclave } from "../../host/launcher/backend";
 import { MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
-import { modeSwitches, ProtectionError } from "../../host/enclavisor/protection";
-import type { ModeName } from "../../host/enclavisor/protection";
+import { BackendError } from "../../host/launcher/launcher-error";
+import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
+import { modeSwitches } from "../../host/launcher/modes";
+import type { ModeName } from "../../host/launcher/modes";
 import { wat } from "../wasm/wat";
-import { guestApp, platformFor, PROTECTED_MODES, STATE_DIR, tinySwitches } from "./fixtures/enclave";
+import { asSev, guestApp, platformFor, PROTECTED_MODES, STATE_DIR, tinySwitches } from "../enclavisor/fixtures/enclave";
 
 let hello: Uint8Array;
 let kernels: Uint8Array;
@@ -115,18 +117,21 @@ describe("runApp and launchEnclave in every mode", () => {
     const limited = await launchEnclave(hello, { switches: tinySwitches("enclavisor"), platform, memoryLimitPages: 16 });
     let err: unknown;
     try {
-      (limited.guest.instance.exports._start as () => void)();
+      limited.start();
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(MemoryLimitError);
+    expect(err).toBeInstanceOf(EnclaveStopped);
+    expect(err).toMatchObject({ reason: "memory-limit" });
+    expect((err as Error).cause).toBeInstanceOf(MemoryLimitError);
     expect((err as Error).message).toMatch(/enclave memory limit reached: guest page \d+ .* the limit is 16 pages \(64 KiB\)/);
     expect(limited.stats().framesAllocated).toBe(16);
     // The same app under a limit it fits in, on the same platform: the host is unaffected.
     const fits = await runApp(hello, { switches: tinySwitches("enclavisor"), platform, memoryLimitPages: 256 });
     expect(fits.output[0]).toBe("hello from inside the enclave");
     expect(fits.stats.framesAllocated).toBeLessThanOrEqual(256);
-    await expect(runApp(hello, { switches: modeSwitches("native"), memoryLimitPages: 16 })).rejects.toThrow(ProtectionError);
+    await expect(runApp(hello, { switches: modeSwitches("native"), memoryLimitPages: 16 })).rejects.toThrow(BackendError);
+    await expect(runApp(hello, { switches: modeSwitches("native"), memoryLimitPages: 16 })).rejects.toThrow(/^BAD_CONFIG: a memory limit needs the software MMU/);
   });
 
   it("refuses a platform booted with other memory-controller switches, and a launch that fails leaves no VM", async () => {
@@ -150,11 +155,11 @@ describe("runApp and launchEnclave in every mode", () => {
         (i32.store8 (i32.const 0xc000fff0) (i32.const 3))))`);
     const platform = platformFor(tinySwitches("enclavisor"));
     const before = platform.dram.stats().allocated;
-    const enclave = await launchEnclave(app, { switches: tinySwitches("enclavisor"), platform });
-    (enclave.guest.instance.exports._start as () => void)();
+    const enclave = asSev(await launchEnclave(app, { switches: tinySwitches("enclavisor"), platform }));
+    enclave.start();
     expect(enclave.guest.mmu!.guestBytes).toBe(49153 * 65536);
     expect(enclave.stats().framesAllocated).toBe(3);
-    expect(enclave.memory!.pageTable.mappedPages).toBe(3);
+    expect(enclave.memory.pageTable.mappedPages).toBe(3);
     enclave.guest.mmu!.evictAll();
     expect(enclave.guest.read(0x80000000, 1)[0]).toBe(2);
     expect(enclave.guest.read(0xc000fff0, 1)[0]).toBe(3);

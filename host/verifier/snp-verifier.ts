@@ -15,9 +15,10 @@ import {
   SIGNER_INFO_RESERVED_MASK,
   type TcbVersion,
   verifyReportSignature,
-} from "./report";
-import { x509 } from "./x509";
-import { VcekOid } from "./certs";
+} from "../sev/report";
+import { x509 } from "../sev/x509";
+import { VcekOid } from "../sev/certs";
+import { VerifierError } from "./verifier-error";
 
 /** Report versions with the layout this verifier knows (2: ABI 1.52; 3: + CPUID; 5: + mitigation vectors). */
 const KNOWN_VERSIONS = new Set([2, 3, 4, 5]);
@@ -59,7 +60,8 @@ export interface VerifyResult {
   report?: AttestationReport;
 }
 
-class CheckFailed extends Error {
+class CheckFailed extends VerifierError {
+  override readonly name = "CheckFailed";
   constructor(readonly check: Check) {
     super(`${check.name}: ${check.detail}`);
   }

@@ -1,29 +1,29 @@
-// The host side of a server app (assembly/server.ts; issue 6): a typed wrapper over the guest's
-// I/O channel (open, data, drain, close, decoding the result words) and its sealed snapshots
-// (snapshot and restore, with typed errors that name the problem). The host only moves bytes: it
-// writes a client's bytes at io_in (shared pages: a direct write), and copies the guest's answer
-// from io_out.
+// The host side of a server app (assembly/server.ts): a typed wrapper over the guest's I/O channel
+// (open, data, drain, close, decoding the result words) and its sealed snapshots (snapshot and
+// restore, with typed errors that name the problem). The host only moves bytes: it writes a
+// client's bytes at io_in (shared pages: a direct write), and copies the guest's answer from io_out.
+// The exports and numbers of the contract are the guest ABI's (host/enclavisor/abi-table.ts and
+// abi-constants.ts).
 //
 // A guest that throws or traps in a handler (a bug, an integrity violation, an abort) may have
-// left its heap half-updated (AssemblyScript's allocator and shadow stack are not unwound), so the
-// wrapper marks itself stopped and refuses every later call: GuestStopped. Serving on from a state
-// that may be inconsistent could corrupt data silently; the caller stops the server instead.
-import { PAGE_SIZE } from "../wasm/layout";
-import type { Enclave } from "./run-app";
-import { enclaveCounter } from "./enclave-counter";
+// left its heap half-updated (AssemblyScript's allocator is not unwound), so it stops for good
+// (EnclaveStopped, host/wasm/guest.ts) and refuses every later call. A guest that breaks the
+// contract (a result word with undefined bits, more bytes than io_out holds) is stopped the same
+// way, with reason "contract". Serving on from a state that may be inconsistent could corrupt data
+// silently; the caller stops the server instead.
+import {
+  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE,
+} from "../enclavisor/abi-constants";
+import { SERVER_CHANNEL_EXPORTS, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
+import { EnclaveStopped } from "../wasm/enclave-stopped";
+import { PAGE_SIZE } from "../page";
+import type { Enclave } from "./backend";
+import { LauncherError } from "./launcher-error";
 
-/** Result word (assembly/server.ts): bytes written at io_out, in bits 0-28. */
-export const RESULT_LENGTH_MASK = 0x1fff_ffff;
-/** Close the connection after sending this result's bytes. */
-export const RESULT_CLOSE = 0x2000_0000;
-/** More output is queued in the guest: call drain. */
-export const RESULT_MORE = 0x4000_0000;
 const RESULT_UNKNOWN_BITS = 0x8000_0000;
-
-/** The channel's exports; a server app is recognised by `on_data`. */
-const CHANNEL_EXPORTS = ["on_open", "on_data", "on_drain", "on_close", "io_in", "io_in_cap", "io_out", "io_out_cap"] as const;
-const SNAPSHOT_EXPORTS = ["snapshot_begin", "snapshot_read", "snapshot_commit", "restore_begin", "restore_feed", "restore_end"] as const;
-const LIMITS_EXPORT = "kv_set_limits";
+const CHANNEL_EXPORTS = SERVER_CHANNEL_EXPORTS.map((f) => f.name);
+const SNAPSHOT_EXPORTS = SERVER_SNAPSHOT_EXPORTS.map((f) => f.name);
+const LIMITS_EXPORT = SERVER_LIMITS_EXPORT.name;
 
 /** What one handler call produced. */
 export interface Output {
@@ -35,28 +35,15 @@ export interface Output {
   more: boolean;
 }
 
-/** The module is not a server app, or breaks the contract (a missing export, a bad result word). */
-export class ServerAppError extends Error {
+/** The module is not a server app: an export of the channel is missing, or the channel is not open. */
+export class ServerAppError extends LauncherError {
   override name = "ServerAppError";
 }
-
-/** The guest threw or trapped in a handler: its state may be inconsistent, and it takes no more calls. */
-export class GuestStopped extends Error {
-  override name = "GuestStopped";
-}
-
-/** Negative statuses of the snapshot exports (the server-app contract). */
-export const SnapshotStatus = {
-  UNAVAILABLE: -1,
-  REFUSED: -2,
-  ROLLBACK: -3,
-  BAD_CALL: -4,
-} as const;
 
 export type SnapshotProblem = "unavailable" | "refused" | "rollback" | "bad-call" | "unsupported";
 
 /** A snapshot or restore the guest refused; `problem` says why, the message says it in words. */
-export class SnapshotError extends Error {
+export class SnapshotError extends LauncherError {
   override name = "SnapshotError";
   constructor(readonly problem: SnapshotProblem, message: string) {
     super(message);
@@ -93,14 +80,11 @@ export class ServerApp {
   readonly outCap: number;
   /** The app exports the snapshot functions (it can persist its state). */
   readonly persistent: boolean;
-  /** The app takes limits (kv_set_limits). */
+  /** The app takes request limits (set_limits). */
   readonly takesLimits: boolean;
-  /** Why the guest stopped, once it did. */
-  stopped: GuestStopped | null = null;
   private readonly fns: Record<string, Fn>;
   private readonly ioIn: number;
   private readonly ioOut: number;
-  private readonly counterRead: (() => number) | null;
   /** Direct views of io_in and io_out when the guest shared them (as assembly/server.ts's openChannel does). */
   private readonly inView: SharedRange | null;
   private readonly outView: SharedRange | null;
@@ -116,7 +100,7 @@ export class ServerApp {
       );
     }
     this.fns = {};
-    for (const [name, value] of Object.entries(exports)) if (typeof value === "function") this.fns[name] = value as Fn;
+    for (const [name, value] of Object.entries(exports)) if (typeof value === "function") this.fns[name] = enclave.guest.func(name) as Fn;
     this.persistent = SNAPSHOT_EXPORTS.every((name) => name in this.fns);
     this.takesLimits = LIMITS_EXPORT in this.fns;
     this.ioIn = this.call("io_in") >>> 0;
@@ -128,8 +112,11 @@ export class ServerApp {
     }
     this.inView = this.sharedRange(this.ioIn, this.inCap);
     this.outView = this.sharedRange(this.ioOut, this.outCap);
-    const platform = enclave.platform;
-    this.counterRead = platform ? enclaveCounter(platform.sp, enclave.measurement).read : null;
+  }
+
+  /** Why the guest stopped, once it did. */
+  get stopped(): EnclaveStopped | null {
+    return this.enclave.stopped;
   }
 
   /**
@@ -162,9 +149,9 @@ export class ServerApp {
     };
   }
 
-  /** The enclave's monotonic counter (null without one: a native run). */
+  /** The enclave's monotonic counter (null without one: a native or sgx run). */
   counter(): number | null {
-    return this.counterRead ? this.counterRead() : null;
+    return this.enclave.counterValue();
   }
 
   open(conn: number): void {
@@ -187,7 +174,7 @@ export class ServerApp {
     this.call("on_close", conn);
   }
 
-  /** kv_set_limits(maxBulk, maxArgs). */
+  /** set_limits(maxBulk, maxArgs): the longest bulk string and the most arguments a request may have. */
   setLimits(maxBulk: number, maxArgs: number): void {
     if (!this.takesLimits) throw new ServerAppError(`the app does not export ${LIMITS_EXPORT}: it takes no limits`);
     this.call(LIMITS_EXPORT, maxBulk, maxArgs);
@@ -250,18 +237,18 @@ export class ServerApp {
 
   private statusError(what: string, status: number): SnapshotError {
     switch (status) {
-      case SnapshotStatus.UNAVAILABLE:
-        return new SnapshotError("unavailable", `${what}: the enclave cannot seal (no sealing key or no counter: a native run)`);
-      case SnapshotStatus.REFUSED:
+      case SNAPSHOT_UNAVAILABLE:
+        return new SnapshotError("unavailable", `${what}: the enclave cannot seal (no sealing key or no counter: a native or sgx run)`);
+      case SNAPSHOT_REFUSED:
         return new SnapshotError(
           "refused",
           `${what}: the enclave refused the snapshot: it was modified, truncated or malformed, or sealed by another enclave ` +
             "(another app, mode or --cache), under another Enclavisor build (the sealing key is bound to Enclavisor's " +
             "measurement, which covers the source of host/enclavisor and host/wasm) or on another platform (another state directory)",
         );
-      case SnapshotStatus.ROLLBACK:
+      case SNAPSHOT_ROLLBACK:
         return new SnapshotError("rollback", `${what}: the snapshot is older than the enclave's counter (a rollback)`);
-      case SnapshotStatus.BAD_CALL:
+      case SNAPSHOT_BAD_CALL:
         return new SnapshotError("bad-call", `${what}: the enclave says the calls came out of order or the sizes do not add up`);
       default:
         return new SnapshotError("bad-call", `${what}: the enclave returned the unknown status ${status}`);
@@ -295,20 +282,16 @@ export class ServerApp {
     };
   }
 
+  /** Calls an export; whatever the guest throws stops it (EnclaveStopped). */
   private call(name: string, ...args: number[]): number {
-    if (this.stopped) throw this.stopped;
     const fn = this.fns[name];
     if (!fn) throw new ServerAppError(`the app does not export ${name}`);
-    try {
-      return fn(...args);
-    } catch (e) {
-      throw this.stop(`${name} ${e instanceof WebAssembly.RuntimeError ? "trapped" : "stopped"}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    return fn(...args);
   }
 
-  private stop(why: string): GuestStopped {
-    this.stopped ??= new GuestStopped(`the enclave stopped: ${why}`);
-    return this.stopped;
+  /** Stops the guest for breaking the contract. */
+  private stop(why: string): EnclaveStopped {
+    return this.enclave.guest.stop(new EnclaveStopped("contract", why));
   }
 }
 

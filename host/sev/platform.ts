@@ -3,19 +3,26 @@
 // the switches say), the AMD secure processor on its persistent state directory, and the
 // untrusted hypervisor on top. The secure processor's identity (chip secret, certificate keys)
 // is made once per state directory and reused, so a boot takes milliseconds.
-import { Dram } from "../sev/dram";
-import { Hypervisor } from "../sev/hypervisor";
-import type { LaunchOptions, Vm } from "../sev/hypervisor";
-import { MemoryController } from "../sev/memory-controller";
-import { MemoryEncryptionEngine } from "../sev/mee";
-import { resolveStateDir } from "../sev/platform-state";
-import { Rmp } from "../sev/rmp";
-import { SecureProcessor } from "../sev/secure-processor";
-import type { EvidenceChain } from "./evidence";
-import type { ProtectionSwitches } from "./protection";
+import { Dram } from "./dram";
+import { Hypervisor } from "./hypervisor";
+import type { LaunchOptions } from "./hypervisor";
+import type { Vm } from "./vm";
+import { MemoryController } from "./memory-controller";
+import { MemoryEncryptionEngine } from "./mee";
+import { resolveStateDir } from "./platform-state";
+import { Rmp } from "./rmp";
+import { SecureProcessor } from "./secure-processor";
+
+/** The chip's certificates in the forms evidence carries them (AMD KDS serves the VCEK as DER). */
+export interface CertificateChain {
+  vcekDer: Uint8Array;
+  askPem: string;
+  arkPem: string;
+}
 
 export interface PlatformOptions {
-  switches: Pick<ProtectionSwitches, "rmp" | "ciphertextHiding">;
+  /** The memory controller's switches: SNP's RMP checks, and ciphertext hiding. */
+  switches: { rmp: boolean; ciphertextHiding: boolean };
   /** The secure processor's state directory (default: $ENCLAVE_STATE_DIR, else ~/.enclavisor/platform). */
   stateDir?: string;
   /** DRAM capacity in 4 KiB frames (default 2^20 = 4 GiB; frames take host memory only once written). */
@@ -54,10 +61,10 @@ export class Platform {
     return this.hv.launchVm(opts);
   }
 
-  #chain: Promise<EvidenceChain> | undefined;
+  #chain: Promise<CertificateChain> | undefined;
 
-  /** The chip's certificate chain as evidence carries it: read once per platform, then shared. */
-  evidenceChain(): Promise<EvidenceChain> {
+  /** The chip's certificate chain: read once per platform, then shared. */
+  certificateChain(): Promise<CertificateChain> {
     this.#chain ??= this.sp.certificates().then((c) => ({
       vcekDer: new Uint8Array(c.vcek.rawData),
       askPem: c.ask.toString("pem"),

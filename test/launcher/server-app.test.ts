@@ -4,15 +4,16 @@
 // of the kv store: a round trip into a new enclave, and the typed errors of a modified, truncated,
 // foreign or rolled-back snapshot. The files and the command are test/cli/kv-persistence.test.ts.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchEnclave } from "../../host/enclavisor/run-app";
-import type { Enclave } from "../../host/enclavisor/run-app";
-import { modeSwitches } from "../../host/enclavisor/protection";
-import type { ModeName } from "../../host/enclavisor/protection";
-import { GuestStopped, isServerModule, ServerApp, ServerAppError, SnapshotError } from "../../host/enclavisor/server-app";
-import type { SnapshotProblem } from "../../host/enclavisor/server-app";
+import { launchEnclave } from "../../host/launcher/run-app";
+import type { Enclave } from "../../host/launcher/backend";
+import { modeSwitches } from "../../host/launcher/modes";
+import type { ModeName } from "../../host/launcher/modes";
+import { isServerModule, ServerApp, ServerAppError, SnapshotError } from "../../host/launcher/server-app";
+import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
+import type { SnapshotProblem } from "../../host/launcher/server-app";
 import { wat } from "../wasm/wat";
-import { guestApp, platformFor, PROTECTED_MODES, tinySwitches } from "./fixtures/enclave";
-import { RAW_SERVER } from "./fixtures/raw-server";
+import { guestApp, platformFor, PROTECTED_MODES, tinySwitches } from "../enclavisor/fixtures/enclave";
+import { RAW_SERVER } from "../enclavisor/fixtures/raw-server";
 
 let echo: Uint8Array;
 let hello: Uint8Array;
@@ -31,10 +32,9 @@ afterEach(() => {
 
 async function launch(bytes: Uint8Array, mode: ModeName): Promise<Enclave> {
   const switches = mode === "native" ? modeSwitches("native") : tinySwitches(mode);
-  const enclave = await launchEnclave(bytes, { switches, platform: mode === "native" ? undefined : platformFor(switches) });
+  const enclave = await launchEnclave(bytes, { switches, platform: switches.kind === "sev" ? platformFor(switches) : undefined });
   launched.push(enclave);
-  const start = enclave.guest.instance.exports._start;
-  if (typeof start === "function") (start as () => void)();
+  enclave.start();
   return enclave;
 }
 
@@ -103,8 +103,8 @@ describe("ServerApp and the contract", () => {
     const app = new ServerApp(await launch(wat(RAW_SERVER), mode));
     app.open(1);
     expect(text(app.data(1, bytes("fine")).bytes)).toBe("fine");
-    expect(() => app.data(1, bytes("!boom"))).toThrow(GuestStopped);
-    expect(app.stopped?.message).toMatch(/^the enclave stopped: on_data trapped: unreachable/);
+    expect(() => app.data(1, bytes("!boom"))).toThrow(EnclaveStopped);
+    expect(app.stopped?.message).toMatch(/^enclave stopped \(trap\): on_data: unreachable/);
     // Its heap may be half-updated: nothing more is called, for any connection.
     expect(() => app.open(2)).toThrow(app.stopped!);
     expect(() => app.data(1, bytes("fine"))).toThrow(app.stopped!);
@@ -113,7 +113,9 @@ describe("ServerApp and the contract", () => {
   it("stops when a result word claims more bytes than io_out holds", async () => {
     const app = new ServerApp(await launch(wat(RAW_SERVER), "native"));
     app.open(1);
-    expect(() => app.data(1, bytes(">"))).toThrow("the enclave stopped: on_data returned 4097 bytes, more than io_out holds (4096)");
+    expect(() => app.data(1, bytes(">"))).toThrow("enclave stopped (contract): on_data returned 4097 bytes, more than io_out holds (4096)");
+    expect(app.stopped).toMatchObject({ reason: "contract" });
+    expect(() => app.open(2)).toThrow(app.stopped!);
   });
 
   it("names the missing exports of an incomplete server", async () => {
@@ -122,17 +124,18 @@ describe("ServerApp and the contract", () => {
     expect(() => new ServerApp(enclave)).toThrow("the server app does not export on_drain (assembly/server.ts lists the exports a server app needs)");
   });
 
-  it("refuses snapshots of an app without the snapshot exports, and limits of an app without kv_set_limits", async () => {
+  it("refuses snapshots of an app without the snapshot exports, and limits of an app without set_limits", async () => {
     const app = new ServerApp(await launch(echo, "sev"));
     expect(app.persistent).toBe(false);
     expect(() => app.snapshot()).toThrow(SnapshotError);
     expect(() => app.restore(new Uint8Array(10), false)).toThrow(/does not export snapshot_begin, .*: it cannot save or load its state/);
-    expect(() => app.setLimits(1024, 16)).toThrow("the app does not export kv_set_limits: it takes no limits");
+    expect(() => app.setLimits(1024, 16)).toThrow("the app does not export set_limits: it takes no limits");
     expect(app.stopped).toBeNull();
   });
 
-  it("reads the enclave's counter from the secure processor (none in native mode)", async () => {
+  it("reads the enclave's counter from the secure processor (none in native or sgx mode)", async () => {
     expect(new ServerApp(await launch(echo, "native")).counter()).toBeNull();
+    expect(new ServerApp(await launch(echo, "sgx")).counter()).toBeNull();
     const counter = new ServerApp(await launch(echo, "sev-snp")).counter();
     expect(Number.isSafeInteger(counter)).toBe(true);
   });

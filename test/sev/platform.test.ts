@@ -2,10 +2,10 @@
 // processor on the state directory named by the flag, else by $ENCLAVE_STATE_DIR.
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Platform } from "../../host/enclavisor/platform";
-import { modeSwitches } from "../../host/enclavisor/protection";
+import { Platform } from "../../host/sev/platform";
+import { modeSwitches } from "../../host/launcher/modes";
 import { STATE_DIR_ENV } from "../../host/sev/platform-state";
-import { STATE_DIR } from "./fixtures/enclave";
+import { STATE_DIR } from "../enclavisor/fixtures/enclave";
 
 const saved = process.env[STATE_DIR_ENV];
 afterEach(() => {

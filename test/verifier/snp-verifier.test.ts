@@ -4,10 +4,10 @@ import { type CertificateChain, chainPem } from "../../host/sev/certs";
 import { deriveVcek } from "../../host/sev/key-derivation";
 import { PlatformState } from "../../host/sev/platform-state";
 import { encodeReport, Offset, parseReport, SIGNED_BYTES, signReport } from "../../host/sev/report";
-import { verifyAttestation, type VerifyInput } from "../../host/sev/verifier";
-import { launchGuest, newPlatform, patternPage, SHARED_STATE_DIR, type Platform } from "./fixtures/platform";
-import { GENOA_CHAIN_PEM, GENOA_REPORT_B64, GENOA_VCEK_PEM } from "./vectors/amd-genoa";
-import { MILAN_CHAIN_PEM, MILAN_REPORT_B64, MILAN_VCEK_PEM } from "./vectors/amd-milan";
+import { verifyAttestation, type VerifyInput } from "../../host/verifier/snp-verifier";
+import { launchGuest, newPlatform, patternPage, SHARED_STATE_DIR, type Platform } from "../sev/fixtures/platform";
+import { GENOA_CHAIN_PEM, GENOA_REPORT_B64, GENOA_VCEK_PEM } from "../sev/vectors/amd-genoa";
+import { MILAN_CHAIN_PEM, MILAN_REPORT_B64, MILAN_VCEK_PEM } from "../sev/vectors/amd-milan";
 
 const milanReport = new Uint8Array(Buffer.from(MILAN_REPORT_B64, "base64"));
 const milanNow = new Date("2026-01-01T00:00:00Z");

@@ -1,0 +1,186 @@
+// String commands (Redis t_string.c): SET, GET, GETSET, MGET, MSET, INCR, INCRBY, DECR, DECRBY,
+// APPEND, STRLEN.
+import { copyBytes, copyMemory, parseBufI64, parsedInt, writeDecimal } from "./bytes";
+import { maxBulk } from "./conn";
+import { now } from "./clock";
+import { al, ap, argIs, argInt, argc, lookup } from "./args";
+import { notInteger, syntaxError, wrongArity } from "./errors";
+import { replyArray, replyBulkBuf, replyError, replyInt, replyNil, replyOk, replyWrongType } from "./reply";
+import { db } from "./server-state";
+import { Entry, TYPE_STRING } from "./store";
+
+/**
+ * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
+ * `found` is what lookup(k), the last lookup, returned.
+ */
+function setString(k: u32, v: u32, keepTtl: bool, found: Entry | null): Entry {
+  const e = found != null ? found : db.addMissing(ap(k), al(k));
+  if (e.expireAt != 0 && !keepTtl) db.clearExpiry(e);
+  storeString(e, ap(v), al(v));
+  return e;
+}
+
+function storeString(e: Entry, p: usize, n: u32): void {
+  if (e.type == TYPE_STRING) {
+    const old = e.str;
+    if (old != null && <u32>old.byteLength == n) copyMemory(changetype<usize>(old), p, n); // same size: reuse the buffer
+    else e.str = copyBytes(p, n);
+    return;
+  }
+  e.str = copyBytes(p, n);
+  e.type = TYPE_STRING;
+  e.hash = null;
+  e.list = null;
+}
+
+const FLAG_NX = 1, FLAG_XX = 2, FLAG_GET = 4, FLAG_KEEPTTL = 8, FLAG_EX = 16, FLAG_PX = 32, FLAG_EXAT = 64, FLAG_PXAT = 128;
+const EXPIRE_FLAGS = FLAG_EX | FLAG_PX | FLAG_EXAT | FLAG_PXAT;
+
+export function set(): void {
+  let flags = 0;
+  let expireArg: u32 = 0;
+  for (let j: u32 = 3; j < argc; j++) {
+    const hasNext = j + 1 < argc;
+    if (argIs(j, "nx") && !(flags & FLAG_XX)) flags |= FLAG_NX;
+    else if (argIs(j, "xx") && !(flags & FLAG_NX)) flags |= FLAG_XX;
+    else if (argIs(j, "get")) flags |= FLAG_GET;
+    else if (argIs(j, "keepttl") && !(flags & EXPIRE_FLAGS)) flags |= FLAG_KEEPTTL;
+    else if (argIs(j, "ex") && !(flags & (FLAG_KEEPTTL | (EXPIRE_FLAGS & ~FLAG_EX))) && hasNext) {
+      flags |= FLAG_EX;
+      expireArg = ++j;
+    } else if (argIs(j, "px") && !(flags & (FLAG_KEEPTTL | (EXPIRE_FLAGS & ~FLAG_PX))) && hasNext) {
+      flags |= FLAG_PX;
+      expireArg = ++j;
+    } else if (argIs(j, "exat") && !(flags & (FLAG_KEEPTTL | (EXPIRE_FLAGS & ~FLAG_EXAT))) && hasNext) {
+      flags |= FLAG_EXAT;
+      expireArg = ++j;
+    } else if (argIs(j, "pxat") && !(flags & (FLAG_KEEPTTL | (EXPIRE_FLAGS & ~FLAG_PXAT))) && hasNext) {
+      flags |= FLAG_PXAT;
+      expireArg = ++j;
+    } else {
+      syntaxError();
+      return;
+    }
+  }
+  let at: i64 = 0;
+  if (flags & EXPIRE_FLAGS) {
+    if (!argInt(expireArg)) return notInteger();
+    let ms = parsedInt;
+    const seconds = (flags & (FLAG_EX | FLAG_EXAT)) != 0;
+    if (ms <= 0 || (seconds && ms > i64.MAX_VALUE / 1000)) return replyError("invalid expire time in 'set' command");
+    if (seconds) ms *= 1000;
+    if (flags & (FLAG_EX | FLAG_PX)) {
+      if (ms > i64.MAX_VALUE - now()) return replyError("invalid expire time in 'set' command");
+      ms += now();
+    }
+    at = ms;
+  }
+  const e = lookup(1);
+  if (flags & FLAG_GET) {
+    if (e == null) replyNil();
+    else if (e.type != TYPE_STRING) return replyWrongType();
+    else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+  }
+  if (((flags & FLAG_NX) && e != null) || ((flags & FLAG_XX) && e == null)) {
+    if (!(flags & FLAG_GET)) replyNil();
+    return;
+  }
+  const stored = setString(1, 2, (flags & FLAG_KEEPTTL) != 0, e);
+  if (at != 0) {
+    if (at <= now()) db.remove(stored); // an absolute time in the past: Redis deletes at once
+    else db.setExpiry(stored, at);
+  }
+  if (!(flags & FLAG_GET)) replyOk();
+}
+
+export function get(): void {
+  const e = lookup(1);
+  if (e == null) replyNil();
+  else if (e.type != TYPE_STRING) replyWrongType();
+  else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+}
+
+export function getset(): void {
+  const e = lookup(1);
+  if (e != null && e.type != TYPE_STRING) return replyWrongType();
+  if (e == null) replyNil();
+  else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+  setString(1, 2, false, e);
+}
+
+export function mget(): void {
+  replyArray(argc - 1);
+  for (let i: u32 = 1; i < argc; i++) {
+    const e = lookup(i);
+    if (e == null || e.type != TYPE_STRING) replyNil();
+    else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+  }
+}
+
+export function mset(): void {
+  if ((argc & 1) == 0) return wrongArity("mset");
+  for (let i: u32 = 1; i < argc; i += 2) {
+    setString(i, i + 1, false, lookup(i));
+  }
+  replyOk();
+}
+
+const OVERFLOW = "increment or decrement would overflow";
+
+/** Whether old + by fits in an i64; replies the overflow error if not. */
+export function addChecked(old: i64, by: i64): bool {
+  if ((by < 0 && old < 0 && by < i64.MIN_VALUE - old) || (by > 0 && old > 0 && by > i64.MAX_VALUE - old)) {
+    replyError(OVERFLOW);
+    return false;
+  }
+  return true;
+}
+
+export const DIGITS = memory.data(32);
+
+export function incrBy(by: i64): void {
+  const e = lookup(1);
+  let old: i64 = 0;
+  if (e != null) {
+    if (e.type != TYPE_STRING) return replyWrongType();
+    if (!parseBufI64(changetype<ArrayBuffer>(e.str))) return notInteger();
+    old = parsedInt;
+  }
+  if (!addChecked(old, by)) return;
+  const v = old + by;
+  const target = e != null ? e : db.addMissing(ap(1), al(1));
+  storeString(target, DIGITS, writeDecimal(DIGITS, v));
+  replyInt(v);
+}
+
+export function decrBy(): void {
+  if (!argInt(2)) return notInteger();
+  if (parsedInt == i64.MIN_VALUE) return replyError("decrement would overflow");
+  incrBy(-parsedInt);
+}
+
+export function append(): void {
+  const e = lookup(1);
+  const n = al(2);
+  if (e == null) {
+    setString(1, 2, false, null);
+    replyInt(n);
+    return;
+  }
+  if (e.type != TYPE_STRING) return replyWrongType();
+  const old = changetype<ArrayBuffer>(e.str);
+  const total = <u64>old.byteLength + <u64>n;
+  if (total > <u64>maxBulk) return replyError("string exceeds maximum allowed size (proto-max-bulk-len)");
+  const grown = new ArrayBuffer(<i32>total);
+  memory.copy(changetype<usize>(grown), changetype<usize>(old), old.byteLength);
+  memory.copy(changetype<usize>(grown) + old.byteLength, ap(2), n);
+  e.str = grown;
+  replyInt(<i64>total);
+}
+
+export function strlen(): void {
+  const e = lookup(1);
+  if (e == null) replyInt(0);
+  else if (e.type != TYPE_STRING) replyWrongType();
+  else replyInt(changetype<ArrayBuffer>(e.str).byteLength);
+}

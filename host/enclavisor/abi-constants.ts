@@ -1,0 +1,64 @@
+// The numbers of the guest ABI, the one source for both sides of it: the host's guest-abi.ts and
+// server-app contract import them, and so does the SDK in assembly/. AssemblyScript compiles this
+// file too, so it holds integer constants only (each side gives them its own types). The imports
+// themselves are listed in abi-imports.ts; test/enclavisor/guest-abi-table.test.ts checks the SDK's
+// compiled imports and the host's implementations against that list.
+
+/**
+ * Version of the guest ABI (the `enclave` and `env` imports and their semantics). It is part of
+ * the enclave measurement (measurement.ts, ABI record), so a verifier knows which host interface
+ * an enclave was launched against. Bump it on any change. Version 2 added `enclave.counter_read`
+ * and `enclave.counter_advance`.
+ */
+export const ABI_VERSION = 2;
+
+/** Bytes a sealed blob has beyond its data: the blob header (sealing.ts, blob format). */
+export const SEAL_OVERHEAD = 36;
+/** Largest plaintext one `enclave.seal` call takes (1 MiB): bounds what a guest makes the host allocate. */
+export const MAX_SEAL_PLAINTEXT = 1048576;
+/** Bytes of guest data an enclave report carries (attestation.ts, REPORT_DATA). */
+export const ATTEST_DATA_BYTES = 64;
+/** Most bytes one `enclave.random` call fills; the SDK asks in chunks of at most this. */
+export const MAX_RANDOM_BYTES = 65536;
+/** Longest guest text the host decodes for `enclave.log` and a message of `env.abort` (longer is cut). */
+export const MAX_MESSAGE_BYTES = 65536;
+/** Pages shared with the host (`enclave.share`) are whole pages of this size. */
+export const SHARED_PAGE_SIZE = 4096;
+
+// Results of `enclave.seal` and `enclave.unseal` below zero (the SDK turns them into null).
+/** The enclave has no sealing key (a native or sgx run). */
+export const SEAL_UNAVAILABLE = -1;
+/** Bad arguments: too large an input, or an output buffer too small. */
+export const SEAL_BAD_INPUT = -2;
+/** The blob was refused: malformed, modified, or sealed by another enclave or platform. */
+export const SEAL_REFUSED = -3;
+
+/** `enclave.attest`: the enclave cannot attest (native, sgx, or a VM without SNP reports). */
+export const ATTEST_UNAVAILABLE = -1;
+
+// Results of `enclave.counter_advance` (`enclave.counter_read` returns -1 without a counter).
+export const COUNTER_OK = 0;
+/** The enclave has no counter (a native or sgx run). */
+export const COUNTER_UNAVAILABLE = -1;
+/** Below the counter, or not a whole number from 0 to 2^53 - 1: a counter never goes back. */
+export const COUNTER_REFUSED = -2;
+
+// The server-app contract (assembly/server.ts): the result word of on_data and on_drain.
+/** Bytes the guest wrote at io_out(), bits 0-28. */
+export const RESULT_LENGTH_MASK = 0x1fffffff;
+/** Close the connection once this result's bytes are sent. */
+export const RESULT_CLOSE = 0x20000000;
+/** More output is queued in the guest: the host calls on_drain. */
+export const RESULT_MORE = 0x40000000;
+/** Default size of each of the two channel buffers. */
+export const CHANNEL_BYTES = 65536;
+
+// Statuses of a server app's snapshot exports below zero.
+/** No sealing or no counter (a native or sgx run). */
+export const SNAPSHOT_UNAVAILABLE = -1;
+/** The snapshot was refused: modified, truncated, reordered, or another enclave's or platform's. */
+export const SNAPSHOT_REFUSED = -2;
+/** The snapshot is older than the enclave's counter. */
+export const SNAPSHOT_ROLLBACK = -3;
+/** The calls came out of order, or the sizes do not add up. */
+export const SNAPSHOT_BAD_CALL = -4;

@@ -1,0 +1,62 @@
+// The guest ABI's functions: every import the host serves (guest-abi.ts implements exactly these)
+// and the exports by which the host drives a server app (assembly/server.ts). The numbers of the
+// ABI are in abi-constants.ts. A test compiles the SDK and checks that each import it declares is
+// here with the same signature, and that guest-abi.ts serves each one.
+
+/** A Wasm value type as the imports use them (pointers and lengths are i32 on wasm32). */
+export type AbiType = "i32" | "i64" | "f64";
+
+export interface AbiFunction {
+  readonly module: string;
+  readonly name: string;
+  readonly params: readonly AbiType[];
+  readonly results: readonly AbiType[];
+}
+
+/** The import namespace of the enclave SDK. */
+export const ENCLAVE_MODULE = "enclave";
+/** The AssemblyScript runtime's own imports. */
+export const RUNTIME_MODULE = "env";
+
+const fn = (module: string, name: string, params: AbiType[], results: AbiType[] = []): AbiFunction => ({ module, name, params, results });
+
+export const ABI_IMPORTS: readonly AbiFunction[] = [
+  fn(ENCLAVE_MODULE, "log", ["i32", "i32"]),
+  fn(ENCLAVE_MODULE, "share", ["i32", "i32"]),
+  fn(ENCLAVE_MODULE, "seal", ["i32", "i32", "i32", "i32"], ["i32"]),
+  fn(ENCLAVE_MODULE, "unseal", ["i32", "i32", "i32", "i32"], ["i32"]),
+  fn(ENCLAVE_MODULE, "attest", ["i32", "i32", "i32"], ["i32"]),
+  fn(ENCLAVE_MODULE, "random", ["i32", "i32"], ["i32"]),
+  fn(ENCLAVE_MODULE, "untrusted_time_ms", [], ["f64"]),
+  fn(ENCLAVE_MODULE, "counter_read", [], ["f64"]),
+  fn(ENCLAVE_MODULE, "counter_advance", ["f64"], ["i32"]),
+  // AssemblyScript's runtime: abort(message, file, line, column), trace(message, n, a0..a4), seed().
+  fn(RUNTIME_MODULE, "abort", ["i32", "i32", "i32", "i32"]),
+  fn(RUNTIME_MODULE, "trace", ["i32", "i32", "f64", "f64", "f64", "f64", "f64"]),
+  fn(RUNTIME_MODULE, "seed", [], ["f64"]),
+];
+
+/** The I/O channel a server app exports (assembly/server.ts); a server app is told by on_data. */
+export const SERVER_CHANNEL_EXPORTS: readonly AbiFunction[] = [
+  fn("", "on_open", ["i32"]),
+  fn("", "on_data", ["i32", "i32"], ["i32"]),
+  fn("", "on_drain", ["i32"], ["i32"]),
+  fn("", "on_close", ["i32"]),
+  fn("", "io_in", [], ["i32"]),
+  fn("", "io_in_cap", [], ["i32"]),
+  fn("", "io_out", [], ["i32"]),
+  fn("", "io_out_cap", [], ["i32"]),
+];
+
+/** The exports of a server app that can save and load its state as sealed snapshots. */
+export const SERVER_SNAPSHOT_EXPORTS: readonly AbiFunction[] = [
+  fn("", "snapshot_begin", [], ["i32"]),
+  fn("", "snapshot_read", [], ["i32"]),
+  fn("", "snapshot_commit", [], ["i32"]),
+  fn("", "restore_begin", ["i32"], ["i32"]),
+  fn("", "restore_feed", ["i32"], ["i32"]),
+  fn("", "restore_end", ["i32"], ["i32"]),
+];
+
+/** Optional: the request limits a server app takes from the host (set_limits(maxBulk, maxArgs)). */
+export const SERVER_LIMITS_EXPORT: AbiFunction = fn("", "set_limits", ["i32", "i32"]);
