@@ -1,5 +1,5 @@
-// Server apps (DESIGN.md section 8, "a data handler for a server"): the I/O channel through shared
-// pages. The host owns the sockets and only moves bytes; the guest parses and answers.
+// Server apps (docs/architecture.md, "The guest ABI"): the I/O channel through shared pages. The
+// host owns the sockets and only moves bytes; the guest parses and answers.
 //
 // A server app calls openChannel() from `_start`, re-exports the four channel exports below, and
 // exports its handlers:

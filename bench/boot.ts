@@ -1,10 +1,10 @@
-// The `boot` suite: enclave boot latency per granularity and attestation latency (issue 5,
-// "Performance"; DESIGN.md sections 6 and 10). Per app, mode and granularity, launch + destroy is
-// timed: `vm` and `process` from a cold module (rewrite not cached), from the on-disk rewrite cache
-// (a new process) and from the in-memory one (a later launch in the same process); `function` as a
-// clone of its template (made by the warm-up), and as a first launch that makes the template. The
-// Enclavisor VM's own boot is timed apart; native is the baseline. Then evidence is produced and
-// verified.
+// The `boot` suite: enclave boot latency per granularity and attestation latency
+// (docs/architecture.md, "Enclavisor" and "What is measured"). Per app, mode and granularity,
+// launch + destroy is timed: `vm` and `process` from a cold module (rewrite not cached), from the
+// on-disk rewrite cache (a new process) and from the in-memory one (a later launch in the same
+// process); `function` as a clone of its template (made by the warm-up), and as a first launch that
+// makes the template. The Enclavisor VM's own boot is timed apart; native is the baseline. Then
+// evidence is produced and verified.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,7 +35,7 @@ const KINDS = ["cold", "disk", "memory"] as const;
 type Kind = (typeof KINDS)[number];
 const EXPECTED_OUTCOME: Record<Kind, CacheOutcome> = { cold: "rewritten", disk: "disk", memory: "memory" };
 
-/** Issue 5's goals, in milliseconds. */
+/** The boot goals, in milliseconds. */
 const GOAL_PROCESS_MS = 10;
 const GOAL_FUNCTION_MS = 0.5;
 const GOAL_ATTEST_MS = 10;
@@ -345,7 +345,7 @@ async function measure(opts: SuiteOptions, root: string): Promise<SuiteResult> {
         return [m, fmtMs(a.issue.p50), fmtMs(a.issue.p99), fmtMs(a.verify.p50), fmtMs(a.verify.p99), fmtMs(a.total.p50), fmtMs(a.total.p99), `${a.bytes} B`];
       })),
     "",
-    "### Goals (issue 5)",
+    "### Goals",
     "",
     markdownTable(["goal", "status", "figure"], [
       [`\`process\` ≤ ${GOAL_PROCESS_MS} ms for ${second}.wasm, cached rewrite`, goals.process.status, goals.process.detail],

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmark suites: the suite interface, statistics, timing, machine info and
 // the guest apps. Every suite runs its baseline and its subject side by side in one process,
-// repeats them, and reports medians and ratios (DESIGN.md section 10).
+// repeats them, and reports medians and ratios (docs/architecture.md, "What is measured").
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";

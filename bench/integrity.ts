@@ -1,7 +1,7 @@
-// The `integrity` suite: the Merkle integrity tree with its integrity cache (issue 4, "Integrity":
-// measure arity, cache size and hash, and keep the fastest sound default). Each subject is one
-// tree over the same working set, timed per page on the fill path (verifyPage) and the write-back
-// path (updatePage) at random GPAs; the baseline is the bare page hash, the floor of both paths.
+// The `integrity` suite: the Merkle integrity tree with its integrity cache, measured over arity,
+// cache size and hash to keep the fastest sound default. Each subject is one tree over the same
+// working set, timed per page on the fill path (verifyPage) and the write-back path (updatePage) at
+// random GPAs; the baseline is the bare page hash, the floor of both paths.
 // Three phases, each side by side in one run: hash x arity at an equal on-chip budget in bytes,
 // cache sizes of the default tree, and the default tree's nodes in host memory against the
 // emulated DRAM. In a phase every round runs every subject once, in turn, the first rotating;

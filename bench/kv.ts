@@ -1,10 +1,10 @@
 // The `kv` suite: throughput and latency of the kv enclave under redis-benchmark, next to a real
-// redis-server on the same machine (issue 6, "Performance"; DESIGN.md section 10). Three servers
-// run at once: kv served by `enclave serve` in native mode (the baseline: the same guest code,
-// plain Wasm) and in enclavisor mode (encrypted, integrity-checked memory), and redis-server. Each
-// round runs `redis-benchmark -t set,get` against each of them in turn (the first rotating), with 50
-// clients and no pipelining, and with 16-deep pipelining; the figures are the medians of the
-// rounds. redis-benchmark takes one core and the server the other on a 2-core machine.
+// redis-server on the same machine (docs/architecture.md, "What is measured"). Three servers run at
+// once: kv served by `enclave serve` in native mode (the baseline: the same guest code, plain Wasm)
+// and in enclavisor mode (encrypted, integrity-checked memory), and redis-server. Each round runs
+// `redis-benchmark -t set,get` against each of them in turn (the first rotating), with 50 clients
+// and no pipelining, and with 16-deep pipelining; the figures are the medians of the rounds.
+// redis-benchmark takes one core and the server the other on a 2-core machine.
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -36,7 +36,7 @@ const WORKLOADS: readonly Workload[] = [
 /** Random keys among this many (redis-benchmark -r), so that the store holds more than one key. */
 const KEYSPACE = 100_000;
 
-/** Issue 6's goals. */
+/** The kv suite's goals. */
 const GOAL_VS_NATIVE = 0.9;
 const GOAL_VS_REDIS = 0.5;
 
@@ -294,7 +294,7 @@ function report(samples: Samples, cpu: CpuSamples, rounds: number): { suite: Sui
       }),
     ),
     "",
-    "## Goals (issue 6)",
+    "## Goals",
     "",
     markdownTable(["goal", "ratio", "target", ""], goals.map((g) => [g.goal, fmtRatio(g.value), `>= ${g.target}x`, g.met ? "met" : "not met"])),
   ].join("\n");

@@ -1,9 +1,9 @@
-// The benchmark command: `npm run bench [-- SUITE...] [--full] [--charts-only]` (issue 7, "The
-// command"). Measures the openssl references, runs each suite (all by default) with progress on
-// the terminal, and writes bench/results/<suite>.json (every figure and the machine),
-// bench/results/<suite>.md (the report), the suite's SVG charts, and bench/results/summary.md over
-// every suite's latest results. `--charts-only` redraws the charts and the summary from the JSON
-// files already there, measuring nothing. See bench/README.md.
+// The benchmark command: `npm run bench [-- SUITE...] [--full] [--charts-only]`. Measures the
+// openssl references, runs each suite (all by default) with progress on the terminal, and writes
+// bench/results/<suite>.json (every figure and the machine), bench/results/<suite>.md (the report),
+// the suite's SVG charts, and bench/results/summary.md over every suite's latest results.
+// `--charts-only` redraws the charts and the summary from the JSON files already there, measuring
+// nothing. See bench/README.md.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,4 +1,4 @@
-// The `mmu` suite: the hit path of the software MMU (issue 2, "Performance").
+// The `mmu` suite: the hit path of the software MMU.
 // Each compute kernel of guest-apps/kernels.wasm runs natively and rewritten side by side, with a
 // working set that fits in the resident cache, so the only cost measured is the inline residency
 // check the rewriter adds before each access. Goal: at most 1.25x, geometric mean over the kernels.

@@ -1,6 +1,7 @@
-// The `paging` suite: the miss path of enclave memory (DESIGN.md sections 4, 5 and 10). Every part
-// runs native and the protected modes side by side in one run, each round giving every subject one
-// turn in rotating order; figures are medians of the rounds. Each part is a module of bench/paging/:
+// The `paging` suite: the miss path of enclave memory (docs/architecture.md, "The path of one
+// memory access", "Protection modes" and "What is measured"). Every part runs native and the
+// protected modes side by side in one run, each round giving every subject one turn in rotating
+// order; figures are medians of the rounds. Each part is a module of bench/paging/:
 //   1. miss-path.ts: the miss path per page, for fill and write-back, in each mode, next to the
 //      plain in-memory backing, the raw XTS page decrypt and encrypt of the sev suite's engine, and
 //      a native read of a page. Faults are driven from the host through the guest's own MMU.

@@ -1,8 +1,8 @@
-// Measured references (issue 7, "Outputs"): what the machine's own OpenSSL does per 4 KiB block for
-// the primitives the emulation spends its time in, so that every report can put its figures next to
-// a measured floor: AES-128-XTS (the SEV memory encryption engine, host/sev), AES-128-GCM (the SGX
-// model's counter-mode MEE and paging crypto, host/sgx), SHA-256 (the integrity tree's default
-// hash) and SHA-384 (measurements and launch digests). Measured once per `npm run bench` and kept in
+// Measured references: what the machine's own OpenSSL does per 4 KiB block for the primitives the
+// emulation spends its time in, so that every report can put its figures next to a measured floor:
+// AES-128-XTS (the SEV memory encryption engine, host/sev), AES-128-GCM (the SGX model's
+// counter-mode MEE and paging crypto, host/sgx), SHA-256 (the integrity tree's default hash) and
+// SHA-384 (measurements and launch digests). Measured once per `npm run bench` and kept in
 // bench/results/references.json, which the summary and the suites' reports read.
 //
 // `openssl speed -elapsed`: wall-clock time, as the suites time their subjects, so that both meet

@@ -1,7 +1,7 @@
-// The `sev` suite: page encryption of the emulated memory controller (issue 3, "Performance"),
-// next to `openssl speed -evp aes-128-xts -bytes 4096` on the same machine and, as the naive
-// baseline, node:crypto's own aes-128-xts with a new cipher per page. Each round runs every
-// subject once, in turn; figures are medians over the rounds. Goal: at least 25% of openssl's rate.
+// The `sev` suite: page encryption of the emulated memory controller, next to `openssl speed -evp
+// aes-128-xts -bytes 4096` on the same machine and, as the naive baseline, node:crypto's own
+// aes-128-xts with a new cipher per page. Each round runs every subject once, in turn; figures are
+// medians over the rounds. Goal: at least 25% of openssl's rate.
 // The engine and openssl run the same AES-XTS code (Node links OpenSSL 3.0); the engine adds a
 // tweak set-up per page (openssl speed keeps one), a call into the addon and its JS checks.
 import { execFileSync } from "node:child_process";

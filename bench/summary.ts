@@ -1,6 +1,6 @@
-// bench/results/summary.md (issue 7, "Outputs"): one page tying the suites together, written from
-// whatever bench/results/<suite>.json files exist: which run each came from, its headline figures,
-// the measured references, the machine, and every chart. Each suite's full report stays in
+// bench/results/summary.md: one page tying the suites together, written from whatever
+// bench/results/<suite>.json files exist: which run each came from, its headline figures, the
+// measured references, the machine, and every chart. Each suite's full report stays in
 // bench/results/<suite>.md.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

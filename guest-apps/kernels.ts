@@ -1,12 +1,11 @@
 // Compute kernels for the hit-path benchmark (`npm run bench -- mmu`) and for the conformance check
-// that a guest behaves identically as given and rewritten (issue 2, "Conformance" and
-// "Performance").
+// that a guest behaves identically as given and rewritten.
 //
 // Calling convention: `setup(kernel, bytes, seed)` allocates a working set of about `bytes` bytes
 // for one kernel and fills it from a seeded PRNG; `step(kernel, iters)` runs `iters` iterations and
 // returns a checksum. Work is split into calls because V8 has no on-stack replacement for Wasm: a
-// long call would stay in the baseline tier (DESIGN.md section 11). Kernel ids are exported as
-// immutable globals so that hosts find them by name.
+// long call would stay in the baseline tier. Kernel ids are exported as immutable globals so that
+// hosts find them by name.
 //
 // The arithmetic is all 32-bit wrapping integer (or integer-valued f64) so that a TypeScript
 // reference can reproduce every checksum exactly.

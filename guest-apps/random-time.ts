@@ -1,6 +1,6 @@
-// Random bytes and untrusted time (issue 5, the SDK): the app draws a nonce with randomBytes and
-// reads the host's clock with untrustedTimeMs, and logs only what is safe to show: the length of
-// the nonce, whether it is all zero, whether two draws differ, and whether the clock looks sane.
+// Random bytes and untrusted time: the app draws a nonce with randomBytes and reads the host's
+// clock with untrustedTimeMs, and logs only what is safe to show: the length of the nonce, whether
+// it is all zero, whether two draws differ, and whether the clock looks sane.
 import { log, randomBytes, untrustedTimeMs } from "../assembly";
 
 function allZero(b: Uint8Array): bool {

@@ -1,6 +1,6 @@
-// Sealing (issue 5): the app seals a secret, unseals the blob, and logs whether the two match,
-// never the secret itself. It also exports `sealSecret` and `unsealMatches` so a host can take a
-// blob out of one enclave and hand it to another (which must fail to open it).
+// Sealing: the app seals a secret, unseals the blob, and logs whether the two match, never the
+// secret itself. It also exports `sealSecret` and `unsealMatches` so a host can take a blob out of
+// one enclave and hand it to another (which must fail to open it).
 import { log, seal, unseal } from "../assembly";
 
 // A secret made inside the enclave; stands in for a key or credential an app keeps across runs.

@@ -1,6 +1,6 @@
-// The victim of the attack conformance suite (`npm run conformance`, issue 4): an enclave app that
-// keeps a secret page, a decoy page and a counter in its own memory and checks them itself, so a
-// test learns whether an attack on DRAM changed what the guest runs on without reading the memory.
+// The victim of the attack conformance suite (`npm run conformance`): an enclave app that keeps a
+// secret page, a decoy page and a counter in its own memory and checks them itself, so a test
+// learns whether an attack on DRAM changed what the guest runs on without reading the memory.
 //
 // Each of the three lives alone in a 4 KiB-aligned static page (memory.data), untouched by the
 // runtime's heap: an attack aimed at one guest page hits exactly one of them, and the counter's

@@ -1,4 +1,4 @@
-// Working-set scans for the paging benchmark (`npm run bench -- paging`, issue 4 "Performance").
+// Working-set scans for the paging benchmark (`npm run bench -- paging`).
 //
 // kernels.ts keeps its data in a StaticArray, which stops short of 1 GiB, and its scans touch the
 // whole array per call, so a random scan of a working set far larger than the resident cache

@@ -107,6 +107,40 @@ export function tcbViolations(edges: readonly Edge[], trusted: ReadonlySet<strin
   return bad;
 }
 
+/** Groups of files that import each other in a circle (strongly connected components of more than one file). */
+export function importCycles(edges: readonly Edge[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const { from, to } of edges) next.set(from, [...(next.get(from) ?? []), to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!next.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const group: string[] = [];
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      onStack.delete(w);
+      group.push(w);
+      if (w === v) break;
+    }
+    if (group.length > 1) cycles.push(group.sort());
+  };
+  for (const v of next.keys()) if (!index.has(v)) visit(v);
+  return cycles;
+}
+
 const FILES = ["host", "bench", "scripts", "assembly", "guest-apps"].flatMap(sources);
 const EDGES = FILES.flatMap((f) => importsOf(f, readFileSync(join(ROOT, f), "utf8")));
 
@@ -122,6 +156,11 @@ describe("layers", () => {
 
   it("every import goes down the layer table", () => {
     expect(layerViolations(EDGES)).toEqual([]);
+  });
+
+  it("no host files import each other in a circle, type imports included", () => {
+    expect(importCycles(EDGES.filter((e) => e.from.startsWith("host/")))).toEqual([]);
+    expect(importCycles([{ from: "a", to: "b" }, { from: "b", to: "c" }, { from: "c", to: "a" }, { from: "c", to: "d" }])).toEqual([["a", "b", "c"]]);
   });
 
   it("every file is in a layer", () => {

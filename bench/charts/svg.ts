@@ -1,7 +1,7 @@
-// Line and bar charts as standalone SVG text (issue 7, "SVG charts"), with no dependency: axes with
-// ticks and units, linear or log scales, a legend, a title, and optional reference lines. Colours
-// are the Okabe-Ito palette (readable with colour-blindness), and each line also has its own marker
-// shape and dash, so that series stay apart in grey print too.
+// Line and bar charts as standalone SVG text, with no dependency: axes with ticks and units, linear
+// or log scales, a legend, a title, and optional reference lines. Colours are the Okabe-Ito palette
+// (readable with colour-blindness), and each line also has its own marker shape and dash, so that
+// series stay apart in grey print too.
 
 export interface Axis {
   /** The quantity, e.g. "working set". */

@@ -62,7 +62,7 @@ export function report(cfg: Config, { miss, integrity, hit, sweep }: PagingFigur
   const pagesOf = (b: number) => b / PAGE_SIZE;
 
   const lines: string[] = [
-    "## Goals (issue 4, \"Performance\")",
+    "## Goals",
     "",
     markdownTable(["goal", "measured", "result"], [
       [`sev miss path ≤ ${GOAL_SEV_VS_DECRYPT}x the raw page decrypt (XTS engine, 1 page per call)`,
@@ -85,7 +85,7 @@ export function report(cfg: Config, { miss, integrity, hit, sweep }: PagingFigur
       `behind a resident cache of ${CACHE_PAGES} pages; faults come from the host through the guest's own MMU (\`SoftMmu.fault\`, ` +
       `what the rewritten code calls), in page order, ${BATCH_PAGES} per timed batch. A read miss evicts a clean victim (scrub) and fills; ` +
       "a write miss evicts a dirty victim (write-back, scrub) and fills. Fill and write-back also alone, on the backing store " +
-      `(\`PageBacking.fill\` / \`writeBack\`). µs per page: each turn's figure is the median of its batches (a batch that lost the CPU ` +
+      `(\`PageBacking.load\` / \`store\`). µs per page: each turn's figure is the median of its batches (a batch that lost the CPU ` +
       `to another process does not count whole; the turns' means are in the JSON), then the median of ${cfg.rounds} rounds (p25-p75).`,
     "",
     markdownTable(["reference", "µs / page"], Object.entries(refs).map(([name, m]) => [name, cell(m)])),

@@ -11,9 +11,9 @@ export const INLINE_MAX: u32 = 64 * 1024;
 /** Most input memory reserved ahead of the bytes that arrived, for a long bulk string. */
 const EAGER_BYTES: i64 = 1 << 20;
 
-/** Largest bulk string (Redis's proto-max-bulk-len, 512 MiB by default); kv_set_limits sets it. */
+/** Largest bulk string (Redis's proto-max-bulk-len, 512 MiB by default); set_limits sets it. */
 export let maxBulk: u32 = 512 * 1024 * 1024;
-/** Most arguments in one command; kv_set_limits sets it. */
+/** Most arguments in one command; set_limits sets it. */
 export let maxArgs: u32 = 1024 * 1024;
 
 export function setLimits(bulk: u32, args: u32): void {

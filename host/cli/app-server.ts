@@ -1,6 +1,6 @@
-// Serves a server enclave (host/enclavisor/server-app.ts) over TCP with node:net: one guest
+// Serves a server enclave (host/launcher/server-app.ts) over TCP with node:net: one guest
 // connection id per socket, the socket's bytes handed to on_data in chunks of at most io_in_cap,
-// the answers written back. The host only moves bytes (issue 6, "The command").
+// the answers written back. The host only moves bytes.
 //
 // Backpressure, both ways: a socket whose write buffer is over HIGH_WATER_MARK gets no more guest
 // output (queued output stays in the guest, fetched with on_drain once the socket drains) and is

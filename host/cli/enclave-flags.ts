@@ -86,12 +86,7 @@ function onOff(value: string | undefined, flag: string): boolean | undefined {
 
 function pages(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  let bytes: number;
-  try {
-    bytes = parseSize(value, flag);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const bytes = parseSize(value, flag);
   if (bytes < PAGE_SIZE) throw new UsageError(`${flag} must be at least one page of 4K, got '${value}'`);
   return Math.floor(bytes / PAGE_SIZE);
 }

@@ -1,6 +1,6 @@
-// The file a server's sealed snapshot is stored in (`enclave serve --data DIR`; issue 6,
-// "Persistence"). The body is the guest's sealed bytes as is: the guest alone checks them. The
-// header only lets the host name problems early and clearly; it is untrusted like the rest.
+// The file a server's sealed snapshot is stored in (`enclave serve --data DIR`). The body is the
+// guest's sealed bytes as is: the guest alone checks them. The header only lets the host name
+// problems early and clearly; it is untrusted like the rest.
 //
 // Format, version 1 (integers little-endian):
 //   0x00  8 B  magic "ENCLSNAP"

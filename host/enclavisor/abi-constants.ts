@@ -1,7 +1,7 @@
 // The numbers of the guest ABI, the one source for both sides of it: the host's guest-abi.ts and
 // server-app contract import them, and so does the SDK in assembly/. AssemblyScript compiles this
 // file too, so it holds integer constants only (each side gives them its own types). The imports
-// themselves are listed in abi-imports.ts; test/enclavisor/guest-abi-table.test.ts checks the SDK's
+// themselves are listed in abi-imports.ts; test/enclavisor/abi-table.test.ts checks the SDK's
 // compiled imports and the host's implementations against that list.
 
 /**

@@ -1,5 +1,5 @@
-// Post-launch attestation (DESIGN.md section 6; issue 5): Enclavisor's attestation key and the
-// enclave reports it signs.
+// Post-launch attestation (docs/architecture.md, "Enclavisor"): Enclavisor's attestation key and
+// the enclave reports it signs.
 //
 // At launch the attester generates an ECDSA P-384 key pair inside the Enclavisor VM and binds its
 // public key to the VM's SNP attestation report through REPORT_DATA (SNP ABI pub. 56860,

@@ -1,7 +1,7 @@
-// An enclave's monotonic counter (issue 6, "Persistence"): one per enclave measurement on a
-// platform, kept by the secure processor in its persistent state, so that it survives restarts and
-// the untrusted host cannot lower it. Sealed snapshots carry the counter's next value; a snapshot
-// whose value is below the counter is a rollback.
+// An enclave's monotonic counter: one per enclave measurement on a platform, kept by the secure
+// processor in its persistent state, so that it survives restarts and the untrusted host cannot
+// lower it. Sealed snapshots carry the counter's next value; a snapshot whose value is below the
+// counter is a rollback.
 import type { SecureProcessor } from "../sev/secure-processor";
 import { MEASUREMENT_BYTES, toHex } from "./measurement";
 

@@ -1,6 +1,6 @@
-// The typed errors of Enclavisor's host API (enclavisor.ts; issue 5, "Lifecycle"): a code a
-// program can switch on, and a message that names the enclave and the problem. Messages carry
-// handles, states, GPAs and counts, never key material or enclave data.
+// The typed errors of Enclavisor's host API (enclavisor.ts): a code a program can switch on, and a
+// message that names the enclave and the problem. Messages carry handles, states, GPAs and counts,
+// never key material or enclave data.
 import { EnclavisorError } from "./enclavisor-error";
 
 export const ENCLAVE_ERROR_CODES = [

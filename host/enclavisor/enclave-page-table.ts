@@ -1,7 +1,8 @@
 // Enclavisor's enclave page table: guest-virtual page (the Wasm address >> 12) -> guest-physical
-// frame of the enclave's VM (DESIGN.md section 4, miss path step 1). It lives in Enclavisor's own
-// (trusted) memory. A page gets its frame on first touch, so that an enclave may grow to the Wasm
-// maximum while only the pages it touched take frames; a configured limit caps those frames.
+// frame of the enclave's VM (docs/architecture.md, "The path of one memory access", step 4a). It
+// lives in Enclavisor's own (trusted) memory. A page gets its frame on first touch, so that an
+// enclave may grow to the Wasm maximum while only the pages it touched take frames; a configured
+// limit caps those frames.
 //
 // A function clone's table has a base: its template's table (frozen). A page the clone has not
 // mapped itself translates through the base to the template's frame; the clone's first write-back

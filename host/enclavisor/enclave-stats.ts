@@ -1,6 +1,6 @@
-// Per-enclave counters (issue 4, "Counters"): the MMU's paging events, the memory controller's
-// work on the enclave's behalf, and the integrity tree's walks. A snapshot is a plain object, so
-// that the host API returns it and `enclave run --stats` prints it.
+// Per-enclave counters: the MMU's paging events, the memory controller's work on the enclave's
+// behalf, and the integrity tree's walks. A snapshot is a plain object, so that the host API
+// returns it and `enclave run --stats` prints it.
 import type { MmuStats } from "../wasm/mmu";
 import type { EnclaveMemoryCounters } from "./enclave-memory";
 import type { IntegrityStats } from "./integrity-tree";

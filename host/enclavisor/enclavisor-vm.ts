@@ -1,8 +1,8 @@
-// One Enclavisor VM (DESIGN.md section 6, "Boot"): an SEV VM launched through the SNP launch flow
-// over the Enclavisor image (enclavisor-image.ts: its pages are measured, so the VM's SNP reports
-// carry Enclavisor's measurement), with what Enclavisor keeps for the enclaves inside it: the
-// VM's integrity tree and its node store, the frame ownership table, the address-space slots of
-// its enclaves, and its attestation key.
+// One Enclavisor VM (docs/architecture.md, "Enclavisor", Boot): an SEV VM launched through the SNP
+// launch flow over the Enclavisor image (enclavisor-image.ts: its pages are measured, so the VM's
+// SNP reports carry Enclavisor's measurement), with what Enclavisor keeps for the enclaves inside
+// it: the VM's integrity tree and its node store, the frame ownership table, the address-space
+// slots of its enclaves, and its attestation key.
 //
 // Guest-physical layout: enclave slot k holds GPAs [k * SLOT_PAGES, (k + 1) * SLOT_PAGES), room for
 // the largest Wasm memory; MAX_SLOTS slots stay below the image (IMAGE_GPA, 2^32 - 4096) and the

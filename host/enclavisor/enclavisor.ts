@@ -22,7 +22,7 @@ import { createHash } from "node:crypto";
 import type { Vm } from "../sev/vm";
 import { instantiateGuest } from "../wasm/guest";
 import type { Guest } from "../wasm/guest";
-import type { RewriteResult } from "../wasm/rewrite";
+import type { RewriteResult } from "../wasm/rewrite-result";
 import { MAX_GUEST_WASM_PAGES, WASM_PAGE_SIZE } from "../wasm/layout";
 import { PAGE_SIZE } from "../page";
 import { REPORT_DATA_BYTES } from "./attestation";

@@ -1,4 +1,4 @@
-// Enclavisor's frame ownership table (DESIGN.md section 6; issue 5, "Isolation"): for every
+// Enclavisor's frame ownership table (docs/architecture.md, "Enclavisor"): for every
 // guest-physical frame of one Enclavisor VM that holds enclave data, who may use it. It lives in
 // Enclavisor's own memory, and every path from an enclave to a frame (the enclave's page table
 // filling or writing back a page, a clone's copy-on-write) asks it first.

@@ -13,6 +13,7 @@ import { ABI_IMPORTS } from "./abi-table";
 import { SealingError } from "./sealing";
 import type { Sealer } from "./sealing";
 import type { EnclaveCounter } from "./enclave-counter";
+import { EnclavisorError } from "./enclavisor-error";
 
 /** Guest-view memory access (the MMU's, or direct for a native run). */
 export interface GuestMemory {
@@ -106,7 +107,7 @@ export function abiImports(mem: GuestMemory, host: AbiHost, options: AbiOptions 
   const imports: Record<string, Record<string, Implementation>> = {};
   for (const f of ABI_IMPORTS) {
     const serve = impl[`${f.module}.${f.name}`];
-    if (!serve) throw new Error(`the guest ABI table lists ${f.module}.${f.name}, but the host does not serve it`);
+    if (!serve) throw new EnclavisorError(`the guest ABI table lists ${f.module}.${f.name}, but the host does not serve it`);
     (imports[f.module] ??= {})[f.name] = refusingBadCalls(`${f.module}.${f.name}`, serve);
   }
   return imports;

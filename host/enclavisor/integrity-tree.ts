@@ -1,6 +1,7 @@
 // The Merkle integrity tree of one VM over its guest-physical frames, with its integrity cache
-// (DESIGN.md section 5; issue 4 "Integrity"), after the tree of SGX's memory encryption engine
-// (Gueron, "A Memory Encryption Engine Suitable for General Purpose Processors", 2016).
+// (docs/architecture.md, "The path of one memory access", step 4d), after the tree of SGX's
+// memory encryption engine (Gueron, "A Memory Encryption Engine Suitable for General Purpose
+// Processors", 2016).
 //
 // Trusted (on chip; plain fields of this object): the root digest, the integrity cache of
 // verified nodes, and a per-tree secret salt. Untrusted (a NodeStore the hypervisor can tamper
@@ -33,6 +34,7 @@ import { checkPage, hexFrame, MAX_FRAME } from "../sev/page";
 import { PAGE_SIZE } from "../page";
 import { IntegrityViolation } from "./integrity-violation";
 import type { NodeStore } from "./node-store";
+import { EnclavisorError } from "./enclavisor-error";
 
 /** Sound hashes node:crypto computes fast; each digest is used whole. */
 export const TREE_HASHES = ["sha256", "sha512-256", "blake2s256", "blake2b512"] as const;
@@ -376,7 +378,7 @@ export class IntegrityTree {
       this.#id[s] = -1;
       return s;
     }
-    throw new Error("integrity cache has no evictable node (internal error)");
+    throw new EnclavisorError("integrity cache has no evictable node (internal error)");
   }
 
   /** The slot of a cached node's parent (cached, as the cache is inclusive), or -1 for the top node. */
@@ -384,7 +386,7 @@ export class IntegrityTree {
     const level = this.#level[s]!;
     if (level === this.levels - 1) return -1;
     const parent = this.#map.get(this.#levelBase[level + 1]! + Math.floor(this.#index[s]! / this.arity));
-    if (parent === undefined) throw new Error("integrity cache lost a parent of a cached node (internal error)");
+    if (parent === undefined) throw new EnclavisorError("integrity cache lost a parent of a cached node (internal error)");
     return parent;
   }
 

@@ -1,6 +1,7 @@
-// The error of a failed integrity check (DESIGN.md section 5, issue 4 "Integrity"): the fill or
-// write-back of a guest page met memory that is not what the integrity tree last recorded. It names
-// the GPA being accessed and the check that failed, never any page contents, digests or keys.
+// The error of a failed integrity check (docs/architecture.md, "The path of one memory access"):
+// the fill or write-back of a guest page met memory that is not what the integrity tree last
+// recorded. It names the GPA being accessed and the check that failed, never any page contents,
+// digests or keys.
 import { hexFrame } from "../sev/page";
 import { EnclavisorError } from "./enclavisor-error";
 

@@ -1,7 +1,7 @@
-// The enclave measurement (issue 5, "Measurement"; DESIGN.md section 6): a SHA-384 hash chain in
-// the style of SNP's launch digest (host/sev/launch-digest.ts, SEV-SNP ABI 8.17.2 PAGE_INFO), so a
-// verifier can recompute it offline (`enclave measure app.wasm`) and compare it with the value the
-// running enclave reports.
+// The enclave measurement (docs/architecture.md, "Enclavisor"): a SHA-384 hash chain in the style
+// of SNP's launch digest (host/sev/launch-digest.ts, SEV-SNP ABI 8.17.2 PAGE_INFO), so a verifier
+// can recompute it offline (`enclave measure app.wasm`) and compare it with the value the running
+// enclave reports.
 //
 // The digest starts as 48 zero bytes. Each record extends it: digest = SHA-384(record), where a
 // record is 0x70 bytes, little-endian:

@@ -1,6 +1,7 @@
-// Untrusted storage for the integrity tree's nodes and leaf metadata (DESIGN.md section 5: inner
-// nodes live in untrusted memory, where the adversary can tamper with them). A store only holds
-// bytes; the tree verifies everything it reads. A node never written reads as zeroes.
+// Untrusted storage for the integrity tree's nodes and leaf metadata (docs/architecture.md, "The
+// path of one memory access", step 4d: nodes live in untrusted memory, where the adversary can
+// tamper with them). A store only holds bytes; the tree verifies everything it reads. A node never
+// written reads as zeroes.
 import type { Hypervisor } from "../sev/hypervisor";
 import type { Vm } from "../sev/vm";
 import type { AccessOptions, MemoryController } from "../sev/memory-controller";

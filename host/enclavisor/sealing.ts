@@ -1,5 +1,5 @@
-// Sealing (DESIGN.md section 6): data an enclave encrypts so that it opens only in the same enclave
-// on the same platform. The key is derived in two steps:
+// Sealing (docs/architecture.md, "Enclavisor"): data an enclave encrypts so that it opens only in
+// the same enclave on the same platform. The key is derived in two steps:
 //   1. the secure processor's MSG_KEY_REQ (SEV-SNP Firmware ABI, pub. 56860, section 7.2) with the
 //      VCEK root and GUEST_FIELD_SELECT = MEASUREMENT: a key bound to the chip secret (which never
 //      leaves the secure processor) and to the VM's launch measurement, i.e. the Enclavisor image;

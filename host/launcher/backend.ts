@@ -16,7 +16,6 @@ import type { Platform } from "../sev/platform";
 import type { EpcBacking } from "../sgx/epc-backing";
 import type { SgxMachine } from "../sgx/machine";
 import type { EnclaveStopped } from "../wasm/enclave-stopped";
-import type { Guest } from "../wasm/guest";
 import { BackendError } from "./launcher-error";
 
 export interface LaunchOptions {
@@ -62,15 +61,8 @@ export interface EnclaveBackend {
   launch(bytes: Uint8Array, options: LaunchOptions): Promise<Enclave>;
 }
 
-interface EnclaveCommon {
-  readonly id: number;
-  readonly granularity: GranularityName;
-  readonly switches: ProtectionSwitches;
-  /** The enclave measurement (host/enclavisor/measurement.ts), as backend.measure predicts it. */
-  readonly measurement: Uint8Array;
-  readonly guest: Guest;
-  /** Lines the guest logged so far. */
-  readonly output: string[];
+/** What every enclave has, whatever its kind: the fields of Enclavisor's own, and the calls below. */
+interface EnclaveCommon extends Pick<EnclavisorEnclave, "id" | "granularity" | "switches" | "measurement" | "guest" | "output"> {
   readonly features: BackendFeatures;
   /** Why the guest stopped, once it did; then it takes no more calls. */
   readonly stopped: EnclaveStopped | null;

@@ -1,5 +1,6 @@
-// The adversary API of the untrusted host (DESIGN.md section 2; issue 3): what a malicious
-// hypervisor or someone with access to DRAM can do, each with the effect it has on real hardware.
+// The adversary API of the untrusted host (docs/architecture.md, "The threat model"): what a
+// malicious hypervisor or someone with access to DRAM can do, each with the effect it has on real
+// hardware.
 //   via "cpu":      the hypervisor's own loads and stores, through the memory controller: the
 //                   RMP refuses writes to guest-owned frames (SNP), ciphertext hiding blanks reads;
 //   via "physical": a DRAM bus interposer or cold boot: raw DRAM, no RMP, no hiding.

@@ -6,6 +6,7 @@
 // platform state directory and kept there.
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject, webcrypto } from "node:crypto";
 import * as asn1js from "asn1js";
+import { PlatformStateError } from "./platform-state";
 import type { PlatformState } from "./platform-state";
 import type { TcbVersion } from "./report";
 import { x509 } from "./x509";
@@ -134,7 +135,7 @@ function issueCa(
 
 function spkiOfPkcs8(state: PlatformState, name: string): Uint8Array<ArrayBuffer> {
   const der = state.read(name);
-  if (!der) throw new Error(`platform state entry ${name} is missing`);
+  if (!der) throw new PlatformStateError(`platform state entry ${name} is missing`);
   const priv = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
   return new Uint8Array(createPublicKey(priv).export({ type: "spki", format: "der" }));
 }

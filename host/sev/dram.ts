@@ -1,7 +1,7 @@
-// DRAM: a sparse set of 4 KiB system-physical frames. It stores whatever bytes reach it (the
-// memory controller writes ciphertext for private pages); it knows nothing of keys or owners.
-// Only the hypervisor allocates frames (DESIGN.md section 2). As on real DRAM, freeing a frame
-// does not scrub it: the next owner finds the old bytes until it writes its own.
+// DRAM: a sparse set of 4 KiB system-physical frames. It stores whatever bytes reach it (the memory
+// controller writes ciphertext for private pages); it knows nothing of keys or owners. Only the
+// hypervisor allocates frames (docs/architecture.md, "The threat model"). As on real DRAM, freeing
+// a frame does not scrub it: the next owner finds the old bytes until it writes its own.
 //
 // Frames live in slabs of SLAB_FRAMES, made on the first write into them, and are found by index,
 // not through hash tables: a page miss finds its frame without chasing cold pointers.

@@ -1,6 +1,6 @@
-// The untrusted hypervisor (DESIGN.md section 2): creates SEV VMs through the secure processor's
-// API, allocates their frames and ASIDs, owns their nested page tables, and exposes the
-// adversary API. It never holds the memory encryption engine: keys stay between the
+// The untrusted hypervisor (docs/architecture.md, "The threat model"): creates SEV VMs through the
+// secure processor's API, allocates their frames and ASIDs, owns their nested page tables, and
+// exposes the adversary API. It never holds the memory encryption engine: keys stay between the
 // secure processor and the memory controller.
 import { Adversary } from "./adversary";
 import type { Dram } from "./dram";

@@ -4,6 +4,7 @@
 // pub. 56860, section 7.2 "MSG_KEY_REQ"). All derivations are HKDF-SHA384 with a distinct label.
 import { createECDH, createPrivateKey, createPublicKey, hkdfSync, type KeyObject } from "node:crypto";
 import { encodeTcb, type TcbVersion } from "./report";
+import { SevError } from "./sev-error";
 
 const LABEL = "enclavisor-sev-sp/v1 ";
 /** Order of the P-384 group (FIPS 186-4, D.1.2.4). */
@@ -52,7 +53,7 @@ export function deriveVcek(chipSecret: Uint8Array, tcb: TcbVersion): { privateKe
     const privateKey = createPrivateKey({ key: jwk, format: "jwk" });
     return { privateKey, publicKey: createPublicKey(privateKey) };
   }
-  throw new Error("VCEK derivation failed"); // probability ~2^-49000
+  throw new SevError("VCEK derivation failed"); // probability ~2^-49000
 }
 
 /** Root of keys derived for guests with ROOT_KEY_SELECT = VCEK; bound to chip and TCB. */

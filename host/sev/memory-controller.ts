@@ -1,4 +1,5 @@
-// The memory controller: the path of every access to DRAM (DESIGN.md sections 4 and 5).
+// The memory controller: the path of every access to DRAM (docs/architecture.md, "The path of one
+// memory access" and "Protection modes").
 //   guest access: GPA -> NPT -> SPA -> RMP check (SEV-SNP) -> DRAM, through the memory
 //                 encryption engine with the VM's ASID key when the C-bit is set (private page);
 //                 shared pages (C-bit clear) pass through as plaintext (APM vol 2, 15.34.5);
@@ -14,6 +15,7 @@ import { checkPage, checkPages } from "./page";
 import { PAGE_SIZE } from "../page";
 import { RmpFault } from "./rmp";
 import type { Rmp, RmpCheck } from "./rmp";
+import { SevError } from "./sev-error";
 
 /** What a VM's accesses are made with: both chosen by the (untrusted) hypervisor. */
 export interface GuestContext {
@@ -122,7 +124,7 @@ export class MemoryController {
    * the page was already in that state. Only SEV-SNP has the instruction.
    */
   pvalidate(vm: GuestContext, gpa: number, validate: boolean): boolean {
-    if (!this.snp) throw new Error("PVALIDATE needs SEV-SNP: this memory controller runs without the RMP");
+    if (!this.snp) throw new SevError("PVALIDATE needs SEV-SNP: this memory controller runs without the RMP");
     const spa = this.#translate(vm, [gpa], true, "write", false)[0]!;
     try {
       return this.#rmp.pvalidate(spa, vm.asid, gpa, validate);

@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { SevError } from "./sev-error";
 
 const ADDON_PATH = fileURLToPath(new URL("../../native/page-cipher/build/Release/page_cipher.node", import.meta.url));
 
@@ -25,7 +26,7 @@ export interface PageCipher {
 
 function load(): PageCipher {
   if (!existsSync(ADDON_PATH)) {
-    throw new Error(`the native page cipher is not built (${ADDON_PATH} is missing): run 'npm install' or 'node scripts/build-native.mjs'`);
+    throw new SevError(`the native page cipher is not built (${ADDON_PATH} is missing): run 'npm install' or 'node scripts/build-native.mjs'`);
   }
   return createRequire(import.meta.url)(ADDON_PATH) as PageCipher;
 }

@@ -1,8 +1,9 @@
-// Boots the emulated platform for a protection mode (DESIGN.md sections 2, 5 and 7): DRAM, the
-// memory encryption engine, the RMP, the memory controller (RMP checks and ciphertext hiding as
-// the switches say), the AMD secure processor on its persistent state directory, and the
-// untrusted hypervisor on top. The secure processor's identity (chip secret, certificate keys)
-// is made once per state directory and reused, so a boot takes milliseconds.
+// Boots the emulated platform for a protection mode (docs/architecture.md, "The threat model",
+// "Protection modes" and "The secure processor"): DRAM, the memory encryption engine, the RMP, the
+// memory controller (RMP checks and ciphertext hiding as the switches say), the AMD secure
+// processor on its persistent state directory, and the untrusted hypervisor on top. The secure
+// processor's identity (chip secret, certificate keys) is made once per state directory and
+// reused, so a boot takes milliseconds.
 import { Dram } from "./dram";
 import { Hypervisor } from "./hypervisor";
 import type { LaunchOptions } from "./hypervisor";

@@ -1,6 +1,7 @@
 // SNP ATTESTATION_REPORT (SEV-SNP Firmware ABI spec, pub. 56860, table "ATTESTATION_REPORT
-// Structure"; DESIGN.md section 7): 0x4A0 bytes, little-endian, signed with ECDSA P-384 / SHA-384
-// over bytes 0x000-0x29F, R and S stored little-endian and zero-padded to 72 bytes at 0x2A0.
+// Structure"; docs/architecture.md, "The secure processor"): 0x4A0 bytes, little-endian, signed
+// with ECDSA P-384 / SHA-384 over bytes 0x000-0x29F, R and S stored little-endian and zero-padded
+// to 72 bytes at 0x2A0.
 import { sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { SevError } from "./sev-error";
 
@@ -172,7 +173,7 @@ export class ReportFormatError extends SevError {
   }
 }
 
-/** Parses the fields of a report (no signature or reserved-field check: see verifier.ts). */
+/** Parses the fields of a report (no signature or reserved-field check: see host/verifier/snp-verifier.ts). */
 export function parseReport(bytes: Uint8Array): AttestationReport {
   if (bytes.length !== REPORT_BYTES) {
     throw new ReportFormatError(`an attestation report is ${REPORT_BYTES} bytes, got ${bytes.length}`);
@@ -209,7 +210,7 @@ function reversed(a: Uint8Array): Uint8Array {
 export function signReport(report: Uint8Array, vcekPrivate: KeyObject): Uint8Array {
   if (report.length !== REPORT_BYTES) throw new RangeError(`report must be ${REPORT_BYTES} bytes`);
   const sig = nodeSign("sha384", report.subarray(0, SIGNED_BYTES), { key: vcekPrivate, dsaEncoding: "ieee-p1363" });
-  if (sig.length !== 2 * P384_BYTES) throw new Error("the VCEK must be an ECDSA P-384 key");
+  if (sig.length !== 2 * P384_BYTES) throw new ReportFormatError("the VCEK must be an ECDSA P-384 key");
   report.fill(0, Offset.signature, REPORT_BYTES);
   report.set(reversed(sig.subarray(0, P384_BYTES)), Offset.signature);
   report.set(reversed(sig.subarray(P384_BYTES)), Offset.signature + SIG_COMPONENT_BYTES);

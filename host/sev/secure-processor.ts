@@ -162,7 +162,7 @@ export class SecureProcessor {
   // ---- monotonic counters ------------------------------------------------------------------
   // Real SNP firmware has no guest-visible monotonic counter (deployments use a TPM NV counter or a
   // remote service); the emulated chip keeps named ones in its persistent state, which the host
-  // cannot lower: rollback protection for sealed data (issue 6, "Persistence").
+  // cannot lower: rollback protection for sealed data.
 
   /** A persistent monotonic counter (0 until first advanced). */
   counterRead(name: string): number {

@@ -6,7 +6,8 @@
 // and, as the OS, edit the page tables that map an enclave's pages to frames (untrusted-os.ts).
 // Addresses: an EPC frame at epcAddress(frame); tree nodes after the EPC, at treeBase + offset.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import type { Epc } from "./epc";
 import { EPC_BASE, EpcAccessDenied, epcAddress, hexAddress } from "./faults";
 import { PAGE_SIZE } from "../page";

@@ -6,13 +6,14 @@
 //
 // Frames are held sparsely (a Map), so a 93 MiB EPC costs host memory only for the frames in use.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import { epcAddress, EpcmFault, SgxIntegrityError } from "./faults";
 import { MeeCtr } from "./mee-ctr";
 import { PAGE_SIZE } from "../page";
 import { VersionTree } from "./version-tree";
 
-/** 93 MiB of usable EPC (the default of issue 7's sgx preset). */
+/** 93 MiB of usable EPC (the sgx preset's default). */
 export const DEFAULT_EPC_PAGES = (93 * 2 ** 20) / PAGE_SIZE;
 /** Verified tree nodes the MEE keeps on die by default. */
 export const DEFAULT_MEE_CACHE_NODES = 1024;

@@ -10,7 +10,8 @@
 // cold). It leaves out the OS's fault handling and the TLB shootdown EWB needs (ETRACK and IPIs),
 // so it is a lower bound of what an SGX EPC fault costs.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 
 export const EXIT_CYCLES = 8_200;
 export const NOMINAL_GHZ = 3;

@@ -1,7 +1,8 @@
 // What the SGX model raises when the hardware refuses something. None of the messages carries page
 // contents, counters' meaning or keys: only the EPC address and the check that failed.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import { SgxError } from "./sgx-error";
 
 /** Where the EPC sits in the emulated physical address space (the PRM base; any aligned value would do). */

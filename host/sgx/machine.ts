@@ -2,7 +2,8 @@
 // untrusted OS that drives them, and the attacker's view. Enclaves on one machine share its EPC,
 // as on the real part.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import { SgxAdversary } from "./adversary";
 import { Epc } from "./epc";
 import { DEFAULT_EXIT_NS } from "./exits";

@@ -12,11 +12,13 @@
 // VA pages take EPC frames, as on the real part; their slots are kept in the model's trusted state
 // rather than written through the MEE.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import type { Epc } from "./epc";
 import { epcAddress, SgxIntegrityError } from "./faults";
 import { PAGE_SIZE } from "../page";
+import { SgxError } from "./sgx-error";
 
 export const VA_SLOTS_PER_PAGE = 512;
 const PAGING_MAC_BYTES = 16;
@@ -82,7 +84,7 @@ export class EpcPaging {
   /** EWB: evicts `owner`'s `page` from `frame`; the frame is free afterwards. Needs a free VA slot. */
   ewb(frame: number, owner: number, page: number): EvictedPage {
     const va = this.#open.values().next().value;
-    if (!va) throw new Error("EWB needs an empty VA slot: the OS must EPA a VA page first");
+    if (!va) throw new SgxError("EWB needs an empty VA slot: the OS must EPA a VA page first");
     const plain = this.#plain;
     try {
       this.#epc.read(frame, owner, page, plain);

@@ -4,7 +4,8 @@
 // page faults. Nothing here is trusted: the EPCM (epc.ts) and the paging MACs (paging.ts) are what
 // stop it from cheating, and attacks reach the enclave through exactly these structures.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import type { Epc } from "./epc";
 import type { EpcPaging, EvictedPage } from "./paging";
 

@@ -12,7 +12,8 @@
 // Node layout (ours; Gueron packs 56-bit counters and a 56-bit MAC into 64 bytes): 8 counters as
 // u64 LE, then an 8-byte MAC: 72 bytes.
 //
-// host/sgx is a hardware model beside host/sev, a departure from DESIGN.md's layers: see mee-ctr.ts.
+// host/sgx is a second hardware model beside host/sev (docs/architecture.md, "Departures from the
+// starting design"): see mee-ctr.ts.
 import { epcAddress, SgxIntegrityError } from "./faults";
 import type { MeeCtr } from "./mee-ctr";
 import { MEE_MAC_BYTES } from "./mee-ctr";

@@ -92,7 +92,7 @@ function parseCert(der: Uint8Array, what: string): ParsedCert {
   try {
     return { node: new NodeX509(der), peculiar: new x509.X509Certificate(new Uint8Array(der)), der };
   } catch (err) {
-    throw new Error(`${what} is not a valid X.509 certificate (${(err as Error).message})`);
+    throw new VerifierError(`${what} is not a valid X.509 certificate (${(err as Error).message})`);
   }
 }
 
@@ -165,13 +165,13 @@ export function verifyAttestation(input: VerifyInput): VerifyResult {
     attempt("input", () => {
       const r = input.report;
       if (!(r instanceof Uint8Array) || r.length !== REPORT_BYTES) {
-        throw new Error(`the report must be ${REPORT_BYTES} bytes, got ${r instanceof Uint8Array ? r.length : typeof r}`);
+        throw new VerifierError(`the report must be ${REPORT_BYTES} bytes, got ${r instanceof Uint8Array ? r.length : typeof r}`);
       }
       const vcekDers = certificateDers(input.vcek);
-      if (vcekDers.length !== 1) throw new Error(`expected one VCEK certificate, found ${vcekDers.length}`);
+      if (vcekDers.length !== 1) throw new VerifierError(`expected one VCEK certificate, found ${vcekDers.length}`);
       vcek = parseCert(vcekDers[0]!, "the VCEK");
       const chainDers = certificateDers(input.chain);
-      if (chainDers.length !== 2) throw new Error(`the chain must hold the ASK and the ARK, found ${chainDers.length} certificate(s)`);
+      if (chainDers.length !== 2) throw new VerifierError(`the chain must hold the ASK and the ARK, found ${chainDers.length} certificate(s)`);
       const [first, second] = chainDers.map((d, i) => parseCert(d, i === 0 ? "the chain's first certificate" : "the chain's second certificate")) as [ParsedCert, ParsedCert];
       // AMD's KDS serves ASK then ARK; accept either order by finding the self-issued one.
       const selfIssued = (c: ParsedCert): boolean => c.node.subject === c.node.issuer;

@@ -1,6 +1,6 @@
-// Eliminating MMU checks inside loops where that is provably safe (DESIGN.md section 4; issue 2
-// "Performance"). Two techniques, both for loops that make no calls (so no other code runs while
-// the loop does, and nothing but this loop's own faults can evict a page):
+// Eliminating MMU checks inside loops where that is provably safe (docs/architecture.md, "The path
+// of one memory access", step 1). Two techniques, both for loops that make no calls (so no other
+// code runs while the loop does, and nothing but this loop's own faults can evict a page):
 //
 // - Hoisting: an access whose address is a loop-invariant simple value (a local the loop never
 //   writes, a global, a constant) plus a static offset is checked once before the outermost such

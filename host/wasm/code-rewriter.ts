@@ -1,6 +1,6 @@
 // Rewrites one function body so that every access to linear memory is checked by the software
-// MMU first (DESIGN.md section 4). The body is decoded into instruction records, analysed, and
-// re-emitted byte for byte, except:
+// MMU first (docs/architecture.md, "The path of one memory access", step 1). The body is decoded
+// into instruction records, analysed, and re-emitted byte for byte, except:
 // - a load or store gets an inline tag check, and its static offset is shifted by BASE;
 // - memory.size answers in guest pages; memory.grow and memory.init call the host; memory.copy
 //   and memory.fill run inline when small and their pages' tags allow it, else call the host;
@@ -205,7 +205,9 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     }
   }
 
-  /** Fuel: fuel -= 1; at zero, the host stops the guest (DESIGN.md section 8). */
+  /**
+   * Fuel: fuel -= 1; at zero, the host stops the guest (docs/architecture.md, "Errors and stops").
+   */
   function emitFuel(): void {
     const t = scratch.get(ValType.I64, "fuel");
     code.u8(Op.GlobalGet).u32(ctx.fuelGlobal).u8(Op.I64Const).s32(1).u8(Op.I64Sub).u8(Op.LocalTee).u32(t);

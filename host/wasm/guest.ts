@@ -7,7 +7,7 @@ import type { PageBacking } from "./page-backing";
 import { MMU_MODULE } from "./layout";
 import { PAGE_SIZE } from "../page";
 import { FUEL_EXPORT, rewriteModule } from "./rewrite";
-import type { RewriteResult } from "./rewrite";
+import type { RewriteResult } from "./rewrite-result";
 import { rewriteCached } from "./rewrite-cache";
 import { WasmError } from "./wasm-error";
 

@@ -8,7 +8,7 @@ import { SectionId } from "./module-sections";
 import type { Section } from "./module-sections";
 import { ExternKind, FUNC_TYPE, MEMORY_0, ValType } from "./opcodes";
 import { RewriteError, unsupported } from "./rewrite-error";
-import type { MemoryInfo } from "./rewrite";
+import type { MemoryInfo } from "./rewrite-result";
 
 export interface Limits {
   min: number;

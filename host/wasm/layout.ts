@@ -1,4 +1,4 @@
-// The memory layout of a rewritten guest (DESIGN.md section 4).
+// The memory layout of a rewritten guest (docs/architecture.md, "Address spaces").
 //
 // Real linear memory:  [0, TAG_TABLE_BYTES)  tag table, one byte per 4 KiB guest page
 //                      [BASE, ...)            guest memory: guest address A lives at A + BASE
@@ -20,7 +20,7 @@ export const BASE = RESERVED_WASM_PAGES * WASM_PAGE_SIZE;
 export const MAX_GUEST_WASM_PAGES = MAX_WASM_PAGES - RESERVED_WASM_PAGES;
 
 /**
- * Tag bits. The low two bits are DESIGN.md's tag (0 not resident, 1 resident clean, 3 resident
+ * Tag bits. The low two bits are the residency tag (0 not resident, 1 resident clean, 3 resident
  * dirty). The pair bits let a multi-byte access test one byte instead of also testing whether it
  * crosses into the next page: they are set only when this page and the next one (or the end of
  * memory) are both resident (clean or dirty). See mmu.ts.

@@ -1,6 +1,7 @@
 // The software MMU's runtime half: it owns the real linear memory of a rewritten guest, keeps the
-// tag table in step with the resident set, and serves the rewritten code's calls (DESIGN.md
-// section 4): the fault handler, memory.grow, and the bulk operations.
+// tag table in step with the resident set, and serves the rewritten code's calls
+// (docs/architecture.md, "The path of one memory access"): the fault handler, memory.grow, and the
+// bulk operations.
 //
 // Residency: at most `capacity` 4 KiB pages hold plaintext in the Wasm memory at a time (the
 // emulated on-chip cache). A page outside the set is all zeroes in the Wasm memory; its contents
@@ -13,7 +14,8 @@ import { MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
 import { BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE } from "./layout";
 import { PAGE_SHIFT, PAGE_SIZE } from "../page";
-import type { RewriteResult } from "./rewrite";
+import type { RewriteResult } from "./rewrite-result";
+import { WasmError } from "./wasm-error";
 
 export { MMU_MODULE };
 
@@ -291,10 +293,10 @@ export class SoftMmu {
   }
 
   /**
-   * Declares guest pages [first, first + count) shared with the host (DESIGN.md section 4): they
-   * become resident with their current contents, stay so, and are never encrypted, verified,
-   * evicted or written back; they do not count against the capacity. The host reads and writes
-   * them directly (sharedView).
+   * Declares guest pages [first, first + count) shared with the host (docs/architecture.md, "The
+   * path of one memory access"): they become resident with their current contents, stay so, and
+   * are never encrypted, verified, evicted or written back; they do not count against the
+   * capacity. The host reads and writes them directly (sharedView).
    */
   share(first: number, count: number): void {
     this.checkPages(first, count);
@@ -440,7 +442,7 @@ export class SoftMmu {
       let victim = this.ring[this.hand]!;
       for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim); tries++) {
         if (tries > this.capacity) {
-          throw new Error(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
+          throw new WasmError(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
         }
         this.hand = (this.hand + 1) % this.capacity;
         victim = this.ring[this.hand]!;

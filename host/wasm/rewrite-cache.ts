@@ -1,5 +1,5 @@
 // Rewritten binaries cached by SHA-256 of (rewriter version, input), in memory and on disk, so a
-// second launch of the same module does not pay for the rewrite (issue 2).
+// second launch of the same module does not pay for the rewrite.
 //
 // Disk: $ENCLAVE_CACHE_DIR, else $XDG_CACHE_HOME/enclavisor/rewrite, else ~/.cache/enclavisor/rewrite.
 // One <hash>.wasm plus <hash>.json (the metadata) per module, written to a temporary name and
@@ -10,7 +10,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REWRITER_VERSION, rewriteModule } from "./rewrite";
-import type { RewriteOptions, RewriteResult } from "./rewrite";
+import type { RewriteOptions, RewriteResult } from "./rewrite-result";
 
 export function defaultCacheDir(): string {
   if (process.env.ENCLAVE_CACHE_DIR) return process.env.ENCLAVE_CACHE_DIR;

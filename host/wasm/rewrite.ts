@@ -1,4 +1,5 @@
-// The software-MMU rewrite of a guest module (issue 2, DESIGN.md section 4).
+// The software-MMU rewrite of a guest module (docs/architecture.md, "The path of one memory
+// access").
 //
 // Input: any valid WebAssembly 2.0 module. Output: a module that behaves the same, except that
 // - its memory is imported from the MMU (`__mmu.memory`), `RESERVED_WASM_PAGES` larger, with the
@@ -22,6 +23,8 @@ import { RewriteError } from "./rewrite-error";
 import { planRewrite } from "./rewrite-plan";
 import { SECTION_EMITTERS } from "./section-emitters";
 import type { EmitContext } from "./section-emitters";
+import type { RewriteOptions, RewriteResult, RewriteStats } from "./rewrite-result";
+import { WasmError } from "./wasm-error";
 
 export { RewriteError } from "./rewrite-error";
 export { FUEL_EXPORT } from "./rewrite-plan";
@@ -31,56 +34,6 @@ export { FUEL_EXPORT } from "./rewrite-plan";
  * the rewriter's source text (rewrite-cache.ts), so a forgotten bump cannot serve a stale rewrite.
  */
 export const REWRITER_VERSION = "4";
-
-export interface MemoryInfo {
-  /** Guest-visible limits, in Wasm pages. */
-  initial: number;
-  maximum: number | null;
-  /** Where the original module imported its memory from, if it did. */
-  imported: { module: string; name: string } | null;
-}
-
-export interface SegmentInfo {
-  /** Byte range of the segment's contents inside the rewritten binary. */
-  start: number;
-  length: number;
-  /** Was active in the original (and is therefore dropped once instantiation is done). */
-  active: boolean;
-}
-
-export interface RewriteStats {
-  inputBytes: number;
-  outputBytes: number;
-  /** Loads and stores given a check. */
-  accesses: number;
-  /** memory.copy/fill/init sent to the host. */
-  bulk: number;
-  /** Checks hoisted out of loops (each serves one or more accesses). */
-  hoisted: number;
-  /** Accesses in counted loops whose check a range check before the loop can make unnecessary. */
-  ranged: number;
-  /** Most pin slots one function uses: the MMU keeps 2 pages per slot out of eviction. */
-  pinSlots: number;
-  functions: number;
-  milliseconds: number;
-}
-
-export interface RewriteOptions {
-  /**
-   * Meter the guest (DESIGN.md section 8): an exported i64 global (FUEL_EXPORT) is decremented at
-   * every function entry and loop header; when it reaches zero the guest calls `__mmu.outOfFuel`,
-   * which stops it. The start function sets it from `__mmu.fuelInit()` before anything runs.
-   */
-  fuel?: boolean;
-}
-
-export interface RewriteResult {
-  binary: Uint8Array;
-  /** null: the module has no memory and passes through unchanged. */
-  memory: MemoryInfo | null;
-  segments: SegmentInfo[];
-  stats: RewriteStats;
-}
 
 export function rewriteModule(input: Uint8Array, options: RewriteOptions = {}): RewriteResult {
   // Our own decoder runs first, so that a feature we refuse is named even where V8 would reject
@@ -103,7 +56,7 @@ export function rewriteModule(input: Uint8Array, options: RewriteOptions = {}): 
   }
   if (result.memory) {
     const broken = v8Rejects(result.binary);
-    if (broken !== null) throw new Error(`internal error: the rewritten module does not validate (${broken}); please report this input`);
+    if (broken !== null) throw new WasmError(`internal error: the rewritten module does not validate (${broken}); please report this input`);
   }
   result.stats.milliseconds = performance.now() - t0;
   return result;

@@ -8,7 +8,7 @@ import type { InputModule } from "./input-module";
 import { MMU_MODULE } from "./layout";
 import { SectionId } from "./module-sections";
 import { ExternKind, FUNC_TYPE, Op, ValType } from "./opcodes";
-import type { RewriteStats, SegmentInfo } from "./rewrite";
+import type { RewriteStats, SegmentInfo } from "./rewrite-result";
 import { RewriteError } from "./rewrite-error";
 import { ADDED_TYPES, FUEL_EXPORT, MMU_IMPORTS } from "./rewrite-plan";
 import type { RewritePlan } from "./rewrite-plan";

@@ -1,7 +1,7 @@
-// Bad input to the kv enclave (issue 6, "Bad input"): malformed RESP, an oversize bulk string
-// (a small --max-bulk), too many arguments, NUL bytes, a client that disconnects mid-command, and
-// INCR overflow. Each gets Redis's error or a close; a bystander client, connected throughout, keeps
-// being served and its data stays intact, and the server stays up.
+// Bad input to the kv enclave: malformed RESP, an oversize bulk string (a small --max-bulk), too
+// many arguments, NUL bytes, a client that disconnects mid-command, and INCR overflow. Each gets
+// Redis's error or a close; a bystander client, connected throughout, keeps being served and its
+// data stays intact, and the server stays up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModeName } from "../../host/launcher/modes";
 import { guestApp } from "../enclavisor/fixtures/enclave";

@@ -1,9 +1,9 @@
-// Persistence of the kv enclave (issue 6, "Persistence"): `enclave serve kv.wasm --data DIR` saves
-// a sealed snapshot at shutdown and periodically and loads it at start; a server killed with
-// SIGKILL under load restarts from its last snapshot intact; an older snapshot put back is refused
-// with the counters named, unless --allow-rollback; a damaged file is refused with a clear error.
-// All in enclavisor mode with one configuration, so one enclave counter: the tests run in order,
-// on a chip of their own (a private state directory), so that no other run moves that counter.
+// Persistence of the kv enclave: `enclave serve kv.wasm --data DIR` saves a sealed snapshot at
+// shutdown and periodically and loads it at start; a server killed with SIGKILL under load restarts
+// from its last snapshot intact; an older snapshot put back is refused with the counters named,
+// unless --allow-rollback; a damaged file is refused with a clear error. All in enclavisor mode
+// with one configuration, so one enclave counter: the tests run in order, on a chip of their own (a
+// private state directory), so that no other run moves that counter.
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";

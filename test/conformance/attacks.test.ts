@@ -1,4 +1,4 @@
-// The attack conformance suite (issue 4) as a test: every cell of the matrix must match
+// The attack conformance suite as a test: every cell of the matrix must match
 // test/conformance/attacks/expected.ts, and every attack must really have acted (its change is in
 // DRAM, the NPT or the node store, or the hardware refused it with the frame unchanged).
 import { beforeAll, describe, expect, it } from "vitest";

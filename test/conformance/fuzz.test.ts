@@ -1,5 +1,5 @@
-// Differential fuzzing of the rewriter (issue 2, "Conformance"): a short fixed-seed run, and
-// checks that the pieces of the fuzzer can tell runs apart and stop a module that hangs.
+// Differential fuzzing of the rewriter: a short fixed-seed run, and checks that the pieces of the
+// fuzzer can tell runs apart and stop a module that hangs.
 
 import { describe, expect, it } from "vitest";
 import { compareTranscripts } from "./fuzz/compare";

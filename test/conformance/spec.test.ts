@@ -1,5 +1,5 @@
-// The official spec scripts, natively and rewritten (issue 2, "Conformance"), plus a check that
-// the runner itself tells every value kind apart and reports a wrong expectation as a failure.
+// The official spec scripts, natively and rewritten, plus a check that the runner itself tells
+// every value kind apart and reports a wrong expectation as a failure.
 
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -1,8 +1,7 @@
-// Isolation between enclaves (issue 5, "Isolation"): one enclave cannot map, read or write another's
-// frames through any path (Enclavisor's API and page tables, the frame ownership table, the memory
-// controller with another VM's ASID and key, the shared-page call); a destroyed enclave's frames
-// are zeroes before anyone gets them again; a function clone's writes never reach its template or
-// its sibling clones.
+// Isolation between enclaves: one enclave cannot map, read or write another's frames through any
+// path (Enclavisor's API and page tables, the frame ownership table, the memory controller with
+// another VM's ASID and key, the shared-page call); a destroyed enclave's frames are zeroes before
+// anyone gets them again; a function clone's writes never reach its template or its sibling clones.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GranularityName } from "../../host/enclavisor/attestation";
 import { EnclaveMemory } from "../../host/enclavisor/enclave-memory";

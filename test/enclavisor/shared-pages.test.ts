@@ -1,6 +1,6 @@
-// Pages a guest declares shared (DESIGN.md section 4, issue 4): resident from then on, never
-// encrypted, verified, evicted or written back, and visible to the host; private pages around
-// them keep paging through encrypted DRAM.
+// Pages a guest declares shared (docs/architecture.md, "The path of one memory access"): resident
+// from then on, never encrypted, verified, evicted or written back, and visible to the host;
+// private pages around them keep paging through encrypted DRAM.
 import { beforeAll, describe, expect, it } from "vitest";
 import { launchEnclave } from "../../host/launcher/run-app";
 import { TAG_SHARED } from "../../host/wasm/layout";

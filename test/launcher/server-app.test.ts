@@ -1,4 +1,4 @@
-// The host side of server apps (host/enclavisor/server-app.ts): the channel with the echo app in
+// The host side of server apps (host/launcher/server-app.ts): the channel with the echo app in
 // every mode (partial input, output larger than the shared buffer drained through on_drain,
 // RESULT_CLOSE), contract violations and traps (the wrapper stops for good), and sealed snapshots
 // of the kv store: a round trip into a new enclave, and the typed errors of a modified, truncated,

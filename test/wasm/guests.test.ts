@@ -1,7 +1,7 @@
-// The AssemblyScript guests give identical output as given and rewritten (issue 2, "Conformance"):
-// guest-apps/hello and every compute kernel of guest-apps/kernels, natively, rewritten with the
-// default cache, and rewritten under a tiny cache where faults and evictions really happen. Every
-// checksum is also checked against an independent TypeScript computation, so a wrong kernel fails.
+// The AssemblyScript guests give identical output as given and rewritten: guest-apps/hello and
+// every compute kernel of guest-apps/kernels, natively, rewritten with the default cache, and
+// rewritten under a tiny cache where faults and evictions really happen. Every checksum is also
+// checked against an independent TypeScript computation, so a wrong kernel fails.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";

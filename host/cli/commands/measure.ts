@@ -1,10 +1,12 @@
 // `enclave measure APP.wasm [config flags]`: prints the enclave measurement (hex) that the app
 // launched by `enclave run` with the same flags reports, computed offline from the module and the
-// flags alone (host/enclavisor/measurement.ts documents the hash chain), so that a verifier knows
-// what to expect. `enclave measure --enclavisor` prints the launch measurement of the Enclavisor VMs
-// instead (host/enclavisor/enclavisor-image.ts), the value `verify --enclavisor-measurement` pins.
+// flags alone by the backend of its mode (host/enclavisor/measurement.ts documents the hash
+// chain), so that a verifier knows what to expect. `enclave measure --enclavisor` prints the
+// launch measurement of the Enclavisor VMs instead (host/enclavisor/enclavisor-image.ts), the
+// value `verify --enclavisor-measurement` pins.
 import { enclavisorMeasurement } from "../../enclavisor/enclavisor-image";
-import { measureEnclave, MeasurementError, toHex } from "../../enclavisor/measurement";
+import { MeasurementError, toHex } from "../../enclavisor/measurement";
+import { backendFor } from "../../launcher/backends/index";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 
@@ -47,7 +49,8 @@ export const command: Command = {
     if (typeof line === "number") return line;
     const { file, bytes, flags } = line;
     try {
-      console.log(toHex(measureEnclave(bytes, { switches: flags.switches, memoryLimitPages: flags.memoryLimitPages })));
+      const backend = backendFor(flags.switches.kind);
+      console.log(toHex(backend.measure(bytes, { switches: flags.switches, memoryLimitPages: flags.memoryLimitPages })));
     } catch (e) {
       if (!(e instanceof MeasurementError)) throw e;
       console.error(`enclave measure: ${file}: ${e.message}`);

@@ -1,8 +1,7 @@
 // `enclave serve APP.wasm` (also `enclave APP.wasm` when the app exports on_data): boots the
 // platform and a server enclave (assembly/server.ts), writes its evidence bundle, restores its
-// sealed snapshot, and serves it over TCP until SIGINT or SIGTERM (issue 6, "The command" and
-// "Persistence"). The guest does the protocol; the host moves bytes (app-server.ts) and stores
-// sealed snapshots (snapshot-file.ts).
+// sealed snapshot, and serves it over TCP until SIGINT or SIGTERM. The guest does the protocol;
+// the host moves bytes (app-server.ts) and stores sealed snapshots (snapshot-file.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { formatStats } from "../../enclavisor/enclave-stats";

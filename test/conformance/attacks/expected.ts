@@ -1,19 +1,19 @@
-// The expected attack matrix, cell by cell (issue 4: "sev leaks no plaintext but lets replay, remap
-// and corruption through silently; sev-snp blocks hypervisor writes and remaps, but not physical
+// The expected attack matrix, cell by cell: sev leaks no plaintext but lets replay, remap and
+// corruption through silently; sev-snp blocks hypervisor writes and remaps, but not physical
 // writes; enclavisor detects every modification; the side channel shows under every mode unless
-// ciphertext hiding is on"). The suite fails on any cell that differs from this table.
+// ciphertext hiding is on. The suite fails on any cell that differs from this table.
 //
-// `native` runs the module in plain host memory (DESIGN.md section 5: no rewrite, no VM): that
-// memory is all the "DRAM" it has, unencrypted, with no NPT and no tree. Ciphertext hiding changes
-// only what the hypervisor's CPU reads of private frames return (0xFF), so the two hiding columns
-// differ from their modes only in the side-channel row.
+// `native` runs the module in plain host memory (docs/architecture.md, "Protection modes": no
+// rewrite, no VM): that memory is all the "DRAM" it has, unencrypted, with no NPT and no tree.
+// Ciphertext hiding changes only what the hypervisor's CPU reads of private frames return (0xFF),
+// so the two hiding columns differ from their modes only in the side-channel row.
 //
-// `sgx` (issue 7) is SGX's EPC (host/sgx): pages in MEE ciphertext, each with a MAC keyed by its
-// version, versions under a counter tree whose root is on die (Gueron 2016); CPU accesses from
-// outside the enclave get abort-page semantics (reads all ones, writes dropped; SDM vol 3D, 37.4);
-// the OS's page tables stand in for the NPT, and the EPCM checks every access against the page it
-// was assigned to (SDM vol 3D, 34.12). The victim's pages stay in the EPC (it is far larger than
-// the vault), so these cells attack the EPC; evicted pages (EWB/ELDU) are attacked in
+// `sgx` is SGX's EPC (host/sgx): pages in MEE ciphertext, each with a MAC keyed by its version,
+// versions under a counter tree whose root is on die (Gueron 2016); CPU accesses from outside the
+// enclave get abort-page semantics (reads all ones, writes dropped; SDM vol 3D, 37.4); the OS's
+// page tables stand in for the NPT, and the EPCM checks every access against the page it was
+// assigned to (SDM vol 3D, 34.12). The victim's pages stay in the EPC (it is far larger than the
+// vault), so these cells attack the EPC; evicted pages (EWB/ELDU) are attacked in
 // test/sgx/paging.test.ts and test/sgx/sgx-enclave.test.ts.
 import type { AttackId, ColumnId, Outcome } from "./matrix-axes";
 
@@ -21,15 +21,17 @@ export type ExpectedRow = Readonly<Record<ColumnId, Outcome>>;
 
 export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   // A cold-boot or bus read of the secret's frame. Every protected mode encrypts private pages with
-  // the VM's key (DESIGN.md section 5), so DRAM holds ciphertext only; native holds the plaintext.
+  // the VM's key (docs/architecture.md, "Protection modes"), so DRAM holds ciphertext only; native
+  // holds the plaintext.
   "dram-read": {
     native: "leaked", sev: "blocked", "sev-snp": "blocked", enclavisor: "blocked",
     "sev+hiding": "blocked", "enclavisor+hiding": "blocked",
     sgx: "blocked", // sgx: the EPC holds MEE ciphertext only.
   },
-  // A Rowhammer-style flip in DRAM bypasses the RMP; AES-XTS has no integrity, so the guest decrypts
-  // a garbled 16-byte block unless the tree checks the page (SEV-SNP whitepaper: "active DRAM
-  // corruption" is out of SNP's scope; DESIGN.md section 4 step 4).
+  // A Rowhammer-style flip in DRAM bypasses the RMP; AES-XTS has no integrity, so the guest
+  // decrypts a garbled 16-byte block unless the tree checks the page (SEV-SNP whitepaper: "active
+  // DRAM corruption" is out of SNP's scope; docs/architecture.md, "The path of one memory access",
+  // step 4d).
   "bit-flip": {
     native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
     "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
@@ -44,7 +46,8 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
     sgx: "blocked", // sgx: the OS's store to the EPC is dropped (abort-page semantics).
   },
   // The same replay through a bus interposer: no RMP on that path, so SNP takes the old counter;
-  // Enclavisor's leaf for the page holds the newer version's hash (DESIGN.md section 5, Integrity).
+  // Enclavisor's leaf for the page holds the newer version's hash (docs/architecture.md, "The path
+  // of one memory access", step 4d).
   "replay-physical": {
     native: "corrupted", sev: "corrupted", "sev-snp": "corrupted", enclavisor: "detected",
     "sev+hiding": "corrupted", "enclavisor+hiding": "detected",
@@ -68,16 +71,17 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
     sgx: "blocked", // sgx: the decoy's write-back goes to the secret's frame; the EPCM refuses it (page-mismatch).
   },
   // A byte of the secret's leaf node, in the untrusted frames of the node store, is changed while
-  // the node is out of the integrity cache; the fill verifies the path to the root (DESIGN.md
-  // section 4 step 4). Only Enclavisor has a tree: there is nothing to tamper with elsewhere.
+  // the node is out of the integrity cache; the fill verifies the path to the root
+  // (docs/architecture.md, "The path of one memory access", step 4d). Only Enclavisor has a tree:
+  // there is nothing to tamper with elsewhere.
   "tree-node": {
     native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
     "sev+hiding": "n/a", "enclavisor+hiding": "detected",
     sgx: "detected", // sgx: the secret's version node in the MEE's tree fails its MAC once out of the MEE cache.
   },
   // A consistent rollback: the counter page and every node-store frame on its path go back to an
-  // older state together, physically. Each node then matches its (old) parent; only the root,
-  // kept on chip, still holds the newer top digest (DESIGN.md section 5: the root is trusted).
+  // older state together, physically. Each node then matches its (old) parent; only the root, kept
+  // on chip and so trusted, still holds the newer top digest.
   "tree-rollback": {
     native: "n/a", sev: "n/a", "sev-snp": "n/a", enclavisor: "detected",
     "sev+hiding": "n/a", "enclavisor+hiding": "detected",
@@ -86,7 +90,7 @@ export const EXPECTED: Readonly<Record<AttackId, ExpectedRow>> = {
   // The hypervisor reads the counter's frame after each write-back: encryption is deterministic per
   // (key, SPA), so equal ciphertexts betray equal counters and unchanged pages (CipherLeaks, Li et
   // al., USENIX Security 2021); native shows the plaintext itself. Ciphertext hiding makes those
-  // reads return 0xFF (DESIGN.md section 5), and the adversary learns nothing.
+  // reads return 0xFF (docs/architecture.md, "Protection modes"), and the adversary learns nothing.
   "side-channel": {
     native: "leaked", sev: "leaked", "sev-snp": "leaked", enclavisor: "leaked",
     "sev+hiding": "blocked", "enclavisor+hiding": "blocked",

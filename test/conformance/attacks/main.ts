@@ -1,7 +1,7 @@
-// `npm run conformance -- [--attack ID]... [--column ID]... [--verbose]`: the
-// attack conformance suite (issue 4). Runs every attack against the vault guest in every column,
-// prints the matrix, and exits 1 when any cell differs from test/conformance/attacks/expected.ts
-// (naming each such cell), 2 on a usage error.
+// `npm run conformance -- [--attack ID]... [--column ID]... [--verbose]`: the attack conformance
+// suite. Runs every attack against the vault guest in every column, prints the matrix, and exits 1
+// when any cell differs from test/conformance/attacks/expected.ts (naming each such cell), 2 on a
+// usage error.
 import { formatEvidence, formatMatrix } from "./format-matrix";
 import { ATTACK_IDS, COLUMNS } from "./matrix-axes";
 import type { AttackId, ColumnId } from "./matrix-axes";

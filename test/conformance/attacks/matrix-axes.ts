@@ -1,11 +1,10 @@
-// The two axes of the attack matrix (issue 4, "Attack conformance suite") and what a cell can say.
-// Columns are protection modes (DESIGN.md section 5, and issue 7's sgx preset), plus two with
-// ciphertext hiding on; rows are
-// the attacks of attacks.ts, in the order they are printed.
+// The two axes of the attack matrix and what a cell can say. Columns are protection modes
+// (docs/architecture.md, "Protection modes", the sgx preset included), plus two with ciphertext
+// hiding on; rows are the attacks of attacks.ts, in the order they are printed.
 import type { ModeName } from "../../../host/launcher/modes";
 
 /**
- * What an attack achieved (issue 4):
+ * What an attack achieved:
  *   leaked     the adversary learned plaintext, or an equality of plaintexts, it should not;
  *   corrupted  silently corrupted: the guest ran on with data that its own check finds wrong;
  *   detected   Enclavisor's integrity check (or SGX's MEE / ELDU MAC) stopped the enclave with a

@@ -4,9 +4,9 @@
 // Adversary API on the frames the VM's NPT maps the pages to; for native, the plain host memory
 // the module runs in (it has no other). Nothing here reads a protected guest's Wasm memory: the
 // page table lookups only aim the attacks, and the guest reports on its data itself.
-// For the sgx column (issue 7), the surface is SGX's: the EPC frames' ciphertext and MACs and the
-// MEE's version-tree nodes (physically), the EPC through the OS's CPU (abort-page semantics), and
-// the OS's page tables in place of the NPT (host/sgx/adversary.ts, host/sgx/untrusted-os.ts).
+// For the sgx column, the surface is SGX's: the EPC frames' ciphertext and MACs and the MEE's
+// version-tree nodes (physically), the EPC through the OS's CPU (abort-page semantics), and the
+// OS's page tables in place of the NPT (host/sgx/adversary.ts, host/sgx/untrusted-os.ts).
 import type { Platform } from "../../../host/sev/platform";
 import { launchEnclave } from "../../../host/launcher/run-app";
 import type { SgxSnapshot } from "../../../host/sgx/adversary";

@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const WASM_OPT = createRequire(import.meta.url).resolve("binaryen/bin/wasm-opt");
 
 /**
- * Exactly the Wasm 2.0 features the rewriter supports (issue 2): MVP, sign extension,
+ * Exactly the Wasm 2.0 features the rewriter supports: MVP, sign extension,
  * non-trapping float-to-int, bulk memory, SIMD, multi-value, reference types (with their LEB
  * table index in call_indirect) and mutable globals. Everything else stays off: threads,
  * memory64, multi-memory, exception handling, tail calls, GC, relaxed SIMD, strings, ...
