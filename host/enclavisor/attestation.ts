@@ -18,7 +18,7 @@
 //   0x80  32 B  nonce: random per report, so two reports never sign the same bytes
 // The signature is ECDSA P-384 over SHA-384 of those 160 bytes, in IEEE P1363 form (r || s, 96 B),
 // the form SNP reports use for their own signature (minus AMD's little-endian padding).
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import type { SecureProcessor } from "../sev/secure-processor";
 import { statusName } from "../sev/status";
@@ -96,17 +96,6 @@ export function keyBindingReportData(spkiDer: Uint8Array): Uint8Array {
 
 export function signEnclaveReport(report: Uint8Array, privateKey: KeyObject): Uint8Array {
   return new Uint8Array(sign("sha384", report, { key: privateKey, dsaEncoding: "ieee-p1363" }));
-}
-
-/** True when `signature` is the key's ECDSA P-384 / SHA-384 signature of `report`; false on any bad input. */
-export function verifyEnclaveReportSignature(report: Uint8Array, signature: Uint8Array, spkiDer: Uint8Array): boolean {
-  try {
-    const key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
-    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "secp384r1") return false;
-    return verify("sha384", report, { key, dsaEncoding: "ieee-p1363" }, signature);
-  } catch {
-    return false;
-  }
 }
 
 /** What an attester hands out: the signed report and the key's binding to the VM. */

@@ -70,19 +70,3 @@ export function checkSwitches(s: ProtectionSwitches): void {
     if (on.length > 0) throw new ProtectionError(`${on.join(", ")} need(s) the software MMU: a native run keeps every page in plain Wasm memory`);
   }
 }
-
-/** One line naming every switch, e.g. for --stats. */
-export function describeSwitches(s: ProtectionSwitches): string {
-  const onOff = (b: boolean) => (b ? "on" : "off");
-  if (s.kind === "native") return "mmu=off (native)";
-  return [
-    `mmu=on`,
-    `encryption=${onOff(s.encryption)}`,
-    `rmp=${onOff(s.rmp)}`,
-    `integrity=${onOff(s.integrity)}`,
-    `ciphertext-hiding=${onOff(s.ciphertextHiding)}`,
-    `cache=${s.cachePages}p`,
-    ...(s.integrity ? [`integrity-cache=${s.integrityCacheNodes}`] : []),
-    ...(s.kind === "sgx" ? [`epc=${s.epcPages}p`] : []),
-  ].join(" ");
-}

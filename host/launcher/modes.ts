@@ -56,3 +56,19 @@ export function modeSwitches(mode: ModeName, overrides: Partial<ProtectionSwitch
   checkSwitches(s);
   return s;
 }
+
+/** One line naming every switch, e.g. for --stats. */
+export function describeSwitches(s: ProtectionSwitches): string {
+  const onOff = (b: boolean) => (b ? "on" : "off");
+  if (s.kind === "native") return "mmu=off (native)";
+  return [
+    `mmu=on`,
+    `encryption=${onOff(s.encryption)}`,
+    `rmp=${onOff(s.rmp)}`,
+    `integrity=${onOff(s.integrity)}`,
+    `ciphertext-hiding=${onOff(s.ciphertextHiding)}`,
+    `cache=${s.cachePages}p`,
+    ...(s.integrity ? [`integrity-cache=${s.integrityCacheNodes}`] : []),
+    ...(s.kind === "sgx" ? [`epc=${s.epcPages}p`] : []),
+  ].join(" ");
+}

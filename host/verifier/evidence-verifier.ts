@@ -3,12 +3,13 @@
 // chain (ARK -> ASK -> VCEK, validity, TCB), vm-report (the SNP report's signature and fields),
 // key-binding (REPORT_DATA = SHA-384(attestationKey) || zeros), enclave-report-signature,
 // enclave-report (layout), measurement, report-data, granularity.
+import { createPublicKey, verify } from "node:crypto";
 import {
   ENCLAVE_REPORT_BYTES,
   keyBindingReportData,
   parseEnclaveReport,
   REPORT_DATA_BYTES,
-  verifyEnclaveReportSignature,
+  SIGNATURE_BYTES,
 } from "../enclavisor/attestation";
 import type { EnclaveReport, GranularityName } from "../enclavisor/attestation";
 import { EVIDENCE_FORMAT, EVIDENCE_VERSION } from "../enclavisor/evidence";
@@ -141,6 +142,9 @@ export function verifyEvidence(bytes: Uint8Array, expect: EvidenceExpectations):
   if (e.enclaveReport.length !== ENCLAVE_REPORT_BYTES) {
     return fail("enclave-report-signature", `the enclave report must be ${ENCLAVE_REPORT_BYTES} bytes, got ${e.enclaveReport.length}`);
   }
+  if (e.enclaveReportSignature.length !== SIGNATURE_BYTES) {
+    return fail("enclave-report-signature", `the signature must be ${SIGNATURE_BYTES} bytes (r || s), got ${e.enclaveReportSignature.length}`);
+  }
   if (!verifyEnclaveReportSignature(e.enclaveReport, e.enclaveReportSignature, e.attestationKey)) {
     return fail("enclave-report-signature", "the enclave report's signature does not verify with the attestation key");
   }
@@ -172,4 +176,15 @@ export function verifyEvidence(bytes: Uint8Array, expect: EvidenceExpectations):
     pass("granularity", "granularity matches");
   }
   return { ok: true, checks, enclaveReport: r };
+}
+
+/** True when `signature` is the key's ECDSA P-384 / SHA-384 signature of `report`; false on any bad input. */
+function verifyEnclaveReportSignature(report: Uint8Array, signature: Uint8Array, spkiDer: Uint8Array): boolean {
+  try {
+    const key = createPublicKey({ key: Buffer.from(spkiDer), format: "der", type: "spki" });
+    if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "secp384r1") return false;
+    return verify("sha384", report, { key, dsaEncoding: "ieee-p1363" }, signature);
+  } catch {
+    return false;
+  }
 }

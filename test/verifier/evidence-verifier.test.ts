@@ -49,6 +49,7 @@ describe("tampering with any link is rejected, naming the link", () => {
   it("enclave-report-signature: a modified enclave report or signature", () => {
     expectLink(tampered((e) => (e.enclaveReport = flip(e.enclaveReport, 0x40))), "enclave-report-signature", /does not verify/);
     expectLink(tampered((e) => (e.enclaveReportSignature = flip(e.enclaveReportSignature, 5))), "enclave-report-signature", /does not verify/);
+    expectLink(tampered((e) => (e.enclaveReportSignature = e.enclaveReportSignature.subarray(1))), "enclave-report-signature", /must be 96 bytes \(r \|\| s\), got 95/);
   });
 
   it("measurement: another enclave's measurement", () => {

@@ -1,9 +1,9 @@
 // `enclave run APP.wasm`: runs a run-to-completion enclave app under a protection mode and prints
 // its output (stdout); --stats prints the enclave's counters (stderr).
-import { formatStats } from "../../enclavisor/enclave-stats";
+import { formatStats } from "../stats-format";
 import { launchEnclave } from "../../launcher/run-app";
 import type { Enclave } from "../../launcher/backend";
-import { describeSwitches } from "../../enclavisor/protection";
+import { describeSwitches } from "../../launcher/modes";
 import { STATE_DIR_ENV } from "../../sev/platform-state";
 import { EnclaveStopped } from "../../wasm/enclave-stopped";
 import type { Command } from "../command";

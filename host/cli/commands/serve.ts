@@ -4,9 +4,9 @@
 // the host moves bytes (app-server.ts) and stores sealed snapshots (snapshot-file.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { formatStats } from "../../enclavisor/enclave-stats";
+import { formatStats } from "../stats-format";
 import { toHex } from "../../enclavisor/measurement";
-import { describeSwitches } from "../../enclavisor/protection";
+import { describeSwitches } from "../../launcher/modes";
 import { backendFor } from "../../launcher/backends/index";
 import { launchEnclave } from "../../launcher/run-app";
 import type { Enclave } from "../../launcher/backend";

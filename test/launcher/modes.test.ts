@@ -1,7 +1,8 @@
-// The protection switches (host/enclavisor/protection.ts) and the modes as presets of them
-// (host/launcher/modes.ts).
+// The mode presets (host/launcher/modes.ts) and, through them, the switches' own checks
+// (host/enclavisor/protection.ts).
 import { describe, expect, it } from "vitest";
-import { describeSwitches, ProtectionError } from "../../host/enclavisor/protection";
+import { ProtectionError } from "../../host/enclavisor/protection";
+import { describeSwitches } from "../../host/launcher/modes";
 import { DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, isModeName, MODE_NAMES, modeSwitches } from "../../host/launcher/modes";
 import type { ModeName } from "../../host/launcher/modes";
 
