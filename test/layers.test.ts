@@ -189,7 +189,11 @@ describe("layers", () => {
   });
 
   it("resolves folder imports and relative paths as the bundler does", () => {
-    expect(importsOf("host/launcher/run-app.ts", 'import { backendFor } from "./backends/index";')).toEqual([
+    expect(importsOf("host/launcher/run-app.ts", 'import { backendFor } from "./backends/registry";')).toEqual([
+      { from: "host/launcher/run-app.ts", to: "host/launcher/backends/registry.ts" },
+    ]);
+    // A folder import resolves to the folder's index.ts, as the bundler does.
+    expect(importsOf("host/launcher/run-app.ts", 'import { x } from "./backends";')).toEqual([
       { from: "host/launcher/run-app.ts", to: "host/launcher/backends/index.ts" },
     ]);
     expect(relative(ROOT, join(ROOT, "host/page.ts"))).toBe("host/page.ts");

@@ -2,7 +2,7 @@
 // apps: launch, `_start`, tear down.
 import type { EnclaveStats } from "../enclavisor/enclave-stats";
 import type { Enclave, LaunchOptions } from "./backend";
-import { backendFor } from "./backends/index";
+import { backendFor } from "./backends/registry";
 
 /** Launches an enclave with the backend its switches name; `_start` is not called yet. */
 export function launchEnclave(bytes: Uint8Array, options: LaunchOptions): Promise<Enclave> {

@@ -6,7 +6,7 @@
 // value `verify --enclavisor-measurement` pins.
 import { enclavisorMeasurement } from "../../enclavisor/enclavisor-image";
 import { MeasurementError, toHex } from "../../enclavisor/measurement";
-import { backendFor } from "../../launcher/backends/index";
+import { backendFor } from "../../launcher/backends/registry";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 

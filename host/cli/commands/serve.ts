@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { formatStats } from "../stats-format";
 import { toHex } from "../../enclavisor/measurement";
 import { describeSwitches } from "../../launcher/modes";
-import { backendFor } from "../../launcher/backends/index";
+import { backendFor } from "../../launcher/backends/registry";
 import { launchEnclave } from "../../launcher/run-app";
 import type { Enclave } from "../../launcher/backend";
 import { ServerApp, ServerAppError, SnapshotError } from "../../launcher/server-app";
