@@ -12,7 +12,7 @@ import { analyzeLoops, hoistChecks, planRanges } from "./check-elimination";
 import type { Expr, HoistGroup, RangeAccess, RangeLoop } from "./check-elimination";
 import { decode, Kind } from "./instructions";
 import type { Instr } from "./instructions";
-import { BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask } from "./layout";
+import { BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask, pageMask } from "./layout";
 import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import { Align, BlockType, FcOp, MEMORY_0, Op, ValType } from "./opcodes";
 
@@ -50,7 +50,7 @@ class Scratch {
   private readonly index = new Map<string, number>();
   constructor(private readonly first: number) {}
 
-  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | "fuel" | "bulkDst" | "bulkSrc" | "bulkLen" | `fast${number}`): number {
+  get(type: ValType, role: "addr" | "ea" | "value" | "page" | "lo" | "hi" | "fuel" | "bulkDst" | "bulkSrc" | "bulkLen" | `fast${number}`): number {
     const key = `${role}:${type}`;
     let i = this.index.get(key);
     if (i === undefined) {
@@ -250,6 +250,8 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
    *   the native instruction traps before writing anything, as the guest's would, since the real
    *   memory ends exactly where the guest memory does (shifted by BASE). n = 0 only checks bounds,
    *   the same way.
+   * - Else, when each side ends inside its first page, that page's own resident (dirty) bit is
+   *   enough: such a range lies in one resident page, hence in bounds too.
    * - An address at or above MAX_GUEST_BYTES_BELOW would wrap when shifted in i32 (and its tag
    *   byte is a pin slot's): such operations always go to the host (which traps).
    * - The native copy has memmove semantics, like the guest's. Shared pages are resident and
@@ -265,6 +267,21 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
       code.u8(Op.LocalGet).u32(local).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU);
       emitTagLoad();
     };
+    // [] -> [tag[dst] & mask], for a copy [(tag[src] << 1) & tag[dst] & mask]
+    const tagsAllow = (mask: number) => {
+      if (copy) {
+        tagOf(src);
+        code.u8(Op.I32Const).s32(1).u8(Op.I32Shl);
+      }
+      tagOf(dst);
+      if (copy) code.u8(Op.I32And);
+      code.u8(Op.I32Const).s32(mask).u8(Op.I32And);
+    };
+    // [] -> [1 when [local, local + n) reaches past the end of local's page]; n <= PAGE_SIZE here
+    const crosses = (local: number) => {
+      code.u8(Op.LocalGet).u32(local).u8(Op.I32Const).s32(PAGE_SIZE - 1).u8(Op.I32And);
+      code.u8(Op.LocalGet).u32(len).u8(Op.I32Add).u8(Op.I32Const).s32(PAGE_SIZE).u8(Op.I32GtU);
+    };
     code.u8(Op.LocalSet).u32(len).u8(Op.LocalSet).u32(src).u8(Op.LocalSet).u32(dst);
     code.u8(Op.Block).u8(BlockType.Empty).u8(Op.Block).u8(BlockType.Empty);
     // to the host when n > PAGE_SIZE
@@ -275,13 +292,18 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
     code.u8(Op.I32Const).s32(MAX_GUEST_BYTES_BELOW | 0).u8(Op.I32GeU).u8(Op.BrIf).u32(0);
     // ... or the tags do not allow it: fill needs tag[dst] & PAIR_DIRTY; copy also
     // tag[src] & PAIR_RESIDENT, tested at once as ((tag[src] << 1) & tag[dst]) & PAIR_DIRTY.
+    // Failing that, sides that each stay inside their page need only that page's own bits,
+    // tested the same way (RESIDENT << 1 is DIRTY).
+    tagsAllow(TAG_PAIR_DIRTY);
+    code.u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
+    crosses(dst);
     if (copy) {
-      tagOf(src);
-      code.u8(Op.I32Const).s32(1).u8(Op.I32Shl);
+      crosses(src);
+      code.u8(Op.I32Or);
     }
-    tagOf(dst);
-    if (copy) code.u8(Op.I32And);
-    code.u8(Op.I32Const).s32(TAG_PAIR_DIRTY).u8(Op.I32And).u8(Op.I32Eqz).u8(Op.BrIf).u32(0);
+    tagsAllow(TAG_DIRTY);
+    code.u8(Op.I32Eqz).u8(Op.I32Or).u8(Op.BrIf).u32(1);
+    code.u8(Op.End);
     code.u8(Op.LocalGet).u32(dst).u8(Op.I32Const).s32(BASE).u8(Op.I32Add);
     code.u8(Op.LocalGet).u32(src);
     if (copy) code.u8(Op.I32Const).s32(BASE).u8(Op.I32Add);
@@ -424,6 +446,28 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
   }
 
   /**
+   * The slow branch of a wide access, whose pair bit is off (its next page is not resident, or not
+   * dirty), up to the fault call: an access inside its page needs only that page's own bit, so it
+   * leaves the branch (`br_if 1`) without a call, and a neighbour that is not resident costs
+   * neither a call nor a fill. Two branches rather than one combined test keep this code short
+   * in the compiled loop, where it sits between the tag test and the access.
+   * The effective address wraps in i32 as the tag test's does. An access for which it wraps, or
+   * that reaches past the largest guest memory (whose tag bytes are pin slots), is out of bounds
+   * whatever the tag says, and traps by itself.
+   */
+  function emitInPageExit(addr: number, offset: number, size: number, write: boolean): void {
+    const ea = offset === 0 ? addr : scratch.get(ValType.I32, "ea");
+    // PAGE_SIZE - size >= (ea & (PAGE_SIZE - 1)): the access ends inside its page
+    code.u8(Op.I32Const).s32(PAGE_SIZE - size).u8(Op.LocalGet).u32(addr);
+    if (offset !== 0) code.u8(Op.I32Const).s32(offset | 0).u8(Op.I32Add).u8(Op.LocalTee).u32(ea);
+    code.u8(Op.I32Const).s32(PAGE_SIZE - 1).u8(Op.I32And).u8(Op.I32GeU).u8(Op.If).u8(BlockType.Empty);
+    code.u8(Op.LocalGet).u32(ea).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU);
+    emitTagLoad();
+    code.u8(Op.I32Const).s32(pageMask(write)).u8(Op.I32And).u8(Op.BrIf).u32(1);
+    code.u8(Op.End);
+  }
+
+  /**
    * Emits the checked form of a memory instruction. Stack before: [addr] or [addr, operand];
    * after: as the original. An access served by a hoisted check keeps only the shifted offset.
    */
@@ -452,6 +496,7 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
       // Any non-zero tag has the resident bit, so a byte load tests the tag as it is.
       if (mask !== 1) code.u8(Op.I32Const).s32(mask).u8(Op.I32And);
       code.u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
+      if (access.size > 1) emitInPageExit(addr, offset, access.size, access.store);
       code.u8(Op.LocalGet).u32(addr).u8(Op.I32Const).s32(offset | 0);
       code.u8(Op.I32Const).s32(access.size | (access.store ? FAULT_WRITE : 0));
       code.u8(Op.Call).u32(ctx.mmu.fault).u8(Op.End);

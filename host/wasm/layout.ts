@@ -23,7 +23,8 @@ export const MAX_GUEST_WASM_PAGES = MAX_WASM_PAGES - RESERVED_WASM_PAGES;
  * Tag bits. The low two bits are the residency tag (0 not resident, 1 resident clean, 3 resident
  * dirty). The pair bits let a multi-byte access test one byte instead of also testing whether it
  * crosses into the next page: they are set only when this page and the next one (or the end of
- * memory) are both resident (clean or dirty). See mmu.ts.
+ * memory) are both resident (clean or dirty). See mmu.ts. When the pair bit is off, the rewritten
+ * code tests whether the access crosses, and this page's own bits, before it calls the MMU.
  */
 export const TAG_RESIDENT = 1;
 export const TAG_DIRTY = 2;
@@ -32,9 +33,17 @@ export const TAG_PAIR_DIRTY = 8;
 /** Shared with the host: resident, writable, never evicted, never written to the backing store. */
 export const TAG_SHARED = 16;
 
-/** Mask a rewritten access tests: a load needs resident, a store needs dirty (writable). */
+/** What an access inside one page needs of its tag: resident for a load, dirty (writable) for a store. */
+export function pageMask(write: boolean): number {
+  return write ? TAG_DIRTY : TAG_RESIDENT;
+}
+
+/**
+ * Mask a rewritten access tests first: a byte its page's own bit, a wider access the pair bit, so
+ * that the hit path need not work out whether it crosses into the next page.
+ */
 export function accessMask(size: number, write: boolean): number {
-  if (size === 1) return write ? TAG_DIRTY : TAG_RESIDENT;
+  if (size === 1) return pageMask(write);
   return write ? TAG_PAIR_DIRTY : TAG_PAIR_RESIDENT;
 }
 

@@ -143,7 +143,10 @@ export class SoftMmu {
 
   // --- the rewritten code's calls ---------------------------------------------------------------
 
-  /** Slow path of one access of `info & 0xff` bytes at addr + offset; a store when FAULT_WRITE. */
+  /**
+   * Slow path of one access of `info & FAULT_SIZE_MASK` bytes at addr + offset; a store when
+   * FAULT_WRITE.
+   */
   fault(addr: number, offset: number, info: number): void {
     this.stats.faults++;
     const ea = (addr >>> 0) + (offset >>> 0);
@@ -157,14 +160,9 @@ export class SoftMmu {
       return;
     }
     if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
-    let last = Math.floor((ea + size - 1) / PAGE_SIZE);
-    // A multi-byte access tests the pair bit, which also needs the next page. Bring that one in
-    // only on a repeat (this page already has what the access needs), so that a page touched
-    // once costs one fill, and a page only read is never made dirty.
-    if (size > 1 && last === first && first + 1 < pages && this.view()[first]! & (write ? TAG_DIRTY : TAG_RESIDENT)) {
-      last = first + 1;
-    }
-    this.ensure(first, last, write);
+    // The pages the access touches, no more: the rewritten check serves an access inside a page
+    // whose own tag allows it without calling here, so a neighbour never costs a fill.
+    this.ensure(first, Math.floor((ea + size - 1) / PAGE_SIZE), write);
   }
 
   /**
@@ -195,9 +193,10 @@ export class SoftMmu {
       for (let p = first; p <= last; p++) {
         if (!(tags[p]! & TAG_RESIDENT)) this.bringIn(p, first, last);
         if (write) tags[p]! |= TAG_DIRTY;
-        this.pairBits(p);
       }
-      if (first > 0) this.pairBits(first - 1);
+      // Once the whole range is in: a page's pair bits depend on the next page. Left off, they
+      // would send every later access of the range's pages through the slow branch.
+      for (let p = Math.max(first - 1, 0); p <= last; p++) this.pairBits(p);
     } else {
       this.setSlot(slot, first, last);
     }

@@ -138,6 +138,29 @@ describe("memory.copy and memory.fill: inline fast path and host fallback", () =
     expectSameMemory();
   });
 
+  it("runs a copy or fill that stays inside its pages natively when their own tags allow it, whatever the next pages", () => {
+    write(4 * PAGE_SIZE, pattern(PAGE_SIZE, 10)); // pages 4 and 6 dirty, 5 and 7 not resident
+    write(6 * PAGE_SIZE, pattern(PAGE_SIZE, 11));
+    expect(p.rewritten.mmu.tagOf(4) & TAG_PAIR_RESIDENT).toBe(0);
+    expect(run("copy", 4 * PAGE_SIZE + 100, 6 * PAGE_SIZE + 200, 1000)).toBe("ok");
+    expect(run("copy", 6 * PAGE_SIZE, 4 * PAGE_SIZE + 96, PAGE_SIZE - 96)).toBe("ok"); // the source ends at its page's end
+    expect(run("fill", 4 * PAGE_SIZE + 3000, 0xcd, PAGE_SIZE - 3000)).toBe("ok");
+    expect(run("fill", 6 * PAGE_SIZE, 0xee, PAGE_SIZE)).toBe("ok");
+    expect(run("copy", 6 * PAGE_SIZE + 5, 4 * PAGE_SIZE, 0)).toBe("ok");
+    expect(calls()).toBe(0);
+    expect(run("fill", 4 * PAGE_SIZE + 3001, 1, PAGE_SIZE - 3000)).toBe("ok"); // one byte into page 5
+    expect(p.hostCalls.fill).toBe(1);
+    expect(run("copy", 6 * PAGE_SIZE, 4 * PAGE_SIZE + 97, PAGE_SIZE - 96)).toBe("ok"); // the source reaches page 5
+    expect(p.hostCalls.copy).toBe(1);
+    // A clean page is a source inside its page, never a target.
+    p.rewritten.mmu.flush();
+    expect(run("copy", 8 * PAGE_SIZE + 10, 6 * PAGE_SIZE + 20, 30)).toBe("ok"); // page 8 not resident: the host
+    expect(run("copy", 8 * PAGE_SIZE + 50, 6 * PAGE_SIZE + 20, 30)).toBe("ok"); // page 8 dirty, page 6 clean
+    expect(run("fill", 6 * PAGE_SIZE + 20, 2, 30)).toBe("ok"); // page 6 clean: the host
+    expect(p.hostCalls).toEqual({ copy: 2, fill: 2 });
+    expectSameMemory();
+  });
+
   it("runs a fill or copy of the last page natively, and traps past the end without writing", () => {
     const last = (PAGES - 1) * PAGE_SIZE;
     write(0, pattern(2 * PAGE_SIZE, 9));
