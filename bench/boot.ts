@@ -196,7 +196,11 @@ async function measure(opts: SuiteOptions, root: string): Promise<SuiteResult> {
     const s: number[] = [];
     for (let i = 0; i < vmBootSamples + 5; i++) {
       const t0 = nowMs();
-      const evm = EnclavisorVm.boot({ platform, granularity, integrityCacheNodes: modeSwitches("enclavisor").integrityCacheNodes });
+      const switches = modeSwitches("enclavisor");
+      const evm = EnclavisorVm.boot({
+        platform, granularity, encryption: switches.encryption,
+        integrity: { scheme: switches.integrityScheme, cacheNodes: switches.integrityCacheNodes },
+      });
       const ms = nowMs() - t0;
       evm.shutdown();
       if (i >= 5) s.push(ms);

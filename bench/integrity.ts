@@ -10,8 +10,9 @@ import { hash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_ARITY, DEFAULT_CACHE_NODES, DEFAULT_TREE_HASH, IntegrityTree, TREE_HASHES } from "../host/enclavisor/integrity-tree";
-import type { IntegrityStats, TreeHash } from "../host/enclavisor/integrity-tree";
+import { DEFAULT_ARITY, DEFAULT_CACHE_NODES, DEFAULT_TREE_HASH, MerkleTree, TREE_HASHES } from "../host/enclavisor/merkle-tree";
+import type { TreeHash } from "../host/enclavisor/merkle-tree";
+import type { IntegrityStats } from "../host/enclavisor/integrity-scheme";
 import { DramNodeStore, MemoryNodeStore } from "../host/enclavisor/node-store";
 import type { NodeStore } from "../host/enclavisor/node-store";
 import { Platform } from "../host/sev/platform";
@@ -45,7 +46,7 @@ const FULL: Config = {
  * On-chip budget of the hash x arity phase: the bytes of DEFAULT_CACHE_NODES nodes of the default
  * tree. Comparing arities at one node count would give wide nodes a cache many times larger.
  */
-const CACHE_BUDGET_BYTES = DEFAULT_CACHE_NODES * IntegrityTree.nodeBytes;
+const CACHE_BUDGET_BYTES = DEFAULT_CACHE_NODES * MerkleTree.nodeBytes;
 
 /** Distinct page contents the working set cycles through (none all zero). */
 const CONTENTS = 16;
@@ -53,7 +54,7 @@ const CONTENTS = 16;
 interface Subject {
   name: string;
   hash: TreeHash;
-  tree?: IntegrityTree;
+  tree?: MerkleTree;
   /** Does `n` pages of work. */
   step: (n: number) => void;
 }
@@ -114,9 +115,9 @@ function pageHashSubject(h: TreeHash, page: Uint8Array): Subject {
 function treeSubjects(cfg: Config, contents: readonly Uint8Array[], label: string,
   opts: { hash: TreeHash; arity: number; cacheNodes: number; store?: NodeStore }): Subject[] {
   const w = cfg.workingSetPages;
-  const tree = new IntegrityTree({
+  const tree = new MerkleTree({
     frames: cfg.frames, arity: opts.arity, cacheNodes: opts.cacheNodes, hash: opts.hash,
-    store: opts.store ?? new MemoryNodeStore(IntegrityTree.nodeBytesFor(opts)),
+    store: opts.store ?? new MemoryNodeStore(MerkleTree.nodeBytesFor(opts)),
   });
   const current = new Uint8Array(w);
   for (let gpa = 0; gpa < w; gpa++) {
@@ -226,7 +227,7 @@ async function measure(opts: SuiteOptions, stateDir: string): Promise<SuiteResul
   const shape = new Map<string, { cacheNodes: number; levels: number }>();
   for (const h of TREE_HASHES) {
     for (const arity of cfg.arities) {
-      const cacheNodes = Math.floor(CACHE_BUDGET_BYTES / IntegrityTree.nodeBytesFor({ arity, hash: h }));
+      const cacheNodes = Math.floor(CACHE_BUDGET_BYTES / MerkleTree.nodeBytesFor({ arity, hash: h }));
       const label = `${h}, arity ${arity}`;
       const subjects = treeSubjects(cfg, contents, label, { hash: h, arity, cacheNodes });
       shape.set(label, { cacheNodes, levels: subjects[0]!.tree!.levels });
@@ -280,7 +281,7 @@ async function measure(opts: SuiteOptions, stateDir: string): Promise<SuiteResul
   const p3: Subject[] = [
     pageHashSubject(DEFAULT_TREE_HASH, contents[0]!),
     ...treeSubjects(cfg, contents, "host memory", defaults),
-    ...treeSubjects(cfg, contents, "DRAM", { ...defaults, store: new DramNodeStore(platform.hv, vm, IntegrityTree.nodeBytes, { mc: platform.mc }) }),
+    ...treeSubjects(cfg, contents, "DRAM", { ...defaults, store: new DramNodeStore(platform.hv, vm, MerkleTree.nodeBytes, { mc: platform.mc }) }),
   ];
   const m3 = await phase(cfg, p3, opts.log, "store");
   figures.store = Object.fromEntries(m3);

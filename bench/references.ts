@@ -19,7 +19,7 @@ export const REFERENCE_BLOCK_BYTES = 4096;
 export const REFERENCE_ALGORITHMS = [
   { name: "aes-128-xts", why: "SEV memory encryption engine (host/sev/xts.ts)" },
   { name: "aes-128-gcm", why: "SGX model: counter-mode MEE and EWB/ELDU (host/sgx)" },
-  { name: "sha256", why: "integrity tree's default hash (host/enclavisor/integrity-tree.ts)" },
+  { name: "sha256", why: "integrity tree's default hash (host/enclavisor/merkle-tree.ts)" },
   { name: "sha384", why: "measurements and SNP launch digests" },
 ] as const;
 

@@ -68,8 +68,8 @@ export async function integrityCache(bed: TestBed, wsWasm: Uint8Array, cfg: Conf
     }));
     const t = sets[0]!.inst.tree!;
     const shape: TreeShape = {
-      arity: t.arity, levels: t.levels, nodeBytes: t.nodeBytes, recordsPerLeafNode: t.recordsPerLeafNode,
-      leafNodesSpanned: Math.ceil(sets[0]!.pages / t.recordsPerLeafNode),
+      arity: t.arity, levels: t.levels, nodeBytes: t.nodeBytes, recordsPerLeafNode: t.pagesPerLeaf,
+      leafNodesSpanned: Math.ceil(sets[0]!.pages / t.pagesPerLeaf),
     };
     for (const r of rows) {
       log(`${r.cacheNodes} nodes: ` + TREE_PATHS.map((p) => `${p.key} ${(r.paths[p.key]!.hitRate * 100).toFixed(1)}% hits, ` +

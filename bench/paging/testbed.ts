@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { abiImports } from "../../host/enclavisor/guest-abi";
-import type { IntegrityTree } from "../../host/enclavisor/integrity-tree";
-import { DEFAULT_CACHE_PAGES, DEFAULT_INTEGRITY_CACHE_NODES, modeSwitches } from "../../host/launcher/modes";
+import type { IntegrityScheme } from "../../host/enclavisor/integrity-scheme";
+import { DEFAULT_CACHE_PAGES, modeSwitches } from "../../host/launcher/modes";
 import type { ModeName } from "../../host/launcher/modes";
 import { launchEnclave } from "../../host/launcher/run-app";
 import { Platform } from "../../host/sev/platform";
@@ -35,7 +35,7 @@ export interface Instance {
   /** The MMU and its backing store; null for native. */
   mmu: SoftMmu | null;
   backing: PageBacking | null;
-  tree: IntegrityTree | null;
+  tree: IntegrityScheme | null;
   /** sgx only: the enclave's exits to the OS (host/sgx/exits.ts). */
   exits: EnclaveExits | null;
   destroy(): void;
@@ -66,7 +66,7 @@ export class TestBed {
     return p;
   }
 
-  async launch(bytes: Uint8Array, kind: SweepKind, integrityCacheNodes = DEFAULT_INTEGRITY_CACHE_NODES, epcPages = DEFAULT_EPC_PAGES): Promise<Instance> {
+  async launch(bytes: Uint8Array, kind: SweepKind, integrityCacheNodes?: number, epcPages = DEFAULT_EPC_PAGES): Promise<Instance> {
     if (kind === "in-memory") {
       const host = { log: () => {} };
       const guest = await instantiateGuest(bytes, (access) => abiImports(access, host), { rewrite: true, capacityPages: CACHE_PAGES });

@@ -10,6 +10,8 @@ import type { ModeName } from "../launcher/modes";
 import { DEFAULT_GRANULARITY, GRANULARITY_NAMES, isGranularity } from "../enclavisor/enclavisor";
 import type { GranularityName } from "../enclavisor/attestation";
 import { PAGE_SIZE } from "../page";
+import { DEFAULT_INTEGRITY_SCHEME, INTEGRITY_SCHEMES, isIntegrityScheme } from "../enclavisor/integrity-scheme";
+import type { IntegritySchemeName } from "../enclavisor/integrity-scheme";
 import { UsageError } from "./cli-error";
 import { parseSize } from "./size";
 
@@ -32,7 +34,11 @@ Switches (each overrides the mode's preset):
   --ciphertext-hiding on|off
                            host reads of private frames return 0xFF (default off)
   --cache SIZE             resident capacity (default ${(DEFAULT_CACHE_PAGES * PAGE_SIZE) / 2 ** 20}M; at least ${MIN_CACHE_PAGES} pages of 4K)
-  --integrity-cache N      tree nodes the integrity cache holds (default ${DEFAULT_INTEGRITY_CACHE_NODES})
+  --integrity-scheme S     ${INTEGRITY_SCHEMES.join(" | ")} (default ${DEFAULT_INTEGRITY_SCHEME}): with integrity on,
+                             counter   a MAC per page under a tree of split counters (SGX's MEE, VAULT)
+                             merkle    a SHA-256 Merkle tree over the pages, for comparison
+  --integrity-cache N      verified nodes the integrity cache holds (default ${DEFAULT_INTEGRITY_CACHE_NODES.counter}
+                           for counter, ${DEFAULT_INTEGRITY_CACHE_NODES.merkle} for merkle)
 
   --memory-limit SIZE      most memory the enclave may touch (default: none); beyond it the
                            enclave stops with an error
@@ -52,6 +58,7 @@ export const CONFIG_OPTIONS = {
   integrity: { type: "string" },
   "ciphertext-hiding": { type: "string" },
   cache: { type: "string" },
+  "integrity-scheme": { type: "string" },
   "integrity-cache": { type: "string" },
   "memory-limit": { type: "string" },
   granularity: { type: "string" },
@@ -65,6 +72,7 @@ export interface ConfigFlagValues {
   integrity?: string;
   "ciphertext-hiding"?: string;
   cache?: string;
+  "integrity-scheme"?: string;
   "integrity-cache"?: string;
   "memory-limit"?: string;
   granularity?: string;
@@ -89,6 +97,12 @@ function pages(value: string | undefined, flag: string): number | undefined {
   const bytes = parseSize(value, flag);
   if (bytes < PAGE_SIZE) throw new UsageError(`${flag} must be at least one page of 4K, got '${value}'`);
   return Math.floor(bytes / PAGE_SIZE);
+}
+
+function scheme(value: string | undefined): IntegritySchemeName | undefined {
+  if (value === undefined) return undefined;
+  if (!isIntegrityScheme(value)) throw new UsageError(`--integrity-scheme must be one of ${INTEGRITY_SCHEMES.join(", ")}, got '${value}'`);
+  return value;
 }
 
 function count(value: string | undefined, flag: string): number | undefined {
@@ -116,6 +130,7 @@ export function parseEnclaveFlags(values: ConfigFlagValues): EnclaveFlags {
     integrity: onOff(values.integrity, "--integrity"),
     ciphertextHiding: onOff(values["ciphertext-hiding"], "--ciphertext-hiding"),
     cachePages: pages(values.cache, "--cache"),
+    integrityScheme: scheme(values["integrity-scheme"]),
     integrityCacheNodes: count(values["integrity-cache"], "--integrity-cache"),
   });
   return { mode, switches, memoryLimitPages, granularity };

@@ -34,7 +34,7 @@ import { EnclaveError } from "./enclave-error";
 import { MemoryLimitError } from "./enclave-page-table";
 import type { EnclavePageTable, PageTableEntry } from "./enclave-page-table";
 import type { FrameOwnership } from "./frame-ownership";
-import type { IntegrityTree } from "./integrity-tree";
+import type { IntegrityScheme, PageMacs } from "./integrity-scheme";
 import { IntegrityViolation } from "./integrity-violation";
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
@@ -55,7 +55,7 @@ export interface EnclaveMemoryOptions {
   /** Pages go through the memory encryption engine (C-bit set); else as plaintext shared pages. */
   encryption: boolean;
   /** The VM's tree: checks fills and records write-backs; none when integrity is off. */
-  integrity?: IntegrityTree;
+  integrity?: IntegrityScheme;
   /** Enclavisor's frame ownership table of the VM and this enclave's id in it. */
   ownership: FrameOwnership;
   enclaveId: number;
@@ -64,7 +64,7 @@ export interface EnclaveMemoryOptions {
 export class EnclaveMemory implements PageBacking {
   readonly vm: Vm;
   readonly pageTable: EnclavePageTable;
-  readonly integrity: IntegrityTree | undefined;
+  readonly integrity: IntegrityScheme | undefined;
   readonly counters: EnclaveMemoryCounters = { framesAllocated: 0, bytesEncrypted: 0, bytesDecrypted: 0 };
   /** Template frames copied on a clone's first store of their page (copy-on-write). */
   framesCopied = 0;
@@ -74,6 +74,7 @@ export class EnclaveMemory implements PageBacking {
   readonly #mc: MemoryController;
   readonly #encryption: boolean;
   readonly #access: { shared: boolean };
+  readonly #pageMacs: PageMacs | undefined;
   #stopped: EnclaveStopped | null = null;
 
   constructor(opts: EnclaveMemoryOptions) {
@@ -84,6 +85,7 @@ export class EnclaveMemory implements PageBacking {
     this.#encryption = opts.encryption;
     this.#access = { shared: !opts.encryption };
     this.integrity = opts.integrity;
+    this.#pageMacs = opts.integrity?.pageMacs;
     this.#ownership = opts.ownership;
     this.enclaveId = opts.enclaveId;
   }
@@ -110,9 +112,15 @@ export class EnclaveMemory implements PageBacking {
       this.#ownership.checkRead(entry.gpa, this.enclaveId);
       if (!entry.written) return false;
       try {
-        this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, dst);
+        // With a MAC per page, the decryption and the MAC check are one call of the memory controller.
+        const mac = this.#pageMacs?.loadMac(entry.gpa);
+        if (mac) {
+          if (!this.#mc.guestReadPageVerified(this.vm, entry.gpa, this.#access, dst, mac)) throw this.#pageMacs!.violation(entry.gpa);
+        } else {
+          this.#mc.guestReadPage(this.vm, entry.gpa, this.#access, dst);
+          this.integrity?.verifyPage(entry.gpa, dst);
+        }
         if (this.#encryption) this.counters.bytesDecrypted += PAGE_SIZE;
-        this.integrity?.verifyPage(entry.gpa, dst);
       } catch (e) {
         dst.fill(0);
         throw e;
@@ -132,10 +140,17 @@ export class EnclaveMemory implements PageBacking {
         entry = this.#newFrame(page);
       }
       this.#ownership.checkWrite(entry.gpa, this.enclaveId);
-      this.integrity?.updatePage(entry.gpa, src);
-      this.#mc.guestWritePage(this.vm, entry.gpa, src, this.#access);
+      if (this.#pageMacs) {
+        // The new version first, then the encryption and its MAC in one call, then the MAC out.
+        const mac = this.#pageMacs.storeMac(entry.gpa);
+        this.#mc.guestWritePageMac(this.vm, entry.gpa, src, this.#access, mac);
+        this.#pageMacs.storedMac(entry.gpa);
+      } else {
+        this.integrity?.updatePage(entry.gpa, src);
+        this.#mc.guestWritePage(this.vm, entry.gpa, src, this.#access);
+      }
       if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE;
-      entry.written = true;
+      this.pageTable.markWritten(page);
     });
   }
 

@@ -3,7 +3,7 @@
 // returns it and `enclave run --stats` prints it.
 import type { MmuStats } from "../wasm/mmu";
 import type { EnclaveMemoryCounters } from "./enclave-memory";
-import type { IntegrityStats } from "./integrity-tree";
+import type { IntegrityStats } from "./integrity-scheme";
 
 export interface EnclaveStats {
   /** Slow-path calls from the rewritten code. */

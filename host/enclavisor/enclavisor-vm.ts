@@ -15,13 +15,16 @@
 // since most enclaves never attest and an ECDSA key plus a signed SNP report would double the
 // cost of their boot.
 import type { Vm } from "../sev/vm";
-import { SevCommandError, SevStatus } from "../sev/status";
+import type { SecureProcessor } from "../sev/secure-processor";
+import { SevCommandError, SevStatus, statusName } from "../sev/status";
 import { Attester } from "./attestation";
 import type { GranularityName } from "./attestation";
 import { EnclaveError } from "./enclave-error";
 import { enclavisorImage } from "./enclavisor-image";
 import { FrameOwnership } from "./frame-ownership";
-import { IntegrityTree } from "./integrity-tree";
+import { CounterTree, INTEGRITY_KEY_BYTES, PAGE_MAC_BYTES } from "./counter-tree";
+import type { IntegrityScheme, IntegritySchemeName } from "./integrity-scheme";
+import { MerkleTree } from "./merkle-tree";
 import { DramNodeStore } from "./node-store";
 import type { Platform } from "../sev/platform";
 
@@ -30,23 +33,37 @@ export const SLOT_PAGES = 2 ** 20;
 /** Enclaves one shared Enclavisor VM holds at a time. */
 export const MAX_SLOTS = 1024;
 
+/** The integrity scheme of a VM: which one, and how many verified nodes its cache holds. */
+export interface VmIntegrity {
+  scheme: IntegritySchemeName;
+  cacheNodes: number;
+}
+
 export interface EnclavisorVmOptions {
   platform: Platform;
   /** `vm`: one enclave, key made on first attest; `process`/`function`: shared, key made at boot. */
   granularity: GranularityName;
-  /** Keep an integrity tree over the VM's frames, with this many cached nodes (absent: no tree). */
-  integrityCacheNodes?: number;
-  /** Leaves of the tree (default: every slot's frames); a `vm`-granularity VM with a memory limit needs fewer. */
+  /** Its enclaves' pages go through the memory encryption engine (the C-bit): the same for all of them. */
+  encryption: boolean;
+  /** Keep an integrity scheme over the VM's frames (absent: none). */
+  integrity?: VmIntegrity;
+  /** Pages the scheme covers (default: every slot's frames); a `vm`-granularity VM with a memory limit needs fewer. */
   treeFrames?: number;
 }
+
+/** GPA of the first frame of the counter tree's page MACs: above the node store, far above any enclave. */
+export const MAC_STORE_GPA_BASE = 2 ** 33;
 
 export class EnclavisorVm {
   readonly platform: Platform;
   readonly vm: Vm;
   readonly granularity: GranularityName;
   readonly ownership = new FrameOwnership();
+  /** Where the scheme's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
   readonly nodeStore: DramNodeStore | null;
-  readonly tree: IntegrityTree | null;
+  /** Where the counter tree's page MACs live, also untrusted DRAM (null for the Merkle tree). */
+  readonly macStore: DramNodeStore | null;
+  readonly tree: IntegrityScheme | null;
   readonly slots: number;
   readonly #freeSlots: number[];
   #attester: Attester | undefined;
@@ -58,11 +75,26 @@ export class EnclavisorVm {
     this.granularity = opts.granularity;
     this.slots = opts.granularity === "vm" ? 1 : MAX_SLOTS;
     this.#freeSlots = Array.from({ length: this.slots }, (_, i) => this.slots - 1 - i);
-    const { hv, mc } = opts.platform;
-    this.nodeStore = opts.integrityCacheNodes !== undefined ? new DramNodeStore(hv, vm, IntegrityTree.nodeBytes, { mc }) : null;
-    this.tree = this.nodeStore
-      ? new IntegrityTree({ frames: opts.treeFrames ?? this.slots * SLOT_PAGES, cacheNodes: opts.integrityCacheNodes, store: this.nodeStore })
-      : null;
+    const { hv, mc, sp } = opts.platform;
+    const integrity = opts.integrity;
+    const frames = opts.treeFrames ?? this.slots * SLOT_PAGES;
+    if (!integrity) {
+      this.nodeStore = this.macStore = this.tree = null;
+    } else if (integrity.scheme === "merkle") {
+      this.nodeStore = new DramNodeStore(hv, vm, MerkleTree.nodeBytes, { mc });
+      this.macStore = null;
+      this.tree = new MerkleTree({ frames, cacheNodes: integrity.cacheNodes, store: this.nodeStore });
+    } else {
+      this.nodeStore = new DramNodeStore(hv, vm, CounterTree.nodeBytesFor(), { mc });
+      this.macStore = new DramNodeStore(hv, vm, PAGE_MAC_BYTES, { mc, gpaBase: MAC_STORE_GPA_BASE });
+      const access = { shared: !opts.encryption };
+      const key = integrityKey(sp, vm.handle);
+      this.tree = new CounterTree({
+        frames, cacheNodes: integrity.cacheNodes, key, store: this.nodeStore, macs: this.macStore,
+        readPage: (gpa, dst) => mc.guestReadPage(vm, gpa, access, dst),
+      });
+      key.fill(0);
+    }
   }
 
   /**
@@ -125,9 +157,32 @@ export class EnclavisorVm {
   }
 
   /** Tears the VM down: DEACTIVATE and DECOMMISSION, every frame back to the hypervisor. */
+  /**
+   * Tears the VM down: its integrity scheme's frames in DRAM are zeroed (its enclaves' own are
+   * scrubbed when each is destroyed), then DEACTIVATE and DECOMMISSION, every frame back to the
+   * hypervisor.
+   */
   shutdown(): void {
     if (this.#down) return;
     this.#down = true;
-    if (this.platform.hv.vms().some((v) => v.id === this.vm.id)) this.platform.hv.destroyVm(this.vm);
+    if (!this.platform.hv.vms().some((v) => v.id === this.vm.id)) return;
+    this.nodeStore?.scrub();
+    this.macStore?.scrub();
+    this.platform.hv.destroyVm(this.vm);
   }
+}
+
+/**
+ * The VM's integrity key, from the secure processor (MSG_KEY_REQ, SNP ABI 56860, 7.2) with the
+ * VM root key: random per launch and held by the firmware, so it never leaves the VM, and a
+ * relaunch (whose memory starts empty) gets a new one.
+ */
+function integrityKey(sp: SecureProcessor, vmHandle: number): Uint8Array {
+  const r = sp.guestRequest(vmHandle, { type: "key", rootKeySelect: "vmrk", guestFieldSelect: 0, vmpl: 0, guestSvn: 0, tcbVersion: sp.tcb });
+  if (r.status !== SevStatus.SUCCESS || !r.key || r.key.length < INTEGRITY_KEY_BYTES) {
+    throw new EnclaveError("BAD_STATE", `the secure processor refused the VM's integrity key (MSG_KEY_REQ): ${statusName(r.status)}`);
+  }
+  const key = new Uint8Array(r.key.subarray(0, INTEGRITY_KEY_BYTES));
+  r.key.fill(0);
+  return key;
 }

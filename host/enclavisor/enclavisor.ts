@@ -33,12 +33,13 @@ import { EnclavePageTable } from "./enclave-page-table";
 import { enclaveStats } from "./enclave-stats";
 import type { EnclaveStats } from "./enclave-stats";
 import { EnclavisorVm } from "./enclavisor-vm";
+import type { VmIntegrity } from "./enclavisor-vm";
 import { issueEvidence } from "./evidence";
 import type { FrameOwnership } from "./frame-ownership";
 import type { CertificateChain } from "../sev/platform";
 import { abiImports, collectingHost } from "./guest-abi";
 import { enclaveCounter } from "./enclave-counter";
-import type { IntegrityTree } from "./integrity-tree";
+import type { IntegrityScheme } from "./integrity-scheme";
 import { encodeConfig, measureEnclave, toHex } from "./measurement";
 import type { DramNodeStore } from "./node-store";
 import type { Platform } from "../sev/platform";
@@ -86,9 +87,11 @@ export interface EnclavisorEnclave {
   readonly vm: Vm;
   readonly memory: EnclaveMemory;
   /** The VM's integrity tree (shared by the enclaves of a `process`/`function` VM); null with integrity off. */
-  readonly tree: IntegrityTree | null;
+  readonly tree: IntegrityScheme | null;
   /** Where the tree's nodes live: untrusted DRAM frames of the VM (what a node attack tampers with). */
   readonly nodeStore: DramNodeStore | null;
+  /** Where the counter tree's page MACs live, untrusted DRAM too; null with the Merkle tree or no integrity. */
+  readonly macStore: DramNodeStore | null;
   /** Enclavisor's attestation key reporting on this enclave (attestation.ts); null without SNP (mode sev). */
   readonly attester: Attester | null;
   /** The enclave's monotonic counter (enclave-counter.ts), read-only to the host. */
@@ -294,19 +297,23 @@ export class Enclavisor {
     return EnclavisorVm.boot({
       platform: this.platform,
       granularity: "vm",
-      integrityCacheNodes: switches.integrity ? switches.integrityCacheNodes : undefined,
+      encryption: switches.encryption,
+      integrity: vmIntegrity(switches),
       treeFrames: Math.min(MAX_GUEST_PAGES, memoryLimitPages ?? Infinity),
     });
   }
 
   #sharedVm(switches: ProtectionSwitches): EnclavisorVm {
-    const key = switches.integrity ? `tree:${switches.integrityCacheNodes}` : "no-tree";
+    // A VM has one integrity scheme with one cache, and one way to reach its pages (the C-bit).
+    const integrity = vmIntegrity(switches);
+    const key = `${switches.encryption ? "encrypted" : "plain"}:${integrity ? `${integrity.scheme}:${integrity.cacheNodes}` : "no-tree"}`;
     let evm = this.#shared.get(key);
     if (!evm) {
       evm = EnclavisorVm.boot({
         platform: this.platform,
         granularity: "process",
-        integrityCacheNodes: switches.integrity ? switches.integrityCacheNodes : undefined,
+        encryption: switches.encryption,
+        integrity,
       });
       this.#shared.set(key, evm);
     }
@@ -402,6 +409,7 @@ export class Enclavisor {
       memory,
       tree,
       nodeStore: switches.integrity ? evm.nodeStore : null,
+      macStore: switches.integrity ? evm.macStore : null,
       get attester() {
         return chain ? attester() : null;
       },
@@ -453,4 +461,9 @@ export class Enclavisor {
     if (!rec) throw new EnclaveError("NOT_FOUND", `no enclave with handle ${String(handle)} (never created, or destroyed)`);
     return rec;
   }
+}
+
+/** The integrity scheme a VM keeps for enclaves with these switches (none with integrity off). */
+function vmIntegrity(switches: ProtectionSwitches): VmIntegrity | undefined {
+  return switches.integrity ? { scheme: switches.integrityScheme, cacheNodes: switches.integrityCacheNodes } : undefined;
 }

@@ -12,14 +12,28 @@
 // Frames of Enclavisor itself (its image and the integrity tree's nodes) are never claimed, so no
 // enclave can use them. Pages shared with the host (enclave.share) are not frames at all: they
 // stay resident in the enclave's own Wasm memory (host/wasm/mmu.ts share) and never reach DRAM.
-import { hexFrame } from "../sev/page";
+import { FrameTable, LEAF_FRAMES, slotOf } from "../sev/frame-table";
+import { checkFrame, hexFrame } from "../sev/page";
 import { EnclaveError } from "./enclave-error";
 
-type FrameUse = { kind: "private" | "template"; owner: number };
+/** A frame's kind in the table; 0 is a frame no enclave holds. */
+const PRIVATE = 1;
+const TEMPLATE = 2;
+
+/** Who holds each of LEAF_FRAMES consecutive frames: its kind, and its owner's id (any number, exactly). */
+interface UseLeaf {
+  readonly kind: Uint8Array;
+  readonly owner: Float64Array;
+}
 
 export class FrameOwnership {
-  readonly #frames = new Map<number, FrameUse>();
-  readonly #byOwner = new Map<number, Set<number>>();
+  /**
+   * Per GPA, who holds the frame, in the leaves of a radix table (host/sev/frame-table.ts): every
+   * load and store of an enclave checks its frame here, so a check is a few array loads, no hash.
+   */
+  readonly #frames = new FrameTable<UseLeaf>(() => ({ kind: new Uint8Array(LEAF_FRAMES), owner: new Float64Array(LEAF_FRAMES) }));
+  /** Owner -> the frames it holds, in the order claimed; a frame is only ever let go with all of its owner's. */
+  readonly #byOwner = new Map<number, number[]>();
   /** Live clone -> its template. */
   readonly #templateOf = new Map<number, number>();
   /** Template -> its live clones. */
@@ -27,31 +41,40 @@ export class FrameOwnership {
 
   /** Gives the free frame `gpa` to `enclave` as private; FRAME_NOT_OWNED if anyone holds it. */
   claim(gpa: number, enclave: number): void {
-    const use = this.#frames.get(gpa);
-    if (use) throw this.#refuse(gpa, enclave, "claim", use);
-    this.#frames.set(gpa, { kind: "private", owner: enclave });
-    let set = this.#byOwner.get(enclave);
-    if (!set) this.#byOwner.set(enclave, (set = new Set()));
-    set.add(gpa);
+    if (this.#kind(gpa) !== 0) throw this.#refuse(gpa, enclave, "claim");
+    checkFrame(gpa, "GPA");
+    const leaf = this.#frames.leafFor(gpa);
+    const slot = slotOf(gpa);
+    leaf.kind[slot] = PRIVATE;
+    leaf.owner[slot] = enclave;
+    let frames = this.#byOwner.get(enclave);
+    if (!frames) this.#byOwner.set(enclave, (frames = []));
+    frames.push(gpa);
   }
 
   /** Throws FRAME_NOT_OWNED unless `enclave` may read `gpa`. */
   checkRead(gpa: number, enclave: number): void {
-    const use = this.#frames.get(gpa);
-    if (use && (use.owner === enclave || (use.kind === "template" && this.#templateOf.get(enclave) === use.owner))) return;
-    throw this.#refuse(gpa, enclave, "read", use);
+    const leaf = this.#frames.leaf(gpa);
+    if (leaf !== undefined) {
+      const slot = slotOf(gpa);
+      const kind = leaf.kind[slot];
+      const owner = leaf.owner[slot];
+      if (kind !== 0 && (owner === enclave || (kind === TEMPLATE && this.#templateOf.get(enclave) === owner))) return;
+    }
+    throw this.#refuse(gpa, enclave, "read");
   }
 
   /** Throws FRAME_NOT_OWNED unless `gpa` is a private frame of `enclave`. */
   checkWrite(gpa: number, enclave: number): void {
-    const use = this.#frames.get(gpa);
-    if (use?.kind === "private" && use.owner === enclave) return;
-    throw this.#refuse(gpa, enclave, "write", use);
+    const leaf = this.#frames.leaf(gpa);
+    const slot = slotOf(gpa);
+    if (leaf?.kind[slot] === PRIVATE && leaf.owner[slot] === enclave) return;
+    throw this.#refuse(gpa, enclave, "write");
   }
 
   /** Freezes every frame of `template`: from now on read-only, shared with the clones attached to it. */
   freeze(template: number): void {
-    for (const gpa of this.#byOwner.get(template) ?? []) this.#frames.get(gpa)!.kind = "template";
+    for (const gpa of this.#byOwner.get(template) ?? []) this.#frames.leafFor(gpa).kind[slotOf(gpa)] = TEMPLATE;
     this.#clones.set(template, new Set());
   }
 
@@ -75,8 +98,9 @@ export class FrameOwnership {
 
   /** Whom `gpa` belongs to, for tests and tools. */
   ownerOf(gpa: number): { kind: "private" | "template"; owner: number } | undefined {
-    const use = this.#frames.get(gpa);
-    return use && { ...use };
+    const kind = this.#kind(gpa);
+    if (kind === 0) return undefined;
+    return { kind: kind === PRIVATE ? "private" : "template", owner: this.#frames.leaf(gpa)!.owner[slotOf(gpa)]! };
   }
 
   /**
@@ -94,11 +118,21 @@ export class FrameOwnership {
       this.#clones.get(template)?.delete(enclave);
       this.#templateOf.delete(enclave);
     }
-    for (const gpa of this.#byOwner.get(enclave) ?? []) this.#frames.delete(gpa);
+    for (const gpa of this.#byOwner.get(enclave) ?? []) {
+      const leaf = this.#frames.leafFor(gpa);
+      leaf.kind[slotOf(gpa)] = 0;
+      leaf.owner[slotOf(gpa)] = 0;
+    }
     this.#byOwner.delete(enclave);
   }
 
-  #refuse(gpa: number, enclave: number, what: string, use: FrameUse | undefined): EnclaveError {
+  /** The kind of `gpa` in the table (0: held by no enclave). */
+  #kind(gpa: number): number {
+    return this.#frames.leaf(gpa)?.kind[slotOf(gpa)] ?? 0;
+  }
+
+  #refuse(gpa: number, enclave: number, what: string): EnclaveError {
+    const use = this.ownerOf(gpa);
     const holder = use ? `${use.kind} to enclave ${use.owner}` : "held by no enclave";
     return new EnclaveError("FRAME_NOT_OWNED", `enclave ${enclave} may not ${what} frame GPA ${hexFrame(gpa)}: it is ${holder}`);
   }

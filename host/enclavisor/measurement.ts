@@ -25,8 +25,9 @@
 //
 // Configuration (16 bytes): what changes what runs and what the host can observe of it.
 //   0x00  u8    flags: bit 0 software MMU (every kind but native), bit 1 encryption, bit 2 rmp,
-//                bit 3 integrity, bit 4 ciphertext hiding, bit 5 the sgx kind (an SGX-style EPC);
-//                other bits 0
+//                bit 3 integrity, bit 4 ciphertext hiding, bit 5 the sgx kind (an SGX-style EPC),
+//                bit 6 the counter-tree integrity scheme (else the Merkle tree; set only with
+//                bit 3 in the sev kind); bit 7 0
 //   0x01  u24   EPC size in 4 KiB pages for the sgx kind (where secure memory ends and the OS's
 //                paging begins), else 0
 //   0x04  u32   resident capacity in 4 KiB pages (decides which accesses reach the host as page
@@ -88,7 +89,7 @@ export function encodeConfig(config: EnclaveConfig): Uint8Array {
   const b = Buffer.alloc(CONFIG_BYTES);
   b.writeUInt8(
     (mmu ? 1 : 0) | (s.encryption ? 2 : 0) | (s.rmp ? 4 : 0) | (s.integrity ? 8 : 0) | (s.ciphertextHiding ? 16 : 0) |
-      (s.kind === "sgx" ? 32 : 0),
+      (s.kind === "sgx" ? 32 : 0) | (s.kind === "sev" && s.integrity && s.integrityScheme === "counter" ? 64 : 0),
     0x00,
   );
   b.writeUIntLE(u32Field(s.epcPages, "the EPC size in pages", 0xffffff), 0x01, 3);

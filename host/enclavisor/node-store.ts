@@ -5,7 +5,8 @@
 import type { Hypervisor } from "../sev/hypervisor";
 import type { Vm } from "../sev/vm";
 import type { AccessOptions, MemoryController } from "../sev/memory-controller";
-import { checkFrame, hexFrame } from "../sev/page";
+import { FrameTable, LEAF_FRAMES, slotOf } from "../sev/frame-table";
+import { checkFrame, hexFrame, MAX_FRAME } from "../sev/page";
 import { PAGE_SIZE } from "../page";
 
 export interface NodeStore {
@@ -70,6 +71,8 @@ export class MemoryNodeStore implements NodeStore {
  */
 export const NODE_STORE_GPA_BASE = 2 ** 32;
 
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 /** Guest accesses with the C-bit clear: the nodes' pages are shared, never encrypted. */
 const SHARED: AccessOptions = Object.freeze({ shared: true });
 
@@ -79,7 +82,7 @@ const SHARED: AccessOptions = Object.freeze({ shared: true });
  * memory holds only the frames the tree really uses. Every access goes through the VM's NPT, so
  * Adversary.writeFrame, flipBits, replay and remap all reach the nodes, as on the real part.
  * With `mc`, nodes are read and written as Enclavisor does on the real part: guest accesses to its
- * shared pages through the memory controller, C-bit clear, into one reused frame buffer. Without
+ * shared pages through the memory controller, C-bit clear, of the node's own bytes only. Without
  * it, through the hypervisor's own accesses to the frames (the same bytes; each access copies the
  * frame, several times slower).
  */
@@ -90,10 +93,14 @@ export class DramNodeStore implements NodeStore {
   readonly #hv: Hypervisor;
   readonly #vm: Vm;
   readonly #mc: MemoryController | undefined;
-  /** Store frames (node index / nodesPerFrame) already backed by the hypervisor. */
-  readonly #backed = new Set<number>();
-  /** The frame of the last access: nodes are read and written a whole frame at a time. */
-  readonly #frame = new Uint8Array(PAGE_SIZE);
+  /**
+   * Per store frame (node index / nodesPerFrame), 1 once the hypervisor backs it, in the leaves of
+   * a radix table (host/sev/frame-table.ts): every node access asks, so it is a few array loads,
+   * no hash, and the few frames a sparse tree uses take little memory however far apart they are.
+   */
+  readonly #backed = new FrameTable(() => new Uint8Array(LEAF_FRAMES));
+  /** The same frames in the order they were backed: what scrub() zeroes. */
+  readonly #written: number[] = [];
 
   constructor(hv: Hypervisor, vm: Vm, nodeBytes: number, opts: { mc?: MemoryController; gpaBase?: number } = {}) {
     checkNodeBytes(nodeBytes, PAGE_SIZE);
@@ -111,35 +118,55 @@ export class DramNodeStore implements NodeStore {
     checkIndex(index);
     checkBuffer(out, this.nodeBytes, "node read buffer");
     const frame = Math.floor(index / this.nodesPerFrame);
-    if (!this.#backed.has(frame)) {
+    if (!this.#isBacked(frame)) {
       out.fill(0);
       return;
     }
     const offset = (index % this.nodesPerFrame) * this.nodeBytes;
-    const page = this.#readFrame(frame);
-    out.set(page.subarray(offset, offset + this.nodeBytes));
+    if (this.#mc) this.#mc.guestReadShared(this.#vm, this.#gpaOf(frame), offset, out);
+    else out.set(this.#hv.adversary.readFrame(this.#spa(frame, "read"), "cpu").subarray(offset, offset + this.nodeBytes));
   }
 
   write(index: number, bytes: Uint8Array): void {
     checkIndex(index);
     checkBuffer(bytes, this.nodeBytes, "node");
     const frame = Math.floor(index / this.nodesPerFrame);
-    if (!this.#backed.has(frame)) {
+    if (!this.#isBacked(frame)) {
       this.#hv.addPages(this.#vm, [this.#gpaOf(frame)], { shared: true });
-      this.#backed.add(frame);
+      this.#backed.leafFor(frame)[slotOf(frame)] = 1;
+      this.#written.push(frame);
     }
-    // Read-modify-write of the frame: both paths write whole pages.
-    const page = this.#readFrame(frame);
-    page.set(bytes, (index % this.nodesPerFrame) * this.nodeBytes);
-    if (this.#mc) this.#mc.guestWritePage(this.#vm, this.#gpaOf(frame), page, SHARED);
-    else this.#hv.adversary.writeFrame(this.#spa(frame, "write"), page, "cpu");
+    const offset = (index % this.nodesPerFrame) * this.nodeBytes;
+    if (this.#mc) {
+      this.#mc.guestWriteShared(this.#vm, this.#gpaOf(frame), offset, bytes);
+      return;
+    }
+    // The hypervisor's own accesses are whole pages: read-modify-write of the frame.
+    const page = this.#hv.adversary.readFrame(this.#spa(frame, "read"), "cpu");
+    page.set(bytes, offset);
+    this.#hv.adversary.writeFrame(this.#spa(frame, "write"), page, "cpu");
+  }
+
+  /**
+   * Zeroes every frame the store has written (when its VM shuts down), so that DRAM it hands back
+   * holds nothing of the tree's. Frames the hypervisor has taken away are left as they are.
+   */
+  scrub(): void {
+    for (const frame of this.#written) {
+      try {
+        if (this.#mc) this.#mc.guestWritePage(this.#vm, this.#gpaOf(frame), ZERO_PAGE, SHARED);
+        else this.#hv.adversary.writeFrame(this.#spa(frame, "write"), ZERO_PAGE, "cpu");
+      } catch {
+        // an unmapped or remapped frame: the hypervisor's, whatever it holds
+      }
+    }
   }
 
   /** SPA of the frame holding node `index` (what an attack tampers with); the node must have been written. */
   frameOf(index: number): number {
     checkIndex(index);
     const frame = Math.floor(index / this.nodesPerFrame);
-    if (!this.#backed.has(frame)) throw new RangeError(`node ${index} has no frame yet: nothing in its frame was ever written back`);
+    if (!this.#isBacked(frame)) throw new RangeError(`node ${index} has no frame yet: nothing in its frame was ever written back`);
     return this.#spa(frame, "read");
   }
 
@@ -149,14 +176,15 @@ export class DramNodeStore implements NodeStore {
     return (index % this.nodesPerFrame) * this.nodeBytes;
   }
 
-  #readFrame(frame: number): Uint8Array {
-    if (this.#mc) return this.#mc.guestReadPage(this.#vm, this.#gpaOf(frame), SHARED, this.#frame);
-    return this.#hv.adversary.readFrame(this.#spa(frame, "read"), "cpu");
+  #isBacked(frame: number): boolean {
+    return this.#backed.leaf(frame)?.[slotOf(frame)] === 1;
   }
 
   #gpaOf(frame: number): number {
     const gpa = this.gpaBase + frame;
-    checkFrame(gpa, `GPA ${hexFrame(gpa)} of node store frame ${frame}`);
+    // gpaBase is a frame number and `frame` a whole number, so only the top of the range can fail:
+    // the message is made then only.
+    if (gpa > MAX_FRAME) checkFrame(gpa, `GPA ${hexFrame(gpa)} of node store frame ${frame}`);
     return gpa;
   }
 

@@ -8,6 +8,8 @@
 // SGX model: an EPC with a counter-mode MEE, OS paging beyond it; host/sgx). checkSwitches refuses
 // a combination that cannot run, naming it.
 import { EnclavisorError } from "./enclavisor-error";
+import { INTEGRITY_SCHEMES, isIntegrityScheme } from "./integrity-scheme";
+import type { IntegritySchemeName } from "./integrity-scheme";
 
 /** An access may need two pages resident at once (host/wasm/mmu.ts MIN_CAPACITY_PAGES). */
 export const MIN_CACHE_PAGES = 2;
@@ -22,8 +24,10 @@ export interface ProtectionSwitches {
   encryption: boolean;
   /** SEV-SNP RMP checks in the memory controller. */
   rmp: boolean;
-  /** Integrity: Merkle tree over the VM's guest-physical frames (sev); the MEE's version tree (sgx). */
+  /** Integrity: a scheme over the VM's guest-physical frames (sev); the MEE's version tree (sgx). */
   integrity: boolean;
+  /** sev with integrity on: the counter tree with a MAC per page, or the SHA-256 Merkle tree. */
+  integrityScheme: IntegritySchemeName;
   /** Host reads of private frames return 0xFF. */
   ciphertextHiding: boolean;
   /** Resident capacity in 4 KiB pages. */
@@ -45,6 +49,9 @@ export function checkSwitches(s: ProtectionSwitches): void {
   }
   for (const key of ["encryption", "rmp", "integrity", "ciphertextHiding"] as const) {
     if (typeof s[key] !== "boolean") throw new ProtectionError(`switch ${key} must be true or false, got ${String(s[key])}`);
+  }
+  if (!isIntegrityScheme(s.integrityScheme)) {
+    throw new ProtectionError(`unknown integrity scheme '${String(s.integrityScheme)}' (schemes: ${INTEGRITY_SCHEMES.join(", ")})`);
   }
   if (!Number.isInteger(s.cachePages) || s.cachePages < MIN_CACHE_PAGES) {
     throw new ProtectionError(`the resident cache must be a whole number of at least ${MIN_CACHE_PAGES} pages of 4 KiB, got ${s.cachePages}`);

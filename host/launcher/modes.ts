@@ -5,23 +5,31 @@
 //   native       native   -           -    -          the baseline: the module as given, no rewrite
 //   sev          sev      on          off  off        SEV / SEV-ES: remap, replay, corruption unnoticed
 //   sev-snp      sev      on          on   off        SEV-SNP: hypervisor writes and remaps fault
-//   enclavisor   sev      on          on   on         the paper: cryptographic integrity as well
+//   enclavisor   sev      on          on   counter    the paper: cryptographic integrity as well
 //   sgx          sgx      MEE (CTR)   -    MEE tree   SGX's restricted secure memory: a 93 MiB EPC,
 //                                                     pages beyond it evicted by the untrusted OS
 //
 // Ciphertext hiding is off in every preset (the ciphertext side channel shows unless it is on).
+// Integrity in the SEV family is the counter tree with a MAC per page unless the switches pick the
+// Merkle tree (`integrityScheme: "merkle"`); the integrity cache's default follows the scheme.
 // The sgx preset is the paper's point of comparison: its memory is host/sgx's model (EPC,
 // counter-mode MEE with a version tree, EWB/ELDU paging with enclave exits), not the SEV memory
 // controller, so the rmp and ciphertext-hiding switches have no meaning there.
-import { DEFAULT_CACHE_NODES } from "../enclavisor/integrity-tree";
+import { DEFAULT_COUNTER_CACHE_NODES } from "../enclavisor/counter-tree";
+import { DEFAULT_INTEGRITY_SCHEME } from "../enclavisor/integrity-scheme";
+import type { IntegritySchemeName } from "../enclavisor/integrity-scheme";
+import { DEFAULT_CACHE_NODES as DEFAULT_MERKLE_CACHE_NODES } from "../enclavisor/merkle-tree";
 import { checkSwitches, ProtectionError } from "../enclavisor/protection";
 import type { ProtectionSwitches } from "../enclavisor/protection";
 import { DEFAULT_EPC_PAGES, DEFAULT_MEE_CACHE_NODES } from "../sgx/epc";
 
 /** Default resident capacity: 16 MiB of 4 KiB pages. */
 export const DEFAULT_CACHE_PAGES = 4096;
-/** Default integrity cache: verified tree nodes kept on chip (the tree's own default). */
-export const DEFAULT_INTEGRITY_CACHE_NODES = DEFAULT_CACHE_NODES;
+/** Default integrity cache, per scheme: verified nodes kept on chip (each scheme's own default). */
+export const DEFAULT_INTEGRITY_CACHE_NODES: Readonly<Record<IntegritySchemeName, number>> = {
+  counter: DEFAULT_COUNTER_CACHE_NODES,
+  merkle: DEFAULT_MERKLE_CACHE_NODES,
+};
 
 export const MODE_NAMES = ["native", "sev", "sev-snp", "enclavisor", "sgx"] as const;
 export type ModeName = (typeof MODE_NAMES)[number];
@@ -45,10 +53,12 @@ export function isModeName(name: string): name is ModeName {
 export function modeSwitches(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}): ProtectionSwitches {
   if (!isModeName(mode)) throw new ProtectionError(`unknown protection mode '${String(mode)}' (modes: ${MODE_NAMES.join(", ")})`);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const scheme: IntegritySchemeName = (defined.integrityScheme as IntegritySchemeName | undefined) ?? DEFAULT_INTEGRITY_SCHEME;
   const s: ProtectionSwitches = {
     ciphertextHiding: false,
     cachePages: DEFAULT_CACHE_PAGES,
-    integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES,
+    integrityScheme: scheme,
+    integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES[scheme] ?? DEFAULT_COUNTER_CACHE_NODES,
     epcPages: 0,
     ...PRESETS[mode],
     ...defined,
@@ -66,6 +76,7 @@ export function describeSwitches(s: ProtectionSwitches): string {
     `encryption=${onOff(s.encryption)}`,
     `rmp=${onOff(s.rmp)}`,
     `integrity=${onOff(s.integrity)}`,
+    ...(s.integrity && s.kind === "sev" ? [`integrity-scheme=${s.integrityScheme}`] : []),
     `ciphertext-hiding=${onOff(s.ciphertextHiding)}`,
     `cache=${s.cachePages}p`,
     ...(s.integrity ? [`integrity-cache=${s.integrityCacheNodes}`] : []),

@@ -2,6 +2,9 @@
 // (AMD APM vol 2, 15.34 "Secure Encrypted Virtualization"). Keys are installed only by the
 // secure processor (ACTIVATE) and kept in private fields: no method returns them, and the
 // hypervisor is never given this object (hypervisor.ts).
+import { timingSafeEqual } from "node:crypto";
+import { GMAC_TAG_BYTES } from "./gmac";
+import type { PageMac } from "./gmac";
 import { checkPage, checkPages, checkFrame } from "./page";
 import { XexAes } from "./xex";
 import { XtsAes } from "./xts";
@@ -70,6 +73,29 @@ export class MemoryEncryptionEngine {
   decryptPages(asid: number, spas: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
     checkPages(data, spas.length, "ciphertext");
     return this.#slot(asid).decryptPages(spas, data, out);
+  }
+
+  /**
+   * One page of frame `spa` decrypted from `src` into `dst`, and its MAC checked (one native call in
+   * XTS mode): false, with `dst` zeroed, when the MAC does not match.
+   */
+  decryptVerifyPage(asid: number, spa: number, src: Uint8Array, dst: Uint8Array, mac: PageMac): boolean {
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.decryptVerifyPage(spa, src, dst, mac);
+    slot.decryptPages([spa], src, dst);
+    const tag = new Uint8Array(GMAC_TAG_BYTES);
+    mac.gmac.tag(mac.iv, dst, tag);
+    if (timingSafeEqual(tag, mac.tag)) return true;
+    dst.fill(0);
+    return false;
+  }
+
+  /** The MAC of page `src` into mac.tag, and the page encrypted for frame `spa` into `dst` (one native call in XTS mode). */
+  encryptMacPage(asid: number, spa: number, src: Uint8Array, dst: Uint8Array, mac: PageMac): void {
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.encryptMacPage(spa, src, dst, mac);
+    mac.gmac.tag(mac.iv, src, mac.tag);
+    slot.encryptPages([spa], src, dst);
   }
 
   #slot(asid: number): XtsAes | XexAes {

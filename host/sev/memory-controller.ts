@@ -7,6 +7,7 @@
 //                 (SNP) and, when ciphertext hiding is on, 0xFF for reads of private frames.
 // Physical accesses that bypass the CPU (a bus interposer, cold boot) go to Dram directly
 // (adversary.ts) and meet none of these checks.
+import { timingSafeEqual } from "node:crypto";
 import type { Dram } from "./dram";
 import type { MemoryEncryptionEngine } from "./mee";
 import { NestedPageFault } from "./npt";
@@ -16,6 +17,8 @@ import { PAGE_SIZE } from "../page";
 import { RmpFault } from "./rmp";
 import type { Rmp, RmpCheck } from "./rmp";
 import { SevError } from "./sev-error";
+import { GMAC_TAG_BYTES } from "./gmac";
+import type { PageMac } from "./gmac";
 
 /** What a VM's accesses are made with: both chosen by the (untrusted) hypervisor. */
 export interface GuestContext {
@@ -58,8 +61,12 @@ export class MemoryController {
   readonly #dram: Dram;
   readonly #mee: MemoryEncryptionEngine;
   readonly #rmp: Rmp;
-  /** Frames whose last write was a guest's private (encrypted) write: what hiding hides. */
-  readonly #private = new Set<number>();
+  /**
+   * One bit per DRAM frame (by index from its base): its last write was a guest's private
+   * (encrypted) write, what hiding hides. Set or cleared on every write, so a bitmap over DRAM's
+   * frames rather than a set: a bit operation, no hashing.
+   */
+  readonly #private: Uint32Array;
   readonly #listeners = new Set<(e: FaultEvent) => void>();
   /** Ciphertext on its way to DRAM: one buffer reused across writes instead of one per write. */
   #scratch = new Uint8Array(0);
@@ -68,6 +75,7 @@ export class MemoryController {
     this.#dram = opts.dram;
     this.#mee = opts.mee;
     this.#rmp = opts.rmp;
+    this.#private = new Uint32Array(Math.ceil(opts.dram.capacity / 32));
     this.snp = opts.snp ?? false;
     this.ciphertextHiding = opts.ciphertextHiding ?? false;
   }
@@ -104,7 +112,7 @@ export class MemoryController {
     const spas = this.#translate(vm, gpas, !opts.shared, "write");
     if (opts.shared) {
       this.#dram.writeFrom(spas, data);
-      for (const spa of spas) this.#private.delete(spa);
+      for (const spa of spas) this.#markPrivate(spa, false);
       return;
     }
     if (spas.length === 1) {
@@ -116,7 +124,58 @@ export class MemoryController {
       const ciphertext = this.#scratch.subarray(0, data.length);
       this.#dram.writeFrom(spas, this.#mee.encryptPages(vm.asid, spas, data, ciphertext));
     }
-    for (const spa of spas) this.#private.add(spa);
+    for (const spa of spas) this.#markPrivate(spa, true);
+  }
+
+  /**
+   * A load of one page with its MAC (the integrity scheme's, host/sev/gmac.ts): translated and
+   * checked as guestReadPage does, decrypted from the DRAM frame into `out` and checked against
+   * `mac.tag` in one native call. False, with `out` zeroed, when the MAC does not match: no
+   * unverified byte is left where the guest could read it.
+   */
+  guestReadPageVerified(vm: GuestContext, gpa: number, opts: AccessOptions, out: Uint8Array, mac: PageMac): boolean {
+    checkPage(out, "read buffer");
+    const spa = this.#translate(vm, [gpa], !opts.shared, "read")[0]!;
+    if (!opts.shared) return this.#mee.decryptVerifyPage(vm.asid, spa, this.#dram.frameBytes(spa), out, mac);
+    out.set(this.#dram.frameBytes(spa));
+    const tag = new Uint8Array(GMAC_TAG_BYTES);
+    mac.gmac.tag(mac.iv, out, tag);
+    if (timingSafeEqual(tag, mac.tag)) return true;
+    out.fill(0);
+    return false;
+  }
+
+  /** A store of one page with its MAC: mac.tag receives the MAC of `bytes`, the frame their ciphertext (one native call). */
+  guestWritePageMac(vm: GuestContext, gpa: number, bytes: Uint8Array, opts: AccessOptions, mac: PageMac): void {
+    checkPage(bytes, "guest write");
+    const spa = this.#translate(vm, [gpa], !opts.shared, "write")[0]!;
+    if (opts.shared) {
+      mac.gmac.tag(mac.iv, bytes, mac.tag);
+      this.#dram.writeFrom([spa], bytes);
+      this.#markPrivate(spa, false);
+      return;
+    }
+    this.#mee.requireKey(vm.asid); // fail before the frame is touched
+    this.#mee.encryptMacPage(vm.asid, spa, bytes, this.#dram.frameStorage(spa), mac);
+    this.#markPrivate(spa, true);
+  }
+
+  /**
+   * Part of a page the guest shares with the host (C-bit clear): `out.length` bytes from `offset`,
+   * translated and checked like a whole page, without copying the rest of the frame.
+   */
+  guestReadShared(vm: GuestContext, gpa: number, offset: number, out: Uint8Array): void {
+    checkRange(offset, out.length);
+    const spa = this.#translate(vm, [gpa], false, "read")[0]!;
+    out.set(this.#dram.frameBytes(spa).subarray(offset, offset + out.length));
+  }
+
+  /** Writes `bytes` at `offset` of a page the guest shares with the host (C-bit clear). */
+  guestWriteShared(vm: GuestContext, gpa: number, offset: number, bytes: Uint8Array): void {
+    checkRange(offset, bytes.length);
+    const spa = this.#translate(vm, [gpa], false, "write")[0]!;
+    this.#dram.frameStorage(spa).set(bytes, offset);
+    this.#markPrivate(spa, false);
   }
 
   /**
@@ -146,12 +205,14 @@ export class MemoryController {
     checkPage(bytes, "host write");
     if (this.snp) this.#rmp.checkHostWrite(spa);
     this.#dram.write(spa, bytes);
-    this.#private.delete(spa);
+    this.#markPrivate(spa, false);
   }
 
   /** Whether `spa` holds a guest's private data: RMP-assigned (SNP) or last written encrypted. */
   isPrivate(spa: number): boolean {
-    return this.#private.has(spa) || (this.snp && this.#rmp.get(spa).assigned);
+    const i = spa - this.#dram.base;
+    const written = i >= 0 && i < this.#dram.capacity && Number.isInteger(i) && (this.#private[i >>> 5]! & (1 << (i & 31))) !== 0;
+    return written || (this.snp && this.#rmp.get(spa).assigned);
   }
 
   /** Subscribes to the faults the hypervisor sees; returns the unsubscribe function. */
@@ -187,6 +248,13 @@ export class MemoryController {
     return spas;
   }
 
+  /** Records whether the last write to `spa`, a frame DRAM has just accepted, was private. */
+  #markPrivate(spa: number, isPrivate: boolean): void {
+    const i = spa - this.#dram.base;
+    const word = this.#private[i >>> 5]!;
+    this.#private[i >>> 5] = isPrivate ? word | (1 << (i & 31)) : word & ~(1 << (i & 31));
+  }
+
   #emit(e: FaultEvent): void {
     for (const l of this.#listeners) {
       try {
@@ -195,5 +263,11 @@ export class MemoryController {
         // An observer's bug must not change what the guest sees.
       }
     }
+  }
+}
+
+function checkRange(offset: number, length: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > PAGE_SIZE) {
+    throw new RangeError(`a range inside a page must lie in 0..${PAGE_SIZE}, got ${offset}+${length}`);
   }
 }

@@ -14,14 +14,21 @@ export type CipherKeyHandle = { readonly [keyHandle]: true };
 
 export const KIND_XTS = 0;
 export const KIND_ECB = 1;
+export const KIND_GMAC = 2;
 
 export interface PageCipher {
-  /** AES-XTS with key = Key1 || Key2 (32 or 64 bytes), or AES-128-ECB with a 16-byte key. */
-  open(kind: typeof KIND_XTS | typeof KIND_ECB, key: Uint8Array): CipherKeyHandle;
+  /** AES-XTS with key = Key1 || Key2 (32 or 64 bytes), AES-128-ECB with a 16-byte key, or AES-GMAC with a 16- or 32-byte key. */
+  open(kind: typeof KIND_XTS | typeof KIND_ECB | typeof KIND_GMAC, key: Uint8Array): CipherKeyHandle;
   /** XTS over data units of `unit` bytes, unit i with tweak tweaks[16i..16i+16); out may be data. */
   xts(key: CipherKeyHandle, decrypt: boolean, tweaks: Uint8Array, data: Uint8Array, out: Uint8Array, unit: number): void;
   /** XEX over pages of table.length bytes: T(page i, block j) = table[j] xor seeds[i]; out may be data. */
   xex(key: CipherKeyHandle, decrypt: boolean, seeds: Uint8Array, table: Uint8Array, data: Uint8Array, out: Uint8Array): void;
+  /** tag (16 bytes) = GMAC_K(iv (12 bytes), data). */
+  gmac(key: CipherKeyHandle, iv: Uint8Array, data: Uint8Array, tag: Uint8Array): void;
+  /** dst = XTS-decrypt(src) under `tweak`; true if GMAC(iv, dst) = tag, else dst is zeroed and false. */
+  xtsVerify(xts: CipherKeyHandle, tweak: Uint8Array, src: Uint8Array, dst: Uint8Array, gmac: CipherKeyHandle, iv: Uint8Array, tag: Uint8Array): boolean;
+  /** tag = GMAC(iv, src); dst = XTS-encrypt(src) under `tweak`. */
+  xtsMac(xts: CipherKeyHandle, tweak: Uint8Array, src: Uint8Array, dst: Uint8Array, gmac: CipherKeyHandle, iv: Uint8Array, tag: Uint8Array): void;
 }
 
 function load(): PageCipher {

@@ -2,6 +2,7 @@
 // every access when SNP is on (AMD APM vol 2, 15.36.3 "Reverse Map Table", 15.36.10 "RMP and
 // VMPL Access Checks"). The hypervisor changes entries with RMPUPDATE, the guest flips the
 // Validated bit with PVALIDATE, and the secure processor sets entries during launch.
+import { FrameTable, LEAF_FRAMES, slotOf } from "./frame-table";
 import { checkFrame, hexFrame } from "./page";
 import { SevError } from "./sev-error";
 
@@ -38,25 +39,54 @@ export class RmpFault extends SevError {
   }
 }
 
-const UNASSIGNED: Readonly<RmpEntry> = Object.freeze({
-  assigned: false, asid: 0, gpa: 0, validated: false, pageSize: "4K", immutable: false,
-});
+/** An entry's word: its flags, and its ASID above them (16 bits, so the word stays a small integer). */
+const ASSIGNED = 1;
+const VALIDATED = 2;
+const IMMUTABLE = 4;
+const PAGE_2M = 8;
+const ASID_SHIFT = 4;
+
+/** The entries of LEAF_FRAMES consecutive frames: each frame's word, and its GPA. */
+interface RmpLeaf {
+  readonly word: Int32Array;
+  readonly gpa: Float64Array;
+}
 
 export class Rmp {
-  readonly #entries = new Map<number, RmpEntry>();
+  /**
+   * Per SPA, its entry as a word and a GPA, in the leaves of a radix table (frame-table.ts): every
+   * guest access on SNP checks its frame here, so that check is a few array loads, with no hash
+   * and no object. All zero is the entry of a frame never touched (hypervisor-owned).
+   */
+  readonly #entries = new FrameTable<RmpLeaf>(() => ({ word: new Int32Array(LEAF_FRAMES), gpa: new Float64Array(LEAF_FRAMES) }));
 
   /** A copy of the entry of `spa`; frames never touched are hypervisor-owned (all zero). */
   get(spa: number): RmpEntry {
     checkFrame(spa, "SPA");
-    return { ...(this.#entries.get(spa) ?? UNASSIGNED) };
+    const leaf = this.#entries.leaf(spa);
+    const slot = slotOf(spa);
+    const word = leaf?.word[slot] ?? 0;
+    return {
+      assigned: (word & ASSIGNED) !== 0,
+      asid: word >>> ASID_SHIFT,
+      gpa: leaf?.gpa[slot] ?? 0,
+      validated: (word & VALIDATED) !== 0,
+      pageSize: (word & PAGE_2M) !== 0 ? "2M" : "4K",
+      immutable: (word & IMMUTABLE) !== 0,
+    };
   }
 
   /** Firmware write of a whole entry (the secure processor during launch and reclaim). */
   set(spa: number, entry: RmpEntry): void {
     checkFrame(spa, "SPA");
     checkEntry(entry);
-    if (!entry.assigned && !entry.validated && !entry.immutable && entry.asid === 0) this.#entries.delete(spa);
-    else this.#entries.set(spa, { ...entry });
+    const word = wordOf(entry);
+    // An entry that reads as never touched needs no leaf (the firmware's reclaim of shared frames).
+    const leaf = word === 0 ? this.#entries.leaf(spa) : this.#entries.leafFor(spa);
+    if (leaf === undefined) return;
+    const slot = slotOf(spa);
+    leaf.word[slot] = word;
+    leaf.gpa[slot] = word === 0 ? 0 : entry.gpa;
   }
 
   /**
@@ -65,8 +95,8 @@ export class Rmp {
    * refuse the update.
    */
   update(spa: number, entry: { assigned: boolean; asid: number; gpa: number; pageSize?: "4K" | "2M" }): void {
-    const current = this.get(spa);
-    if (current.immutable) throw new RmpFault("immutable", spa, { asid: 0, access: "write" });
+    checkFrame(spa, "SPA");
+    if (this.#word(spa) & IMMUTABLE) throw new RmpFault("immutable", spa, { asid: 0, access: "write" });
     this.set(spa, {
       assigned: entry.assigned,
       asid: entry.assigned ? entry.asid : 0,
@@ -83,33 +113,50 @@ export class Rmp {
    * instruction's FAIL_NOUPDATE / rFLAGS.CF); throws when the frame is not the guest's page.
    */
   pvalidate(spa: number, asid: number, gpa: number, validate: boolean): boolean {
-    const e = this.get(spa);
-    if (!e.assigned) throw new RmpFault("not-assigned", spa, { gpa, asid, access: "write" });
-    if (e.asid !== asid) throw new RmpFault("asid-mismatch", spa, { gpa, asid, access: "write" });
-    if (e.gpa !== gpa) throw new RmpFault("gpa-mismatch", spa, { gpa, asid, access: "write" });
-    if (e.validated === validate) return false;
-    this.#entries.set(spa, { ...e, validated: validate });
+    checkFrame(spa, "SPA");
+    const leaf = this.#entries.leaf(spa);
+    const slot = slotOf(spa);
+    const word = leaf?.word[slot] ?? 0;
+    if (leaf === undefined || (word & ASSIGNED) === 0) throw new RmpFault("not-assigned", spa, { gpa, asid, access: "write" });
+    if (word >>> ASID_SHIFT !== asid) throw new RmpFault("asid-mismatch", spa, { gpa, asid, access: "write" });
+    if (leaf.gpa[slot] !== gpa) throw new RmpFault("gpa-mismatch", spa, { gpa, asid, access: "write" });
+    if (((word & VALIDATED) !== 0) === validate) return false;
+    leaf.word[slot] = word ^ VALIDATED;
     return true;
   }
 
   /** Host (hypervisor, ASID 0) write: faults on a frame assigned to a guest. */
   checkHostWrite(spa: number): void {
-    if (this.#entries.get(spa)?.assigned) throw new RmpFault("hypervisor-write-to-assigned", spa, { asid: 0, access: "write" });
+    if (this.#word(spa) & ASSIGNED) throw new RmpFault("hypervisor-write-to-assigned", spa, { asid: 0, access: "write" });
   }
 
   /** Guest access with the C-bit set (`private`) or clear, after the NPT led `gpa` to `spa`. */
   checkGuestAccess(spa: number, asid: number, gpa: number, isPrivate: boolean, access: "read" | "write"): void {
-    const e = this.#entries.get(spa) ?? UNASSIGNED;
-    const detail = { gpa, asid, access };
+    const leaf = this.#entries.leaf(spa);
+    const slot = slotOf(spa);
+    const word = leaf?.word[slot] ?? 0;
     if (!isPrivate) {
-      if (e.assigned) throw new RmpFault("shared-access-to-assigned", spa, detail);
+      if (word & ASSIGNED) throw new RmpFault("shared-access-to-assigned", spa, { gpa, asid, access });
       return;
     }
-    if (!e.assigned) throw new RmpFault("not-assigned", spa, detail);
-    if (e.asid !== asid) throw new RmpFault("asid-mismatch", spa, detail);
-    if (e.gpa !== gpa) throw new RmpFault("gpa-mismatch", spa, detail);
-    if (!e.validated) throw new RmpFault("not-validated", spa, detail);
+    if (leaf === undefined || (word & ASSIGNED) === 0) throw new RmpFault("not-assigned", spa, { gpa, asid, access });
+    if (word >>> ASID_SHIFT !== asid) throw new RmpFault("asid-mismatch", spa, { gpa, asid, access });
+    if (leaf.gpa[slot] !== gpa) throw new RmpFault("gpa-mismatch", spa, { gpa, asid, access });
+    if ((word & VALIDATED) === 0) throw new RmpFault("not-validated", spa, { gpa, asid, access });
   }
+
+  /** The word of `spa`'s entry (0 for a frame never touched, or for a number that is no frame). */
+  #word(spa: number): number {
+    return this.#entries.leaf(spa)?.word[slotOf(spa)] ?? 0;
+  }
+}
+
+/** The word of an entry; 0 (never touched) for one that grants nothing, whatever its GPA and size. */
+function wordOf(e: RmpEntry): number {
+  if (!e.assigned && !e.validated && !e.immutable && e.asid === 0) return 0;
+  return (
+    (e.asid << ASID_SHIFT) | (e.assigned ? ASSIGNED : 0) | (e.validated ? VALIDATED : 0) | (e.immutable ? IMMUTABLE : 0) | (e.pageSize === "2M" ? PAGE_2M : 0)
+  );
 }
 
 function checkEntry(e: RmpEntry): void {

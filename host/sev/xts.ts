@@ -7,6 +7,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { checkFrame } from "./page";
 import { PAGE_SIZE } from "../page";
+import { gmacHandle } from "./gmac";
+import type { PageMac } from "./gmac";
 import { checkBuffers, KIND_XTS, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 
@@ -76,6 +78,20 @@ export class XtsAes {
 
   decryptPages(frames: ArrayLike<number>, data: Uint8Array, out?: Uint8Array): Uint8Array {
     return this.#pages(frames, data, out, true);
+  }
+
+  /** Decrypts one page of frame `frame` from `src` into `dst` and checks its MAC: false (dst zeroed) when it fails. */
+  decryptVerifyPage(frame: number, src: Uint8Array, dst: Uint8Array, mac: PageMac): boolean {
+    checkBuffers(src, dst, PAGE_SIZE, "page");
+    checkFrame(frame);
+    return pageCipher.xtsVerify(this.#key, pageTweaks([frame]), src, dst, gmacHandle(mac.gmac), mac.iv, mac.tag);
+  }
+
+  /** Writes the MAC of page `src` into mac.tag and encrypts it for frame `frame` into `dst`. */
+  encryptMacPage(frame: number, src: Uint8Array, dst: Uint8Array, mac: PageMac): void {
+    checkBuffers(src, dst, PAGE_SIZE, "page");
+    checkFrame(frame);
+    pageCipher.xtsMac(this.#key, pageTweaks([frame]), src, dst, gmacHandle(mac.gmac), mac.iv, mac.tag);
   }
 
   #pages(frames: ArrayLike<number>, data: Uint8Array, out: Uint8Array | undefined, decrypt: boolean): Uint8Array {

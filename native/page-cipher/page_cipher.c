@@ -9,10 +9,18 @@
 // JS API (host/sev/page-cipher.ts declares it):
 //   open(kind, key) -> handle        kind 0: AES-XTS, key = Key1 || Key2 (32 or 64 bytes)
 //                                   kind 1: AES-128-ECB (XEX's data key, 16 bytes)
+//                                   kind 2: AES-GMAC (NIST SP 800-38D), key of 16 or 32 bytes
 //   xts(handle, decrypt, tweaks, data, out, unit)
 //   xex(handle, decrypt, seeds, table, data, out)
+//   gmac(handle, iv, data, tag)                      tag = GMAC_K(iv, data), 16 bytes
+//   xtsVerify(xts, tweak, src, dst, gmac, iv, tag)   dst = XTS-decrypt(src); true if GMAC(iv, dst)
+//                                                   equals tag, else dst is zeroed and false
+//   xtsMac(xts, tweak, src, dst, gmac, iv, tag)      tag = GMAC(iv, src); dst = XTS-encrypt(src)
+// The last two are one miss of an integrity-checked page: the memory engine's work and the MAC in
+// one call, as a core does both without leaving it.
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -20,7 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { KIND_XTS = 0, KIND_ECB = 1 };
+enum { KIND_XTS = 0, KIND_ECB = 1, KIND_GMAC = 2 };
+enum { GMAC_IV_BYTES = 12, GMAC_TAG_BYTES = 16 };
 
 typedef struct {
   int kind;
@@ -108,8 +117,8 @@ static napi_value open_key(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t kind = -1;
-  if (argc != 2 || napi_get_value_int32(env, argv[0], &kind) != napi_ok || (kind != KIND_XTS && kind != KIND_ECB)) {
-    return throw_range(env, "page cipher: open(kind, key) needs kind 0 (XTS) or 1 (ECB)");
+  if (argc != 2 || napi_get_value_int32(env, argv[0], &kind) != napi_ok || (kind != KIND_XTS && kind != KIND_ECB && kind != KIND_GMAC)) {
+    return throw_range(env, "page cipher: open(kind, key) needs kind 0 (XTS), 1 (ECB) or 2 (GMAC)");
   }
   size_t len = 0;
   const uint8_t* key = bytes_of(env, argv[1], &len, "key");
@@ -118,7 +127,13 @@ static napi_value open_key(napi_env env, napi_callback_info info) {
   if (kind == KIND_XTS && len == 32) cipher = EVP_aes_128_xts();
   else if (kind == KIND_XTS && len == 64) cipher = EVP_aes_256_xts();
   else if (kind == KIND_ECB && len == 16) cipher = EVP_aes_128_ecb();
-  else return throw_range(env, kind == KIND_XTS ? "page cipher: an XTS key is 32 or 64 bytes" : "page cipher: an ECB key is 16 bytes");
+  else if (kind == KIND_GMAC && len == 16) cipher = EVP_aes_128_gcm();
+  else if (kind == KIND_GMAC && len == 32) cipher = EVP_aes_256_gcm();
+  else {
+    return throw_range(env, kind == KIND_XTS ? "page cipher: an XTS key is 32 or 64 bytes"
+                            : kind == KIND_ECB ? "page cipher: an ECB key is 16 bytes"
+                                               : "page cipher: a GMAC key is 16 or 32 bytes");
+  }
 
   Key* k = calloc(1, sizeof *k);
   if (!k) return throw_range(env, "page cipher: out of memory");
@@ -245,11 +260,128 @@ static napi_value xex(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** GMAC of `len` bytes under the 12-byte IV (GCM with the data as AAD and no plaintext). */
+static bool gmac_tag(Key* k, const uint8_t* iv, const uint8_t* data, size_t len, uint8_t* tag) {
+  int outl = 0;
+  uint8_t none[16];
+  return EVP_EncryptInit_ex(k->enc, NULL, NULL, NULL, iv) && EVP_EncryptUpdate(k->enc, NULL, &outl, data, (int)len) &&
+         EVP_EncryptFinal_ex(k->enc, none, &outl) && EVP_CIPHER_CTX_ctrl(k->enc, EVP_CTRL_GCM_GET_TAG, GMAC_TAG_BYTES, tag);
+}
+
+/** One XTS data unit with its tweak. */
+static bool xts_unit(Key* k, bool decrypt, const uint8_t* tweak, const uint8_t* in, uint8_t* out, size_t len) {
+  EVP_CIPHER_CTX* ctx = decrypt ? k->dec : k->enc;
+  int outl = 0;
+  return EVP_CipherInit_ex(ctx, NULL, NULL, NULL, tweak, -1) && EVP_CipherUpdate(ctx, out, &outl, in, (int)len) && (size_t)outl == len;
+}
+
+/** A buffer argument of exactly `want` bytes; NULL, with an error thrown, if not. */
+static uint8_t* exact_bytes(napi_env env, napi_value v, size_t want, const char* what) {
+  size_t len = 0;
+  uint8_t* p = bytes_of(env, v, &len, what);
+  if (!p) return NULL;
+  if (len != want) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "page cipher: %s must be %zu bytes, got %zu", what, want, len);
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  return p;
+}
+
+/** gmac(handle, iv, data, tag). */
+static napi_value gmac(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) return throw_range(env, "page cipher: gmac() takes 4 arguments");
+  Key* k = key_of(env, argv[0], KIND_GMAC);
+  if (!k) return NULL;
+  size_t len = 0;
+  const uint8_t* iv = exact_bytes(env, argv[1], GMAC_IV_BYTES, "iv");
+  if (!iv) return NULL;
+  const uint8_t* data = bytes_of(env, argv[2], &len, "data");
+  if (!data) return NULL;
+  uint8_t* tag = exact_bytes(env, argv[3], GMAC_TAG_BYTES, "tag");
+  if (!tag) return NULL;
+  if (len > (size_t)1 << 30) return throw_range(env, "page cipher: GMAC data is at most 1 GiB");
+  if (!gmac_tag(k, iv, data, len, tag)) return throw_openssl(env, "GMAC");
+  return NULL;
+}
+
+/** The arguments of xtsVerify and xtsMac: (xts, tweak, src, dst, gmac, iv, tag), one data unit. */
+typedef struct {
+  Key* xts;
+  Key* mac;
+  const uint8_t* tweak;
+  const uint8_t* src;
+  uint8_t* dst;
+  const uint8_t* iv;
+  uint8_t* tag;
+  size_t len;
+} Fused;
+
+static bool fused_args(napi_env env, napi_callback_info info, const char* name, Fused* f) {
+  size_t argc = 7;
+  napi_value argv[7];
+  char msg[96];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) {
+    snprintf(msg, sizeof msg, "page cipher: %s() takes 7 arguments", name);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  size_t dst_len = 0;
+  if (!(f->xts = key_of(env, argv[0], KIND_XTS)) || !(f->tweak = exact_bytes(env, argv[1], 16, "tweak")) ||
+      !(f->src = bytes_of(env, argv[2], &f->len, "src")) || !(f->dst = bytes_of(env, argv[3], &dst_len, "dst")) ||
+      !(f->mac = key_of(env, argv[4], KIND_GMAC)) || !(f->iv = exact_bytes(env, argv[5], GMAC_IV_BYTES, "iv")) ||
+      !(f->tag = exact_bytes(env, argv[6], GMAC_TAG_BYTES, "tag"))) {
+    return false;
+  }
+  if (f->len < 16 || f->len % 16 != 0 || f->len > (size_t)16 << 20 || dst_len != f->len) {
+    napi_throw_range_error(env, NULL, "page cipher: src and dst must be one XTS unit of the same size (16 bytes to 16 MiB)");
+    return false;
+  }
+  if (f->src != f->dst && f->src < f->dst + f->len && f->dst < f->src + f->len) {
+    napi_throw_range_error(env, NULL, "page cipher: dst must be src itself or not overlap it");
+    return false;
+  }
+  return true;
+}
+
+/** xtsVerify(xts, tweak, src, dst, gmac, iv, tag) -> boolean. */
+static napi_value xts_verify(napi_env env, napi_callback_info info) {
+  Fused f;
+  if (!fused_args(env, info, "xtsVerify", &f)) return NULL;
+  uint8_t actual[GMAC_TAG_BYTES];
+  if (!xts_unit(f.xts, true, f.tweak, f.src, f.dst, f.len)) return throw_openssl(env, "XTS decryption");
+  if (!gmac_tag(f.mac, f.iv, f.dst, f.len, actual)) {
+    memset(f.dst, 0, f.len);
+    return throw_openssl(env, "GMAC");
+  }
+  bool ok = CRYPTO_memcmp(actual, f.tag, GMAC_TAG_BYTES) == 0;
+  if (!ok) memset(f.dst, 0, f.len); // no unverified byte stays where the guest could read it
+  napi_value result;
+  CALL(env, napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+/** xtsMac(xts, tweak, src, dst, gmac, iv, tag). */
+static napi_value xts_mac(napi_env env, napi_callback_info info) {
+  Fused f;
+  if (!fused_args(env, info, "xtsMac", &f)) return NULL;
+  if (!gmac_tag(f.mac, f.iv, f.src, f.len, f.tag)) return throw_openssl(env, "GMAC");
+  if (!xts_unit(f.xts, false, f.tweak, f.src, f.dst, f.len)) return throw_openssl(env, "XTS encryption");
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"open", NULL, open_key, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xts", NULL, xts, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xex", NULL, xex, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gmac", NULL, gmac, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xtsVerify", NULL, xts_verify, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xtsMac", NULL, xts_mac, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -60,7 +60,7 @@ describe("enclave run", () => {
   it("applies each switch over the mode's preset", async () => {
     const r = await run(base("--mode", "sev", "--rmp", "on", "--integrity", "on", "--integrity-cache", "16", "--ciphertext-hiding", "on", "--stats"));
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toContain("stats: mode=sev granularity=vm mmu=on encryption=on rmp=on integrity=on ciphertext-hiding=on cache=8p integrity-cache=16");
+    expect(r.err).toContain("stats: mode=sev granularity=vm mmu=on encryption=on rmp=on integrity=on integrity-scheme=counter ciphertext-hiding=on cache=8p integrity-cache=16");
     const off = await run(base("--mode", "enclavisor", "--encryption", "off", "--stats"));
     expect(off.code, off.err).toBe(0);
     expect(off.err).toMatch(/encryption=off/);

@@ -3,6 +3,8 @@
 // enclavisor a physical write (which bypasses the RMP) is an integrity violation that stops the
 // guest, never feeds it the bytes, and leaves the host and other enclaves running.
 import { beforeAll, describe, expect, it } from "vitest";
+import { INTEGRITY_SCHEMES } from "../../host/enclavisor/integrity-scheme";
+import type { IntegritySchemeName } from "../../host/enclavisor/integrity-scheme";
 import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
 import { launchEnclave, runApp } from "../../host/launcher/run-app";
 import type { SevEnclave } from "../../host/launcher/backend";
@@ -14,6 +16,7 @@ import { BASE } from "../../host/wasm/layout";
 import { PAGE_SIZE } from "../../host/page";
 import { asSev, guestApp, patternPage, platformFor, tinySwitches } from "./fixtures/enclave";
 
+const SCHEMES = INTEGRITY_SCHEMES;
 let hello: Uint8Array;
 let kernels: Uint8Array;
 beforeAll(() => {
@@ -39,8 +42,8 @@ interface Sorted {
 }
 
 /** Sorts 64 KiB in the guest and evicts every page, so the array lives in DRAM only. */
-async function sortedAndEvicted(mode: ModeName, platform: Platform): Promise<Sorted> {
-  const enclave = asSev(await launchEnclave(kernels, { switches: tinySwitches(mode), platform }));
+async function sortedAndEvicted(mode: ModeName, platform: Platform, scheme: IntegritySchemeName = "counter"): Promise<Sorted> {
+  const enclave = asSev(await launchEnclave(kernels, { switches: tinySwitches(mode, { integrityScheme: scheme }), platform }));
   const e = enclave.guest.instance.exports as unknown as SortExports;
   e.setup(e.SORT.value as number, 64 << 10, 7);
   e.step(e.SORT.value as number, 1);
@@ -85,9 +88,9 @@ describe("attacks on evicted enclave pages", () => {
     s.enclave.destroy();
   });
 
-  it("enclavisor: a physical bit flip stops the guest with an integrity violation; other enclaves keep running", async () => {
+  it.each(SCHEMES)("enclavisor (%s): a physical bit flip stops the guest with an integrity violation; other enclaves keep running", async (scheme) => {
     const platform = platformFor(tinySwitches("enclavisor"));
-    const s = await sortedAndEvicted("enclavisor", platform);
+    const s = await sortedAndEvicted("enclavisor", platform, scheme);
     const bystander = await launchEnclave(hello, { switches: tinySwitches("enclavisor"), platform });
     const victim = s.frames[2]!;
     platform.hv.adversary.flipBits(victim.spa, 100, 0x04, "physical");
@@ -120,9 +123,9 @@ describe("attacks on evicted enclave pages", () => {
     s.enclave.destroy();
   });
 
-  it("enclavisor: a replayed old ciphertext of a page is an integrity violation", async () => {
+  it.each(SCHEMES)("enclavisor (%s): a replayed old ciphertext of a page is an integrity violation", async (scheme) => {
     const platform = platformFor(tinySwitches("enclavisor"));
-    const s = await sortedAndEvicted("enclavisor", platform);
+    const s = await sortedAndEvicted("enclavisor", platform, scheme);
     const victim = s.frames[4]!;
     const old = platform.hv.adversary.snapshot(victim.spa);
     s.e.step(s.e.SORT.value as number, 1); // a new array: every page gets a new version
@@ -130,13 +133,13 @@ describe("attacks on evicted enclave pages", () => {
     expect(Buffer.compare(platform.hv.adversary.readFrame(victim.spa, "physical"), old.bytes)).not.toBe(0);
     platform.hv.adversary.replay(old, { via: "physical" });
     expect(() => readArray(s)).toThrow(EnclaveStopped);
-    expect(() => readArray(s)).toThrow(new RegExp(`^enclave stopped \\(integrity\\): .*integrity violation at GPA 0x${victim.gpa.toString(16)}: the page hash check failed`));
+    expect(() => readArray(s)).toThrow(new RegExp(`^enclave stopped \\(integrity\\): .*integrity violation at GPA 0x${victim.gpa.toString(16)}: the page ${scheme === "counter" ? "MAC" : "hash"} check failed`));
     s.enclave.destroy();
   });
 
-  it("enclavisor: a tampered tree node in DRAM is an integrity violation naming the level", async () => {
+  it.each(SCHEMES)("enclavisor (%s): a tampered tree node in DRAM is an integrity violation naming the level", async (scheme) => {
     const platform = platformFor(tinySwitches("enclavisor"));
-    const s = await sortedAndEvicted("enclavisor", platform);
+    const s = await sortedAndEvicted("enclavisor", platform, scheme);
     const { tree, nodeStore } = s.enclave;
     tree!.evictAll(); // every node to DRAM: the next fill verifies its path from the root
     const victim = s.frames[5]!;

@@ -7,7 +7,7 @@ import { EnclaveError } from "../../host/enclavisor/enclave-error";
 import { EnclaveMemory } from "../../host/enclavisor/enclave-memory";
 import { EnclavePageTable, MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
 import { FrameOwnership } from "../../host/enclavisor/frame-ownership";
-import { IntegrityTree } from "../../host/enclavisor/integrity-tree";
+import { MerkleTree } from "../../host/enclavisor/merkle-tree";
 import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
 import { MemoryNodeStore } from "../../host/enclavisor/node-store";
 import type { ProtectionSwitches } from "../../host/enclavisor/protection";
@@ -18,7 +18,7 @@ import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
 import { PAGE_SIZE } from "../../host/page";
 import { patternPage, platformFor, same, tinySwitches } from "./fixtures/enclave";
 
-function setup(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}, limitPages?: number, integrity?: IntegrityTree) {
+function setup(mode: ModeName, overrides: Partial<ProtectionSwitches> = {}, limitPages?: number, integrity?: MerkleTree) {
   const switches = tinySwitches(mode, overrides);
   const platform = platformFor(switches);
   const vm = platform.launchVm();
@@ -145,7 +145,7 @@ describe("EnclaveMemory", () => {
   });
 
   it("enclavisor: a page that fails the integrity tree is zeroed in the guest's memory, and the enclave stops", () => {
-    const tree = new IntegrityTree({ frames: 64, store: new MemoryNodeStore(IntegrityTree.nodeBytes) });
+    const tree = new MerkleTree({ frames: 64, store: new MemoryNodeStore(MerkleTree.nodeBytes) });
     const { memory, adv, store, spaOf } = setup("enclavisor", {}, undefined, tree);
     store(3, patternPage(3));
     expect(same(loaded(memory, 3), patternPage(3))).toBe(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EnclavePageTable, MemoryLimitError } from "../../host/enclavisor/enclave-page-table";
+import { MAX_FRAME } from "../../host/sev/page";
 
 describe("EnclavePageTable", () => {
   it("maps pages to consecutive GPAs in order of first touch", () => {
@@ -16,7 +17,8 @@ describe("EnclavePageTable", () => {
 
   it("reads through a base table until it maps a page of its own, which shadows the base's", () => {
     const base = new EnclavePageTable({ firstGpa: 0 });
-    base.map(7).written = true;
+    base.map(7);
+    base.markWritten(7);
     const clone = new EnclavePageTable({ firstGpa: 0x1000, limitPages: 1, base });
     expect(clone.lookup(7)).toEqual({ gpa: 0, written: true });
     expect(clone.owns(7)).toBe(false);
@@ -45,5 +47,32 @@ describe("EnclavePageTable", () => {
     expect(pt.lookup(1 << 20)).toBeUndefined();
     expect(pt.mappedPages).toBe(256);
     expect(() => new EnclavePageTable({ firstGpa: 0, limitPages: 0 })).toThrow(/at least one page/);
+  });
+
+  it("hands out copies of its entries: a page's first write-back is recorded with markWritten", () => {
+    const pt = new EnclavePageTable({ firstGpa: 2 ** 32 });
+    const entry = pt.map(9);
+    pt.markWritten(9);
+    expect(entry).toEqual({ gpa: 2 ** 32, written: false });
+    expect(pt.lookup(9)).toEqual({ gpa: 2 ** 32, written: true });
+    expect(pt.ownEntry(9)).toEqual({ gpa: 2 ** 32, written: true });
+    expect(() => pt.markWritten(10)).toThrow(/guest page 10 has no frame of this table's own/);
+    const clone = new EnclavePageTable({ firstGpa: 0, base: pt });
+    expect(() => clone.markWritten(9)).toThrow(/no frame of this table's own/); // the base's stays as it is
+  });
+
+  it("holds pages up to 2^40-1 across its chunks, in the order mapped, as many as it is given", () => {
+    const pt = new EnclavePageTable({ firstGpa: 0x100 });
+    const pages = [MAX_FRAME, 1024, 1023, 0, 2 ** 32, ...Array.from({ length: 3000 }, (_, i) => 5000 + 3 * i)];
+    for (const page of pages) pt.map(page);
+    for (const page of pages.filter((_, i) => i % 2 === 1)) pt.markWritten(page);
+    expect(pt.mappedPages).toBe(pages.length);
+    expect([...pt.entries()]).toEqual(pages.map((page, i) => [page, { gpa: 0x100 + i, written: i % 2 === 1 }]));
+    expect(pt.lookup(MAX_FRAME)).toEqual({ gpa: 0x100, written: false });
+    expect(pt.lookup(1022)).toBeUndefined();
+    expect(pt.lookup(5001)).toBeUndefined();
+    for (const bad of [-1, 0.5, MAX_FRAME + 1, NaN]) expect(pt.lookup(bad)).toBeUndefined();
+    expect(() => pt.map(MAX_FRAME + 1)).toThrow(/guest page must be at most 2\^40-1/);
+    expect(() => pt.map(0.5)).toThrow(/non-negative integer/);
   });
 });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { EnclaveError } from "../../host/enclavisor/enclave-error";
 import { FrameOwnership } from "../../host/enclavisor/frame-ownership";
+import { MAX_FRAME } from "../../host/sev/page";
 
 function refused(f: () => void): string {
   try {
@@ -48,5 +49,26 @@ describe("FrameOwnership", () => {
     expect(t.ownerOf(0x10)).toBeUndefined();
     t.claim(0x10, 4); // free again
     expect(() => t.attachClone(5, 4)).toThrow(/enclave 4 is not a frozen template/);
+  });
+
+  it("holds frames up to GPA 2^40-1 one by one, across its chunks, and forgets them with their owner", () => {
+    const t = new FrameOwnership();
+    const gpas = [1023, 1024, 2 ** 32, MAX_FRAME, 0];
+    gpas.forEach((gpa, i) => t.claim(gpa, i % 2 === 0 ? 7 : 2 ** 40));
+    expect(t.framesOf(7)).toEqual([1023, 2 ** 32, 0]); // in the order claimed
+    expect(t.ownerOf(1024)).toEqual({ kind: "private", owner: 2 ** 40 });
+    expect(t.ownerOf(MAX_FRAME)).toEqual({ kind: "private", owner: 2 ** 40 });
+    expect(t.ownerOf(1022)).toBeUndefined();
+    expect(refused(() => t.checkRead(1025, 7))).toMatch(/frame GPA 0x401: it is held by no enclave/);
+    t.checkWrite(MAX_FRAME, 2 ** 40);
+    refused(() => t.checkWrite(MAX_FRAME, 7));
+    t.drop(2 ** 40);
+    expect(t.ownerOf(MAX_FRAME)).toBeUndefined();
+    expect(t.ownerOf(1023)).toEqual({ kind: "private", owner: 7 });
+    t.claim(1024, 3); // free again
+    expect(t.ownerOf(1024)).toEqual({ kind: "private", owner: 3 });
+    // A number that is no frame holds nothing, and cannot be claimed.
+    expect(refused(() => t.checkRead(-1, 7))).toMatch(/it is held by no enclave/);
+    expect(() => t.claim(MAX_FRAME + 1, 7)).toThrow(/GPA must be an integer frame number/);
   });
 });

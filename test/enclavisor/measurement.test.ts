@@ -43,7 +43,7 @@ function recompute(mod: Uint8Array, s: ProtectionSwitches, limit: number | undef
   const cfg = new Uint8Array(16);
   const c = new DataView(cfg.buffer);
   c.setUint8(0, (s.kind !== "native" ? 1 : 0) + (s.encryption ? 2 : 0) + (s.rmp ? 4 : 0) + (s.integrity ? 8 : 0) + (s.ciphertextHiding ? 16 : 0) +
-    (s.kind === "sgx" ? 32 : 0));
+    (s.kind === "sgx" ? 32 : 0) + (s.kind === "sev" && s.integrity && s.integrityScheme === "counter" ? 64 : 0));
   c.setUint16(1, s.epcPages & 0xffff, true);
   c.setUint8(3, s.epcPages >>> 16);
   c.setUint32(4, s.kind !== "native" ? s.cachePages : 0, true);
@@ -69,7 +69,8 @@ describe("enclave measurement", () => {
       [18, "\x01\x02\x03"],
     ]);
     const segments: [number, string][] = [[16, "hello"], [18, "\x01\x02\x03"]];
-    for (const [s, limit] of [[enclavisor, undefined], [modeSwitches("native"), undefined], [modeSwitches("sev", { cachePages: 9 }), 300], [modeSwitches("sgx"), undefined]] as const) {
+    const merkle = modeSwitches("enclavisor", { integrityScheme: "merkle" });
+    for (const [s, limit] of [[enclavisor, undefined], [merkle, undefined], [modeSwitches("native"), undefined], [modeSwitches("sev", { cachePages: 9 }), 300], [modeSwitches("sgx"), undefined]] as const) {
       expect(toHex(measureEnclave(mod, { switches: s, memoryLimitPages: limit }))).toBe(recompute(mod, s, limit, segments));
     }
     expect(m(mod)).toMatch(/^[0-9a-f]{96}$/);
@@ -93,6 +94,8 @@ describe("enclave measurement", () => {
       "ciphertext hiding": m(mod, { switches: modeSwitches("enclavisor", { ciphertextHiding: true }) }),
       "resident capacity": m(mod, { switches: modeSwitches("enclavisor", { cachePages: enclavisor.cachePages + 1 }) }),
       "integrity cache": m(mod, { switches: modeSwitches("enclavisor", { integrityCacheNodes: enclavisor.integrityCacheNodes + 1 }) }),
+      // The scheme alone, at the same cache size, changes what the host observes of the enclave.
+      "the Merkle scheme": m(mod, { switches: modeSwitches("enclavisor", { integrityScheme: "merkle", integrityCacheNodes: enclavisor.integrityCacheNodes }) }),
       "memory limit": m(mod, { memoryLimitPages: 64 }),
       "another memory limit": m(mod, { memoryLimitPages: 65 }),
       // The sgx preset is sev with integrity on plus an EPC: the EPC must tell the two apart.
@@ -118,6 +121,8 @@ describe("enclave measurement", () => {
     expect(toHex(measureEnclave(mod, { switches: modeSwitches("native", { cachePages: 99, integrityCacheNodes: 5 }) }))).toBe(native);
     const snp = toHex(measureEnclave(mod, { switches: modeSwitches("sev-snp") }));
     expect(toHex(measureEnclave(mod, { switches: modeSwitches("sev-snp", { integrityCacheNodes: 5 }) }))).toBe(snp);
+    // With integrity off, the scheme it would use is not measured either.
+    expect(toHex(measureEnclave(mod, { switches: modeSwitches("sev-snp", { integrityScheme: "merkle" }) }))).toBe(snp);
   });
 
   it("refuses modules it cannot measure, naming the problem", () => {

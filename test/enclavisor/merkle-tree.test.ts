@@ -1,10 +1,10 @@
-// The Merkle integrity tree and its integrity cache (host/enclavisor/integrity-tree.ts): round
+// The Merkle integrity tree and its integrity cache (host/enclavisor/merkle-tree.ts): round
 // trips, every kind of tampering named by GPA and check, lazy write-back, the bounded cache, and
 // the tree on a real hypervisor's DRAM with the adversary API.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { IntegrityTree, TREE_HASHES } from "../../host/enclavisor/integrity-tree";
-import type { TreeHash } from "../../host/enclavisor/integrity-tree";
+import { MerkleTree, TREE_HASHES } from "../../host/enclavisor/merkle-tree";
+import type { TreeHash } from "../../host/enclavisor/merkle-tree";
 import { IntegrityViolation } from "../../host/enclavisor/integrity-violation";
 import { DramNodeStore, MemoryNodeStore } from "../../host/enclavisor/node-store";
 import { PAGE_SIZE } from "../../host/page";
@@ -20,8 +20,8 @@ function secretPage(seed: number): Uint8Array {
 
 function tree(opts: { frames?: number; arity?: number; cacheNodes?: number; hash?: TreeHash } = {}) {
   const arity = opts.arity ?? 4;
-  const store = new MemoryNodeStore(IntegrityTree.nodeBytesFor({ arity, hash: opts.hash }));
-  const t = new IntegrityTree({ frames: opts.frames ?? 256, arity, cacheNodes: opts.cacheNodes, hash: opts.hash, store });
+  const store = new MemoryNodeStore(MerkleTree.nodeBytesFor({ arity, hash: opts.hash }));
+  const t = new MerkleTree({ frames: opts.frames ?? 256, arity, cacheNodes: opts.cacheNodes, hash: opts.hash, store });
   return { t, store };
 }
 
@@ -59,7 +59,7 @@ function flipNode(store: MemoryNodeStore, index: number, offset: number, mask = 
   store.write(index, node);
 }
 
-describe("IntegrityTree: round trips", () => {
+describe("MerkleTree: round trips", () => {
   it("verifies what was recorded, through evictions, flushes and a cold cache", () => {
     const { t } = tree({ frames: 300, arity: 3, cacheNodes: 12 });
     const model = new Map<number, number>();
@@ -124,7 +124,7 @@ describe("IntegrityTree: round trips", () => {
   });
 });
 
-describe("IntegrityTree: tampering with the store", () => {
+describe("MerkleTree: tampering with the store", () => {
   /** A tree with every page 0..63 written once and all nodes in the store, the cache empty. */
   function written(opts: { frames?: number; arity?: number } = {}) {
     const r = tree({ frames: opts.frames ?? 64, arity: opts.arity ?? 4 });
@@ -238,7 +238,7 @@ describe("IntegrityTree: tampering with the store", () => {
   });
 });
 
-describe("IntegrityTree: lazy write-back and the bounded cache", () => {
+describe("MerkleTree: lazy write-back and the bounded cache", () => {
   it("updates inside the cache write nothing; flush writes each dirty node once", () => {
     const { t, store } = tree({ frames: 256, arity: 4, cacheNodes: 1024 });
     for (let round = 0; round < 5; round++) for (let gpa = 0; gpa < 256; gpa++) t.updatePage(gpa, secretPage(gpa + round));
@@ -293,7 +293,7 @@ describe("IntegrityTree: lazy write-back and the bounded cache", () => {
   });
 });
 
-describe("IntegrityTree: what the untrusted store learns", () => {
+describe("MerkleTree: what the untrusted store learns", () => {
   it("leaf digests are salted per tree: no plain hash of a page reaches the store", () => {
     const a = tree({ frames: 64 });
     const b = tree({ frames: 64 });
@@ -310,9 +310,9 @@ describe("IntegrityTree: what the untrusted store learns", () => {
   });
 });
 
-describe("IntegrityTree: a store that fails", () => {
+describe("MerkleTree: a store that fails", () => {
   it("keeps the tree consistent when a write-back throws, and the error is the store's", () => {
-    const inner = new MemoryNodeStore(IntegrityTree.nodeBytesFor({ arity: 4 }));
+    const inner = new MemoryNodeStore(MerkleTree.nodeBytesFor({ arity: 4 }));
     let fail = false;
     const store = {
       nodeBytes: inner.nodeBytes,
@@ -322,7 +322,7 @@ describe("IntegrityTree: a store that fails", () => {
         inner.write(i, bytes);
       },
     };
-    const t = new IntegrityTree({ frames: 4096, arity: 4, cacheNodes: 12, store });
+    const t = new MerkleTree({ frames: 4096, arity: 4, cacheNodes: 12, store });
     for (let gpa = 0; gpa < 4096; gpa += 97) t.updatePage(gpa, secretPage(gpa));
     fail = true;
     expect(() => {
@@ -336,14 +336,14 @@ describe("IntegrityTree: a store that fails", () => {
   });
 });
 
-describe("IntegrityTree: bad input", () => {
+describe("MerkleTree: bad input", () => {
   it("names the problem", () => {
-    const store = new MemoryNodeStore(IntegrityTree.nodeBytes);
-    expect(() => new IntegrityTree({ frames: 0, store })).toThrow(/frames/);
-    expect(() => new IntegrityTree({ frames: 8, arity: 1, store })).toThrow(/arity/);
-    expect(() => new IntegrityTree({ frames: 8, hash: "md5" as TreeHash, store })).toThrow(/hash must be one of/);
-    expect(() => new IntegrityTree({ frames: 8, arity: 16, store })).toThrow(/node store holds/);
-    const t = new IntegrityTree({ frames: 8, store });
+    const store = new MemoryNodeStore(MerkleTree.nodeBytes);
+    expect(() => new MerkleTree({ frames: 0, store })).toThrow(/frames/);
+    expect(() => new MerkleTree({ frames: 8, arity: 1, store })).toThrow(/arity/);
+    expect(() => new MerkleTree({ frames: 8, hash: "md5" as TreeHash, store })).toThrow(/hash must be one of/);
+    expect(() => new MerkleTree({ frames: 8, arity: 16, store })).toThrow(/node store holds/);
+    const t = new MerkleTree({ frames: 8, store });
     expect(() => t.verifyPage(8, new Uint8Array(PAGE_SIZE))).toThrow(RangeError);
     expect(() => t.updatePage(-1, new Uint8Array(PAGE_SIZE))).toThrow(/GPA/);
     expect(() => t.updatePage(1, new Uint8Array(100))).toThrow(/4096 bytes/);
@@ -351,12 +351,12 @@ describe("IntegrityTree: bad input", () => {
   });
 });
 
-describe("IntegrityTree on a hypervisor's DRAM (DramNodeStore)", () => {
+describe("MerkleTree on a hypervisor's DRAM (DramNodeStore)", () => {
   function onMachine(snp: boolean) {
     const m = machine({ snp });
     const vm = m.hv.launchVm();
-    const store = new DramNodeStore(m.hv, vm, IntegrityTree.nodeBytes, { mc: m.mc });
-    const t = new IntegrityTree({ frames: 2048, store });
+    const store = new DramNodeStore(m.hv, vm, MerkleTree.nodeBytes, { mc: m.mc });
+    const t = new MerkleTree({ frames: 2048, store });
     for (let gpa = 0; gpa < 2048; gpa += 3) t.updatePage(gpa, secretPage(gpa));
     t.evictAll();
     return { m, vm, store, t };

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { DramNodeStore, MemoryNodeStore } from "../../host/enclavisor/node-store";
 import { PAGE_SIZE } from "../../host/page";
+import { MAX_FRAME } from "../../host/sev/page";
 import { machine } from "../sev/fixtures/machine";
 
 function node(bytes: number, seed: number): Uint8Array {
@@ -94,6 +95,22 @@ describe.each([
     expect(read(store, 0)).toEqual(node(256, 2));
     m.hv.adversary.unmap(vm, store.gpaBase);
     expect(() => read(store, 0)).toThrow(/nested page fault/);
+  });
+
+  it("backs frames one by one across its table's chunks, up to GPA 2^40-1 and no further", () => {
+    const { vm, store } = setup();
+    const perFrame = store.nodesPerFrame;
+    const last = (MAX_FRAME - store.gpaBase) * perFrame; // the first node of the frame at GPA 2^40-1
+    for (const index of [1023 * perFrame, 1024 * perFrame, last]) store.write(index, node(256, index));
+    for (const index of [1023 * perFrame, 1024 * perFrame, last]) expect(read(store, index)).toEqual(node(256, index));
+    expect(store.frameOf(last)).toBe(vm.npt.lookup(MAX_FRAME));
+    expect(store.frameOf(1023 * perFrame)).not.toBe(store.frameOf(1024 * perFrame));
+    expect(() => store.frameOf(1022 * perFrame)).toThrow(/has no frame yet/);
+    // A node beyond the last frame reads as never written, and cannot be written.
+    const beyond = last + perFrame;
+    expect(read(store, beyond)).toEqual(new Uint8Array(256));
+    expect(() => store.write(beyond, node(256, 1))).toThrow(/GPA 0x10000000000 of node store frame \d+ must be an integer frame number/);
+    expect(() => store.frameOf(beyond)).toThrow(/has no frame yet/);
   });
 
   it("refuses nodes larger than a frame and frames that collide with the guest's GPAs", () => {

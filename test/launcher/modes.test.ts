@@ -18,7 +18,10 @@ describe("modeSwitches", () => {
     expect(row("enclavisor")).toEqual(["sev", true, true, true, false]);
     expect(row("sgx")).toEqual(["sgx", true, false, true, false]);
     expect(modeSwitches("enclavisor").epcPages).toBe(0);
-    expect(modeSwitches("sev")).toMatchObject({ cachePages: DEFAULT_CACHE_PAGES, integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES });
+    expect(modeSwitches("sev")).toMatchObject({ cachePages: DEFAULT_CACHE_PAGES, integrityScheme: "counter", integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES.counter });
+    expect(modeSwitches("enclavisor", { integrityScheme: "merkle" })).toMatchObject({ integrityCacheNodes: DEFAULT_INTEGRITY_CACHE_NODES.merkle });
+    expect(modeSwitches("enclavisor", { integrityScheme: "merkle", integrityCacheNodes: 9 }).integrityCacheNodes).toBe(9);
+    expect(() => modeSwitches("enclavisor", { integrityScheme: "sha1" as "merkle" })).toThrow(/unknown integrity scheme 'sha1'/);
     expect(DEFAULT_CACHE_PAGES * 4096).toBe(16 * 2 ** 20);
   });
 
@@ -53,7 +56,7 @@ describe("modeSwitches", () => {
     expect(isModeName("tdx")).toBe(false);
     expect(describeSwitches(modeSwitches("native"))).toBe("mmu=off (native)");
     expect(describeSwitches(modeSwitches("enclavisor", { cachePages: 8, integrityCacheNodes: 64 }))).toBe(
-      "mmu=on encryption=on rmp=on integrity=on ciphertext-hiding=off cache=8p integrity-cache=64",
+      "mmu=on encryption=on rmp=on integrity=on integrity-scheme=counter ciphertext-hiding=off cache=8p integrity-cache=64",
     );
     expect(describeSwitches(modeSwitches("sgx", { epcPages: 8192 }))).toMatch(/integrity=on .* epc=8192p$/);
   });

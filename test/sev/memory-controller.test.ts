@@ -8,8 +8,8 @@ import { Rmp, RmpFault } from "../../host/sev/rmp";
 import { machine, patternPage, same } from "./fixtures/machine";
 
 /** The memory controller alone, with a hand-made VM (ASID 1, key installed as ACTIVATE would). */
-function bare(opts: { snp?: boolean; ciphertextHiding?: boolean } = {}) {
-  const dram = new Dram({ frames: 64 });
+function bare(opts: { snp?: boolean; ciphertextHiding?: boolean } = {}, frames = 64) {
+  const dram = new Dram({ frames });
   const mee = new MemoryEncryptionEngine();
   const rmp = new Rmp();
   const mc = new MemoryController({ dram, mee, rmp, ...opts });
@@ -125,6 +125,24 @@ describe("MemoryController: ciphertext hiding", () => {
       expect(same(dram.read(priv), new Uint8Array(PAGE_SIZE).fill(0xff))).toBe(false);
     });
   }
+});
+
+describe("MemoryController: which frames hold private data", () => {
+  it("marks a frame private on a private write and clears it on a shared or host write, frame by frame", () => {
+    const { dram, mc, vm, map } = bare({}, 70);
+    const spas = Array.from({ length: 70 }, (_, gpa) => map(gpa));
+    expect(spas[0]).toBe(dram.base);
+    // Frames on each side of a word of the bitmap, and the first and last.
+    const edges = [0, 30, 31, 32, 33, 63, 64, 69];
+    mc.guestWritePages(vm, edges, new Uint8Array(edges.length * PAGE_SIZE));
+    expect(spas.filter((spa) => mc.isPrivate(spa))).toEqual(edges.map((gpa) => spas[gpa]));
+    mc.guestWritePage(vm, 31, patternPage(1), { shared: true });
+    mc.hostWrite(spas[32]!, patternPage(2));
+    mc.guestWritePage(vm, 1, patternPage(3));
+    expect(spas.filter((spa) => mc.isPrivate(spa))).toEqual([0, 1, 30, 33, 63, 64, 69].map((gpa) => spas[gpa]));
+    // Numbers outside DRAM, or not frames at all, hold nothing.
+    for (const spa of [0xff, 0x100 + 70, 0x100 + 0.5, -1, NaN]) expect(mc.isPrivate(spa)).toBe(false);
+  });
 });
 
 describe("MemoryController: RMP checks (SEV-SNP)", () => {

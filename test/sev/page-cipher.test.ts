@@ -1,6 +1,6 @@
 import { createCipheriv, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { KIND_ECB, KIND_XTS, pageCipher } from "../../host/sev/page-cipher";
+import { KIND_ECB, KIND_GMAC, KIND_XTS, pageCipher } from "../../host/sev/page-cipher";
 import type { CipherKeyHandle } from "../../host/sev/page-cipher";
 
 // The addon checks its own arguments: a wrong call is a JS exception, never a bad memory access.
@@ -11,7 +11,8 @@ describe("native page cipher: argument checks", () => {
   const tweak = new Uint8Array(16);
 
   it("refuses unknown kinds and keys of the wrong size", () => {
-    expect(() => pageCipher.open(2 as typeof KIND_XTS, randomBytes(32))).toThrow(/kind 0 \(XTS\) or 1 \(ECB\)/);
+    expect(() => pageCipher.open(3 as typeof KIND_XTS, randomBytes(32))).toThrow(/kind 0 \(XTS\), 1 \(ECB\) or 2 \(GMAC\)/);
+    expect(() => pageCipher.open(KIND_GMAC, randomBytes(24))).toThrow(/GMAC key is 16 or 32 bytes/);
     expect(() => pageCipher.open(KIND_XTS, randomBytes(48))).toThrow(/XTS key is 32 or 64 bytes/);
     expect(() => pageCipher.open(KIND_ECB, randomBytes(32))).toThrow(/ECB key is 16 bytes/);
     expect(() => pageCipher.open(KIND_XTS, "key" as unknown as Uint8Array)).toThrow(/key must be a Uint8Array/);

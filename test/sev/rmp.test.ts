@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_FRAME } from "../../host/sev/page";
 import { Rmp } from "../../host/sev/rmp";
 import { rmpCheck } from "./fixtures/machine";
 
@@ -64,5 +65,40 @@ describe("Rmp", () => {
     }
     expect(() => rmp.set(1, { assigned: true, asid: 70000, gpa: 0, validated: false, pageSize: "4K", immutable: false })).toThrow(/ASID/);
     expect(() => rmp.set(1, { assigned: true, asid: 1, gpa: 0, validated: false, pageSize: "1G" as "4K", immutable: false })).toThrow(/page size/);
+  });
+
+  it("keeps every field of an entry exactly, up to the last SPA, GPA and ASID, across its chunks", () => {
+    const rmp = new Rmp();
+    const full = { assigned: true, asid: 0xffff, gpa: MAX_FRAME, validated: true, pageSize: "2M" as const, immutable: true };
+    for (const spa of [1023, 1024, 2 ** 32, MAX_FRAME]) {
+      rmp.set(spa, full);
+      expect(rmp.get(spa)).toEqual(full);
+    }
+    expect(rmp.get(1022)).toEqual(new Rmp().get(1022)); // a neighbour in the same chunk is untouched
+    rmp.update(2 ** 32 + 1, { assigned: true, asid: 3, gpa: 2 ** 32 });
+    expect(rmpCheck(() => rmp.pvalidate(2 ** 32 + 1, 3, 2 ** 32, true))).toBe("none");
+    expect(rmpCheck(() => rmp.checkGuestAccess(2 ** 32 + 1, 3, 2 ** 32, true, "read"))).toBe("none");
+    expect(rmp.get(2 ** 32)).toEqual(full);
+    // Numbers that are not frames hold nothing, and naming one as a frame is refused.
+    expect(rmpCheck(() => rmp.checkHostWrite(MAX_FRAME + 1))).toBe("none");
+    expect(rmpCheck(() => rmp.checkGuestAccess(0.5, 3, 0, true, "read"))).toBe("not-assigned");
+    expect(() => rmp.get(MAX_FRAME + 1)).toThrow(/SPA must be an integer frame number/);
+    expect(() => rmp.update(-1, { assigned: true, asid: 1, gpa: 0 })).toThrow(/SPA must be/);
+    expect(() => rmp.pvalidate(0.5, 1, 0, true)).toThrow(/SPA must be/);
+  });
+
+  it("an entry that grants nothing reads as a frame never touched, whatever GPA and size it named", () => {
+    const rmp = new Rmp();
+    rmp.update(0x100, { assigned: true, asid: 5, gpa: 0x20, pageSize: "2M" });
+    rmp.set(0x100, { assigned: false, asid: 0, gpa: 0x20, validated: false, pageSize: "2M", immutable: false });
+    expect(rmp.get(0x100)).toEqual(new Rmp().get(0x100));
+    rmp.set(0x200, { assigned: false, asid: 0, gpa: 0x21, validated: false, pageSize: "2M", immutable: false });
+    expect(rmp.get(0x200)).toEqual(new Rmp().get(0x200));
+    // Not assigned, but not all zero either: kept as it is.
+    const odd = { assigned: false, asid: 7, gpa: 0x22, validated: false, pageSize: "2M" as const, immutable: false };
+    rmp.set(0x300, odd);
+    expect(rmp.get(0x300)).toEqual(odd);
+    rmp.update(0x300, { assigned: false, asid: 9, gpa: 0x23 }); // RMPUPDATE to the hypervisor clears ASID and GPA
+    expect(rmp.get(0x300)).toEqual(new Rmp().get(0x300));
   });
 });

@@ -75,6 +75,7 @@ export const sevBackend: EnclaveBackend = {
       memory: e.memory,
       tree: e.tree,
       nodeStore: e.nodeStore,
+      macStore: e.macStore,
       // Made on first use: a vm-granularity VM makes its attestation key on its first attest.
       get attester() {
         return e.attester;

@@ -191,6 +191,37 @@ function aliasAttack(v: Victim): CellResult {
   });
 }
 
+function macTamperAttack(v: Victim): CellResult {
+  const macs = v.surface.macs;
+  if (!macs) return notApplicable("no page MACs in this mode: no MAC to tamper with");
+  v.evict();
+  const { before, after } = macs.tamper("secret", 0x10);
+  return aftermath(v, { target: "secret", acted: !same(before, after), refused: null });
+}
+
+/** The counter page at counter 1 goes back to DRAM with its MAC of that time, after the guest moved on. */
+function macReplayAttack(v: Victim): CellResult {
+  const macs = v.surface.macs;
+  if (!macs) return notApplicable("no page MACs in this mode: no MAC to replay");
+  const old = macs.snapshot("counter");
+  v.guest.increment();
+  v.evict();
+  const npt = v.surface.npt;
+  const read = (spa: number) => (npt ? npt.readFrame(spa) : v.surface.read("counter", "physical"));
+  const changed = old.some((s) => !same(read(s.spa), s.bytes));
+  for (const snap of old) v.surface.replay(snap, "physical");
+  const acted = changed && old.every((s) => same(read(s.spa), s.bytes));
+  return aftermath(v, { target: "counter", acted, refused: null, counter: PREPARED_COUNTER + 1 });
+}
+
+/** The secret's frame, and its MAC where it has one, copied over the decoy's (physically). */
+function spliceAttack(v: Victim): CellResult {
+  v.evict();
+  const secret = v.surface.read("secret", "physical");
+  v.surface.splice("secret", "decoy");
+  return aftermath(v, { target: "decoy", acted: same(v.surface.read("decoy", "physical"), secret), refused: null });
+}
+
 function treeAttack(v: Victim): CellResult {
   const tree = v.surface.tree;
   if (!tree) return notApplicable("no integrity tree in this mode: no node to tamper with");
@@ -199,12 +230,28 @@ function treeAttack(v: Victim): CellResult {
   return aftermath(v, { target: "secret", acted: !same(before, after), refused: null });
 }
 
-/** The counter page at counter 1 and its whole tree path go back to DRAM after the guest moved on. */
+/** The counter page's leaf node at counter 1 goes back to DRAM alone, after the guest moved on. */
+function treeNodeReplayAttack(v: Victim): CellResult {
+  const tree = v.surface.tree;
+  if (!tree) return notApplicable("no integrity tree in this mode: no node to replay");
+  tree.evictAll();
+  const old = tree.snapshotLeaf("counter");
+  v.guest.increment();
+  v.evict();
+  tree.evictAll();
+  const npt = v.surface.npt!; // a tree implies a protected victim
+  const changed = !same(npt.readFrame(old.spa), old.bytes);
+  v.surface.replay(old, "physical");
+  const acted = changed && same(npt.readFrame(old.spa), old.bytes);
+  return aftermath(v, { target: "counter", acted, refused: null, counter: PREPARED_COUNTER + 1, continueGuest: () => v.guest.counter() });
+}
+
+/** The counter page at counter 1 (with its MAC) and its whole tree path go back to DRAM after the guest moved on. */
 function treeRollbackAttack(v: Victim): CellResult {
   const tree = v.surface.tree;
   if (!tree) return notApplicable("no integrity tree in this mode: no node to roll back");
   tree.evictAll();
-  const old = [v.surface.snapshot("counter"), ...tree.snapshotPath("counter")];
+  const old = [...(v.surface.macs?.snapshot("counter") ?? [v.surface.snapshot("counter")]), ...tree.snapshotPath("counter")];
   v.guest.increment();
   v.evict();
   tree.evictAll();
@@ -279,8 +326,12 @@ export const ATTACKS: readonly Attack[] = [
   { id: "replay-physical", title: "replay of an old counter ciphertext in DRAM (physical)", run: (v) => replayAttack(v, "physical") },
   { id: "remap", title: "remap of the secret's GPA to the decoy's frame (NPT)", run: remapAttack },
   { id: "alias", title: "alias of the decoy's GPA onto the secret's frame (NPT)", run: aliasAttack },
-  { id: "tree-node", title: "tampering with the secret's leaf node in the node store", run: treeAttack },
-  { id: "tree-rollback", title: "rollback of the counter page with its whole tree path (physical)", run: treeRollbackAttack },
+  { id: "mac-tamper", title: "tampering with the secret page's MAC (physical)", run: macTamperAttack },
+  { id: "mac-replay", title: "replay of an old counter page together with its old MAC (physical)", run: macReplayAttack },
+  { id: "splice", title: "splicing: the secret's frame and MAC copied over the decoy's (physical)", run: spliceAttack },
+  { id: "tree-node", title: "tampering with the secret's leaf node (its counters) in the node store", run: treeAttack },
+  { id: "tree-node-replay", title: "replay of the counter page's old leaf node alone (physical)", run: treeNodeReplayAttack },
+  { id: "tree-rollback", title: "rollback of the counter page, its MAC and its whole tree path (physical)", run: treeRollbackAttack },
   { id: "side-channel", title: "ciphertext equality over time of the counter page", run: sideChannelAttack },
   { id: "hypervisor-write", title: "hypervisor write to the secret page", run: (v) => writeAttack(v, "cpu") },
   { id: "physical-write", title: "physical write to the secret page (bypasses the RMP)", run: (v) => writeAttack(v, "physical") },

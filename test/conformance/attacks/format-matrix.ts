@@ -15,10 +15,12 @@ const LABEL: Record<Cell["outcome"], string> = {
 export const LEGEND = [
   "LEAKED     the adversary learned plaintext or an equality of plaintexts",
   "CORRUPTED  the guest ran on with data its own check finds wrong (silently corrupted)",
-  "detected   the integrity tree (sgx: the MEE or ELDU) stopped the enclave, naming the attacked GPA / EPC address; the host ran on",
+  "detected   the integrity scheme (sgx: the MEE or ELDU) stopped the enclave, naming the attacked GPA / EPC address; the host ran on",
   "blocked    the RMP (sgx: the EPCM, or abort-page semantics) refused the action or the guest's access, data intact;",
   "           or only ciphertext/0xFF was seen",
-  "n/a        nothing to attack in this mode (no NPT in native, no tree without integrity)",
+  "n/a        nothing to attack in this mode (no NPT in native, no tree without integrity, no page MACs but the",
+  "           counter tree's and SGX's)",
+  "enclavisor the counter tree with a MAC per page; enclavisor-merkle the SHA-256 Merkle tree",
   "sgx        the OS's page tables stand in for the NPT; the MEE's version tree for the integrity tree",
   "a cell marked !x differs from the expected outcome x",
 ];

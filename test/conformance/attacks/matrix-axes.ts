@@ -1,6 +1,8 @@
 // The two axes of the attack matrix and what a cell can say. Columns are protection modes
-// (docs/architecture.md, "Protection modes", the sgx preset included), plus two with ciphertext
-// hiding on; rows are the attacks of attacks.ts, in the order they are printed.
+// (docs/architecture.md, "Protection modes", the sgx preset included), plus enclavisor with its
+// second integrity scheme (the Merkle tree) and two with ciphertext hiding on; rows are the
+// attacks of attacks.ts, in the order they are printed.
+import type { IntegritySchemeName } from "../../../host/enclavisor/integrity-scheme";
 import type { ModeName } from "../../../host/launcher/modes";
 
 /**
@@ -26,6 +28,8 @@ export interface Column {
   readonly id: string;
   readonly mode: ModeName;
   readonly ciphertextHiding: boolean;
+  /** With integrity on: which scheme (default the mode's, the counter tree). */
+  readonly integrityScheme?: IntegritySchemeName;
 }
 
 export const COLUMNS = [
@@ -33,6 +37,7 @@ export const COLUMNS = [
   { id: "sev", mode: "sev", ciphertextHiding: false },
   { id: "sev-snp", mode: "sev-snp", ciphertextHiding: false },
   { id: "enclavisor", mode: "enclavisor", ciphertextHiding: false },
+  { id: "enclavisor-merkle", mode: "enclavisor", ciphertextHiding: false, integrityScheme: "merkle" },
   { id: "sev+hiding", mode: "sev", ciphertextHiding: true },
   { id: "enclavisor+hiding", mode: "enclavisor", ciphertextHiding: true },
   { id: "sgx", mode: "sgx", ciphertextHiding: false },
@@ -47,7 +52,11 @@ export const ATTACK_IDS = [
   "replay-physical",
   "remap",
   "alias",
+  "mac-tamper",
+  "mac-replay",
+  "splice",
   "tree-node",
+  "tree-node-replay",
   "tree-rollback",
   "side-channel",
   "hypervisor-write",

@@ -7,7 +7,7 @@ import { ATTACKS } from "./attacks";
 import type { CellResult } from "./attacks";
 import { EXPECTED } from "./expected";
 import { ATTACK_IDS, COLUMNS } from "./matrix-axes";
-import type { AttackId, ColumnId, Outcome } from "./matrix-axes";
+import type { AttackId, Column, ColumnId, Outcome } from "./matrix-axes";
 import { prepareVictim } from "./vault-victim";
 import { guestApp } from "../../enclavisor/fixtures/enclave";
 
@@ -36,9 +36,11 @@ export async function runAttackSuite(opts: SuiteOptions = {}): Promise<SuiteRepo
   const columns = COLUMNS.filter((c) => (opts.columns ?? COLUMNS.map((k) => k.id)).includes(c.id));
   const wasm = guestApp("vault");
   const cells: Cell[] = [];
-  for (const column of columns) {
+  for (const column of columns as readonly Column[]) {
     // sgx runs on its own SGX machine (host/sgx), not on an SEV platform.
-    const platform = column.mode === "native" || column.mode === "sgx" ? null : platformFor(tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding }));
+    const platform = column.mode === "native" || column.mode === "sgx"
+      ? null
+      : platformFor(tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding, integrityScheme: column.integrityScheme }));
     for (const attack of attacks) {
       let result: CellResult;
       try {
@@ -52,7 +54,8 @@ export async function runAttackSuite(opts: SuiteOptions = {}): Promise<SuiteRepo
         // A bug of the harness or the platform: reported in its cell, never a crash of the run.
         result = { outcome: "error", evidence: `the cell could not run: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`, acted: false };
       }
-      cells.push({ attack: attack.id, column: column.id, expected: EXPECTED[attack.id][column.id], ...result });
+      const id = column.id as ColumnId;
+      cells.push({ attack: attack.id, column: id, expected: EXPECTED[attack.id][id], ...result });
     }
   }
   return { cells, mismatches: cells.filter((c) => c.outcome !== c.expected), milliseconds: performance.now() - t0 };

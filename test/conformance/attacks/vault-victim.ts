@@ -70,12 +70,23 @@ export interface FrameSurface {
     /** A frame's bytes as DRAM holds them (a physical read by SPA, whatever the NPT says now). */
     readFrame(spa: number): Uint8Array;
   };
+  /** Copies `from`'s frame, and its MAC where pages carry one, over `to`'s, physically (splicing). */
+  splice(from: VaultPage, to: VaultPage): void;
+  /** The pages' MACs in untrusted memory: absent where pages carry none (no integrity, or the Merkle tree). */
+  macs?: {
+    /** Flips bits of `page`'s MAC where it is stored; returns its bytes before and after. */
+    tamper(page: VaultPage, mask: number): { before: Uint8Array; after: Uint8Array };
+    /** `page`'s frame and the frame holding its MAC, as memory holds them now. */
+    snapshot(page: VaultPage): FrameSnapshot[];
+  };
   /** The integrity tree's untrusted node store: absent without integrity. */
   tree?: {
     /** Writes every node to the store and empties the integrity cache (as cache pressure would). */
     evictAll(): void;
-    /** Flips bits of the leaf node that holds `page`'s record, through the hypervisor's stores. */
+    /** Flips bits of the leaf node that holds `page`'s version, through the hypervisor's stores. */
     tamperLeaf(page: VaultPage, mask: number): { before: Uint8Array; after: Uint8Array };
+    /** The store frame of `page`'s leaf node, as DRAM holds it now. */
+    snapshotLeaf(page: VaultPage): FrameSnapshot;
     /** The store frames of every node on `page`'s path, leaf to top, as DRAM holds them now. */
     snapshotPath(page: VaultPage): FrameSnapshot[];
   };
@@ -104,7 +115,7 @@ export interface Victim {
  * counter, and evicts every page.
  */
 export async function prepareVictim(wasm: Uint8Array, column: Column, platform: Platform | null): Promise<Victim> {
-  const switches = tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding });
+  const switches = tinySwitches(column.mode, { ciphertextHiding: column.ciphertextHiding, integrityScheme: column.integrityScheme });
   const enclave = await launchEnclave(wasm, { switches, platform: platform ?? undefined });
   try {
     const guest = enclave.guest.instance.exports as unknown as VaultExports;
@@ -140,8 +151,33 @@ function protectedVictim(column: Column, enclave: SevEnclave, guest: VaultExport
     if (spa === undefined) throw new Error(`the ${page} page's GPA has no frame in the NPT`);
     return spa;
   };
-  const { tree, nodeStore } = enclave;
+  const { tree, nodeStore, macStore } = enclave;
+  /** Where a page's MAC is: its frame in the MAC store, and its offset there. */
+  const macAt = (page: VaultPage) => {
+    const index = gpaOf(page);
+    return { spa: macStore!.frameOf(index), offset: macStore!.offsetOf(index) };
+  };
   const surface: FrameSurface = {
+    splice: (from, to) => {
+      adversary.writeFrame(spaOf(to), adversary.readFrame(spaOf(from), "physical"), "physical");
+      if (!macStore) return;
+      const [f, t] = [macAt(from), macAt(to)];
+      const tag = adversary.readFrame(f.spa, "physical").subarray(f.offset, f.offset + macStore.nodeBytes);
+      const frame = adversary.readFrame(t.spa, "physical");
+      frame.set(tag, t.offset);
+      adversary.writeFrame(t.spa, frame, "physical");
+    },
+    macs: macStore
+      ? {
+          tamper: (page, mask) => {
+            const { spa, offset } = macAt(page);
+            const before = adversary.readFrame(spa, "physical").slice(offset, offset + macStore.nodeBytes);
+            adversary.flipBits(spa, offset + 3, mask, "physical");
+            return { before, after: adversary.readFrame(spa, "physical").slice(offset, offset + macStore.nodeBytes) };
+          },
+          snapshot: (page) => [adversary.snapshot(spaOf(page)), adversary.snapshot(macAt(page).spa)],
+        }
+      : undefined,
     read: (page, via) => adversary.readFrame(spaOf(page), via),
     write: (page, bytes, via) => adversary.writeFrame(spaOf(page), bytes, via),
     flipBits: (page, offset, mask, via) => adversary.flipBits(spaOf(page), offset, mask, via),
@@ -161,11 +197,11 @@ function protectedVictim(column: Column, enclave: SevEnclave, guest: VaultExport
               const leaf = tree.nodeIndexOf(gpaOf(page), 0);
               const spa = nodeStore.frameOf(leaf);
               const before = adversary.readFrame(spa, "physical");
-              // The first byte of the page's own record: its version.
-              const record = (gpaOf(page) % tree.recordsPerLeafNode) * tree.recordBytes;
-              adversary.flipBits(spa, nodeStore.offsetOf(leaf) + record, mask, "cpu");
+              // A byte of the page's own version in its leaf.
+              adversary.flipBits(spa, nodeStore.offsetOf(leaf) + tree.versionByteOf(gpaOf(page)), mask, "cpu");
               return { before, after: adversary.readFrame(spa, "physical") };
             },
+            snapshotLeaf: (page) => adversary.snapshot(nodeStore.frameOf(tree.nodeIndexOf(gpaOf(page), 0))),
             snapshotPath: (page) => {
               const spas = new Set<number>();
               for (let level = 0; level < tree.levels; level++) spas.add(nodeStore.frameOf(tree.nodeIndexOf(gpaOf(page), level)));
@@ -200,6 +236,21 @@ function sgxVictim(column: Column, enclave: SgxEnclave, guest: VaultExports, pag
     return snap;
   };
   const surface: FrameSurface = {
+    // The EPC keeps each frame's MAC beside its ciphertext: a snapshot carries both, to any address.
+    splice: (from, to) => {
+      const s = adversary.snapshot(addressOf(from));
+      adversary.replay({ spa: addressOf(to), bytes: s.bytes, mac: s.mac }, "physical");
+    },
+    macs: {
+      tamper: (page, mask) => {
+        const s = adversary.snapshot(addressOf(page));
+        const mac = s.mac.slice();
+        mac[3]! ^= mask;
+        adversary.replay({ spa: s.spa, bytes: s.bytes, mac }, "physical");
+        return { before: s.mac, after: adversary.snapshot(addressOf(page)).mac };
+      },
+      snapshot: (page) => [keep(adversary.snapshot(addressOf(page)))],
+    },
     read: (page, via) => adversary.read(addressOf(page), via),
     write: (page, bytes, via) => adversary.write(addressOf(page), bytes, via),
     flipBits: (page, offset, mask, via) => adversary.flipBits(addressOf(page), offset, mask, via),
@@ -225,6 +276,7 @@ function sgxVictim(column: Column, enclave: SgxEnclave, guest: VaultExports, pag
         adversary.flipBits(leaf!, (frameOf(page) % 8) * 8, mask, "physical");
         return { before, after: adversary.read(leaf!) };
       },
+      snapshotLeaf: (page) => keep(adversary.snapshot(adversary.pathOf(frameOf(page))[0]!)),
       snapshotPath: (page) => adversary.pathOf(frameOf(page)).map((a) => keep(adversary.snapshot(a))),
     },
   };
@@ -247,6 +299,7 @@ function nativeVictim(column: Column, enclave: Enclave, guest: VaultExports, pag
   const frame = (page: VaultPage) => new Uint8Array(memory.buffer, pageOf[page] * PAGE_SIZE, PAGE_SIZE);
   const snaps = new Map<FrameSnapshot, VaultPage>();
   const surface: FrameSurface = {
+    splice: (from, to) => frame(to).set(frame(from)),
     read: (page) => frame(page).slice(),
     write: (page, bytes) => frame(page).set(bytes),
     flipBits: (page, offset, mask) => {
