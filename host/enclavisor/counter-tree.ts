@@ -269,8 +269,14 @@ export class CounterTree implements IntegrityScheme, PageMacs {
     return this.#out;
   }
 
-  storedMac(gpa: number): void {
-    this.#macs.write(gpa, this.#made);
+  storedMac(gpa: number, tag: Uint8Array = this.#made): void {
+    this.#macs.write(gpa, tag);
+  }
+
+  storeRekeys(gpa: number): boolean {
+    this.#checkGpa(gpa);
+    const leaf = this.#cache.node(this.#cache.fetch(0, Math.floor(gpa / PAGES_PER_LEAF), gpa));
+    return minorOf(leaf, gpa % PAGES_PER_LEAF) === MAX_MINOR;
   }
 
   flush(): void {

@@ -29,7 +29,10 @@ import { PAGE_SIZE } from "../page";
 import { RmpFault } from "../sev/rmp";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
 import type { StopReason } from "../wasm/enclave-stopped";
+import { MAX_BATCH_PAGES } from "../wasm/page-backing";
 import type { PageBacking } from "../wasm/page-backing";
+import { GMAC_IV_BYTES, GMAC_TAG_BYTES } from "../sev/gmac";
+import type { Gmac } from "../sev/gmac";
 import { EnclaveError } from "./enclave-error";
 import { MemoryLimitError } from "./enclave-page-table";
 import type { EnclavePageTable, PageTableEntry } from "./enclave-page-table";
@@ -76,6 +79,9 @@ export class EnclaveMemory implements PageBacking {
   readonly #access: { shared: boolean };
   readonly #pageMacs: PageMacs | undefined;
   #stopped: EnclaveStopped | null = null;
+  /** A batch's MACs on their way to or from the memory controller. */
+  readonly #ivs = new Uint8Array(GMAC_IV_BYTES * MAX_BATCH_PAGES);
+  readonly #tags = new Uint8Array(GMAC_TAG_BYTES * MAX_BATCH_PAGES);
 
   constructor(opts: EnclaveMemoryOptions) {
     this.#hv = opts.hv;
@@ -132,13 +138,7 @@ export class EnclaveMemory implements PageBacking {
   /** Eviction of a dirty page (miss path step 2): the leaf first, then the ciphertext to DRAM. */
   store(page: number, src: Uint8Array): void {
     this.#guard(page, "store", () => {
-      let entry = this.pageTable.ownEntry(page);
-      if (!entry) {
-        // A page of the template (copy-on-write: the template's frame stays as it is), or one that
-        // was shared and never loaded: it moves to a frame of our own.
-        if (this.pageTable.lookup(page)) this.framesCopied++;
-        entry = this.#newFrame(page);
-      }
+      const entry = this.#ownFrame(page);
       this.#ownership.checkWrite(entry.gpa, this.enclaveId);
       if (this.#pageMacs) {
         // The new version first, then the encryption and its MAC in one call, then the MAC out.
@@ -152,6 +152,132 @@ export class EnclaveMemory implements PageBacking {
       if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE;
       this.pageTable.markWritten(page);
     });
+  }
+
+  /**
+   * load() of pages first..first+count-1 into dst (page k at k * 4096), as a batch: each page's
+   * own steps as load() takes them, then the decryption and MAC check of every stored page in one
+   * call of the memory controller. A refusal stops the enclave as load() does, with dst zeroed.
+   */
+  loadRun(first: number, count: number, dst: Uint8Array, stored: Uint8Array): void {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH_PAGES || dst.length !== count * PAGE_SIZE || stored.length < count) {
+      throw new RangeError(`a run of 1..${MAX_BATCH_PAGES} pages needs a buffer of as many pages and a flag per page, got ${count} pages, ${dst.length} bytes, ${stored.length} flags`);
+    }
+    const pages: number[] = [];
+    const gpas: number[] = [];
+    const outs: Uint8Array[] = [];
+    try {
+      for (let k = 0; k < count; k++) {
+        const page = first + k;
+        const gpa = this.#guard(page, "load", () => {
+          const entry = this.pageTable.lookup(page);
+          if (!entry) {
+            this.#newFrame(page);
+            return -1;
+          }
+          this.#ownership.checkRead(entry.gpa, this.enclaveId);
+          return entry.written ? entry.gpa : -1;
+        });
+        stored[k] = gpa < 0 ? 0 : 1;
+        if (gpa < 0) continue;
+        pages.push(page);
+        gpas.push(gpa);
+        outs.push(dst.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
+      }
+      if (pages.length > 0) this.#guardBatch(pages, gpas, "load", () => this.#readBatch(gpas, outs));
+    } catch (e) {
+      dst.fill(0);
+      throw e;
+    }
+  }
+
+  /** store() of pages[i] from srcs[i], as a batch: each page's own steps, then one call of the memory controller. */
+  storeMany(pages: readonly number[], srcs: readonly Uint8Array[]): void {
+    if (pages.length !== srcs.length || pages.length > MAX_BATCH_PAGES) {
+      throw new RangeError(`a batch of at most ${MAX_BATCH_PAGES} pages needs a source per page, got ${pages.length} pages and ${srcs.length} sources`);
+    }
+    const macs = this.#pageMacs;
+    if (!macs && this.integrity) {
+      for (let i = 0; i < pages.length; i++) this.store(pages[i]!, srcs[i]!);
+      return;
+    }
+    const batch: { pages: number[]; gpas: number[]; srcs: Uint8Array[] } = { pages: [], gpas: [], srcs: [] };
+    for (let i = 0; i < pages.length; i++) {
+      const page = pages[i]!;
+      const gpa = this.#guard(page, "store", () => {
+        const entry = this.#ownFrame(page);
+        this.#ownership.checkWrite(entry.gpa, this.enclaveId);
+        return entry.gpa;
+      });
+      if (macs && this.#guard(page, "store", () => macs.storeRekeys(gpa))) {
+        // Alone: its re-key reads the group back from DRAM, so no page of it may have a new
+        // version whose page is not there yet, as a batch's have between storeMac and the write.
+        this.store(page, srcs[i]!);
+        continue;
+      }
+      batch.pages.push(page);
+      batch.gpas.push(gpa);
+      batch.srcs.push(srcs[i]!);
+    }
+    if (batch.pages.length > 0) this.#guardBatch(batch.pages, batch.gpas, "store", () => this.#writeBatch(batch.pages, batch.gpas, batch.srcs));
+  }
+
+  /** The stored pages gpas[i] into outs[i], checked by their MACs or the tree. */
+  #readBatch(gpas: readonly number[], outs: readonly Uint8Array[]): void {
+    const macs = this.#pageMacs;
+    if (macs) {
+      let gmac: Gmac | undefined;
+      const batchGpas: number[] = [];
+      const batchOuts: Uint8Array[] = [];
+      for (let i = 0; i < gpas.length; i++) {
+        const mac = macs.loadMac(gpas[i]!);
+        if (!mac) {
+          // No version recorded: the page must be zeroes, as load() checks it.
+          this.#mc.guestReadPage(this.vm, gpas[i]!, this.#access, outs[i]!);
+          this.integrity!.verifyPage(gpas[i]!, outs[i]!);
+          continue;
+        }
+        gmac = mac.gmac;
+        this.#ivs.set(mac.iv, GMAC_IV_BYTES * batchGpas.length);
+        this.#tags.set(mac.tag, GMAC_TAG_BYTES * batchGpas.length);
+        batchGpas.push(gpas[i]!);
+        batchOuts.push(outs[i]!);
+      }
+      const n = batchGpas.length;
+      const failed = n === 0 ? -1 : this.#mc.guestReadPagesVerified(this.vm, batchGpas, this.#access, batchOuts, {
+        gmac: gmac!, ivs: this.#ivs.subarray(0, GMAC_IV_BYTES * n), tags: this.#tags.subarray(0, GMAC_TAG_BYTES * n),
+      });
+      if (failed >= 0) throw macs.violation(batchGpas[failed]!);
+    } else if (this.integrity) {
+      for (let i = 0; i < gpas.length; i++) {
+        this.#mc.guestReadPage(this.vm, gpas[i]!, this.#access, outs[i]!);
+        this.integrity.verifyPage(gpas[i]!, outs[i]!);
+      }
+    } else {
+      this.#mc.guestReadPagesApart(this.vm, gpas, this.#access, outs);
+    }
+    if (this.#encryption) this.counters.bytesDecrypted += PAGE_SIZE * gpas.length;
+  }
+
+  /** Pages srcs[i] to their frames gpas[i], with their MACs (new versions first, the MACs out last). */
+  #writeBatch(pages: readonly number[], gpas: readonly number[], srcs: readonly Uint8Array[]): void {
+    const macs = this.#pageMacs;
+    const n = gpas.length;
+    if (macs) {
+      let gmac: Gmac | undefined;
+      for (let i = 0; i < n; i++) {
+        const mac = macs.storeMac(gpas[i]!);
+        gmac = mac.gmac;
+        this.#ivs.set(mac.iv, GMAC_IV_BYTES * i);
+      }
+      const tags = this.#tags.subarray(0, GMAC_TAG_BYTES * n);
+      this.#mc.guestWritePagesMac(this.vm, gpas, srcs, this.#access, { gmac: gmac!, ivs: this.#ivs.subarray(0, GMAC_IV_BYTES * n), tags });
+      for (let i = 0; i < n; i++) macs.storedMac(gpas[i]!, tags.subarray(GMAC_TAG_BYTES * i, GMAC_TAG_BYTES * (i + 1)));
+    } else {
+      this.#mc.guestWritePagesApart(this.vm, gpas, srcs, this.#access);
+    }
+    if (this.#encryption) this.counters.bytesEncrypted += PAGE_SIZE * n;
+    for (const page of pages) this.pageTable.markWritten(page);
   }
 
   /**
@@ -181,6 +307,16 @@ export class EnclaveMemory implements PageBacking {
     return { scrubbed, failed };
   }
 
+  /** The frame of the enclave's own that a store of `page` goes to. */
+  #ownFrame(page: number): PageTableEntry {
+    const entry = this.pageTable.ownEntry(page);
+    if (entry) return entry;
+    // A page of the template (copy-on-write: the template's frame stays as it is), or one that
+    // was shared and never loaded: it moves to a frame of our own.
+    if (this.pageTable.lookup(page)) this.framesCopied++;
+    return this.#newFrame(page);
+  }
+
   /** Maps `page` to a new frame of the enclave's own: claimed, backed, validated. */
   #newFrame(page: number): PageTableEntry {
     const fresh = this.pageTable.map(page);
@@ -192,6 +328,17 @@ export class EnclaveMemory implements PageBacking {
     return fresh;
   }
 
+  /** Runs the shared step of a batch; what refuses it stops the enclave, naming the page it names. */
+  #guardBatch(pages: readonly number[], gpas: readonly number[], access: "load" | "store", step: () => void): void {
+    if (this.#stopped) throw this.#stopped;
+    try {
+      step();
+    } catch (e) {
+      const page = pageOfBatch(e, pages, gpas);
+      throw (this.#stopped = stopFor(e, page, access, this.pageTable.lookup(page)?.gpa));
+    }
+  }
+
   /** Runs one load or store; whatever refuses it stops the enclave for good. */
   #guard<T>(page: number, access: "load" | "store", step: () => T): T {
     if (this.#stopped) throw this.#stopped;
@@ -201,6 +348,13 @@ export class EnclaveMemory implements PageBacking {
       throw (this.#stopped = stopFor(e, page, access, this.pageTable.lookup(page)?.gpa));
     }
   }
+}
+
+/** The guest page of a batch a refusal names (by its GPA), else the batch's first. */
+function pageOfBatch(e: unknown, pages: readonly number[], gpas: readonly number[]): number {
+  const gpa = e instanceof RmpFault ? e.detail.gpa : e instanceof NestedPageFault || e instanceof IntegrityViolation ? e.gpa : undefined;
+  const i = gpa === undefined ? -1 : gpas.indexOf(gpa);
+  return pages[i < 0 ? 0 : i]!;
 }
 
 /** The stop for what refused a load or store of guest page `page` (at `gpa`, when it has a frame). */

@@ -62,8 +62,16 @@ export interface PageMacs {
   violation(gpa: number): IntegrityViolation;
   /** Store: raises the page's version (re-keying its group on overflow); the memory controller writes the MAC into the result's tag. */
   storeMac(gpa: number): PageMac;
-  /** Store, after the memory controller made the MAC: it goes to untrusted memory. */
-  storedMac(gpa: number): void;
+  /**
+   * Store, after the memory controller made the MAC (in storeMac's tag, or in `tag` for a page of
+   * a batch): it goes to untrusted memory.
+   */
+  storedMac(gpa: number, tag?: Uint8Array): void;
+  /**
+   * The next store of the page overflows its minor counter, so storeMac re-keys its group, reading
+   * back every stored page of it: a batch of stores must have written its pages before that.
+   */
+  storeRekeys(gpa: number): boolean;
 }
 
 export function isIntegrityScheme(name: string): name is IntegritySchemeName {

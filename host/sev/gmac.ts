@@ -37,3 +37,10 @@ export interface PageMac {
   readonly iv: Uint8Array;
   readonly tag: Uint8Array;
 }
+
+/** The MACs of a batch of pages, page i's 12 IV and 16 tag bytes at 12i and 16i: to check, or written. */
+export interface PageMacBatch {
+  readonly gmac: Gmac;
+  readonly ivs: Uint8Array;
+  readonly tags: Uint8Array;
+}

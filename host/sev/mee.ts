@@ -4,8 +4,8 @@
 // hypervisor is never given this object (hypervisor.ts).
 import { timingSafeEqual } from "node:crypto";
 import { GMAC_TAG_BYTES } from "./gmac";
-import type { PageMac } from "./gmac";
-import { checkPage, checkPages, checkFrame } from "./page";
+import type { PageMac, PageMacBatch } from "./gmac";
+import { checkPage, checkPageBatch, checkPages, checkFrame } from "./page";
 import { XexAes } from "./xex";
 import { XtsAes } from "./xts";
 import { SevError } from "./sev-error";
@@ -96,6 +96,49 @@ export class MemoryEncryptionEngine {
     if (slot instanceof XtsAes) return slot.encryptMacPage(spa, src, dst, mac);
     mac.gmac.tag(mac.iv, src, mac.tag);
     slot.encryptPages([spa], src, dst);
+  }
+
+  /**
+   * Batched decryptVerifyPage: page i of frame spas[i] from srcs[i] into dsts[i] (one native call
+   * in XTS mode). Returns the index of the first page whose MAC fails, every dst then zeroed, or -1.
+   */
+  decryptVerifyPages(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): number {
+    checkPageBatch(spas, srcs, dsts);
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.decryptVerifyPages(spas, srcs, dsts, macs);
+    for (let i = 0; i < spas.length; i++) {
+      const mac = { gmac: macs.gmac, iv: macs.ivs.subarray(12 * i, 12 * i + 12), tag: macs.tags.subarray(16 * i, 16 * i + 16) };
+      if (!this.decryptVerifyPage(asid, spas[i]!, srcs[i]!, dsts[i]!, mac)) {
+        for (const d of dsts) d.fill(0);
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Batched encryptMacPage: page i's MAC into macs.tags, its ciphertext into dsts[i] (one native call in XTS mode). */
+  encryptMacPages(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): void {
+    checkPageBatch(spas, srcs, dsts);
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.encryptMacPages(spas, srcs, dsts, macs);
+    for (let i = 0; i < spas.length; i++) {
+      this.encryptMacPage(asid, spas[i]!, srcs[i]!, dsts[i]!, { gmac: macs.gmac, iv: macs.ivs.subarray(12 * i, 12 * i + 12), tag: macs.tags.subarray(16 * i, 16 * i + 16) });
+    }
+  }
+
+  /** Pages of frames spas[i] from srcs[i] into dsts[i], each the same view or apart (one native call in XTS mode). */
+  decryptPagesApart(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
+    checkPageBatch(spas, srcs, dsts);
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.decryptPagesApart(spas, srcs, dsts);
+    for (let i = 0; i < spas.length; i++) slot.decryptPages([spas[i]!], srcs[i]!, dsts[i]!);
+  }
+
+  encryptPagesApart(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
+    checkPageBatch(spas, srcs, dsts);
+    const slot = this.#slot(asid);
+    if (slot instanceof XtsAes) return slot.encryptPagesApart(spas, srcs, dsts);
+    for (let i = 0; i < spas.length; i++) slot.encryptPages([spas[i]!], srcs[i]!, dsts[i]!);
   }
 
   #slot(asid: number): XtsAes | XexAes {

@@ -18,7 +18,7 @@ import { RmpFault } from "./rmp";
 import type { Rmp, RmpCheck } from "./rmp";
 import { SevError } from "./sev-error";
 import { GMAC_TAG_BYTES } from "./gmac";
-import type { PageMac } from "./gmac";
+import type { PageMac, PageMacBatch } from "./gmac";
 
 /** What a VM's accesses are made with: both chosen by the (untrusted) hypervisor. */
 export interface GuestContext {
@@ -158,6 +158,68 @@ export class MemoryController {
     this.#mee.requireKey(vm.asid); // fail before the frame is touched
     this.#mee.encryptMacPage(vm.asid, spa, bytes, this.#dram.frameStorage(spa), mac);
     this.#markPrivate(spa, true);
+  }
+
+  /**
+   * Pages gpas[i] into outs[i] (4 KiB views, apart from each other), in one batch: every page is
+   * translated and checked before any is read, then private pages decrypt in one native call.
+   */
+  guestReadPagesApart(vm: GuestContext, gpas: readonly number[], opts: AccessOptions, outs: readonly Uint8Array[]): void {
+    for (const out of outs) checkPage(out, "read buffer");
+    const spas = this.#translate(vm, gpas, !opts.shared, "read");
+    const frames = spas.map((spa) => this.#dram.frameBytes(spa));
+    if (opts.shared) for (let i = 0; i < spas.length; i++) outs[i]!.set(frames[i]!);
+    else this.#mee.decryptPagesApart(vm.asid, spas, frames, outs);
+  }
+
+  /** Pages srcs[i] (4 KiB views) to gpas[i], in one batch, translated and checked before any is written. */
+  guestWritePagesApart(vm: GuestContext, gpas: readonly number[], srcs: readonly Uint8Array[], opts: AccessOptions): void {
+    for (const src of srcs) checkPage(src, "guest write");
+    const spas = this.#translate(vm, gpas, !opts.shared, "write");
+    if (!opts.shared) this.#mee.requireKey(vm.asid); // fail before a frame is touched
+    const frames = spas.map((spa) => this.#dram.frameStorage(spa));
+    if (opts.shared) for (let i = 0; i < spas.length; i++) frames[i]!.set(srcs[i]!);
+    else this.#mee.encryptPagesApart(vm.asid, spas, srcs, frames);
+    for (const spa of spas) this.#markPrivate(spa, !opts.shared);
+  }
+
+  /**
+   * Batched guestReadPageVerified: pages gpas[i] into outs[i], each checked against its MAC in
+   * `macs`, in one native call once every page is translated and checked. Returns the index of
+   * the first page whose MAC fails, every out then zeroed, or -1.
+   */
+  guestReadPagesVerified(vm: GuestContext, gpas: readonly number[], opts: AccessOptions, outs: readonly Uint8Array[], macs: PageMacBatch): number {
+    for (const out of outs) checkPage(out, "read buffer");
+    const spas = this.#translate(vm, gpas, !opts.shared, "read");
+    const frames = spas.map((spa) => this.#dram.frameBytes(spa));
+    if (!opts.shared) return this.#mee.decryptVerifyPages(vm.asid, spas, frames, outs, macs);
+    const tag = new Uint8Array(GMAC_TAG_BYTES);
+    for (let i = 0; i < spas.length; i++) {
+      outs[i]!.set(frames[i]!);
+      macs.gmac.tag(macs.ivs.subarray(12 * i, 12 * i + 12), outs[i]!, tag);
+      if (!timingSafeEqual(tag, macs.tags.subarray(16 * i, 16 * i + 16))) {
+        for (const out of outs) out.fill(0);
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Batched guestWritePageMac: page i's MAC into macs.tags, its ciphertext to gpas[i], in one native call. */
+  guestWritePagesMac(vm: GuestContext, gpas: readonly number[], srcs: readonly Uint8Array[], opts: AccessOptions, macs: PageMacBatch): void {
+    for (const src of srcs) checkPage(src, "guest write");
+    const spas = this.#translate(vm, gpas, !opts.shared, "write");
+    if (!opts.shared) this.#mee.requireKey(vm.asid); // fail before a frame is touched
+    const frames = spas.map((spa) => this.#dram.frameStorage(spa));
+    if (opts.shared) {
+      for (let i = 0; i < spas.length; i++) {
+        macs.gmac.tag(macs.ivs.subarray(12 * i, 12 * i + 12), srcs[i]!, macs.tags.subarray(16 * i, 16 * i + 16));
+        frames[i]!.set(srcs[i]!);
+      }
+    } else {
+      this.#mee.encryptMacPages(vm.asid, spas, srcs, frames, macs);
+    }
+    for (const spa of spas) this.#markPrivate(spa, !opts.shared);
   }
 
   /**

@@ -29,6 +29,15 @@ export interface PageCipher {
   xtsVerify(xts: CipherKeyHandle, tweak: Uint8Array, src: Uint8Array, dst: Uint8Array, gmac: CipherKeyHandle, iv: Uint8Array, tag: Uint8Array): boolean;
   /** tag = GMAC(iv, src); dst = XTS-encrypt(src) under `tweak`. */
   xtsMac(xts: CipherKeyHandle, tweak: Uint8Array, src: Uint8Array, dst: Uint8Array, gmac: CipherKeyHandle, iv: Uint8Array, tag: Uint8Array): void;
+  /**
+   * xtsVerify of each page i: 16 tweak, 12 IV and 16 tag bytes per page, packed. Returns the index
+   * of the first page whose MAC fails (every dst is then zeroed), or -1.
+   */
+  xtsVerifyMany(xts: CipherKeyHandle, tweaks: Uint8Array, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], gmac: CipherKeyHandle, ivs: Uint8Array, tags: Uint8Array): number;
+  /** XTS of each unit srcs[i] into dsts[i] (the same view, or apart) under tweaks[16i..16i+16). */
+  xtsMany(xts: CipherKeyHandle, decrypt: boolean, tweaks: Uint8Array, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void;
+  /** xtsMac of each page i, its tag into tags[16i..16i+16). */
+  xtsMacMany(xts: CipherKeyHandle, tweaks: Uint8Array, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], gmac: CipherKeyHandle, ivs: Uint8Array, tags: Uint8Array): void;
 }
 
 function load(): PageCipher {

@@ -36,3 +36,15 @@ export function checkPages(bytes: Uint8Array, count: number, what = "pages"): vo
 export function hexFrame(frame: number): string {
   return `0x${frame.toString(16)}`;
 }
+
+/** A batch of pages: one 4 KiB source and target per frame, every frame valid; checked before any output changes. */
+export function checkPageBatch(frames: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
+  if (srcs.length !== frames.length || dsts.length !== frames.length) {
+    throw new RangeError(`a batch of ${frames.length} pages needs as many sources and targets, got ${srcs.length} and ${dsts.length}`);
+  }
+  for (let i = 0; i < frames.length; i++) {
+    checkPage(srcs[i]!, "source page");
+    checkPage(dsts[i]!, "target page");
+    checkFrame(frames[i]!);
+  }
+}

@@ -5,10 +5,10 @@
 // the work runs in the native page cipher (page-cipher.ts): OpenSSL's XTS on contexts that live
 // as long as the key, a whole batch per call, into the caller's buffer.
 import { timingSafeEqual } from "node:crypto";
-import { checkFrame } from "./page";
+import { checkFrame, checkPageBatch } from "./page";
 import { PAGE_SIZE } from "../page";
 import { gmacHandle } from "./gmac";
-import type { PageMac } from "./gmac";
+import type { PageMac, PageMacBatch } from "./gmac";
 import { checkBuffers, KIND_XTS, pageCipher } from "./page-cipher";
 import type { CipherKeyHandle } from "./page-cipher";
 
@@ -92,6 +92,32 @@ export class XtsAes {
     checkBuffers(src, dst, PAGE_SIZE, "page");
     checkFrame(frame);
     pageCipher.xtsMac(this.#key, pageTweaks([frame]), src, dst, gmacHandle(mac.gmac), mac.iv, mac.tag);
+  }
+
+  /**
+   * decryptVerifyPage of page i (frame frames[i]) from srcs[i] into dsts[i], in one native call:
+   * the index of the first page whose MAC fails (every dst is then zeroed), or -1.
+   */
+  decryptVerifyPages(frames: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): number {
+    checkPageBatch(frames, srcs, dsts);
+    return pageCipher.xtsVerifyMany(this.#key, pageTweaks(frames), srcs, dsts, gmacHandle(macs.gmac), macs.ivs, macs.tags);
+  }
+
+  /** encryptMacPage of page i from srcs[i] into dsts[i], its MAC into macs.tags, in one native call. */
+  encryptMacPages(frames: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): void {
+    checkPageBatch(frames, srcs, dsts);
+    pageCipher.xtsMacMany(this.#key, pageTweaks(frames), srcs, dsts, gmacHandle(macs.gmac), macs.ivs, macs.tags);
+  }
+
+  /** Pages i from srcs[i] into dsts[i] (each the same view or apart), in one native call. */
+  decryptPagesApart(frames: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
+    checkPageBatch(frames, srcs, dsts);
+    pageCipher.xtsMany(this.#key, true, pageTweaks(frames), srcs, dsts);
+  }
+
+  encryptPagesApart(frames: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
+    checkPageBatch(frames, srcs, dsts);
+    pageCipher.xtsMany(this.#key, false, pageTweaks(frames), srcs, dsts);
   }
 
   #pages(frames: ArrayLike<number>, data: Uint8Array, out: Uint8Array | undefined, decrypt: boolean): Uint8Array {

@@ -10,7 +10,13 @@
 //
 // Replacement is FIFO: like hardware without accessed bits, the inline fast path records nothing,
 // so the host does not see hits.
-import { MemoryPageStore } from "./page-backing";
+//
+// Batches (page-backing.ts): a fault on the page right after the last one filled is a sequential
+// stream, filled ahead in runs that double from 4 pages up to `batchPages` in one call of the
+// backing; the victims that make room for a run, and a dirty victim together with the next dirty
+// pages the FIFO will evict (`cleanAhead`), are written back in one call. A random miss stays one
+// page: nothing is filled that the guest did not ask for unless it is streaming.
+import { MAX_BATCH_PAGES, MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
 import { BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE } from "./layout";
 import { PAGE_SHIFT, PAGE_SIZE } from "../page";
@@ -21,6 +27,12 @@ export { MMU_MODULE };
 
 /** Default resident capacity: 16 MiB. */
 export const DEFAULT_CAPACITY_PAGES = 4096;
+/** Pages per sequential fill, most: a stream's runs double from FIRST_RUN_PAGES up to it. */
+export const DEFAULT_BATCH_PAGES = 32;
+const FIRST_RUN_PAGES = 4;
+/** Dirty pages written back with a dirty victim, at most: the victim and the next ones due. */
+export const DEFAULT_CLEAN_AHEAD_PAGES = 16;
+
 /** An access can need two pages at once (one crossing a boundary, or a copy's source and target). */
 export const MIN_CAPACITY_PAGES = 2;
 
@@ -34,6 +46,10 @@ export interface MmuOptions {
   capacityPages?: number;
   /** Where non-resident pages live (default: a plain in-memory store). */
   backing?: PageBacking;
+  /** Most pages of one sequential fill (default 32; 1: one page per miss). */
+  batchPages?: number;
+  /** Most dirty pages written back with a dirty victim (default 16; 1: one page per eviction). */
+  cleanAhead?: number;
 }
 
 export interface MmuStats {
@@ -48,6 +64,9 @@ export interface MmuStats {
   writeBacks: number;
   /** memory.copy / memory.fill / memory.init done by the host. */
   bulkOps: number;
+  /** Calls of the backing that filled a sequential run, and that wrote back more than one page. */
+  fillRuns: number;
+  writeBackBatches: number;
 }
 
 export interface GuestLimits {
@@ -58,6 +77,12 @@ export interface GuestLimits {
 
 const registry = new WeakMap<WebAssembly.Memory, SoftMmu>();
 
+function batchOption(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1 || v > MAX_BATCH_PAGES) throw new RangeError(`${name} must be an integer in 1..${MAX_BATCH_PAGES}, got ${String(value)}`);
+  return v;
+}
+
 function oob(): never {
   throw new WebAssembly.RuntimeError("memory access out of bounds");
 }
@@ -66,7 +91,10 @@ export class SoftMmu {
   readonly memory: WebAssembly.Memory;
   readonly capacity: number;
   readonly backing: PageBacking;
-  readonly stats: MmuStats = { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0 };
+  readonly stats: MmuStats = { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0, fillRuns: 0, writeBackBatches: 0 };
+  /** Batching (MmuOptions.batchPages, cleanAhead): it changes no contents, so it may change any time (setBatching). */
+  batchPages: number;
+  cleanAhead: number;
   /** Guest-visible maximum, in Wasm pages. */
   readonly maxGuestPages: number;
 
@@ -75,6 +103,10 @@ export class SoftMmu {
   private readonly ring: Int32Array;
   private resident = 0;
   private hand = 0;
+  /** The page after the last one a miss filled, and the length of the stream's next run. */
+  private streamNext = -1;
+  private runPages = FIRST_RUN_PAGES;
+  private readonly stored = new Uint8Array(MAX_BATCH_PAGES);
 
   constructor(limits: GuestLimits, options: MmuOptions = {}) {
     const capacity = options.capacityPages ?? DEFAULT_CAPACITY_PAGES;
@@ -86,6 +118,8 @@ export class SoftMmu {
     }
     this.capacity = capacity;
     this.backing = options.backing ?? new MemoryPageStore();
+    this.batchPages = batchOption(options.batchPages, DEFAULT_BATCH_PAGES, "batchPages");
+    this.cleanAhead = batchOption(options.cleanAhead, DEFAULT_CLEAN_AHEAD_PAGES, "cleanAhead");
     this.maxGuestPages = Math.min(limits.maximum ?? MAX_WASM_PAGES, MAX_GUEST_WASM_PAGES);
     this.memory = new WebAssembly.Memory({
       initial: limits.initial + RESERVED_WASM_PAGES,
@@ -94,6 +128,14 @@ export class SoftMmu {
     this.bytes = new Uint8Array(this.memory.buffer);
     this.ring = new Int32Array(capacity);
     registry.set(this.memory, this);
+  }
+
+  /** Sets the batch sizes (MmuOptions): what is resident and its contents stay as they are. */
+  setBatching(opts: { batchPages?: number; cleanAhead?: number }): void {
+    const batchPages = batchOption(opts.batchPages, this.batchPages, "batchPages");
+    const cleanAhead = batchOption(opts.cleanAhead, this.cleanAhead, "cleanAhead");
+    this.batchPages = batchPages;
+    this.cleanAhead = cleanAhead;
   }
 
   /** A memory managed by a new MMU, for a rewritten module that imports its memory. */
@@ -162,7 +204,29 @@ export class SoftMmu {
     if (ea + size > pages * PAGE_SIZE) return; // out of bounds: the access itself traps
     // The pages the access touches, no more: the rewritten check serves an access inside a page
     // whose own tag allows it without calling here, so a neighbour never costs a fill.
-    this.ensure(first, Math.floor((ea + size - 1) / PAGE_SIZE), write);
+    const last = Math.floor((ea + size - 1) / PAGE_SIZE);
+    if (first === last && this.streamNext === first && this.streamRun(first, pages, write)) return;
+    this.streamNext = last + 1;
+    this.runPages = FIRST_RUN_PAGES;
+    this.ensure(first, last, write);
+  }
+
+  /**
+   * A miss on the page after the last filled: fills a run from `first` (up to the stream's run
+   * length, the pages not resident, a quarter of the capacity) in one call of the backing. False
+   * when the page needs no fill or a run brings nothing over one page.
+   */
+  private streamRun(first: number, pages: number, write: boolean): boolean {
+    const tags = this.view();
+    if (tags[first]! & TAG_RESIDENT) return false;
+    const n = this.runLength(first, Math.min(first + this.runPages, pages));
+    if (n < 2) return false;
+    this.fillRun(first, n);
+    if (write) tags[first]! |= TAG_DIRTY;
+    for (let p = Math.max(first - 1, 0); p < first + n; p++) this.pairBits(p);
+    this.streamNext = first + n;
+    this.runPages = Math.min(2 * this.runPages, this.batchPages);
+    return true;
   }
 
   /**
@@ -191,9 +255,13 @@ export class SoftMmu {
       this.stats.faults++;
       this.setSlot(slot, first, last); // pinned first, so that its own fills never evict each other
       for (let p = first; p <= last; p++) {
-        if (!(tags[p]! & TAG_RESIDENT)) this.bringIn(p, first, last);
-        if (write) tags[p]! |= TAG_DIRTY;
+        if (!(tags[p]! & TAG_RESIDENT)) {
+          const n = this.runLength(p, last + 1);
+          if (n > 1) this.fillRun(p, n);
+          else this.bringIn(p, first, last);
+        }
       }
+      if (write) for (let p = first; p <= last; p++) tags[p]! |= TAG_DIRTY;
       // Once the whole range is in: a page's pair bits depend on the next page. Left off, they
       // would send every later access of the range's pages through the slow branch.
       for (let p = Math.max(first - 1, 0); p <= last; p++) this.pairBits(p);
@@ -438,14 +506,10 @@ export class SoftMmu {
   private bringIn(page: number, pinA: number, pinB: number, load = true): void {
     const full = this.resident === this.capacity;
     if (full) {
-      let victim = this.ring[this.hand]!;
-      for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim); tries++) {
-        if (tries > this.capacity) {
-          throw new WasmError(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
-        }
-        this.hand = (this.hand + 1) % this.capacity;
-        victim = this.ring[this.hand]!;
-      }
+      const at = this.victimSlot(pinA, pinB, []);
+      this.hand = at; // the page takes the victim's slot below
+      const victim = this.ring[at]!;
+      if (this.bytes[victim]! & TAG_DIRTY && this.cleanAhead > 1 && this.backing.storeMany) this.writeBackAhead(victim, at + 1, pinA, pinB);
       this.evict(victim);
     }
     if (load) {
@@ -460,6 +524,104 @@ export class SoftMmu {
     } else {
       this.ring[this.resident++] = page;
     }
+  }
+
+  /**
+   * How many pages from `first` (not resident) before `end` one fill run can bring in: they are
+   * not resident, at most batchPages and a quarter of the capacity, and a run takes free slots
+   * only or victims only (a ring part full has no stale slot to evict). 1 when runs are off.
+   */
+  private runLength(first: number, end: number): number {
+    if (this.batchPages === 1 || !this.backing.loadRun) return 1;
+    const room = this.resident < this.capacity ? this.capacity - this.resident : this.capacity >>> 2;
+    const most = Math.min(end - first, this.batchPages, room);
+    const tags = this.bytes;
+    let n = 1;
+    while (n < most && !(tags[first + n]! & TAG_RESIDENT)) n++;
+    return n;
+  }
+
+  /**
+   * Brings the n non-resident pages first..first+n-1 in with one call of the backing: n victims
+   * leave first (their dirty ones written back in one call), then the run fills. Only then do the
+   * pages take their slots, so that a refused run leaves none of them resident.
+   */
+  private fillRun(first: number, n: number): void {
+    const slots: number[] = [];
+    const victims: number[] = [];
+    const free = this.resident < this.capacity;
+    for (let k = 0; k < n; k++) {
+      if (free) {
+        slots.push(this.resident + k);
+        continue;
+      }
+      const at = this.victimSlot(-1, -1, victims);
+      victims.push(this.ring[at]!);
+      slots.push(at);
+    }
+    this.writeBackAll(victims.filter((p) => this.bytes[p]! & TAG_DIRTY));
+    for (const v of victims) this.scrub(v);
+    const at = BASE + first * PAGE_SIZE;
+    this.backing.loadRun!(first, n, this.bytes.subarray(at, at + n * PAGE_SIZE), this.stored);
+    this.stats.fillRuns++;
+    for (let k = 0; k < n; k++) {
+      if (this.stored[k]) this.stats.fills++;
+      else this.stats.zeroFills++;
+      this.bytes[first + k] = TAG_RESIDENT;
+      const slot = slots[k]!;
+      this.ring[slot] = first + k;
+    }
+    if (free) this.resident += n;
+  }
+
+  /**
+   * The ring slot of the next victim from the hand on: never pinA, pinB, a pinned page, or one
+   * already chosen (`taken`). Moves the hand to it.
+   */
+  private victimSlot(pinA: number, pinB: number, taken: readonly number[]): number {
+    let victim = this.ring[this.hand]!;
+    for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim) || taken.includes(victim); tries++) {
+      if (tries > this.capacity) {
+        throw new WasmError(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
+      }
+      this.hand = (this.hand + 1) % this.capacity;
+      victim = this.ring[this.hand]!;
+    }
+    const at = this.hand;
+    this.hand = (this.hand + 1) % this.capacity;
+    return at;
+  }
+
+  /**
+   * A dirty victim is written back together with the next dirty pages the FIFO will evict (up to
+   * cleanAhead in all): they stay resident, clean. A pinned page stays dirty, since a loop whose
+   * checks were eliminated may store to it without faulting; so do pinA and pinB, the pages of
+   * the access being served, which it may store to once this fault returns.
+   */
+  private writeBackAhead(victim: number, from: number, pinA: number, pinB: number): void {
+    const batch = [victim];
+    const tags = this.bytes;
+    for (let i = 0; batch.length < this.cleanAhead && i < this.resident - 1; i++) {
+      const page = this.ring[(from + i) % this.resident]!;
+      if (tags[page]! & TAG_DIRTY && page !== pinA && page !== pinB && !this.pinned(page)) batch.push(page);
+    }
+    this.writeBackAll(batch);
+    for (const page of batch) {
+      tags[page]! &= ~TAG_DIRTY;
+      this.retag(page);
+    }
+  }
+
+  /** Writes the dirty pages back: one call of the backing when it takes batches. */
+  private writeBackAll(pages: readonly number[]): void {
+    if (pages.length === 0) return;
+    if (pages.length === 1 || !this.backing.storeMany) {
+      for (const p of pages) this.writeBack(p);
+      return;
+    }
+    this.backing.storeMany(pages, pages.map((p) => this.bytes.subarray(BASE + p * PAGE_SIZE, BASE + (p + 1) * PAGE_SIZE)));
+    this.stats.writeBacks += pages.length;
+    this.stats.writeBackBatches++;
   }
 
   /** Is `page` pinned by a loop whose checks were eliminated (layout.ts PIN_SLOTS)? */
@@ -506,8 +668,13 @@ export class SoftMmu {
   }
 
   private evict(page: number): void {
+    if (this.bytes[page]! & TAG_DIRTY) this.writeBack(page);
+    this.scrub(page);
+  }
+
+  /** A page leaves the set, written back already: its plaintext scrubbed, its tag cleared. */
+  private scrub(page: number): void {
     const tags = this.bytes;
-    if (tags[page]! & TAG_DIRTY) this.writeBack(page);
     const at = BASE + page * PAGE_SIZE;
     tags.fill(0, at, at + PAGE_SIZE); // scrub the plaintext
     tags[page] = 0;

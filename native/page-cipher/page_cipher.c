@@ -16,8 +16,14 @@
 //   xtsVerify(xts, tweak, src, dst, gmac, iv, tag)   dst = XTS-decrypt(src); true if GMAC(iv, dst)
 //                                                   equals tag, else dst is zeroed and false
 //   xtsMac(xts, tweak, src, dst, gmac, iv, tag)      tag = GMAC(iv, src); dst = XTS-encrypt(src)
-// The last two are one miss of an integrity-checked page: the memory engine's work and the MAC in
-// one call, as a core does both without leaving it.
+//   xtsVerifyMany(xts, tweaks, srcs, dsts, gmac, ivs, tags) -> index of the first page whose MAC
+//                                                   fails (every dst is then zeroed), or -1
+//   xtsMacMany(xts, tweaks, srcs, dsts, gmac, ivs, tags)   xtsMac of each page
+//   xtsMany(xts, decrypt, tweaks, srcs, dsts)        xts of each page, from and to views apart
+// xtsVerify and xtsMac are one miss of an integrity-checked page: the memory engine's work and
+// the MAC in one call, as a core does both without leaving it. The Many forms take a batch of
+// pages (arrays of views, 16 tweak, 12 IV and 16 tag bytes per page, packed): one call per batch
+// of a sequential fill or of dirty write-backs.
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <openssl/crypto.h>
@@ -374,6 +380,142 @@ static napi_value xts_mac(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/** The arguments of xtsVerifyMany and xtsMacMany. */
+typedef struct {
+  Key* xts;
+  Key* mac;
+  const uint8_t* tweaks;
+  const uint8_t* ivs;
+  uint8_t* tags;
+  napi_value srcs;
+  napi_value dsts;
+  uint32_t count;
+} FusedMany;
+
+/** Most pages in one batch call: more than any fill or write-back batch the MMU makes. */
+enum { MAX_BATCH = 1024 };
+
+/** Two arrays of views of one length, at most MAX_BATCH: their length, or -1 with an error thrown. */
+static int64_t batch_length(napi_env env, napi_value srcs, napi_value dsts, const char* name) {
+  bool a = false, b = false;
+  uint32_t n_src = 0, n_dst = 0;
+  char msg[112];
+  if (napi_is_array(env, srcs, &a) != napi_ok || napi_is_array(env, dsts, &b) != napi_ok || !a || !b ||
+      napi_get_array_length(env, srcs, &n_src) != napi_ok || napi_get_array_length(env, dsts, &n_dst) != napi_ok ||
+      n_dst != n_src || n_src > MAX_BATCH) {
+    snprintf(msg, sizeof msg, "page cipher: %s() takes arrays of sources and targets of one length, at most %d", name, MAX_BATCH);
+    napi_throw_range_error(env, NULL, msg);
+    return -1;
+  }
+  return n_src;
+}
+
+static bool fused_many_args(napi_env env, napi_callback_info info, const char* name, FusedMany* f) {
+  size_t argc = 7;
+  napi_value argv[7];
+  char msg[112];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7) {
+    snprintf(msg, sizeof msg, "page cipher: %s() takes 7 arguments", name);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  if (!(f->xts = key_of(env, argv[0], KIND_XTS)) || !(f->mac = key_of(env, argv[4], KIND_GMAC))) return false;
+  f->srcs = argv[2];
+  f->dsts = argv[3];
+  int64_t n = batch_length(env, f->srcs, f->dsts, name);
+  if (n < 0) return false;
+  f->count = (uint32_t)n;
+  return (f->tweaks = exact_bytes(env, argv[1], 16 * (size_t)f->count, "tweaks")) &&
+         (f->ivs = exact_bytes(env, argv[5], GMAC_IV_BYTES * (size_t)f->count, "ivs")) &&
+         (f->tags = exact_bytes(env, argv[6], GMAC_TAG_BYTES * (size_t)f->count, "tags"));
+}
+
+/** Source and target views of page i: one XTS unit each, of one size, not overlapping partly. */
+static bool unit_pair(napi_env env, napi_value srcs, napi_value dsts, uint32_t i, const uint8_t** src, uint8_t** dst, size_t* len) {
+  napi_value vs, vd;
+  size_t dst_len = 0;
+  if (napi_get_element(env, srcs, i, &vs) != napi_ok || napi_get_element(env, dsts, i, &vd) != napi_ok) {
+    napi_throw_error(env, NULL, "page cipher: napi_get_element failed");
+    return false;
+  }
+  if (!(*src = bytes_of(env, vs, len, "src")) || !(*dst = bytes_of(env, vd, &dst_len, "dst"))) return false;
+  if (*len < 16 || *len % 16 != 0 || *len > (size_t)16 << 20 || dst_len != *len || overlaps_partly(*src, *dst, *len)) {
+    napi_throw_range_error(env, NULL, "page cipher: each src and dst must be one XTS unit of the same size (16 bytes to 16 MiB), the same view or apart");
+    return false;
+  }
+  return true;
+}
+
+/** xtsVerifyMany(...) -> number: all pages are decrypted and checked; any failure zeroes every target. */
+static napi_value xts_verify_many(napi_env env, napi_callback_info info) {
+  FusedMany f;
+  if (!fused_many_args(env, info, "xtsVerifyMany", &f)) return NULL;
+  int32_t failed = -1;
+  uint8_t actual[GMAC_TAG_BYTES];
+  uint8_t* dsts[MAX_BATCH];
+  size_t lens[MAX_BATCH];
+  uint32_t done = 0;
+  const char* error = NULL;
+  for (; done < f.count; done++) {
+    const uint8_t* src;
+    if (!unit_pair(env, f.srcs, f.dsts, done, &src, &dsts[done], &lens[done])) break;
+    if (!xts_unit(f.xts, true, f.tweaks + 16 * (size_t)done, src, dsts[done], lens[done])) error = "XTS decryption";
+    else if (!gmac_tag(f.mac, f.ivs + GMAC_IV_BYTES * (size_t)done, dsts[done], lens[done], actual)) error = "GMAC";
+    else if (failed < 0 && CRYPTO_memcmp(actual, f.tags + GMAC_TAG_BYTES * (size_t)done, GMAC_TAG_BYTES) != 0) failed = (int32_t)done;
+    if (error) {
+      done++;
+      break;
+    }
+  }
+  // No unverified byte stays where the guest could read it: a failure, a thrown error or a bad
+  // argument part way zero every target written.
+  if (failed >= 0 || error || done < f.count) for (uint32_t i = 0; i < done; i++) memset(dsts[i], 0, lens[i]);
+  if (error) return throw_openssl(env, error);
+  if (done < f.count) return NULL; // unit_pair threw
+  napi_value result;
+  CALL(env, napi_create_int32(env, failed, &result));
+  return result;
+}
+
+/** xtsMacMany(...): each page's MAC into its tag, then its ciphertext into its target. */
+static napi_value xts_mac_many(napi_env env, napi_callback_info info) {
+  FusedMany f;
+  if (!fused_many_args(env, info, "xtsMacMany", &f)) return NULL;
+  for (uint32_t i = 0; i < f.count; i++) {
+    const uint8_t* src;
+    uint8_t* dst;
+    size_t len;
+    if (!unit_pair(env, f.srcs, f.dsts, i, &src, &dst, &len)) return NULL;
+    if (!gmac_tag(f.mac, f.ivs + GMAC_IV_BYTES * (size_t)i, src, len, f.tags + GMAC_TAG_BYTES * (size_t)i)) return throw_openssl(env, "GMAC");
+    if (!xts_unit(f.xts, false, f.tweaks + 16 * (size_t)i, src, dst, len)) return throw_openssl(env, "XTS encryption");
+  }
+  return NULL;
+}
+
+/** xtsMany(xts, decrypt, tweaks, srcs, dsts): one XTS unit per view pair, each with its tweak. */
+static napi_value xts_many(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) return throw_range(env, "page cipher: xtsMany() takes 5 arguments");
+  Key* k = key_of(env, argv[0], KIND_XTS);
+  if (!k) return NULL;
+  bool decrypt = false;
+  CALL(env, napi_get_value_bool(env, argv[1], &decrypt));
+  int64_t n = batch_length(env, argv[3], argv[4], "xtsMany");
+  if (n < 0) return NULL;
+  const uint8_t* tweaks = exact_bytes(env, argv[2], 16 * (size_t)n, "tweaks");
+  if (!tweaks) return NULL;
+  for (uint32_t i = 0; i < (uint32_t)n; i++) {
+    const uint8_t* src;
+    uint8_t* dst;
+    size_t len;
+    if (!unit_pair(env, argv[3], argv[4], i, &src, &dst, &len)) return NULL;
+    if (!xts_unit(k, decrypt, tweaks + 16 * (size_t)i, src, dst, len)) return throw_openssl(env, decrypt ? "XTS decryption" : "XTS encryption");
+  }
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"open", NULL, open_key, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -382,6 +524,9 @@ NAPI_MODULE_INIT() {
     {"gmac", NULL, gmac, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xtsVerify", NULL, xts_verify, NULL, NULL, NULL, napi_enumerable, NULL},
     {"xtsMac", NULL, xts_mac, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xtsVerifyMany", NULL, xts_verify_many, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xtsMacMany", NULL, xts_mac_many, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"xtsMany", NULL, xts_many, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -65,3 +65,56 @@ describe.each(["xts", "xex"] as const)("the engine's fused page calls (%s)", (mo
     }
   });
 });
+
+describe.each(["xts", "xex"] as const)("the engine's batched page calls (%s)", (mode) => {
+  const mee = new MemoryEncryptionEngine({ mode });
+  mee.installKey(9, new Uint8Array(randomBytes(32)));
+  const gmac = new Gmac(new Uint8Array(randomBytes(32)));
+  const N = 5;
+  const spas = [0x40, 0x41, 0x99, 0x7, 0x1000];
+  const pages = Array.from({ length: N }, () => new Uint8Array(randomBytes(PAGE_SIZE)));
+  const ivs = new Uint8Array(randomBytes(12 * N));
+  const ivOf = (i: number) => ivs.subarray(12 * i, 12 * i + 12);
+
+  it("makes what the one-page calls make, and checks what they check", () => {
+    const frames = pages.map(() => new Uint8Array(PAGE_SIZE));
+    const tags = new Uint8Array(16 * N);
+    mee.encryptMacPages(9, spas, pages, frames, { gmac, ivs, tags });
+    for (let i = 0; i < N; i++) {
+      const one = { gmac, iv: ivOf(i), tag: new Uint8Array(16) };
+      const frame = new Uint8Array(PAGE_SIZE);
+      mee.encryptMacPage(9, spas[i]!, pages[i]!, frame, one);
+      expect(Buffer.compare(frames[i]!, frame), `page ${i}`).toBe(0);
+      expect(Buffer.compare(tags.subarray(16 * i, 16 * i + 16), one.tag), `tag ${i}`).toBe(0);
+    }
+    const outs = pages.map(() => new Uint8Array(PAGE_SIZE));
+    expect(mee.decryptVerifyPages(9, spas, frames, outs, { gmac, ivs, tags })).toBe(-1);
+    for (let i = 0; i < N; i++) expect(Buffer.compare(outs[i]!, pages[i]!), `page ${i}`).toBe(0);
+
+    // One page's ciphertext changed: its index comes back, and no target keeps a byte.
+    frames[3]![100]! ^= 1;
+    for (const o of outs) o.fill(0xaa);
+    expect(mee.decryptVerifyPages(9, spas, frames, outs, { gmac, ivs, tags })).toBe(3);
+    expect(outs.every((o) => o.every((b) => b === 0))).toBe(true);
+
+    // Without MACs: the same ciphertext as the batched contiguous call, and back.
+    const apart = pages.map(() => new Uint8Array(PAGE_SIZE));
+    mee.encryptPagesApart(9, spas, pages, apart);
+    const joined = mee.encryptPages(9, spas, new Uint8Array(Buffer.concat(pages)));
+    for (let i = 0; i < N; i++) expect(Buffer.compare(apart[i]!, joined.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE))).toBe(0);
+    mee.decryptPagesApart(9, spas, apart, apart);
+    for (let i = 0; i < N; i++) expect(Buffer.compare(apart[i]!, pages[i]!)).toBe(0);
+  });
+
+  it("refuses a batch whose sources, targets, IVs or tags do not match its pages, before any output changes", () => {
+    const frames = pages.map(() => new Uint8Array(PAGE_SIZE));
+    const tags = new Uint8Array(16 * N);
+    expect(() => mee.encryptMacPages(9, spas, pages.slice(1), frames, { gmac, ivs, tags })).toThrow(/needs as many sources and targets|page/);
+    expect(() => mee.encryptMacPages(9, spas, pages, [...frames.slice(1), new Uint8Array(100)], { gmac, ivs, tags })).toThrow(/4096|page/);
+    if (mode === "xts") {
+      expect(() => mee.encryptMacPages(9, spas, pages, frames, { gmac, ivs: ivs.subarray(12), tags })).toThrow(/ivs must be 60 bytes/);
+      expect(() => mee.decryptVerifyPages(9, spas, frames, frames, { gmac, ivs, tags: tags.subarray(1) })).toThrow(/tags must be 80 bytes/);
+    }
+    expect(frames.every((f) => f.every((b) => b === 0))).toBe(true);
+  });
+});

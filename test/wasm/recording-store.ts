@@ -22,3 +22,19 @@ export class RecordingStore implements PageBacking {
     this.inner.store(page, src);
   }
 }
+
+/** A recording store that also takes batches, and records them: runs as [first, count], store batches as their pages. */
+export class BatchRecordingStore extends RecordingStore {
+  readonly runs: [number, number][] = [];
+  readonly storeBatches: number[][] = [];
+  loadRun(first: number, count: number, dst: Uint8Array, stored: Uint8Array): void {
+    this.runs.push([first, count]);
+    this.inner.loadRun(first, count, dst, stored);
+    for (let k = 0; k < count; k++) if (stored[k]) this.fills.push(first + k);
+  }
+  storeMany(pages: readonly number[], srcs: readonly Uint8Array[]): void {
+    this.storeBatches.push([...pages]);
+    this.writes.push(...pages);
+    this.inner.storeMany(pages, srcs);
+  }
+}

@@ -24,4 +24,6 @@ export const noMmuActivity = (): MmuStats => ({
   evictions: 0,
   writeBacks: 0,
   bulkOps: 0,
+  fillRuns: 0,
+  writeBackBatches: 0,
 });
