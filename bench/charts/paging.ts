@@ -1,6 +1,7 @@
-// Charts of the paging suite (bench/paging.ts): slowdown against working-set size, one line per
-// mode (sequential and random, one chart each), and the integrity cache's hit rate against its size.
-import { lineChart } from "./svg";
+// Charts of the paging suite (bench/paging.ts): µs per page miss per mode and integrity scheme,
+// slowdown against working-set size, one line per mode (sequential and random, one chart each),
+// and the integrity cache's hit rate against its size.
+import { barChart, lineChart } from "./svg";
 import { binarySize, dig, subtitleOf } from "./chart";
 import type { Chart, SuiteJson } from "./chart";
 
@@ -16,17 +17,40 @@ interface IntegrityRow {
 }
 
 /** The modes in the order of the legend; in-memory is the MMU alone (no encryption). */
-const MODE_ORDER = ["in-memory", "sev", "sev-snp", "enclavisor", "sgx"];
+const MODE_ORDER = ["in-memory", "sev", "sev-snp", "enclavisor", "enclavisor-merkle", "sgx"];
 const MODE_LABEL: Record<string, string> = {
   "in-memory": "in-memory (MMU only)",
   sev: "sev",
   "sev-snp": "sev-snp",
-  enclavisor: "enclavisor",
+  enclavisor: "enclavisor (counter tree)",
+  "enclavisor-merkle": "enclavisor (Merkle tree)",
   sgx: "sgx (EPC, modelled exits)",
 };
 
+interface ModeMisses {
+  misses: Record<string, { median: number }>;
+}
+
 export function pagingCharts(j: SuiteJson): Chart[] {
   const charts: Chart[] = [];
+  const modes = (dig(j.figures, "missPath", "modes") as Record<string, ModeMisses> | undefined) ?? {};
+  const missKinds = Object.keys(Object.values(modes)[0]?.misses ?? {});
+  if (missKinds.length > 0) {
+    const title = "µs per page miss, per mode and integrity scheme";
+    const shown = MODE_ORDER.filter((m) => modes[m]);
+    charts.push({
+      file: "paging-miss-us.svg",
+      title,
+      svg: barChart({
+        title,
+        subtitle: subtitleOf(j) + "; 64 MiB working set behind a 16 MiB cache; in page order the MMU fills runs",
+        categories: missKinds.map((k) => `${k} miss`),
+        series: shown.map((m) => ({ name: MODE_LABEL[m] ?? m, values: missKinds.map((k) => modes[m]!.misses[k]?.median ?? null) })),
+        y: { label: "time per page", unit: "µs", format: (v) => v.toFixed(2) },
+        width: 920,
+      }),
+    });
+  }
   const points = (dig(j.figures, "workingSets") as SweepPoint[] | undefined) ?? [];
   const cacheBytes = ((dig(j.figures, "config", "cachePages") as number | undefined) ?? 4096) * 4096;
   const epcPages = dig(j.figures, "config", "sweepEpcPages") as number | undefined;

@@ -25,16 +25,20 @@ export interface Config {
   sweepEpcPages: number;
   sweepRounds: number;
   sweepTurnMs: number;
+  /** Part 5: page references per trace and policy. */
+  policyAccesses: number;
 }
 
 export const SHORT: Config = {
   rounds: 7, turnMs: 40, missPathBytes: 64 * MiB, integrityCacheNodes: [16, 64, 128, 256, 512, 1024, 4096], integrityBytes: 64 * MiB,
   hitBytes: 4 * MiB, hitRounds: 7, hitChunkMs: 15, hitRoundMs: 150,
   sweepMiB: [1, 2, 4, 8, 16, 32, 64, 128], sweepEpcPages: (32 * MiB) / PAGE_SIZE, sweepRounds: 5, sweepTurnMs: 30,
+  policyAccesses: 1_000_000,
 };
 export const FULL: Config = {
   rounds: 11, turnMs: 100, missPathBytes: 64 * MiB, integrityCacheNodes: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384],
   integrityBytes: 256 * MiB,
   hitBytes: 12 * MiB, hitRounds: 11, hitChunkMs: 25, hitRoundMs: 500,
   sweepMiB: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], sweepEpcPages: DEFAULT_EPC_PAGES, sweepRounds: 7, sweepTurnMs: 80,
+  policyAccesses: 4_000_000,
 };

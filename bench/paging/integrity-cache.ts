@@ -47,7 +47,7 @@ export async function integrityCache(bed: TestBed, wsWasm: Uint8Array, cfg: Conf
       for (const p of TREE_PATHS) {
         const c: TreeCounts = { nodesVerified: 0, cacheHits: 0, cacheMisses: 0, misses: 0 };
         counts.push(c);
-        subjects.push(missSubject(ws, p.write, p.order, `${nodes} nodes: ${p.key}`, c));
+        subjects.push(missSubject(ws, p.write, p.order, `${nodes} nodes: ${p.key}`, { counts: c }));
       }
     }
     // Counters over the timed rounds only: the warm-up turns are left out.

@@ -1,7 +1,9 @@
 // What a page costs without paging, timed beside the miss path: a native guest reading one, and
-// the sev suite's XTS engine (host/sev/mee.ts) decrypting and encrypting one on its own.
+// the sev suite's XTS engine (host/sev/mee.ts) decrypting and encrypting one on its own, a GMAC of
+// one, and the engine's fused call that decrypts one and checks its MAC.
 import { randomBytes } from "node:crypto";
 import { PAGE_SIZE } from "../../host/page";
+import { Gmac, GMAC_IV_BYTES, GMAC_TAG_BYTES } from "../../host/sev/gmac";
 import { MemoryEncryptionEngine } from "../../host/sev/mee";
 import { nowMs } from "../harness";
 import { MiB } from "./config";
@@ -21,6 +23,15 @@ export function rawSubjects(): Subject[] {
   const nextFrame = () => frames[(f = (f + 1) % frames.length)]!;
   const pages = (bytes: Uint8Array) => Array.from({ length: BATCH_PAGES }, (_, k) => bytes.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE));
   const [plainPages, cipherPages, outPages] = [pages(plain), pages(cipher), pages(out)];
+  const gmac = new Gmac(new Uint8Array(randomBytes(32)));
+  const tag = new Uint8Array(GMAC_TAG_BYTES);
+  const ivs = Array.from({ length: BATCH_PAGES }, () => new Uint8Array(randomBytes(GMAC_IV_BYTES)));
+  const macFrames = frames.slice(0, BATCH_PAGES);
+  const tags = plainPages.map((page, k) => {
+    const t = new Uint8Array(GMAC_TAG_BYTES);
+    gmac.tag(ivs[k]!, page, t);
+    return t;
+  });
   const perPage = (name: string, one: (spa: number, k: number) => void): Subject => ({
     name,
     batch: () => {
@@ -33,6 +44,11 @@ export function rawSubjects(): Subject[] {
     // Into a caller's page, as the miss path decrypts into the guest's page: the engine's best one-page call.
     perPage("raw XTS decrypt, 1 page per call", (spa, k) => mee.decryptPage(1, spa, cipherPages[k]!, outPages[k]!)),
     perPage("raw XTS encrypt, 1 page per call", (spa, k) => mee.encryptPage(1, spa, plainPages[k]!, outPages[k]!)),
+    perPage("raw GMAC, 1 page per call", (_spa, k) => gmac.tag(ivs[k]!, plainPages[k]!, tag)),
+    // The memory controller's call on a miss with a MAC per page: decrypt and check in one.
+    perPage("XTS decrypt + GMAC check, 1 page per call", (_spa, k) => {
+      if (!mee.decryptVerifyPage(1, macFrames[k]!, cipherPages[k]!, outPages[k]!, { gmac, iv: ivs[k]!, tag: tags[k]! })) throw new Error("the reference MAC does not verify");
+    }),
     coldDecryptSubject(mee),
     {
       name: "raw XTS decrypt, 32 pages per call",

@@ -33,7 +33,7 @@ export interface SweepFigures {
 }
 
 /** Host memory a sweep point takes: native 1x, in-memory 2x (memory + store), each SEV mode 2x (memory + DRAM), sgx 2x (memory + EPC and evicted pages). */
-const SWEEP_FOOTPRINT = 1 + 2 + 3 * 2 + 2;
+const SWEEP_FOOTPRINT = 1 + 2 + 4 * 2 + 2;
 
 export async function sweep(bed: TestBed, wsWasm: Uint8Array, cfg: Config, log: (line: string) => void): Promise<SweepFigures> {
   const points: SweepPoint[] = [];

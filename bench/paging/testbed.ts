@@ -19,10 +19,14 @@ import type { PageBacking } from "../../host/wasm/page-backing";
 /** The resident cache of every paged configuration: the launcher's default, 16 MiB. */
 export const CACHE_PAGES = DEFAULT_CACHE_PAGES;
 
-/** native: the module as given; in-memory: rewritten, paging to a plain Map (host/wasm/page-backing.ts). */
-export const KINDS = ["native", "in-memory", "sev", "sev-snp", "enclavisor"] as const;
+/**
+ * native: the module as given; in-memory: rewritten, paging to a plain Map (host/wasm/page-backing.ts);
+ * enclavisor: the mode's default, the counter tree; enclavisor-merkle: the same with the SHA-256
+ * Merkle tree (--integrity-scheme merkle), to compare the two schemes.
+ */
+export const KINDS = ["native", "in-memory", "sev", "sev-snp", "enclavisor", "enclavisor-merkle"] as const;
 export type Kind = (typeof KINDS)[number];
-export const PAGED: readonly Kind[] = ["in-memory", "sev", "sev-snp", "enclavisor"];
+export const PAGED: readonly Kind[] = ["in-memory", "sev", "sev-snp", "enclavisor", "enclavisor-merkle"];
 /** Part 4 adds the sgx preset (host/sgx): its own memory model, so only where working sets grow. */
 export const SWEEP_KINDS = [...KINDS, "sgx"] as const;
 export type SweepKind = (typeof SWEEP_KINDS)[number];
@@ -79,8 +83,9 @@ export class TestBed {
       const { memory } = enclave;
       return { kind, guest: enclave.guest, mmu: enclave.guest.mmu, backing: memory, tree: null, exits: memory.exits, destroy: () => enclave.destroy() };
     }
-    const mode: ModeName = kind;
-    const switches = modeSwitches(mode, { cachePages: CACHE_PAGES, ...(mode === "enclavisor" ? { integrityCacheNodes } : {}) });
+    const mode: ModeName = kind === "enclavisor-merkle" ? "enclavisor" : kind;
+    const scheme = kind === "enclavisor-merkle" ? { integrityScheme: "merkle" as const } : {};
+    const switches = modeSwitches(mode, { cachePages: CACHE_PAGES, ...scheme, ...(mode === "enclavisor" ? { integrityCacheNodes } : {}) });
     const enclave = await launchEnclave(bytes, { switches, ...(switches.kind === "sev" ? { platform: this.#platform(switches.rmp) } : {}) });
     const mmu = enclave.guest.mmu;
     if (switches.kind !== "native" && !mmu) throw new Error(`the ${kind} enclave has no MMU`);

@@ -8,8 +8,12 @@
 // live in the PageBacking. A fault brings the page in (evicting a victim first when the set is
 // full: write-back when dirty, then scrub) and sets its tag.
 //
-// Replacement is FIFO: like hardware without accessed bits, the inline fast path records nothing,
-// so the host does not see hits.
+// Replacement is CLOCK over emulated reference bits (the default), or FIFO. The inline fast path
+// records nothing, so the host does not see hits, as on hardware without accessed bits; so the
+// hand, instead of evicting a page referenced since its last pass, clears that page's reference bit
+// and its tag ("traps" it: the plaintext stays), and the page's next access takes a soft fault, no
+// fill, that restores the tag and sets the bit. A page the guest keeps using survives for the cost
+// of one soft fault per revolution of the hand; bench/paging/eviction-policy.ts measures both.
 //
 // Batches (page-backing.ts): a fault on the page right after the last one filled is a sequential
 // stream, filled ahead in runs that double from 4 pages up to `batchPages` in one call of the
@@ -33,6 +37,14 @@ const FIRST_RUN_PAGES = 4;
 /** Dirty pages written back with a dirty victim, at most: the victim and the next ones due. */
 export const DEFAULT_CLEAN_AHEAD_PAGES = 16;
 
+export const REPLACEMENT_POLICIES = ["clock", "fifo"] as const;
+export type Replacement = (typeof REPLACEMENT_POLICIES)[number];
+
+/** Per page, beside its tag: CLOCK's reference bit, and the residency a trap took from the tag. */
+const CLOCK_REF = 1;
+const CLOCK_TRAPPED = 2;
+const CLOCK_DIRTY = 4;
+
 /** An access can need two pages at once (one crossing a boundary, or a copy's source and target). */
 export const MIN_CAPACITY_PAGES = 2;
 
@@ -50,6 +62,8 @@ export interface MmuOptions {
   batchPages?: number;
   /** Most dirty pages written back with a dirty victim (default 16; 1: one page per eviction). */
   cleanAhead?: number;
+  /** Replacement policy (default "clock"). */
+  replacement?: Replacement;
 }
 
 export interface MmuStats {
@@ -67,6 +81,8 @@ export interface MmuStats {
   /** Calls of the backing that filled a sequential run, and that wrote back more than one page. */
   fillRuns: number;
   writeBackBatches: number;
+  /** CLOCK: faults on a trapped page, served without a fill. */
+  softFaults: number;
 }
 
 export interface GuestLimits {
@@ -83,6 +99,11 @@ function batchOption(value: number | undefined, fallback: number, name: string):
   return v;
 }
 
+function replacementOption(v: string): Replacement {
+  if (!(REPLACEMENT_POLICIES as readonly string[]).includes(v)) throw new RangeError(`replacement must be one of ${REPLACEMENT_POLICIES.join(", ")}, got ${String(v)}`);
+  return v as Replacement;
+}
+
 function oob(): never {
   throw new WebAssembly.RuntimeError("memory access out of bounds");
 }
@@ -91,10 +112,12 @@ export class SoftMmu {
   readonly memory: WebAssembly.Memory;
   readonly capacity: number;
   readonly backing: PageBacking;
-  readonly stats: MmuStats = { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0, fillRuns: 0, writeBackBatches: 0 };
+  readonly stats: MmuStats = { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0, fillRuns: 0, writeBackBatches: 0, softFaults: 0 };
   /** Batching (MmuOptions.batchPages, cleanAhead): it changes no contents, so it may change any time (setBatching). */
   batchPages: number;
   cleanAhead: number;
+  /** Like the batches, it changes no contents, so it may change any time (setReplacement). */
+  replacement: Replacement;
   /** Guest-visible maximum, in Wasm pages. */
   readonly maxGuestPages: number;
 
@@ -107,6 +130,8 @@ export class SoftMmu {
   private streamNext = -1;
   private runPages = FIRST_RUN_PAGES;
   private readonly stored = new Uint8Array(MAX_BATCH_PAGES);
+  /** CLOCK_* bits per guest page; grows with the memory. */
+  private clock: Uint8Array;
 
   constructor(limits: GuestLimits, options: MmuOptions = {}) {
     const capacity = options.capacityPages ?? DEFAULT_CAPACITY_PAGES;
@@ -120,6 +145,7 @@ export class SoftMmu {
     this.backing = options.backing ?? new MemoryPageStore();
     this.batchPages = batchOption(options.batchPages, DEFAULT_BATCH_PAGES, "batchPages");
     this.cleanAhead = batchOption(options.cleanAhead, DEFAULT_CLEAN_AHEAD_PAGES, "cleanAhead");
+    this.replacement = replacementOption(options.replacement ?? "clock");
     this.maxGuestPages = Math.min(limits.maximum ?? MAX_WASM_PAGES, MAX_GUEST_WASM_PAGES);
     this.memory = new WebAssembly.Memory({
       initial: limits.initial + RESERVED_WASM_PAGES,
@@ -127,6 +153,7 @@ export class SoftMmu {
     });
     this.bytes = new Uint8Array(this.memory.buffer);
     this.ring = new Int32Array(capacity);
+    this.clock = new Uint8Array((limits.initial * WASM_PAGE_SIZE) / PAGE_SIZE);
     registry.set(this.memory, this);
   }
 
@@ -136,6 +163,23 @@ export class SoftMmu {
     const cleanAhead = batchOption(opts.cleanAhead, this.cleanAhead, "cleanAhead");
     this.batchPages = batchPages;
     this.cleanAhead = cleanAhead;
+  }
+
+  /**
+   * Sets the replacement policy. From FIFO to CLOCK the pages keep their order; from CLOCK to FIFO
+   * every trapped page gets its tag back, since FIFO never looks at a page before evicting it.
+   */
+  setReplacement(replacement: Replacement): void {
+    this.replacement = replacementOption(replacement);
+    if (replacement === "fifo") {
+      for (let i = 0; i < this.resident; i++) {
+        const p = this.ring[i]!;
+        if (this.clock[p]! & CLOCK_TRAPPED) {
+          this.untrap(p);
+          this.retag(p);
+        }
+      }
+    }
   }
 
   /** A memory managed by a new MMU, for a rewritten module that imports its memory. */
@@ -218,10 +262,11 @@ export class SoftMmu {
    */
   private streamRun(first: number, pages: number, write: boolean): boolean {
     const tags = this.view();
-    if (tags[first]! & TAG_RESIDENT) return false;
+    if (tags[first]! & TAG_RESIDENT || this.clock[first]! & CLOCK_TRAPPED) return false;
     const n = this.runLength(first, Math.min(first + this.runPages, pages));
     if (n < 2) return false;
-    this.fillRun(first, n);
+    this.fillRun(first, n, false);
+    this.clock[first] = CLOCK_REF; // the faulting access; the rest of the run has no reference yet
     if (write) tags[first]! |= TAG_DIRTY;
     for (let p = Math.max(first - 1, 0); p < first + n; p++) this.pairBits(p);
     this.streamNext = first + n;
@@ -255,11 +300,14 @@ export class SoftMmu {
       this.stats.faults++;
       this.setSlot(slot, first, last); // pinned first, so that its own fills never evict each other
       for (let p = first; p <= last; p++) {
-        if (!(tags[p]! & TAG_RESIDENT)) {
-          const n = this.runLength(p, last + 1);
-          if (n > 1) this.fillRun(p, n);
-          else this.bringIn(p, first, last);
+        if (tags[p]! & TAG_RESIDENT) continue;
+        if (this.clock[p]! & CLOCK_TRAPPED) {
+          this.untrap(p);
+          continue;
         }
+        const n = this.runLength(p, last + 1);
+        if (n > 1) this.fillRun(p, n, true);
+        else this.bringIn(p, first, last);
       }
       if (write) for (let p = first; p <= last; p++) tags[p]! |= TAG_DIRTY;
       // Once the whole range is in: a page's pair bits depend on the next page. Left off, they
@@ -281,6 +329,9 @@ export class SoftMmu {
       return -1;
     }
     this.bytes = new Uint8Array(this.memory.buffer);
+    const clock = new Uint8Array(this.guestBytes / PAGE_SIZE);
+    clock.set(this.clock);
+    this.clock = clock;
     // The old last page has a next page now, not resident: its pair bits change.
     const lastPage = (before * WASM_PAGE_SIZE) / PAGE_SIZE - 1;
     if (delta > 0 && lastPage >= 0) this.retag(lastPage);
@@ -370,6 +421,8 @@ export class SoftMmu {
     const tags = this.view();
     for (let p = first; p < first + count; p++) {
       if (tags[p]! & TAG_SHARED) continue;
+      if (this.clock[p]! & CLOCK_TRAPPED) this.untrap(p);
+      this.clock[p] = 0;
       if (tags[p]! & TAG_RESIDENT) this.removeFromRing(p);
       else {
         const at = BASE + p * PAGE_SIZE;
@@ -389,6 +442,7 @@ export class SoftMmu {
       tags[p] = 0;
       this.bringIn(p, p, p, false);
       tags[p] = TAG_RESIDENT | TAG_DIRTY;
+      this.clock[p] = CLOCK_REF;
       this.retag(p);
     }
   }
@@ -401,13 +455,12 @@ export class SoftMmu {
 
   /** Writes every dirty resident page back; they stay resident, clean. */
   flush(): void {
-    const tags = this.view();
+    this.view();
     for (let i = 0; i < this.resident; i++) {
       const page = this.ring[i]!;
-      if (tags[page]! & TAG_DIRTY) {
+      if (this.isDirty(page)) {
         this.writeBack(page);
-        tags[page]! &= ~TAG_DIRTY;
-        this.retag(page);
+        this.markClean(page);
       }
     }
   }
@@ -419,9 +472,14 @@ export class SoftMmu {
     this.hand = 0;
   }
 
-  /** Tag byte of a guest page (for tests and tools). */
+  /** Tag byte of a guest page (for tests and tools): 0 for a page CLOCK trapped, until its next access. */
   tagOf(page: number): number {
     return this.view()[page]!;
+  }
+
+  /** Whether the page holds its plaintext in the resident set (trapped or not). */
+  isResident(page: number): boolean {
+    return (this.view()[page]! & TAG_RESIDENT) !== 0 || (this.clock[page]! & CLOCK_TRAPPED) !== 0;
   }
 
   // --- residency -------------------------------------------------------------------------------
@@ -464,17 +522,50 @@ export class SoftMmu {
   private ensure(first: number, last: number, write: boolean): void {
     const tags = this.view();
     for (let p = first; p <= last; p++) {
-      if (!(tags[p]! & TAG_RESIDENT)) this.bringIn(p, first, last);
+      if (!(tags[p]! & TAG_RESIDENT)) this.present(p, first, last);
       if (write) tags[p]! |= TAG_DIRTY;
     }
     for (let p = first; p <= last; p++) this.retag(p);
   }
 
+  /** A page whose tag says not resident: a soft fault when CLOCK trapped it, else a fill. */
+  private present(page: number, pinA: number, pinB: number): void {
+    if (this.clock[page]! & CLOCK_TRAPPED) this.untrap(page);
+    else this.bringIn(page, pinA, pinB);
+  }
+
+  /** A soft fault: the page's tag back as the trap found it, and its reference bit set. */
+  private untrap(page: number): void {
+    this.bytes[page] = TAG_RESIDENT | (this.clock[page]! & CLOCK_DIRTY ? TAG_DIRTY : 0);
+    this.clock[page] = CLOCK_REF;
+    this.stats.softFaults++;
+  }
+
+  /** The hand passes a page referenced since its last pass: it stays, with its tag cleared. */
+  private trap(page: number): void {
+    this.clock[page] = CLOCK_TRAPPED | (this.bytes[page]! & TAG_DIRTY ? CLOCK_DIRTY : 0);
+    this.bytes[page] = 0;
+    this.retag(page);
+  }
+
+  private isDirty(page: number): boolean {
+    return (this.bytes[page]! & TAG_DIRTY) !== 0 || (this.clock[page]! & CLOCK_DIRTY) !== 0;
+  }
+
+  /** A dirty page just written back: clean, in its tag or in what its trap keeps. */
+  private markClean(page: number): void {
+    if (this.clock[page]! & CLOCK_TRAPPED) this.clock[page]! &= ~CLOCK_DIRTY;
+    else {
+      this.bytes[page]! &= ~TAG_DIRTY;
+      this.retag(page);
+    }
+  }
+
   /** Two possibly distant pages resident together (a copy's source and target). */
   private ensurePair(a: number, writeA: boolean, b: number, writeB: boolean): void {
     const tags = this.view();
-    if (!(tags[a]! & TAG_RESIDENT)) this.bringIn(a, a, b);
-    if (!(tags[b]! & TAG_RESIDENT)) this.bringIn(b, a, b);
+    if (!(tags[a]! & TAG_RESIDENT)) this.present(a, a, b);
+    if (!(tags[b]! & TAG_RESIDENT)) this.present(b, a, b);
     if (writeA) tags[a]! |= TAG_DIRTY;
     if (writeB) tags[b]! |= TAG_DIRTY;
     this.retag(a);
@@ -509,7 +600,7 @@ export class SoftMmu {
       const at = this.victimSlot(pinA, pinB, []);
       this.hand = at; // the page takes the victim's slot below
       const victim = this.ring[at]!;
-      if (this.bytes[victim]! & TAG_DIRTY && this.cleanAhead > 1 && this.backing.storeMany) this.writeBackAhead(victim, at + 1, pinA, pinB);
+      if (this.isDirty(victim) && this.cleanAhead > 1 && this.backing.storeMany) this.writeBackAhead(victim, at + 1, pinA, pinB);
       this.evict(victim);
     }
     if (load) {
@@ -517,6 +608,7 @@ export class SoftMmu {
       if (this.backing.load(page, this.bytes.subarray(at, at + PAGE_SIZE))) this.stats.fills++;
       else this.stats.zeroFills++; // never stored: its contents are the zeroes already there
       this.bytes[page] = TAG_RESIDENT;
+      this.clock[page] = CLOCK_REF; // the faulting access
     }
     if (full) {
       this.ring[this.hand] = page;
@@ -537,16 +629,17 @@ export class SoftMmu {
     const most = Math.min(end - first, this.batchPages, room);
     const tags = this.bytes;
     let n = 1;
-    while (n < most && !(tags[first + n]! & TAG_RESIDENT)) n++;
+    while (n < most && !(tags[first + n]! & TAG_RESIDENT) && !(this.clock[first + n]! & CLOCK_TRAPPED)) n++;
     return n;
   }
 
   /**
    * Brings the n non-resident pages first..first+n-1 in with one call of the backing: n victims
    * leave first (their dirty ones written back in one call), then the run fills. Only then do the
-   * pages take their slots, so that a refused run leaves none of them resident.
+   * pages take their slots, so that a refused run leaves none of them resident. `referenced`: the
+   * guest is about to access all of them (a loop's range), so each gets its reference bit.
    */
-  private fillRun(first: number, n: number): void {
+  private fillRun(first: number, n: number, referenced: boolean): void {
     const slots: number[] = [];
     const victims: number[] = [];
     const free = this.resident < this.capacity;
@@ -559,7 +652,7 @@ export class SoftMmu {
       victims.push(this.ring[at]!);
       slots.push(at);
     }
-    this.writeBackAll(victims.filter((p) => this.bytes[p]! & TAG_DIRTY));
+    this.writeBackAll(victims.filter((p) => this.isDirty(p)));
     for (const v of victims) this.scrub(v);
     const at = BASE + first * PAGE_SIZE;
     this.backing.loadRun!(first, n, this.bytes.subarray(at, at + n * PAGE_SIZE), this.stored);
@@ -568,6 +661,7 @@ export class SoftMmu {
       if (this.stored[k]) this.stats.fills++;
       else this.stats.zeroFills++;
       this.bytes[first + k] = TAG_RESIDENT;
+      this.clock[first + k] = referenced ? CLOCK_REF : 0;
       const slot = slots[k]!;
       this.ring[slot] = first + k;
     }
@@ -576,14 +670,20 @@ export class SoftMmu {
 
   /**
    * The ring slot of the next victim from the hand on: never pinA, pinB, a pinned page, or one
-   * already chosen (`taken`). Moves the hand to it.
+   * already chosen (`taken`); under CLOCK never a page referenced since the hand last passed it.
+   * Moves the hand past it.
    */
   private victimSlot(pinA: number, pinB: number, taken: readonly number[]): number {
+    const clock = this.replacement === "clock";
     let victim = this.ring[this.hand]!;
-    for (let tries = 0; victim === pinA || victim === pinB || this.pinned(victim) || taken.includes(victim); tries++) {
-      if (tries > this.capacity) {
+    // CLOCK: a referenced page is trapped and passed over; after one revolution none is referenced.
+    for (let tries = 0; ; tries++) {
+      if (tries > 2 * this.capacity) {
         throw new WasmError(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
       }
+      const held = victim === pinA || victim === pinB || this.pinned(victim) || taken.includes(victim);
+      if (!held && !(clock && this.clock[victim]! & CLOCK_REF)) break;
+      if (!held) this.trap(victim);
       this.hand = (this.hand + 1) % this.capacity;
       victim = this.ring[this.hand]!;
     }
@@ -600,16 +700,12 @@ export class SoftMmu {
    */
   private writeBackAhead(victim: number, from: number, pinA: number, pinB: number): void {
     const batch = [victim];
-    const tags = this.bytes;
     for (let i = 0; batch.length < this.cleanAhead && i < this.resident - 1; i++) {
       const page = this.ring[(from + i) % this.resident]!;
-      if (tags[page]! & TAG_DIRTY && page !== pinA && page !== pinB && !this.pinned(page)) batch.push(page);
+      if (this.isDirty(page) && page !== pinA && page !== pinB && !this.pinned(page)) batch.push(page);
     }
     this.writeBackAll(batch);
-    for (const page of batch) {
-      tags[page]! &= ~TAG_DIRTY;
-      this.retag(page);
-    }
+    for (const page of batch) this.markClean(page);
   }
 
   /** Writes the dirty pages back: one call of the backing when it takes batches. */
@@ -668,7 +764,7 @@ export class SoftMmu {
   }
 
   private evict(page: number): void {
-    if (this.bytes[page]! & TAG_DIRTY) this.writeBack(page);
+    if (this.isDirty(page)) this.writeBack(page);
     this.scrub(page);
   }
 
@@ -678,6 +774,7 @@ export class SoftMmu {
     const at = BASE + page * PAGE_SIZE;
     tags.fill(0, at, at + PAGE_SIZE); // scrub the plaintext
     tags[page] = 0;
+    this.clock[page] = 0;
     if (page > 0) this.retag(page - 1);
     this.stats.evictions++;
   }

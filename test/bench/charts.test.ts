@@ -22,6 +22,9 @@ describe("the paging charts", () => {
   })));
   const json = suite("paging", {
     config: { cachePages: 4096, sweepEpcPages: 8192, integrityBytes: 64 * MiB },
+    missPath: { modes: Object.fromEntries(["sev", "enclavisor", "enclavisor-merkle"].map((m, k) => [m, {
+      misses: { "seq read": { median: 1 + k }, "random read": { median: 2 + k } },
+    }])) },
     workingSets: points,
     integrityCache: {
       shape: { leafNodesSpanned: 322 },
@@ -29,12 +32,16 @@ describe("the paging charts", () => {
     },
   });
 
-  it("draws slowdown per mode against working set (random and sequential) and the integrity-cache hit rate", () => {
+  it("draws µs per miss per mode and scheme, slowdown per mode against working set (random and sequential) and the integrity-cache hit rate", () => {
     const charts = chartsFor(json);
-    expect(charts.map((c) => c.file)).toEqual(["paging-slowdown-random.svg", "paging-slowdown-seq.svg", "paging-integrity-hit-rate.svg"]);
+    expect(charts.map((c) => c.file)).toEqual(["paging-miss-us.svg", "paging-slowdown-random.svg", "paging-slowdown-seq.svg", "paging-integrity-hit-rate.svg"]);
     for (const c of charts) wellFormed(c.svg);
+    const miss = charts.shift()!.svg;
+    for (const name of ["sev", "enclavisor (counter tree)", "enclavisor (Merkle tree)"]) expect(miss).toContain(`>${name}</text>`);
+    expect(miss).toContain(">seq read miss</text>");
+    expect(miss).toContain("enclavisor (Merkle tree), random read miss: 4.00");
     const slowdown = charts[0]!.svg;
-    for (const name of ["in-memory (MMU only)", "sev", "sev-snp", "enclavisor", "sgx (EPC, modelled exits)"]) expect(slowdown).toContain(`>${name}</text>`);
+    for (const name of ["in-memory (MMU only)", "sev", "sev-snp", "enclavisor (counter tree)", "sgx (EPC, modelled exits)"]) expect(slowdown).toContain(`>${name}</text>`);
     expect(slowdown).not.toContain(">native</title>"); // native is the reference line, not a series
     expect(slowdown).toContain("sgx EPC 32 MiB");
     expect(slowdown).toContain("resident cache 16 MiB");

@@ -4,7 +4,7 @@ import { enclaveStats } from "../../host/enclavisor/enclave-stats";
 describe("enclave counters", () => {
   it("gathers the MMU's, the memory path's and the tree's counters", () => {
     const s = enclaveStats(
-      { faults: 1, fills: 2, zeroFills: 3, evictions: 4, writeBacks: 5, bulkOps: 6, fillRuns: 15, writeBackBatches: 16 },
+      { faults: 1, fills: 2, zeroFills: 3, evictions: 4, writeBacks: 5, bulkOps: 6, fillRuns: 15, writeBackBatches: 16, softFaults: 17 },
       { framesAllocated: 7, bytesEncrypted: 8, bytesDecrypted: 9 },
       { nodesVerified: 10, cacheHits: 11, cacheMisses: 12, nodeWriteBacks: 13, leafUpdates: 14 },
     );

@@ -141,10 +141,11 @@ describe("batched fills and write-backs", () => {
     expect(sameMemory(w, n)).toBe(true);
   });
 
-  it("agrees with native under random streams, crossings and stores at every batch size", async () => {
-    for (const [batchPages, cleanAhead] of [[32, 16], [4, 2], [1, 1], [64, 64]] as const) {
+  it("agrees with native under random streams, crossings and stores at every batch size and policy", async () => {
+    for (const [batchPages, cleanAhead, replacement] of [[32, 16, "clock"], [4, 2, "clock"], [1, 1, "clock"], [64, 64, "fifo"], [32, 16, "fifo"]] as const) {
       const { n, w } = await both(12);
       w.mmu!.setBatching({ batchPages, cleanAhead });
+      w.mmu!.setReplacement(replacement);
       let x = 12345 + batchPages;
       const rand = (k: number) => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % k;
       for (let step = 0; step < 400; step++) {
@@ -160,7 +161,7 @@ describe("batched fills and write-backs", () => {
         else expect(fn(w, "get")(a), `step ${step}`).toBe(fn(n, "get")(a));
       }
       w.mmu!.evictAll();
-      expect(sameMemory(w, n), `batchPages ${batchPages}, cleanAhead ${cleanAhead}`).toBe(true);
+      expect(sameMemory(w, n), `batchPages ${batchPages}, cleanAhead ${cleanAhead}, ${replacement}`).toBe(true);
     }
   });
 

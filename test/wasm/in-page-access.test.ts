@@ -72,10 +72,11 @@ describe("wide accesses inside one page never fill the next page", () => {
   it("random reads under a tiny cache: one fill per fault, never a neighbour", async () => {
     const { n, w, store } = await both(4);
     const mmu = w.mmu!;
-    const { faults, fills } = mmu.stats;
+    const { faults, fills, softFaults } = mmu.stats;
     expect(fn(w, "reads")(12345, 3000)).toBe(fn(n, "reads")(12345, 3000));
     expect(mmu.stats.fills - fills).toBeGreaterThan(2000); // 4 of 32 pages resident: most reads miss
-    expect(mmu.stats.fills - fills).toBe(mmu.stats.faults - faults);
+    // Every fault a fill, but for CLOCK's soft faults on the pages it trapped.
+    expect(mmu.stats.fills - fills).toBe(mmu.stats.faults - faults - (mmu.stats.softFaults - softFaults));
     expect(mmu.stats.fills - fills).toBe(store.loads.length);
     expect(odd(store.loads)).toEqual([]);
   });

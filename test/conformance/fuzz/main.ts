@@ -81,7 +81,7 @@ async function main(): Promise<number> {
       `compared: ${report.compared} modules agree in full; exports called: ${report.exportsCalled}; traps: ${report.traps}`,
       `timeouts (both runs): ${countStatus(report, "timeout")}; inconclusive (host limit): ${countStatus(report, "inconclusive")}; unusable (generator or both runs failed): ${countStatus(report, "unusable")}`,
       `resident capacity used (raised to each module's minimum): ${capacityRange(report)}`,
-      `rewritten MMU: faults ${m.faults}, fills ${m.fills}, zero-fills ${m.zeroFills}, evictions ${m.evictions}, write-backs ${m.writeBacks}, bulk ops ${m.bulkOps}, fill runs ${m.fillRuns}, write-back batches ${m.writeBackBatches}`,
+      `rewritten MMU: faults ${m.faults}, fills ${m.fills}, zero-fills ${m.zeroFills}, evictions ${m.evictions}, write-backs ${m.writeBacks}, bulk ops ${m.bulkOps}, fill runs ${m.fillRuns}, write-back batches ${m.writeBackBatches}, soft faults ${m.softFaults}`,
       `mismatches: ${mismatches}${mismatches ? ` (seeds ${report.cases.filter((c) => c.status === "mismatch").map((c) => c.seed).join(", ")})` : ""}`,
       mismatches ? "RESULT: FAIL" : "RESULT: PASS (0 mismatches)",
     ].join("\n"),

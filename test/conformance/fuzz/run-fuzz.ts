@@ -80,7 +80,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     compared: 0,
     exportsCalled: 0,
     traps: 0,
-    mmu: { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0, fillRuns: 0, writeBackBatches: 0 },
+    mmu: { faults: 0, fills: 0, zeroFills: 0, evictions: 0, writeBacks: 0, bulkOps: 0, fillRuns: 0, writeBackBatches: 0, softFaults: 0 },
     milliseconds: 0,
   };
   const runOptions = { capacityPages: options.capacityPages, evictOnHostCall: options.evictOnHostCall };

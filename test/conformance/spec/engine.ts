@@ -26,4 +26,5 @@ export const noMmuActivity = (): MmuStats => ({
   bulkOps: 0,
   fillRuns: 0,
   writeBackBatches: 0,
+  softFaults: 0,
 });

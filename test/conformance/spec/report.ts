@@ -35,7 +35,7 @@ const counts = (r: { pass: number; fail: number; skip: number }) =>
   `pass ${String(r.pass).padStart(5)}  fail ${String(r.fail).padStart(3)}  skip ${String(r.skip).padStart(3)}`;
 
 const mmuText = (m: MmuStats) =>
-  `faults ${m.faults}, fills ${m.fills}, zero-fills ${m.zeroFills}, evictions ${m.evictions}, write-backs ${m.writeBacks}, bulk ops ${m.bulkOps}, fill runs ${m.fillRuns}, write-back batches ${m.writeBackBatches}`;
+  `faults ${m.faults}, fills ${m.fills}, zero-fills ${m.zeroFills}, evictions ${m.evictions}, write-backs ${m.writeBacks}, bulk ops ${m.bulkOps}, fill runs ${m.fillRuns}, write-back batches ${m.writeBackBatches}, soft faults ${m.softFaults}`;
 
 /** One line per (script, engine). */
 export function scriptLine(r: ScriptRun): string {
