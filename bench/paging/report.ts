@@ -50,6 +50,20 @@ function mmuSuiteRatios(): { startedAt: string; ratios: Record<string, number> }
 
 const us = (v: number) => v.toFixed(2);
 
+/** One text bar per mode under each miss, scaled to the largest: a chart that reads in Markdown and in a terminal. */
+function missChart(miss: MissPathFigures): string[] {
+  const width = 50;
+  const most = Math.max(...PAGED.flatMap((k) => MISSES.map((m) => miss.modes[k]!.misses[m].median)));
+  const label = Math.max(...PAGED.map((k) => k.length));
+  return MISSES.flatMap((m) => [
+    `${m} miss`,
+    ...PAGED.map((k) => {
+      const v = miss.modes[k]!.misses[m].median;
+      return `  ${k.padEnd(label)} ${"█".repeat(Math.max(1, Math.round((width * v) / most))).padEnd(width)} ${us(v)} µs`;
+    }),
+  ]);
+}
+
 export function report(cfg: Config, { miss, integrity, hit, sweep, eviction }: PagingFigures, log: (line: string) => void): SuiteResult {
   const refs = miss.references;
   const nativePage = refs[REF_NATIVE_PAGE]!.median;
@@ -100,6 +114,12 @@ export function report(cfg: Config, { miss, integrity, hit, sweep, eviction }: P
     `The native page is a native guest reading 4 KiB of its working set in order (no paging): ${us(nativePage)} µs. ` +
       "Setup is the guest writing its whole working set once, in µs per page (first touch, zero fill, and for the paged modes the write-back of " +
       "all but the last cache-full of pages).",
+    "",
+    "µs per page, per mode and integrity scheme (the same medians as a text chart; `paging-miss-us.svg` draws it):",
+    "",
+    "```",
+    ...missChart(miss),
+    "```",
     "",
     "### The MMU's batches",
     "",

@@ -18,7 +18,7 @@
 // Batches (page-backing.ts): a fault on the page right after the last one filled is a sequential
 // stream, filled ahead in runs that double from 4 pages up to `batchPages` in one call of the
 // backing; the victims that make room for a run, and a dirty victim together with the next dirty
-// pages the FIFO will evict (`cleanAhead`), are written back in one call. A random miss stays one
+// pages the hand will reach (`cleanAhead`), are written back in one call. A random miss stays one
 // page: nothing is filled that the guest did not ask for unless it is streaming.
 import { MAX_BATCH_PAGES, MemoryPageStore } from "./page-backing";
 import type { PageBacking } from "./page-backing";
@@ -122,7 +122,7 @@ export class SoftMmu {
   readonly maxGuestPages: number;
 
   private bytes: Uint8Array;
-  /** Resident pages in FIFO order: ring[hand] is the oldest once the ring is full. */
+  /** Resident pages in the order they came in: the hand goes round it (the oldest first, for FIFO). */
   private readonly ring: Int32Array;
   private resident = 0;
   private hand = 0;
@@ -582,7 +582,7 @@ export class SoftMmu {
   private removeFromRing(page: number): void {
     const at = this.ring.subarray(0, this.resident).indexOf(page);
     if (at < 0) return;
-    // Keep FIFO order: close the gap, and move the hand back if it was past the gap.
+    // Keep the ring's order: close the gap, and move the hand back if it was past the gap.
     this.ring.copyWithin(at, at + 1, this.resident);
     this.resident--;
     if (this.hand > at) this.hand--;
@@ -693,7 +693,7 @@ export class SoftMmu {
   }
 
   /**
-   * A dirty victim is written back together with the next dirty pages the FIFO will evict (up to
+   * A dirty victim is written back together with the next dirty pages the hand will reach (up to
    * cleanAhead in all): they stay resident, clean. A pinned page stays dirty, since a loop whose
    * checks were eliminated may store to it without faulting; so do pinA and pinB, the pages of
    * the access being served, which it may store to once this fault returns.
