@@ -12,7 +12,7 @@ import { analyzeLoops, hoistChecks, planRanges } from "./check-elimination";
 import type { Expr, HoistGroup, RangeAccess, RangeLoop } from "./check-elimination";
 import { decode, Kind } from "./instructions";
 import type { Instr } from "./instructions";
-import { BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask } from "./layout";
+import { BASE, FAULT_PAIR, FAULT_WRITE, FIRST_RANGE_SLOT, MAX_GUEST_WASM_PAGES, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, accessMask, pageMask } from "./layout";
 import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import { Align, BlockType, FcOp, MEMORY_0, Op, ValType } from "./opcodes";
 
@@ -33,8 +33,6 @@ export interface BodyContext {
   /** Maps an input function index to its index in the output. */
   funcIndex(f: number): number;
   mmu: MmuFunctions;
-  /** The slow path of a wide access whose pair bit is off (wide-fault.ts), called instead of mmu.fault. */
-  wideFault: number;
   /** Number of parameters of the function (its first locals). */
   paramCount: number;
   /** Counters, summed over the module. */
@@ -52,7 +50,7 @@ class Scratch {
   private readonly index = new Map<string, number>();
   constructor(private readonly first: number) {}
 
-  get(type: ValType, role: "addr" | "value" | "page" | "lo" | "hi" | "fuel" | "bulkDst" | "bulkSrc" | "bulkLen" | `fast${number}`): number {
+  get(type: ValType, role: "addr" | "ea" | "value" | "page" | "lo" | "hi" | "fuel" | "bulkDst" | "bulkSrc" | "bulkLen" | `fast${number}`): number {
     const key = `${role}:${type}`;
     let i = this.index.get(key);
     if (i === undefined) {
@@ -448,6 +446,28 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
   }
 
   /**
+   * The slow branch of a wide access, whose pair bit is off (its next page is not resident, or not
+   * dirty), up to the fault call: an access inside its page needs only that page's own bit, so it
+   * leaves the branch (`br_if 1`) without a call, and a neighbour that is not resident costs
+   * neither a call nor a fill. Two branches rather than one combined test keep this code short
+   * in the compiled loop, where it sits between the tag test and the access.
+   * The effective address wraps in i32 as the tag test's does. An access for which it wraps, or
+   * that reaches past the largest guest memory (whose tag bytes are pin slots), is out of bounds
+   * whatever the tag says, and traps by itself.
+   */
+  function emitInPageExit(addr: number, offset: number, size: number, write: boolean): void {
+    const ea = offset === 0 ? addr : scratch.get(ValType.I32, "ea");
+    // PAGE_SIZE - size >= (ea & (PAGE_SIZE - 1)): the access ends inside its page
+    code.u8(Op.I32Const).s32(PAGE_SIZE - size).u8(Op.LocalGet).u32(addr);
+    if (offset !== 0) code.u8(Op.I32Const).s32(offset | 0).u8(Op.I32Add).u8(Op.LocalTee).u32(ea);
+    code.u8(Op.I32Const).s32(PAGE_SIZE - 1).u8(Op.I32And).u8(Op.I32GeU).u8(Op.If).u8(BlockType.Empty);
+    code.u8(Op.LocalGet).u32(ea).u8(Op.I32Const).s32(PAGE_SHIFT).u8(Op.I32ShrU);
+    emitTagLoad();
+    code.u8(Op.I32Const).s32(pageMask(write)).u8(Op.I32And).u8(Op.BrIf).u32(1);
+    code.u8(Op.End);
+  }
+
+  /**
    * Emits the checked form of a memory instruction. Stack before: [addr] or [addr, operand];
    * after: as the original. An access served by a hoisted check keeps only the shifted offset.
    */
@@ -476,10 +496,10 @@ export function rewriteBody(body: Uint8Array, ctx: BodyContext): Uint8Array {
       // Any non-zero tag has the resident bit, so a byte load tests the tag as it is.
       if (mask !== 1) code.u8(Op.I32Const).s32(mask).u8(Op.I32And);
       code.u8(Op.I32Eqz).u8(Op.If).u8(BlockType.Empty);
-      // A wide access may stay inside its page, whose own bit then suffices: wideFault tests that.
+      if (access.size > 1) emitInPageExit(addr, offset, access.size, access.store);
       code.u8(Op.LocalGet).u32(addr).u8(Op.I32Const).s32(offset | 0);
       code.u8(Op.I32Const).s32(access.size | (access.store ? FAULT_WRITE : 0));
-      code.u8(Op.Call).u32(access.size > 1 ? ctx.wideFault : ctx.mmu.fault).u8(Op.End);
+      code.u8(Op.Call).u32(ctx.mmu.fault).u8(Op.End);
       code.u8(Op.LocalGet).u32(addr);
       if (value >= 0) code.u8(Op.LocalGet).u32(value);
     }

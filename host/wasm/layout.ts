@@ -23,9 +23,8 @@ export const MAX_GUEST_WASM_PAGES = MAX_WASM_PAGES - RESERVED_WASM_PAGES;
  * Tag bits. The low two bits are the residency tag (0 not resident, 1 resident clean, 3 resident
  * dirty). The pair bits let a multi-byte access test one byte instead of also testing whether it
  * crosses into the next page: they are set only when this page and the next one (or the end of
- * memory) are both resident (clean or dirty). See mmu.ts. When the pair bit is off, the slow path
- * of a wide access (wide-fault.ts) tests whether it stays inside its page, and that page's own
- * bits, before it calls the MMU.
+ * memory) are both resident (clean or dirty). See mmu.ts. When the pair bit is off, the rewritten
+ * code tests whether the access crosses, and this page's own bits, before it calls the MMU.
  */
 export const TAG_RESIDENT = 1;
 export const TAG_DIRTY = 2;
@@ -35,7 +34,7 @@ export const TAG_PAIR_DIRTY = 8;
 export const TAG_SHARED = 16;
 
 /** What an access inside one page needs of its tag: resident for a load, dirty (writable) for a store. */
-function pageMask(write: boolean): number {
+export function pageMask(write: boolean): number {
   return write ? TAG_DIRTY : TAG_RESIDENT;
 }
 

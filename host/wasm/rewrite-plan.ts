@@ -1,8 +1,7 @@
 // The index spaces of the rewritten module. The MMU's functions are imported right after the
 // module's own function imports, so every defined function moves up by their number; their types
-// follow the module's own types, the fuel counter its globals, and our functions (the wide-access
-// slow path, wide-fault.ts, then the start function) its functions, so that no type or global index
-// moves.
+// follow the module's own types, the fuel counter its globals, and our start function its
+// functions, so that no type or global index moves.
 import type { MmuFunctions } from "./code-rewriter";
 import type { InputModule } from "./input-module";
 import { ValType } from "./opcodes";
@@ -43,8 +42,6 @@ export interface RewritePlan {
   types: Record<AddedType, number>;
   /** The fuel counter's global when the guest is metered, else -1. */
   fuelGlobal: number;
-  /** The slow path of a wide access the rewrite adds (wide-fault.ts). */
-  wideFault: number;
   /** The start function the rewrite adds (start-function.ts), or null when none is needed. */
   ownStart: number | null;
 }
@@ -57,8 +54,7 @@ export function planRewrite(module: InputModule, fuel: boolean): RewritePlan {
     mmu: numbered(MMU_IMPORTS.map((m) => m.name), funcImports),
     types: numbered(ADDED_TYPES.map((t) => t.name), module.typeParams.length),
     fuelGlobal: fuel ? module.globalImports + module.definedGlobals : -1,
-    wideFault: funcImports + MMU_IMPORTS.length + module.funcTypes.length,
-    ownStart: needsOwnStart ? funcImports + MMU_IMPORTS.length + module.funcTypes.length + 1 : null,
+    ownStart: needsOwnStart ? funcImports + MMU_IMPORTS.length + module.funcTypes.length : null,
   };
 }
 

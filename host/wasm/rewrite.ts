@@ -33,7 +33,7 @@ export { FUEL_EXPORT } from "./rewrite-plan";
  * Bumped whenever the output for a given input changes. It keys the rewrite cache together with
  * the rewriter's source text (rewrite-cache.ts), so a forgotten bump cannot serve a stale rewrite.
  */
-export const REWRITER_VERSION = "6";
+export const REWRITER_VERSION = "7";
 
 export function rewriteModule(input: Uint8Array, options: RewriteOptions = {}): RewriteResult {
   // Our own decoder runs first, so that a feature we refuse is named even where V8 would reject

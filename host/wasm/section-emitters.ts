@@ -13,7 +13,6 @@ import { RewriteError } from "./rewrite-error";
 import { ADDED_TYPES, FUEL_EXPORT, MMU_IMPORTS } from "./rewrite-plan";
 import type { RewritePlan } from "./rewrite-plan";
 import { buildStartFunction } from "./start-function";
-import { buildWideFault } from "./wide-fault";
 
 export interface EmitContext {
   module: InputModule;
@@ -82,10 +81,10 @@ function emitImports({ module, plan }: EmitContext): Writer {
 function emitFunctions({ module, plan }: EmitContext): Writer | null {
   const { funcTypes } = module;
   const ownStart = plan.ownStart !== null;
+  if (funcTypes.length === 0 && !ownStart) return null;
   const w = new Writer(funcTypes.length * 2 + 8);
-  w.u32(funcTypes.length + 1 + (ownStart ? 1 : 0));
+  w.u32(funcTypes.length + (ownStart ? 1 : 0));
   for (const t of funcTypes) w.u32(t);
-  w.u32(plan.types.i32x3); // the wide-access slow path
   if (ownStart) w.u32(plan.types.void);
   return w;
 }
@@ -171,10 +170,10 @@ function emitCode(ctx: EmitContext): Writer | null {
   const { module, plan } = ctx;
   const section = module.sections.get(SectionId.Code);
   const ownStart = plan.ownStart !== null;
-  const w = new Writer((section?.payload.length ?? 0) * 2 + 160);
-  w.u32(module.funcTypes.length + 1 + (ownStart ? 1 : 0));
+  if (!section && !ownStart) return null;
+  const w = new Writer((section?.payload.length ?? 0) * 2 + 64);
+  w.u32(module.funcTypes.length + (ownStart ? 1 : 0));
   if (section) rewriteBodies(section.payload, w, ctx);
-  w.sized(buildWideFault(plan.mmu.fault));
   if (ownStart) w.sized(buildStartFunction(module, plan));
   return w;
 }
@@ -184,7 +183,7 @@ function rewriteBodies(payload: Uint8Array, w: Writer, { module, plan, stats }: 
   for (let n = r.u32(), i = 0; i < n; i++) {
     const size = r.u32();
     const body = rewriteBody(r.bytes(size), {
-      funcIndex: plan.funcIndex, mmu: plan.mmu, wideFault: plan.wideFault, paramCount: module.typeParams[module.funcTypes[i]!]!, stats, fuelGlobal: plan.fuelGlobal,
+      funcIndex: plan.funcIndex, mmu: plan.mmu, paramCount: module.typeParams[module.funcTypes[i]!]!, stats, fuelGlobal: plan.fuelGlobal,
     });
     w.u32(body.length).bytes(body);
   }
