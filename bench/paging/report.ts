@@ -17,7 +17,7 @@ import { goals, metText } from "./goals";
 import type { HitPathRow } from "./hit-path";
 import { TREE_PATHS } from "./integrity-cache";
 import type { IntegrityCacheFigures } from "./integrity-cache";
-import { ABLATED, MISSES, REF_DECRYPT, REF_NATIVE_PAGE, UNBATCHED_MISSES } from "./miss-path";
+import { ABLATED, MISSES, REF_DECRYPT, REF_NATIVE_PAGE, UNBATCHED_MISSES, ablationLabel } from "./miss-path";
 import type { MissPathFigures } from "./miss-path";
 import { BATCH_PAGES, BATCHED, STREAM_BATCH_PAGES } from "./misses";
 import type { Measured } from "./rounds";
@@ -90,7 +90,8 @@ export function report(cfg: Config, { miss, integrity, hit, sweep, eviction }: P
       "what the rewritten code calls). In page order the guest streams through its working set and faults only where its own check would " +
       `(the MMU fills such a stream in runs of up to ${BATCHED.batchPages} pages), ${STREAM_BATCH_PAGES} pages per timed batch; at random each fault is a miss of ` +
       `one page (never the page after the last, which would start a stream), ${BATCH_PAGES} per timed batch. A read evicts clean victims; ` +
-      `a write evicts dirty ones, written back with up to ${BATCHED.cleanAhead - 1} more dirty pages due next. "One page per call" turns both batches off. ` +
+      "a write evicts dirty ones (a run's victims go back in one call). Below, \"one page per call\" turns runs off, and \"clean-ahead 16\" " +
+      "writes a dirty victim back with the next 15 dirty pages due, which the defaults do not. " +
       "Fill and write-back also alone, on the backing store (`PageBacking.load` / `store`, one page per call). " +
       "µs per page: each turn's figure is the median of its batches (a batch that lost the CPU " +
       `to another process does not count whole; the turns' means are in the JSON), then the median of ${cfg.rounds} rounds (p25-p75).`,
@@ -124,11 +125,11 @@ export function report(cfg: Config, { miss, integrity, hit, sweep, eviction }: P
     "### The MMU's batches",
     "",
     markdownTable(
-      ["mode", "miss", "one page per call", "batched", "batched / one page"],
+      ["mode", "miss", "the defaults", "against", "its time", "the defaults / it"],
       ABLATED.flatMap((k) => UNBATCHED_MISSES.map((x) => {
         const m = miss.modes[k]!;
-        const one = m.unbatched![x]!;
-        return [k, x, cell(one), cell(m.misses[x]), fmtRatio(m.misses[x].median / one.median)];
+        const other = m.unbatched![x]!;
+        return [k, x, cell(m.misses[x]), ablationLabel(x), cell(other), fmtRatio(m.misses[x].median / other.median)];
       })),
     ),
     "",
