@@ -21,8 +21,9 @@
 // `cleanAhead` is above 1, is a dirty victim together with the next dirty pages the hand will reach. A random miss stays one
 // page: nothing is filled that the guest did not ask for unless it is streaming.
 import { MAX_BATCH_PAGES, MemoryPageStore } from "./page-backing";
+import { clearSlot, isPinned, rangePinnedPages, setSlot } from "./pin-slots";
 import type { PageBacking } from "./page-backing";
-import { BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PIN_SLOT_COUNT, PIN_SLOTS, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE } from "./layout";
+import { BASE, FAULT_PAIR, FAULT_SIZE_MASK, FAULT_WRITE, MAX_GUEST_WASM_PAGES, MAX_WASM_PAGES, MMU_MODULE, FIRST_RANGE_SLOT, MAX_PIN_SLOTS, MAX_RANGE_ACCESSES, PIN_SLOT_COUNT, RANGE_FIRST, RANGE_WRITE, RESERVED_WASM_PAGES, TAG_DIRTY, TAG_PAIR_DIRTY, TAG_PAIR_RESIDENT, TAG_RESIDENT, TAG_SHARED, WASM_PAGE_SIZE } from "./layout";
 import { PAGE_SHIFT, PAGE_SIZE } from "../page";
 import type { RewriteResult } from "./rewrite-result";
 import { WasmError } from "./wasm-error";
@@ -287,7 +288,7 @@ export class SoftMmu {
   range(lo: number, hi: number, info: number): number {
     const slot = info & 0xff;
     const write = (info & RANGE_WRITE) !== 0;
-    if (info & RANGE_FIRST) for (let k = FIRST_RANGE_SLOT; k < PIN_SLOT_COUNT; k++) this.clearSlot(k);
+    if (info & RANGE_FIRST) for (let k = FIRST_RANGE_SLOT; k < PIN_SLOT_COUNT; k++) clearSlot(this.bytes, k);
     if (hi <= lo) return 1;
     if (hi > this.guestBytes) return 0; // the loop may trap: let every access check itself
     const first = Math.floor(lo / PAGE_SIZE);
@@ -301,9 +302,9 @@ export class SoftMmu {
       // pair slot, every small range pinned from Wasm, the two pages of a faulting access, and two
       // more to choose a victim from.
       const reserve = 4 + 2 * MAX_PIN_SLOTS + 2 * MAX_RANGE_ACCESSES;
-      if (last - first + 1 > this.capacity - reserve - this.rangePinnedPages(slot)) return 0;
+      if (last - first + 1 > this.capacity - reserve - rangePinnedPages(this.bytes, slot)) return 0;
       this.stats.faults++;
-      this.setSlot(slot, first, last); // pinned first, so that its own fills never evict each other
+      setSlot(this.bytes, slot, first, last); // pinned first, so that its own fills never evict each other
       for (let p = first; p <= last; p++) {
         if (tags[p]! & TAG_RESIDENT) continue;
         if (this.clock[p]! & CLOCK_TRAPPED) {
@@ -319,7 +320,7 @@ export class SoftMmu {
       // would send every later access of the range's pages through the slow branch.
       for (let p = Math.max(first - 1, 0); p <= last; p++) this.pairBits(p);
     } else {
-      this.setSlot(slot, first, last);
+      setSlot(this.bytes, slot, first, last);
     }
     return 1;
   }
@@ -686,7 +687,7 @@ export class SoftMmu {
       if (tries > 2 * this.capacity) {
         throw new WasmError(`all ${this.capacity} resident pages are pinned: the resident capacity is too small`);
       }
-      const held = victim === pinA || victim === pinB || this.pinned(victim) || taken.includes(victim);
+      const held = victim === pinA || victim === pinB || isPinned(this.bytes, victim) || taken.includes(victim);
       if (!held && !(clock && this.clock[victim]! & CLOCK_REF)) break;
       if (!held) this.trap(victim);
       this.hand = (this.hand + 1) % this.capacity;
@@ -707,7 +708,7 @@ export class SoftMmu {
     const batch = [victim];
     for (let i = 0; batch.length < this.cleanAhead && i < this.resident - 1; i++) {
       const page = this.ring[(from + i) % this.resident]!;
-      if (this.isDirty(page) && page !== pinA && page !== pinB && !this.pinned(page)) batch.push(page);
+      if (this.isDirty(page) && page !== pinA && page !== pinB && !isPinned(this.bytes, page)) batch.push(page);
     }
     this.writeBackAll(batch);
     for (const page of batch) this.markClean(page);
@@ -723,43 +724,6 @@ export class SoftMmu {
     this.backing.storeMany(pages, pages.map((p) => this.bytes.subarray(BASE + p * PAGE_SIZE, BASE + (p + 1) * PAGE_SIZE)));
     this.stats.writeBacks += pages.length;
     this.stats.writeBackBatches++;
-  }
-
-  /** Is `page` pinned by a loop whose checks were eliminated (layout.ts PIN_SLOTS)? */
-  private pinned(page: number): boolean {
-    const b = this.bytes;
-    for (let at = PIN_SLOTS, end = PIN_SLOTS + 8 * PIN_SLOT_COUNT; at < end; at += 8) {
-      const first = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-      if (first === 0 || page < first - 1) continue;
-      const last = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
-      if (page <= last - 1) return true;
-    }
-    return false;
-  }
-
-  /** Pages pinned by the range slots other than `except` (an upper bound: slots may overlap). */
-  private rangePinnedPages(except: number): number {
-    const b = this.bytes;
-    let n = 0;
-    for (let k = FIRST_RANGE_SLOT; k < PIN_SLOT_COUNT; k++) {
-      if (k === except) continue;
-      const at = PIN_SLOTS + 8 * k;
-      const first = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-      const last = (b[at + 4]! | (b[at + 5]! << 8) | (b[at + 6]! << 16) | (b[at + 7]! << 24)) >>> 0;
-      if (first !== 0) n += last - first + 1;
-    }
-    return n;
-  }
-
-  /** Slot k pins pages first..last (stored + 1, so that 0 means empty). */
-  private setSlot(k: number, first: number, last: number): void {
-    const view = new DataView(this.bytes.buffer, PIN_SLOTS + 8 * k, 8);
-    view.setUint32(0, first + 1, true);
-    view.setUint32(4, last + 1, true);
-  }
-
-  private clearSlot(k: number): void {
-    this.bytes.fill(0, PIN_SLOTS + 8 * k, PIN_SLOTS + 8 * k + 8);
   }
 
   private writeBack(page: number): void {
