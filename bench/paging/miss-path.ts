@@ -5,7 +5,7 @@
 import { PAGE_SIZE } from "../../host/page";
 import { fmtBytes } from "../harness";
 import type { Config } from "./config";
-import { BATCHED, CLEAN_AHEAD, UNBATCHED, backingSubjects, metadataSubject, missSubject, softFaultSubject } from "./misses";
+import { BATCHED, UNBATCHED, VICTIM_ALONE, backingSubjects, metadataSubject, missSubject, softFaultSubject } from "./misses";
 import { nativeReadSubject, rawSubjects } from "./page-references";
 import { measured, runRounds } from "./rounds";
 import type { Measured, Subject } from "./rounds";
@@ -18,13 +18,12 @@ import type { WorkingSet } from "./working-set";
 export const MISSES = ["seq read", "random read", "seq write", "random write"] as const;
 export type MissKind = (typeof MISSES)[number];
 /**
- * Where the MMU's batches change anything, timed with other batch sizes too: streams one page per
- * call (no runs), and random dirty misses with clean-ahead (a dirty victim written back with the
- * next 15 dirty pages due), which the defaults leave off.
+ * Where the MMU's batches change anything, timed with less batching too: streams one page per call
+ * (no runs), and random dirty misses with each dirty victim written back alone (no clean-ahead).
  */
 export const UNBATCHED_MISSES: readonly MissKind[] = ["seq read", "seq write", "random write"];
-const ablation = (m: MissKind) => (m === "random write" ? CLEAN_AHEAD : UNBATCHED);
-export const ablationLabel = (m: MissKind) => (m === "random write" ? "clean-ahead 16" : "one page per call");
+const ablation = (m: MissKind) => (m === "random write" ? VICTIM_ALONE : UNBATCHED);
+export const ablationLabel = (m: MissKind) => (m === "random write" ? "each victim alone" : "one page per call");
 /** The configurations timed without batches as well. */
 export const ABLATED: readonly Kind[] = ["sev", "enclavisor"];
 

@@ -24,8 +24,8 @@ export interface Batching {
 }
 export const BATCHED: Batching = { batchPages: DEFAULT_BATCH_PAGES, cleanAhead: DEFAULT_CLEAN_AHEAD_PAGES };
 export const UNBATCHED: Batching = { batchPages: 1, cleanAhead: 1 };
-/** The defaults with a dirty victim written back together with the next 15 dirty pages due. */
-export const CLEAN_AHEAD: Batching = { batchPages: DEFAULT_BATCH_PAGES, cleanAhead: 16 };
+/** The defaults but for a dirty victim written back alone. */
+export const VICTIM_ALONE: Batching = { batchPages: DEFAULT_BATCH_PAGES, cleanAhead: 1 };
 
 /**
  * Picks `n` distinct non-resident pages of the region at random, never the page right after the
@@ -111,6 +111,9 @@ export function missSubject(ws: WorkingSet, write: boolean, order: "seq" | "rand
         touch(pick(2 * mmu.capacity));
         return;
       }
+      // Two cache-fulls of its own misses first, untimed, for the same reason: the state the turn
+      // starts from is the subject's own, not the one the subject before it left.
+      for (let k = 0; k < (2 * mmu.capacity) / perBatch; k++) touch(pick(perBatch));
       if (!write) return;
       // Every resident page dirty, those CLOCK trapped too (a fault on one is a soft fault).
       const tags = mmu.guestBytes / PAGE_SIZE;

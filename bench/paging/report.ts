@@ -90,8 +90,9 @@ export function report(cfg: Config, { miss, integrity, hit, sweep, eviction }: P
       "what the rewritten code calls). In page order the guest streams through its working set and faults only where its own check would " +
       `(the MMU fills such a stream in runs of up to ${BATCHED.batchPages} pages), ${STREAM_BATCH_PAGES} pages per timed batch; at random each fault is a miss of ` +
       `one page (never the page after the last, which would start a stream), ${BATCH_PAGES} per timed batch. A read evicts clean victims; ` +
-      "a write evicts dirty ones (a run's victims go back in one call). Below, \"one page per call\" turns runs off, and \"clean-ahead 16\" " +
-      "writes a dirty victim back with the next 15 dirty pages due, which the defaults do not. " +
+      `a write evicts dirty ones (a run's victims go back in one call, and a dirty victim with up to ${BATCHED.cleanAhead - 1} more dirty pages due next). ` +
+      "Below, \"one page per call\" turns runs off, and \"each victim alone\" the clean-ahead. Every subject starts its turn " +
+      "with two cache-fulls of its own misses, untimed. " +
       "Fill and write-back also alone, on the backing store (`PageBacking.load` / `store`, one page per call). " +
       "µs per page: each turn's figure is the median of its batches (a batch that lost the CPU " +
       `to another process does not count whole; the turns' means are in the JSON), then the median of ${cfg.rounds} rounds (p25-p75).`,
