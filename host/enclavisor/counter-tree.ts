@@ -197,12 +197,7 @@ export class CounterTree implements IntegrityScheme, PageMacs {
   /** Store index of the node at `level` on the path of `gpa` (0: its leaf). */
   nodeIndexOf(gpa: number, level = 0): number {
     this.#checkGpa(gpa);
-    if (!Number.isInteger(level) || level < 0 || level >= this.levels) {
-      throw new RangeError(`tree level must be an integer in 0..${this.levels - 1}, got ${String(level)}`);
-    }
-    let index = Math.floor(gpa / PAGES_PER_LEAF);
-    for (let l = 0; l < level; l++) index = Math.floor(index / this.arity);
-    return this.#cache.storeIndex(level, index);
+    return this.#cache.pathIndex(Math.floor(gpa / PAGES_PER_LEAF), level);
   }
 
   /** The byte of the leaf that holds the lowest bit of the page's minor counter. */

@@ -166,12 +166,7 @@ export class MerkleTree implements IntegrityScheme {
   /** Store index of the node at `level` on the path of `gpa` (0: its leaf node). */
   nodeIndexOf(gpa: number, level = 0): number {
     this.#checkGpa(gpa);
-    if (!Number.isInteger(level) || level < 0 || level >= this.levels) {
-      throw new RangeError(`tree level must be an integer in 0..${this.levels - 1}, got ${String(level)}`);
-    }
-    let index = Math.floor(gpa / this.recordsPerLeafNode);
-    for (let l = 0; l < level; l++) index = Math.floor(index / this.arity);
-    return this.#cache.storeIndex(level, index);
+    return this.#cache.pathIndex(Math.floor(gpa / this.recordsPerLeafNode), level);
   }
 
   verifyPage(gpa: number, plaintext: Uint8Array): void {

@@ -161,6 +161,16 @@ export class NodeCache {
     return this.#levelBase[level]! + index;
   }
 
+  /** Store index of the node at `level` on the path up from leaf node `leaf` (level 0: the leaf itself). */
+  pathIndex(leaf: number, level: number): number {
+    if (!Number.isInteger(level) || level < 0 || level >= this.levels) {
+      throw new RangeError(`tree level must be an integer in 0..${this.levels - 1}, got ${String(level)}`);
+    }
+    let index = leaf;
+    for (let l = 0; l < level; l++) index = Math.floor(index / this.arity);
+    return this.storeIndex(level, index);
+  }
+
   /** The cached node of a slot (without its header): read and change it, then markDirty. */
   node(slot: number): Uint8Array {
     return this.#slotNode[slot]!;

@@ -134,27 +134,18 @@ export class MemoryController {
    * unverified byte is left where the guest could read it.
    */
   guestReadPageVerified(vm: GuestContext, gpa: number, opts: AccessOptions, out: Uint8Array, mac: PageMac): boolean {
+    // Shared (encryption off): the batch's plain path, with a batch of one.
+    if (opts.shared) return this.guestReadPagesVerified(vm, [gpa], opts, [out], { gmac: mac.gmac, ivs: mac.iv, tags: mac.tag }) < 0;
     checkPage(out, "read buffer");
-    const spa = this.#translate(vm, [gpa], !opts.shared, "read")[0]!;
-    if (!opts.shared) return this.#mee.decryptVerifyPage(vm.asid, spa, this.#dram.frameBytes(spa), out, mac);
-    out.set(this.#dram.frameBytes(spa));
-    const tag = new Uint8Array(GMAC_TAG_BYTES);
-    mac.gmac.tag(mac.iv, out, tag);
-    if (timingSafeEqual(tag, mac.tag)) return true;
-    out.fill(0);
-    return false;
+    const spa = this.#translate(vm, [gpa], true, "read")[0]!;
+    return this.#mee.decryptVerifyPage(vm.asid, spa, this.#dram.frameBytes(spa), out, mac);
   }
 
   /** A store of one page with its MAC: mac.tag receives the MAC of `bytes`, the frame their ciphertext (one native call). */
   guestWritePageMac(vm: GuestContext, gpa: number, bytes: Uint8Array, opts: AccessOptions, mac: PageMac): void {
+    if (opts.shared) return this.guestWritePagesMac(vm, [gpa], [bytes], opts, { gmac: mac.gmac, ivs: mac.iv, tags: mac.tag });
     checkPage(bytes, "guest write");
-    const spa = this.#translate(vm, [gpa], !opts.shared, "write")[0]!;
-    if (opts.shared) {
-      mac.gmac.tag(mac.iv, bytes, mac.tag);
-      this.#dram.writeFrom([spa], bytes);
-      this.#markPrivate(spa, false);
-      return;
-    }
+    const spa = this.#translate(vm, [gpa], true, "write")[0]!;
     this.#mee.requireKey(vm.asid); // fail before the frame is touched
     this.#mee.encryptMacPage(vm.asid, spa, bytes, this.#dram.frameStorage(spa), mac);
     this.#markPrivate(spa, true);

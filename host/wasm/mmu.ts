@@ -134,7 +134,7 @@ export class SoftMmu {
   private streamNext = -1;
   private runPages = FIRST_RUN_PAGES;
   private readonly stored = new Uint8Array(MAX_BATCH_PAGES);
-  /** CLOCK_* bits per guest page; grows with the memory. */
+  /** CLOCK_* bits per guest page (at least as many as the memory has); grows with the memory. */
   private clock: Uint8Array;
 
   constructor(limits: GuestLimits, options: MmuOptions = {}) {
@@ -333,9 +333,13 @@ export class SoftMmu {
       return -1;
     }
     this.bytes = new Uint8Array(this.memory.buffer);
-    const clock = new Uint8Array(this.guestBytes / PAGE_SIZE);
-    clock.set(this.clock);
-    this.clock = clock;
+    const pages = this.guestBytes / PAGE_SIZE;
+    if (pages > this.clock.length) {
+      // Doubling: a guest that grows a Wasm page at a time copies the bits O(log n) times, not n.
+      const clock = new Uint8Array(Math.max(pages, 2 * this.clock.length));
+      clock.set(this.clock);
+      this.clock = clock;
+    }
     // The old last page has a next page now, not resident: its pair bits change.
     const lastPage = (before * WASM_PAGE_SIZE) / PAGE_SIZE - 1;
     if (delta > 0 && lastPage >= 0) this.retag(lastPage);
@@ -704,7 +708,10 @@ export class SoftMmu {
    */
   private writeBackAhead(victim: number, from: number, pinA: number, pinB: number): void {
     const batch = [victim];
-    for (let i = 0; batch.length < this.cleanAhead && i < this.resident - 1; i++) {
+    // Only the pages the hand reaches next: a set with few dirty pages must not cost a scan of
+    // the whole ring on every dirty eviction.
+    const window = Math.min(this.resident - 1, 4 * this.cleanAhead);
+    for (let i = 0; batch.length < this.cleanAhead && i < window; i++) {
       const page = this.ring[(from + i) % this.resident]!;
       if (this.isDirty(page) && page !== pinA && page !== pinB && !isPinned(this.bytes, page)) batch.push(page);
     }

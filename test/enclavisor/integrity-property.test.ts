@@ -12,6 +12,7 @@ import { PAGE_SIZE } from "../../host/page";
 import type { FrameSnapshot } from "../../host/sev/adversary";
 import { RmpFault } from "../../host/sev/rmp";
 import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
+import { STREAM_FUNCS } from "../wasm/stream-funcs";
 import { wat } from "../wasm/wat";
 import { asSev, platformFor, tinySwitches } from "./fixtures/enclave";
 
@@ -19,22 +20,7 @@ const PAGES = 16;
 const GUEST = wat(`(module (memory 1 1)
   (func (export "put") (param $a i32) (param $v i32) (i32.store (local.get $a) (local.get $v)))
   (func (export "get") (param $a i32) (result i32) (i32.load (local.get $a)))
-  ;; n words from word a on, read or written one at a time: streams the MMU fills and writes back in batches
-  (func (export "sum") (param $a i32) (param $n i32) (result i32) (local $s i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (i32.load (local.get $a))))
-      (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))
-    (local.get $s))
-  (func (export "fillw") (param $a i32) (param $n i32) (param $v i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (i32.store (local.get $a) (local.get $v))
-      (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))))`);
+  ${STREAM_FUNCS})`);
 const TRIALS = 24;
 const STEPS = 60;
 

@@ -10,28 +10,14 @@ import { SoftMmu } from "../../host/wasm/mmu";
 import { TAG_DIRTY } from "../../host/wasm/layout";
 import { PAGE_SIZE } from "../../host/page";
 import { BatchRecordingStore } from "./recording-store";
+import { STREAM_FUNCS } from "./stream-funcs";
 import { wat } from "./wat";
 
 type Fn = (...args: number[]) => number;
 const PAGES = 128; // 8 Wasm pages
 
 const bytes = wat(`(module (memory (export "memory") 8)
-  ;; the sum of n words from a, one word at a time: a stream of misses in page order
-  (func (export "sum") (param $a i32) (param $n i32) (result i32) (local $s i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (local.set $s (i32.add (local.get $s) (i32.load (local.get $a))))
-      (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l)))
-    (local.get $s))
-  (func (export "fillw") (param $a i32) (param $n i32) (param $v i32)
-    (block $done (loop $l
-      (br_if $done (i32.eqz (local.get $n)))
-      (i32.store (local.get $a) (local.get $v))
-      (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-      (br $l))))
+  ${STREAM_FUNCS}
   (func (export "put") (param $a i32) (param $v i64) (i64.store (local.get $a) (local.get $v)))
   (func (export "get") (param $a i32) (result i32) (i32.load (local.get $a))))`);
 
