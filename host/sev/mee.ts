@@ -103,9 +103,9 @@ export class MemoryEncryptionEngine {
    * in XTS mode). Returns the index of the first page whose MAC fails, every dst then zeroed, or -1.
    */
   decryptVerifyPages(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): number {
-    checkPageBatch(spas, srcs, dsts);
     const slot = this.#slot(asid);
     if (slot instanceof XtsAes) return slot.decryptVerifyPages(spas, srcs, dsts, macs);
+    checkPageBatch(spas, srcs, dsts); // XtsAes checks its own
     for (let i = 0; i < spas.length; i++) {
       const mac = { gmac: macs.gmac, iv: macs.ivs.subarray(12 * i, 12 * i + 12), tag: macs.tags.subarray(16 * i, 16 * i + 16) };
       if (!this.decryptVerifyPage(asid, spas[i]!, srcs[i]!, dsts[i]!, mac)) {
@@ -118,9 +118,9 @@ export class MemoryEncryptionEngine {
 
   /** Batched encryptMacPage: page i's MAC into macs.tags, its ciphertext into dsts[i] (one native call in XTS mode). */
   encryptMacPages(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[], macs: PageMacBatch): void {
-    checkPageBatch(spas, srcs, dsts);
     const slot = this.#slot(asid);
     if (slot instanceof XtsAes) return slot.encryptMacPages(spas, srcs, dsts, macs);
+    checkPageBatch(spas, srcs, dsts); // XtsAes checks its own
     for (let i = 0; i < spas.length; i++) {
       this.encryptMacPage(asid, spas[i]!, srcs[i]!, dsts[i]!, { gmac: macs.gmac, iv: macs.ivs.subarray(12 * i, 12 * i + 12), tag: macs.tags.subarray(16 * i, 16 * i + 16) });
     }
@@ -128,16 +128,16 @@ export class MemoryEncryptionEngine {
 
   /** Pages of frames spas[i] from srcs[i] into dsts[i], each the same view or apart (one native call in XTS mode). */
   decryptPagesApart(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
-    checkPageBatch(spas, srcs, dsts);
     const slot = this.#slot(asid);
     if (slot instanceof XtsAes) return slot.decryptPagesApart(spas, srcs, dsts);
+    checkPageBatch(spas, srcs, dsts); // XtsAes checks its own
     for (let i = 0; i < spas.length; i++) slot.decryptPages([spas[i]!], srcs[i]!, dsts[i]!);
   }
 
   encryptPagesApart(asid: number, spas: ArrayLike<number>, srcs: readonly Uint8Array[], dsts: readonly Uint8Array[]): void {
-    checkPageBatch(spas, srcs, dsts);
     const slot = this.#slot(asid);
     if (slot instanceof XtsAes) return slot.encryptPagesApart(spas, srcs, dsts);
+    checkPageBatch(spas, srcs, dsts); // XtsAes checks its own
     for (let i = 0; i < spas.length; i++) slot.encryptPages([spas[i]!], srcs[i]!, dsts[i]!);
   }
 
