@@ -3,8 +3,8 @@
 // namespace (docs/architecture.md, "The guest ABI"); their list is host/enclavisor/abi-table.ts,
 // and the ABI's numbers come from their one source, host/enclavisor/abi-constants.ts.
 import {
-  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES, SEAL_OVERHEAD as ABI_SEAL_OVERHEAD,
-  SHARED_PAGE_SIZE as ABI_SHARED_PAGE_SIZE,
+  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES, MAX_SEAL_PLAINTEXT as ABI_MAX_SEAL_PLAINTEXT,
+  SEAL_OVERHEAD as ABI_SEAL_OVERHEAD, SHARED_PAGE_SIZE as ABI_SHARED_PAGE_SIZE,
 } from "../host/enclavisor/abi-constants";
 
 // @ts-ignore: decorator
@@ -51,6 +51,8 @@ declare function enclave_unseal(ptr: usize, len: i32, out: usize, outCap: i32): 
 
 /** Bytes a sealed blob has beyond its data: the 36-byte header (host/enclavisor/sealing.ts, blob format). */
 export const SEAL_OVERHEAD: i32 = ABI_SEAL_OVERHEAD;
+/** Most bytes one seal takes (1 MiB). */
+export const MAX_SEAL_PLAINTEXT: i32 = ABI_MAX_SEAL_PLAINTEXT;
 
 /**
  * Seals `data` with this enclave's sealing key: AES-256-GCM under a key derived from the
@@ -62,6 +64,24 @@ export function seal(data: Uint8Array): Uint8Array | null {
   const blob = new Uint8Array(data.byteLength + SEAL_OVERHEAD);
   const n = enclave_seal(data.dataStart, data.byteLength, blob.dataStart, blob.byteLength);
   return n < 0 ? null : blob.subarray(0, n);
+}
+
+/**
+ * `seal` on raw memory, for apps that keep their buffers out of the GC's heap: seals the `len` bytes
+ * at `ptr` into `out` (room for `len + SEAL_OVERHEAD` bytes). Returns the blob's length, or below
+ * zero when the enclave cannot seal or the sizes are wrong.
+ */
+export function sealRaw(ptr: usize, len: i32, out: usize, outCap: i32): i32 {
+  return enclave_seal(ptr, len, out, outCap);
+}
+
+/**
+ * `unseal` on raw memory: opens the `len`-byte blob at `ptr` into `out` (room for `len -
+ * SEAL_OVERHEAD` bytes). Returns the data's length, or below zero if the blob is refused (as
+ * `unseal` returns null) or the enclave cannot seal.
+ */
+export function unsealRaw(ptr: usize, len: i32, out: usize, outCap: i32): i32 {
+  return enclave_unseal(ptr, len, out, outCap);
 }
 
 /**

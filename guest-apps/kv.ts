@@ -45,12 +45,15 @@ import { RESULT_CLOSE, RESULT_MORE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out,
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
-import { charge, collectIfDue, collectNow } from "./kv/gc";
+import { charge, collectIfDue } from "./kv/gc";
 import { execute, initCommands } from "./kv/commands";
 import { replyTo } from "./kv/reply";
 import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
-import { restoreBegin, restoreEnd, restoreFeed, restoredDb, snapshotBegin, snapshotCommit, snapshotRead } from "./kv/snapshot";
-import { Db, seedHash } from "./kv/store";
+import { seedRandom } from "./kv/random";
+import { restoreBegin, restoreEnd, restoreFeed, restoredDb } from "./kv/snapshot-reader";
+import { snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead } from "./kv/snapshot-writer";
+import { Db } from "./kv/store";
+import { seedHash } from "./kv/table";
 
 export { io_in, io_in_cap, io_out, io_out_cap };
 
@@ -59,7 +62,9 @@ const conns = new Map<u32, Conn>();
 export function _start(): void {
   openChannel();
   initCommands();
-  seedHash(load<u32>(randomBytes(4).dataStart));
+  const seed = randomBytes(8).dataStart;
+  seedHash(load<u32>(seed));
+  seedRandom(load<u32>(seed, 4));
   markStart(now());
 }
 
@@ -83,6 +88,7 @@ export function on_data(conn: u32, len: u32): u32 {
   if (!conns.has(conn)) return RESULT_CLOSE;
   const c = conns.get(conn);
   if (c.closing) return flush(c);
+  snapshotCancel(); // a snapshot reads the store in place: it must not change under it
   // The one copy of the client's bytes: out of the shared page (the host may change it at any
   // moment) into private memory, where they are parsed.
   c.input.put(io_in(), min<u32>(len, io_in_cap()));
@@ -129,12 +135,10 @@ function flush(c: Conn): u32 {
 
 export function snapshot_begin(): i32 {
   newBatch();
-  const r = snapshotBegin(db);
-  collectNow(); // the plaintext chunks and sealed blobs are garbage now
-  return r;
+  return snapshotBegin(db);
 }
 
-export function snapshot_read(): u32 {
+export function snapshot_read(): i32 {
   return snapshotRead(io_out(), io_out_cap());
 }
 
@@ -155,6 +159,5 @@ export function restore_end(allowRollback: u32): i32 {
   newBatch();
   const r = restoreEnd(allowRollback != 0);
   if (r == 0) replaceDb(changetype<Db>(restoredDb));
-  collectNow(); // the old store (or a refused restore's) is garbage now
   return r;
 }

@@ -1,9 +1,9 @@
 // The command being run, as every command module reads it: its arguments (where they lie in the
-// client's input buffer), its client, and the entries its key arguments name.
+// client's input buffer), its client, and the records its key arguments name.
 import { bytesToString, parseI64 } from "./bytes";
 import { Conn } from "./conn";
 import { db } from "./server-state";
-import { Entry } from "./store";
+import { Rec } from "./store";
 
 // Set by useArgs.
 let base: usize = 0;
@@ -50,7 +50,7 @@ export function argInt(i: u32): bool {
   return parseI64(ap(i), al(i));
 }
 
-/** The live entry of key argument `i`, or null. */
-export function lookup(i: u32): Entry | null {
+/** The live record of key argument `i`, or null. */
+export function lookup(i: u32): Rec | null {
   return db.lookup(ap(i), al(i));
 }

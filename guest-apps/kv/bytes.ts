@@ -1,6 +1,8 @@
-// Growable byte buffers in unmanaged memory (heap.alloc, not the GC's heap): a connection's input
-// and output, and the snapshot streams. Unmanaged, so that the request path leaves no garbage for
-// the incremental GC to trace, and a buffer's memory goes back to the allocator the moment it is freed.
+// Growable byte buffers in unmanaged memory (zmalloc.ts, not the GC's heap): a connection's input
+// and output. Unmanaged, so that the request path leaves no garbage for the GC to trace, and a
+// buffer's memory goes back to the allocator the moment it is freed; counted in used_memory, as
+// Redis counts its clients' buffers.
+import { zfree, zrealloc } from "./zmalloc";
 
 /** Buffers above this capacity are given back when they empty (an idle client keeps little). */
 const KEEP_BYTES: u32 = 64 * 1024;
@@ -19,7 +21,7 @@ export class ByteBuf {
     let cap = max<u64>(<u64>this.cap << 1, 256);
     while (cap < need) cap <<= 1;
     if (cap > 0x8000_0000) cap = need;
-    this.ptr = this.ptr == 0 ? heap.alloc(<usize>cap) : heap.realloc(this.ptr, <usize>cap);
+    this.ptr = zrealloc(this.ptr, <usize>cap);
     this.cap = <u32>cap;
     return true;
   }
@@ -79,7 +81,7 @@ export class ByteBuf {
   }
 
   free(): void {
-    if (this.ptr != 0) heap.free(this.ptr);
+    zfree(this.ptr);
     this.ptr = 0;
     this.len = 0;
     this.cap = 0;
@@ -128,23 +130,6 @@ export function copyBytes(p: usize, n: u32): ArrayBuffer {
   const b = new ArrayBuffer(<i32>n);
   copyMemory(changetype<usize>(b), p, n);
   return b;
-}
-
-/**
- * Do the `n` bytes at `p` equal the bytes of `b`? Eight bytes a step whatever the alignment
- * (memory.compare goes byte by byte when the two differ in alignment, as a key in the input buffer
- * and the stored key mostly do), and under the software MMU every load is a checked one. Inline,
- * so that Dict.find makes no call: a call with a managed argument stores it on the runtime's
- * shadow stack first, and under the software MMU that store is a checked one too.
- */
-// @ts-ignore: decorator
-@inline export function sameBytes(p: usize, n: u32, b: ArrayBuffer): bool {
-  if (<u32>b.byteLength != n) return false;
-  const q = changetype<usize>(b);
-  let i: usize = 0;
-  for (; i + 8 <= <usize>n; i += 8) if (load<u64>(p + i) != load<u64>(q + i)) return false;
-  for (; i < <usize>n; i++) if (load<u8>(p + i) != load<u8>(q + i)) return false;
-  return true;
 }
 
 /** ASCII bytes of a string literal (for constant replies and names). */
@@ -196,9 +181,4 @@ export function parseI64(p: usize, n: u32): bool {
     parsedInt = <i64>v;
   }
   return true;
-}
-
-/** parseI64 on the bytes of `b`. */
-export function parseBufI64(b: ArrayBuffer): bool {
-  return parseI64(changetype<usize>(b), <u32>b.byteLength);
 }

@@ -1,33 +1,31 @@
-// Hash commands (Redis t_hash.c): HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY.
-import { copyBytes, parseBufI64, parsedInt, writeDecimal } from "./bytes";
+// Hash commands (Redis t_hash.c): HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY. A hash's
+// fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
+import { parseI64, parsedInt, writeDecimal } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
 import { DIGITS, addChecked } from "./cmd-strings";
 import { notInteger, wrongArity } from "./errors";
-import { replyArray, replyBulkBuf, replyEmptyArray, replyError, replyInt, replyNil, replyWrongType } from "./reply";
+import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
+import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyWrongType } from "./reply";
 import { db } from "./server-state";
-import { Dict, Entry, TYPE_HASH, created, hashBytes } from "./store";
+import { Rec, TYPE_HASH, hashOf, setStringIn } from "./store";
+import { Table, add, at, find, hashBytes, remove, slotCount } from "./table";
 
 /** The hash at key argument 1, made if absent; null after a WRONGTYPE reply. */
-function hashForWrite(): Dict | null {
+function hashForWrite(): Table | null {
   const e = lookup(1);
   if (e != null) {
     if (e.type != TYPE_HASH) {
       replyWrongType();
       return null;
     }
-    return e.hash;
+    return hashOf(e);
   }
-  const made = db.addMissing(ap(1), al(1));
-  made.type = TYPE_HASH;
-  made.str = null;
-  const h = new Dict();
-  made.hash = h;
-  return h;
+  return hashOf(db.addHash(ap(1), al(1)));
 }
 
 /** The hash at key argument 1; null when absent (wrongType tells a WRONGTYPE reply was sent). */
 let wrongType = false;
-function hashForRead(): Dict | null {
+function hashForRead(): Table | null {
   wrongType = false;
   const e = lookup(1);
   if (e == null) return null;
@@ -36,7 +34,29 @@ function hashForRead(): Dict | null {
     replyWrongType();
     return null;
   }
-  return e.hash;
+  return hashOf(e);
+}
+
+/** The field named by argument `i`, or null. */
+function field(h: Table, i: u32): Rec | null {
+  return find(h, ap(i), al(i), hashBytes(ap(i), al(i)));
+}
+
+/** Sets field `f` (argument index) of `h` to the `n` bytes at `p`; returns whether the field is new. */
+function setField(h: Table, f: u32, p: usize, n: u32): bool {
+  const hash = hashBytes(ap(f), al(f));
+  const r = find(h, ap(f), al(f), hash);
+  if (r != null) {
+    setStringIn(h, r, p, n);
+    return false;
+  }
+  add(h, newString(ap(f), al(f), hash, p, n));
+  return true;
+}
+
+/** Removes key argument 1 once its hash has no field left (Redis deletes empty hashes). */
+function dropIfEmpty(h: Table): void {
+  if (h.count == 0) db.remove(changetype<Rec>(lookup(1)));
 }
 
 export function hset(): void {
@@ -45,9 +65,7 @@ export function hset(): void {
   if (h == null) return;
   let added = 0;
   for (let i: u32 = 2; i < argc; i += 2) {
-    const f = h.findOrAdd(ap(i), al(i));
-    if (created) added++;
-    f.str = copyBytes(ap(i + 1), al(i + 1));
+    if (setField(h, i, ap(i + 1), al(i + 1))) added++;
   }
   replyInt(added);
 }
@@ -55,9 +73,9 @@ export function hset(): void {
 export function hget(): void {
   const h = hashForRead();
   if (wrongType) return;
-  const f: Entry | null = h == null ? null : h.find(ap(2), al(2), hashBytes(ap(2), al(2)));
+  const f: Rec | null = h == null ? null : field(h, 2);
   if (f == null) replyNil();
-  else replyBulkBuf(changetype<ArrayBuffer>(f.str));
+  else replyBulk(valPtr(f), f.valLen);
 }
 
 export function hdel(): void {
@@ -66,13 +84,14 @@ export function hdel(): void {
   if (h == null) return replyInt(0);
   let n = 0;
   for (let i: u32 = 2; i < argc; i++) {
-    const f = h.find(ap(i), al(i), hashBytes(ap(i), al(i)));
+    const f = field(h, i);
     if (f != null) {
-      h.remove(f);
+      remove(h, f);
+      freeRecBlock(f);
       n++;
     }
   }
-  if (h.count == 0) db.remove(changetype<Entry>(lookup(1)));
+  dropIfEmpty(h);
   replyInt(n);
 }
 
@@ -81,11 +100,12 @@ export function hgetall(): void {
   if (wrongType) return;
   if (h == null) return replyEmptyArray();
   replyArray(<i64>h.count * 2);
-  for (let i = 0; i < h.size; i++) {
-    const f = h.at(i);
+  const n = slotCount(h);
+  for (let i: u32 = 0; i < n; i++) {
+    const f = at(h, i);
     if (f == null) continue;
-    replyBulkBuf(f.key);
-    replyBulkBuf(changetype<ArrayBuffer>(f.str));
+    replyBulk(keyPtr(f), f.keyLen);
+    replyBulk(valPtr(f), f.valLen);
   }
 }
 
@@ -98,7 +118,7 @@ export function hlen(): void {
 export function hexists(): void {
   const h = hashForRead();
   if (wrongType) return;
-  replyInt(h != null && h.find(ap(2), al(2), hashBytes(ap(2), al(2))) != null ? 1 : 0);
+  replyInt(h != null && field(h, 2) != null ? 1 : 0);
 }
 
 export function hincrby(): void {
@@ -106,20 +126,17 @@ export function hincrby(): void {
   const by = parsedInt;
   const h = hashForWrite();
   if (h == null) return;
-  const f = h.findOrAdd(ap(2), al(2));
+  const f = field(h, 2);
   let old: i64 = 0;
-  if (!created) {
-    if (!parseBufI64(changetype<ArrayBuffer>(f.str))) return replyError("hash value is not an integer");
+  if (f != null) {
+    if (!parseI64(valPtr(f), f.valLen)) return replyError("hash value is not an integer");
     old = parsedInt;
   }
   if (!addChecked(old, by)) {
-    if (created) {
-      h.remove(f);
-      if (h.count == 0) db.remove(changetype<Entry>(lookup(1)));
-    }
+    dropIfEmpty(h); // a hash made by this command, with no field
     return;
   }
   const v = old + by;
-  f.str = copyBytes(DIGITS, writeDecimal(DIGITS, v));
+  setField(h, 2, DIGITS, writeDecimal(DIGITS, v));
   replyInt(v);
 }

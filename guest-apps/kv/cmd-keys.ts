@@ -2,13 +2,14 @@
 // a line in execute.
 import { ascii, parsedInt } from "./bytes";
 import { now } from "./clock";
-import { charge } from "./gc";
 import { globMatch } from "./glob";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError } from "./errors";
-import { replyArray, replyBulkBuf, replyBulkInt, replyError, replyInt, replyOk, replyStatus } from "./reply";
+import { keyPtr } from "./record";
+import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyOk, replyStatus } from "./reply";
 import { db } from "./server-state";
-import { Entry, TYPE_HASH, TYPE_LIST } from "./store";
+import { Rec, TYPE_HASH, TYPE_LIST } from "./store";
+import { at, nextCursor, scanHome, slotCount } from "./table";
 
 export function del(): void {
   let n = 0;
@@ -28,7 +29,7 @@ export function exists(): void {
   replyInt(n);
 }
 
-function typeName(e: Entry | null): string {
+function typeName(e: Rec | null): string {
   if (e == null) return "none";
   if (e.type == TYPE_HASH) return "hash";
   if (e.type == TYPE_LIST) return "list";
@@ -44,14 +45,15 @@ export function keys(): void {
   const pat = ap(1);
   const pn = al(1);
   const all = pn == 1 && load<u8>(pat) == 0x2a;
-  const found = new Array<ArrayBuffer>();
-  const dict = db.keys;
-  for (let i = 0; i < dict.size; i++) {
-    const e = dict.at(i);
-    if (e != null && (all || globMatch(pat, pn, changetype<usize>(e.key), e.key.byteLength))) found.push(e.key);
+  const found = new Array<usize>();
+  const t = db.keys;
+  const n = slotCount(t);
+  for (let i: u32 = 0; i < n; i++) {
+    const e = at(t, i);
+    if (e != null && (all || globMatch(pat, pn, keyPtr(e), e.keyLen))) found.push(changetype<usize>(e));
   }
   replyArray(found.length);
-  for (let i = 0; i < found.length; i++) replyBulkBuf(unchecked(found[i]));
+  for (let i = 0; i < found.length; i++) replyKey(changetype<Rec>(unchecked(found[i])));
 }
 
 export function scan(): void {
@@ -82,35 +84,38 @@ export function scan(): void {
       return syntaxError();
     }
   }
-  const dict = db.keys;
+  const t = db.keys;
   let c = <u32>cursor;
-  const found = new Array<Entry>();
+  const found = new Array<usize>();
   let budget = count * 10;
-  if (dict.count > 0) {
+  if (t.count > 0) {
     do {
-      dict.scanHome(c, found);
-      c = dict.nextCursor(c);
+      scanHome(t, c, found);
+      c = nextCursor(t, c);
     } while (c != 0 && budget-- > 0 && <i64>found.length < count);
   } else {
     c = 0;
   }
-  const matched = new Array<ArrayBuffer>();
+  const matched = new Array<usize>();
   for (let i = 0; i < found.length; i++) {
-    const e = unchecked(found[i]);
+    const e = changetype<Rec>(unchecked(found[i]));
     if (e.expireAt != 0 && e.expireAt <= now()) continue;
-    if (patArg != 0 && !globMatch(ap(patArg), al(patArg), changetype<usize>(e.key), e.key.byteLength)) continue;
+    if (patArg != 0 && !globMatch(ap(patArg), al(patArg), keyPtr(e), e.keyLen)) continue;
     if (typeArg != 0 && !argIs(typeArg, typeName(e))) continue;
-    matched.push(e.key);
+    matched.push(changetype<usize>(e));
   }
   replyArray(2);
   replyBulkInt(c);
   replyArray(matched.length);
-  for (let i = 0; i < matched.length; i++) replyBulkBuf(unchecked(matched[i]));
+  for (let i = 0; i < matched.length; i++) replyKey(changetype<Rec>(unchecked(matched[i])));
+}
+
+function replyKey(e: Rec): void {
+  replyBulk(keyPtr(e), e.keyLen);
 }
 
 export function flush(): void {
   if (argc > 2 || (argc == 2 && !argIs(1, "async") && !argIs(1, "sync"))) return syntaxError();
-  charge(<u64>memory.size() << 16); // all of the store is garbage: collect after this batch
   db.flush();
   replyOk();
 }

@@ -1,27 +1,28 @@
 // List commands (Redis t_list.c): LPUSH, RPUSH, LPOP, RPOP, LLEN, LRANGE.
-import { copyBytes, parsedInt } from "./bytes";
+import { parsedInt } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
 import { notInteger, wrongArity } from "./errors";
 import {
-  replyArray, replyBulkBuf, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyWrongType,
+  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyWrongType,
 } from "./reply";
 import { db } from "./server-state";
-import { Deque, TYPE_LIST } from "./store";
+import { List, freeItem, itemAt, itemData, itemLen, popBack, popFront, pushBack, pushFront } from "./list";
+import { TYPE_LIST, listOf } from "./store";
+
+/** Replies with an item taken out of its list, and frees it. */
+function replyTaken(item: usize): void {
+  replyBulk(itemData(item), itemLen(item));
+  freeItem(item);
+}
 
 export function push(front: bool): void {
   let e = lookup(1);
   if (e != null && e.type != TYPE_LIST) return replyWrongType();
-  if (e == null) {
-    e = db.addMissing(ap(1), al(1));
-    e.type = TYPE_LIST;
-    e.str = null;
-    e.list = new Deque();
-  }
-  const list = changetype<Deque>(e.list);
+  if (e == null) e = db.addList(ap(1), al(1));
+  const list = listOf(e);
   for (let i: u32 = 2; i < argc; i++) {
-    const v = copyBytes(ap(i), al(i));
-    if (front) list.pushFront(v);
-    else list.pushBack(v);
+    if (front) pushFront(list, ap(i), al(i));
+    else pushBack(list, ap(i), al(i));
   }
   replyInt(list.length);
 }
@@ -37,13 +38,13 @@ export function pop(front: bool, name: string): void {
   const e = lookup(1);
   if (e == null) return hasCount ? replyNullArray() : replyNil();
   if (e.type != TYPE_LIST) return replyWrongType();
-  const list = changetype<Deque>(e.list);
+  const list = listOf(e);
   if (!hasCount) {
-    replyBulkBuf(front ? list.popFront() : list.popBack());
+    replyTaken(front ? popFront(list) : popBack(list));
   } else {
     const n = min<i64>(count, list.length);
     replyArray(n);
-    for (let i: i64 = 0; i < n; i++) replyBulkBuf(front ? list.popFront() : list.popBack());
+    for (let i: i64 = 0; i < n; i++) replyTaken(front ? popFront(list) : popBack(list));
   }
   if (list.length == 0) db.remove(e);
 }
@@ -52,7 +53,7 @@ export function llen(): void {
   const e = lookup(1);
   if (e == null) replyInt(0);
   else if (e.type != TYPE_LIST) replyWrongType();
-  else replyInt(changetype<Deque>(e.list).length);
+  else replyInt(listOf(e).length);
 }
 
 export function lrange(): void {
@@ -63,7 +64,7 @@ export function lrange(): void {
   const e = lookup(1);
   if (e == null) return replyEmptyArray();
   if (e.type != TYPE_LIST) return replyWrongType();
-  const list = changetype<Deque>(e.list);
+  const list: List = listOf(e);
   const len = <i64>list.length;
   if (start < 0) start += len;
   if (stop < 0) stop += len;
@@ -71,5 +72,8 @@ export function lrange(): void {
   if (start > stop || start >= len) return replyEmptyArray();
   if (stop >= len) stop = len - 1;
   replyArray(stop - start + 1);
-  for (let i = start; i <= stop; i++) replyBulkBuf(list.at(<u32>i));
+  for (let i = start; i <= stop; i++) {
+    const item = itemAt(list, <u32>i);
+    replyBulk(itemData(item), itemLen(item));
+  }
 }

@@ -1,13 +1,40 @@
-// Server commands: INFO (Redis server.c) and CONFIG GET (config.c). COMMAND is in commands.ts,
+// INFO (Redis server.c, genRedisInfoString). CONFIG is in cmd-config.ts; COMMAND is in commands.ts,
 // beside the table it describes.
-import { ascii } from "./bytes";
-import { maxBulk } from "./conn";
 import { now } from "./clock";
-import { globMatch } from "./glob";
-import { al, ap, argIs, argText, argc } from "./args";
-import { unknownSubcommand, wrongArity } from "./errors";
-import { replyArray, replyBulkText } from "./reply";
+import { POLICY_NAMES, maxmemory, maxmemoryPolicy } from "./config";
+import { evictedKeys } from "./evict";
+import { argText, argc } from "./args";
+import { replyBulkText } from "./reply";
 import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
+import { keyspaceHits, keyspaceMisses } from "./store";
+import { peakMemory, usedMemory } from "./zmalloc";
+
+/** Redis's bytesToHuman (server.c): B below 1 KiB, else K, M, G, T with two decimals. */
+export function humanBytes(n: u64): string {
+  if (n < 1024) return n.toString() + "B";
+  const units = ["K", "M", "G", "T"];
+  let div: u64 = 1024;
+  let u = 0;
+  while (u < 3 && n >= div << 10) {
+    div <<= 10;
+    u++;
+  }
+  const hundredths = (n * 100 + (div >> 1)) / div;
+  const frac = hundredths % 100;
+  return (hundredths / 100).toString() + "." + (frac < 10 ? "0" : "") + frac.toString() + units[u];
+}
+
+/** `v` with two decimals, as C's "%.2f" prints it. */
+function twoDecimals(v: f64): string {
+  const hundredths = <u64>Math.round(v * 100);
+  const frac = hundredths % 100;
+  return (hundredths / 100).toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+}
+
+/** used / peak as Redis's used_memory_peak_perc: "%.2f%%". */
+function percent(used: u64, peak: u64): string {
+  return twoDecimals(peak == 0 ? 0 : <f64>used * 100 / <f64>peak) + "%";
+}
 
 const INFO_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "keyspace"];
 
@@ -18,19 +45,32 @@ function infoSection(name: string): string {
   }
   if (name == "clients") return "# Clients\r\nconnected_clients:" + connectedClients.toString() + "\r\n";
   if (name == "memory") {
-    const bytes = <i64>memory.size() << 16;
-    return "# Memory\r\nused_memory:" + bytes.toString() + "\r\nused_memory_human:" + (bytes >> 20).toString() + "M\r\n" +
-      "maxmemory:0\r\n";
+    // used_memory: what kv's records, tables and buffers hold now (zmalloc.ts); used_memory_rss:
+    // the enclave's linear memory, which never shrinks (Wasm memory only grows), so that their
+    // ratio (mem_fragmentation_ratio) shows what deletes left for reuse.
+    const used = usedMemory();
+    const peak = peakMemory();
+    const rss = <u64>memory.size() << 16;
+    return "# Memory\r\nused_memory:" + used.toString() + "\r\nused_memory_human:" + humanBytes(used) +
+      "\r\nused_memory_rss:" + rss.toString() + "\r\nused_memory_rss_human:" + humanBytes(rss) +
+      "\r\nused_memory_peak:" + peak.toString() + "\r\nused_memory_peak_human:" + humanBytes(peak) +
+      "\r\nused_memory_peak_perc:" + percent(used, peak) +
+      "\r\nmaxmemory:" + maxmemory.toString() + "\r\nmaxmemory_human:" + humanBytes(maxmemory) +
+      "\r\nmaxmemory_policy:" + POLICY_NAMES[maxmemoryPolicy] +
+      "\r\nmem_fragmentation_ratio:" + twoDecimals(used == 0 ? 0 : <f64>rss / <f64>used) +
+      "\r\nmem_allocator:tlsf\r\n";
   }
   if (name == "persistence") return "# Persistence\r\nloading:0\r\n";
   if (name == "stats") {
     return "# Stats\r\ntotal_connections_received:" + connectionsReceived.toString() + "\r\ntotal_commands_processed:" +
-      commandsProcessed.toString() + "\r\nexpired_keys:" + db.expiredKeys.toString() + "\r\n";
+      commandsProcessed.toString() + "\r\nexpired_keys:" + db.expiredKeys.toString() + "\r\nevicted_keys:" +
+      evictedKeys.toString() + "\r\nkeyspace_hits:" + keyspaceHits.toString() + "\r\nkeyspace_misses:" +
+      keyspaceMisses.toString() + "\r\n";
   }
   // keyspace: Redis leaves the db0 line out when the database is empty.
   db.purge();
   let s = "# Keyspace\r\n";
-  if (db.keys.count > 0) s += "db0:keys=" + db.keys.count.toString() + ",expires=" + db.expiring.length.toString() + ",avg_ttl=0\r\n";
+  if (db.keys.count > 0) s += "db0:keys=" + db.keys.count.toString() + ",expires=" + db.expiringCount.toString() + ",avg_ttl=0\r\n";
   return s;
 }
 
@@ -50,34 +90,4 @@ export function info(): void {
     text += infoSection(name);
   }
   replyBulkText(text);
-}
-
-/** CONFIG GET answers for these parameters (what redis-benchmark and clients ask for). */
-function configValue(name: string): string {
-  if (name == "save") return "";
-  if (name == "appendonly") return "no";
-  if (name == "proto-max-bulk-len") return maxBulk.toString();
-  if (name == "maxmemory") return "0";
-  if (name == "databases") return "1";
-  return "";
-}
-const CONFIG_NAMES = ["save", "appendonly", "proto-max-bulk-len", "maxmemory", "databases"];
-
-export function config(): void {
-  if (!argIs(1, "get")) return unknownSubcommand("CONFIG");
-  if (argc < 3) return wrongArity("config|get");
-  const pairs = new Array<string>();
-  for (let i = 0; i < CONFIG_NAMES.length; i++) {
-    const name = CONFIG_NAMES[i];
-    const bytes = ascii(name);
-    for (let j: u32 = 2; j < argc; j++) {
-      if (globMatch(ap(j), al(j), changetype<usize>(bytes), bytes.byteLength)) {
-        pairs.push(name);
-        pairs.push(configValue(name));
-        break;
-      }
-    }
-  }
-  replyArray(pairs.length);
-  for (let i = 0; i < pairs.length; i++) replyBulkText(pairs[i]);
 }

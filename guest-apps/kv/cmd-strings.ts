@@ -1,36 +1,28 @@
 // String commands (Redis t_string.c): SET, GET, GETSET, MGET, MSET, INCR, INCRBY, DECR, DECRBY,
 // APPEND, STRLEN.
-import { copyBytes, copyMemory, parseBufI64, parsedInt, writeDecimal } from "./bytes";
+import { copyMemory, parseI64, parsedInt, writeDecimal } from "./bytes";
 import { maxBulk } from "./conn";
 import { now } from "./clock";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError, wrongArity } from "./errors";
-import { replyArray, replyBulkBuf, replyError, replyInt, replyNil, replyOk, replyWrongType } from "./reply";
+import { replyArray, replyBulk, replyError, replyInt, replyNil, replyOk, replyWrongType } from "./reply";
 import { db } from "./server-state";
-import { Entry, TYPE_STRING } from "./store";
+import { Rec, TYPE_STRING } from "./store";
+import { valPtr } from "./record";
 
 /**
  * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
- * `found` is what lookup(k), the last lookup, returned.
+ * `found` is what lookup(k), the last lookup, returned. Returns the key's record.
  */
-function setString(k: u32, v: u32, keepTtl: bool, found: Entry | null): Entry {
-  const e = found != null ? found : db.addMissing(ap(k), al(k));
-  if (e.expireAt != 0 && !keepTtl) db.clearExpiry(e);
-  storeString(e, ap(v), al(v));
-  return e;
+function setString(k: u32, v: u32, keepTtl: bool, found: Rec | null): Rec {
+  if (found == null) return db.addString(ap(k), al(k), ap(v), al(v));
+  if (found.expireAt != 0 && !keepTtl) db.clearExpiry(found);
+  return db.setString(found, ap(v), al(v));
 }
 
-function storeString(e: Entry, p: usize, n: u32): void {
-  if (e.type == TYPE_STRING) {
-    const old = e.str;
-    if (old != null && <u32>old.byteLength == n) copyMemory(changetype<usize>(old), p, n); // same size: reuse the buffer
-    else e.str = copyBytes(p, n);
-    return;
-  }
-  e.str = copyBytes(p, n);
-  e.type = TYPE_STRING;
-  e.hash = null;
-  e.list = null;
+// @ts-ignore: decorator
+@inline function replyValue(r: Rec): void {
+  replyBulk(valPtr(r), r.valLen);
 }
 
 const FLAG_NX = 1, FLAG_XX = 2, FLAG_GET = 4, FLAG_KEEPTTL = 8, FLAG_EX = 16, FLAG_PX = 32, FLAG_EXAT = 64, FLAG_PXAT = 128;
@@ -79,7 +71,7 @@ export function set(): void {
   if (flags & FLAG_GET) {
     if (e == null) replyNil();
     else if (e.type != TYPE_STRING) return replyWrongType();
-    else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+    else replyValue(e);
   }
   if (((flags & FLAG_NX) && e != null) || ((flags & FLAG_XX) && e == null)) {
     if (!(flags & FLAG_GET)) replyNil();
@@ -97,14 +89,14 @@ export function get(): void {
   const e = lookup(1);
   if (e == null) replyNil();
   else if (e.type != TYPE_STRING) replyWrongType();
-  else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+  else replyValue(e);
 }
 
 export function getset(): void {
   const e = lookup(1);
   if (e != null && e.type != TYPE_STRING) return replyWrongType();
   if (e == null) replyNil();
-  else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+  else replyValue(e);
   setString(1, 2, false, e);
 }
 
@@ -113,7 +105,7 @@ export function mget(): void {
   for (let i: u32 = 1; i < argc; i++) {
     const e = lookup(i);
     if (e == null || e.type != TYPE_STRING) replyNil();
-    else replyBulkBuf(changetype<ArrayBuffer>(e.str));
+    else replyValue(e);
   }
 }
 
@@ -143,13 +135,14 @@ export function incrBy(by: i64): void {
   let old: i64 = 0;
   if (e != null) {
     if (e.type != TYPE_STRING) return replyWrongType();
-    if (!parseBufI64(changetype<ArrayBuffer>(e.str))) return notInteger();
+    if (!parseI64(valPtr(e), e.valLen)) return notInteger();
     old = parsedInt;
   }
   if (!addChecked(old, by)) return;
   const v = old + by;
-  const target = e != null ? e : db.addMissing(ap(1), al(1));
-  storeString(target, DIGITS, writeDecimal(DIGITS, v));
+  const n = writeDecimal(DIGITS, v);
+  if (e == null) db.addString(ap(1), al(1), DIGITS, n);
+  else db.setString(e, DIGITS, n);
   replyInt(v);
 }
 
@@ -168,13 +161,11 @@ export function append(): void {
     return;
   }
   if (e.type != TYPE_STRING) return replyWrongType();
-  const old = changetype<ArrayBuffer>(e.str);
-  const total = <u64>old.byteLength + <u64>n;
+  const had = e.valLen;
+  const total = <u64>had + <u64>n;
   if (total > <u64>maxBulk) return replyError("string exceeds maximum allowed size (proto-max-bulk-len)");
-  const grown = new ArrayBuffer(<i32>total);
-  memory.copy(changetype<usize>(grown), changetype<usize>(old), old.byteLength);
-  memory.copy(changetype<usize>(grown) + old.byteLength, ap(2), n);
-  e.str = grown;
+  const grown = db.resizeString(e, <u32>total);
+  copyMemory(valPtr(grown) + had, ap(2), n);
   replyInt(<i64>total);
 }
 
@@ -182,5 +173,5 @@ export function strlen(): void {
   const e = lookup(1);
   if (e == null) replyInt(0);
   else if (e.type != TYPE_STRING) replyWrongType();
-  else replyInt(changetype<ArrayBuffer>(e.str).byteLength);
+  else replyInt(e.valLen);
 }

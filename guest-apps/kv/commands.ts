@@ -25,6 +25,7 @@
 //   ERR invalid cursor                                                  SCAN
 //   ERR Client names cannot contain spaces, newlines or special characters.   CLIENT SETNAME
 //   ERR Protocol error: ...  (then the connection closes)               conn.ts
+//   OOM command not allowed when used memory > 'maxmemory'.             shared.oomerr (evict.ts)
 import { ascii, parsedInt } from "./bytes";
 import { Conn } from "./conn";
 import { al, ap, argInt, argIs, argText, argc, useArgs } from "./args";
@@ -34,12 +35,17 @@ import { expire, persist, ttl } from "./cmd-expire";
 import { hdel, hexists, hget, hgetall, hincrby, hlen, hset } from "./cmd-hashes";
 import { llen, lrange, pop, push } from "./cmd-lists";
 import { client, ping, select } from "./cmd-connection";
-import { config, info } from "./cmd-server";
+import { config } from "./cmd-config";
+import { info } from "./cmd-server";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyNullArray, replyOk, replyStatus,
+  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyNullArray, replyOk, replyOom, replyStatus,
 } from "./reply";
 import { countCommand, db } from "./server-state";
+import { readsTouch } from "./access-clock";
+import { maxmemory } from "./config";
+import { EVICT_FAIL, performEvictions } from "./evict";
+import { lookupMode } from "./store";
 
 // Command ids.
 const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DEL = 7, EXISTS = 8, MGET = 9,
@@ -57,18 +63,18 @@ const commands: Array<Command> = [
   new Command("echo", ECHO, 2, "fast", 0, 0),
   new Command("quit", QUIT, -1, "fast", 0, 0),
   new Command("select", SELECT, 2, "fast", 0, 0),
-  new Command("set", SET, -3, "write", 1, 1),
+  new Command("set", SET, -3, "write denyoom", 1, 1),
   new Command("get", GET, 2, "readonly fast", 1, 1),
-  new Command("getset", GETSET, 3, "write fast", 1, 1),
+  new Command("getset", GETSET, 3, "write denyoom fast", 1, 1),
   new Command("del", DEL, -2, "write", 1, -1),
   new Command("exists", EXISTS, -2, "readonly fast", 1, -1),
   new Command("mget", MGET, -2, "readonly fast", 1, -1),
-  new Command("mset", MSET, -3, "write", 1, -1),
-  new Command("incr", INCR, 2, "write fast", 1, 1),
-  new Command("incrby", INCRBY, 3, "write fast", 1, 1),
-  new Command("decr", DECR, 2, "write fast", 1, 1),
-  new Command("decrby", DECRBY, 3, "write fast", 1, 1),
-  new Command("append", APPEND, 3, "write", 1, 1),
+  new Command("mset", MSET, -3, "write denyoom", 1, -1),
+  new Command("incr", INCR, 2, "write denyoom fast", 1, 1),
+  new Command("incrby", INCRBY, 3, "write denyoom fast", 1, 1),
+  new Command("decr", DECR, 2, "write denyoom fast", 1, 1),
+  new Command("decrby", DECRBY, 3, "write denyoom fast", 1, 1),
+  new Command("append", APPEND, 3, "write denyoom fast", 1, 1),
   new Command("strlen", STRLEN, 2, "readonly fast", 1, 1),
   new Command("expire", EXPIRE, -3, "write fast", 1, 1),
   new Command("pexpire", PEXPIRE, -3, "write fast", 1, 1),
@@ -81,15 +87,15 @@ const commands: Array<Command> = [
   new Command("dbsize", DBSIZE, 1, "readonly fast", 0, 0),
   new Command("flushdb", FLUSHDB, -1, "write", 0, 0),
   new Command("flushall", FLUSHALL, -1, "write", 0, 0),
-  new Command("hset", HSET, -4, "write fast", 1, 1),
+  new Command("hset", HSET, -4, "write denyoom fast", 1, 1),
   new Command("hget", HGET, 3, "readonly fast", 1, 1),
   new Command("hdel", HDEL, -3, "write fast", 1, 1),
   new Command("hgetall", HGETALL, 2, "readonly", 1, 1),
   new Command("hlen", HLEN, 2, "readonly fast", 1, 1),
   new Command("hexists", HEXISTS, 3, "readonly fast", 1, 1),
-  new Command("hincrby", HINCRBY, 4, "write fast", 1, 1),
-  new Command("lpush", LPUSH, -3, "write fast", 1, 1),
-  new Command("rpush", RPUSH, -3, "write fast", 1, 1),
+  new Command("hincrby", HINCRBY, 4, "write denyoom fast", 1, 1),
+  new Command("lpush", LPUSH, -3, "write denyoom fast", 1, 1),
+  new Command("rpush", RPUSH, -3, "write denyoom fast", 1, 1),
   new Command("lpop", LPOP, -2, "write fast", 1, 1),
   new Command("rpop", RPOP, -2, "write fast", 1, 1),
   new Command("llen", LLEN, 2, "readonly fast", 1, 1),
@@ -108,8 +114,24 @@ const MAX_NAME = 8;
 const NAME_SLOTS = 128;
 const names = new StaticArray<u64>(NAME_SLOTS);
 const ids = new StaticArray<i32>(NAME_SLOTS);
-/** Each command's arity, by id: execute holds no Command reference (see its comment on the shadow stack). */
+/** Each command's arity and flags, by id: execute holds no Command reference (see its comment on the shadow stack). */
 const arities = new StaticArray<i32>(NAME_SLOTS);
+const flagBits = new StaticArray<i32>(NAME_SLOTS);
+
+// Flags execute acts on: Redis's write and denyoom (refused with -OOM above maxmemory: evict.ts),
+// and Redis's LOOKUP_NOTOUCH, which some read commands pass to leave the access clock alone (db.c:
+// EXISTS, TYPE; expire.c: TTL, PTTL).
+const F_WRITE = 1, F_DENYOOM = 2, F_NOTOUCH = 4;
+const NOTOUCH_IDS = [EXISTS, TYPE, TTL, PTTL];
+
+function flagsOf(c: Command): i32 {
+  const words = c.flags.split(" ");
+  let f = 0;
+  if (words.includes("write")) f |= F_WRITE;
+  if (words.includes("denyoom")) f |= F_DENYOOM;
+  if (NOTOUCH_IDS.includes(c.id)) f |= F_NOTOUCH;
+  return f;
+}
 
 // @ts-ignore: decorator
 @inline function nameSlot(key: u64): i32 {
@@ -139,6 +161,7 @@ export function initCommands(): void {
     unchecked((names[s] = key));
     unchecked((ids[s] = i | (name.byteLength << 8)));
     unchecked((arities[i] = c.arity));
+    unchecked((flagBits[i] = flagsOf(c)));
   }
 }
 
@@ -179,6 +202,10 @@ export function execute(c: Conn): void {
     wrongArity(commands[id].name);
     return;
   }
+  const flags = unchecked(flagBits[id]);
+  if (maxmemory != 0 && performEvictions() == EVICT_FAIL && (flags & F_DENYOOM) != 0) return replyOom();
+  const write = (flags & F_WRITE) != 0;
+  lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
   switch (id) {
     case PING: ping(); break;

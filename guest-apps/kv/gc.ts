@@ -3,10 +3,13 @@
 // managed locals to linear memory (each spill a checked store under the software MMU). That
 // collector runs only when called, and sees only the roots reachable from globals: it is safe only
 // when no managed reference lives on the wasm stack alone, i.e. at the very end of an export. So
-// every export ends with collectIfDue(), which collects once the bytes that moved through kv since
-// the last collection (requests in, replies out: what garbage is made of) reach half the memory,
-// so that a collection's cost (a mark of everything live) is paid back over as many bytes.
-const MIN_BYTES: u64 = 1 << 20;
+// every export that may leave garbage ends with collectIfDue().
+//
+// The store is not managed (record.ts, zmalloc.ts): the collector marks only the connections and a
+// few tables, and garbage comes only from slow paths (error texts, INFO, KEYS and SCAN's lists), so
+// a collection is cheap and its cost does not grow with the data. It runs once COLLECT_BYTES of
+// requests and replies (a proxy for the work that may have made garbage) have passed since the last.
+const COLLECT_BYTES: u64 = 1 << 20;
 
 let traffic: u64 = 0;
 
@@ -17,13 +20,7 @@ export function charge(n: u64): void {
 
 /** Collects if enough has been charged. Call only at the end of an export (see above). */
 export function collectIfDue(): void {
-  const due = max<u64>(MIN_BYTES, (<u64>memory.size() << 16) >> 1);
-  if (traffic < due) return;
-  collectNow();
-}
-
-/** Collects now: after work that dropped much at once (a restore replacing the store). */
-export function collectNow(): void {
+  if (traffic < COLLECT_BYTES) return;
   traffic = 0;
   __collect();
 }

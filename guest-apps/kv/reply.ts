@@ -12,6 +12,7 @@ export function replyTo(buf: ByteBuf): void {
 const NULL_ARRAY = ascii("*-1\r\n");
 const EMPTY_ARRAY = ascii("*0\r\n");
 const WRONGTYPE = ascii("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+const OOM = ascii("-OOM command not allowed when used memory > 'maxmemory'.\r\n");
 
 /**
  * Where `n` more bytes of output go (room made for them); the caller stores them there, then
@@ -57,6 +58,11 @@ export function replyEmptyArray(): void {
 
 export function replyWrongType(): void {
   out.putBuf(WRONGTYPE);
+}
+
+/** Redis's shared.oomerr: a command that may grow memory, refused above maxmemory (evict.ts). */
+export function replyOom(): void {
+  out.putBuf(OOM);
 }
 
 /** A simple string (`+...`) of bytes known to hold no CR or LF. */

@@ -5,8 +5,9 @@ import { Db } from "./store";
 /** The one database (SELECT 0). */
 export let db = new Db();
 
-/** Replaces the database (a restored snapshot). */
+/** Replaces the database (a restored snapshot), freeing the old one. */
 export function replaceDb(restored: Db): void {
+  db.free();
   db = restored;
 }
 

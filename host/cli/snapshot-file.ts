@@ -10,8 +10,10 @@
 //   0x18  8 B  length of the body
 //   0x20  ...  the sealed body (snapshot_read's bytes)
 //
-// Writing never loses the previous snapshot: a temporary file in the same directory, fsync,
-// rename over the old one, fsync the directory.
+// Both directions stream: the body is written piece by piece as the guest seals it (the header,
+// written last, gives its length) and read back in pieces, so the host never holds a whole
+// snapshot either. Writing never loses the previous snapshot: a temporary file in the same
+// directory, fsync, rename over the old one, fsync the directory.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -27,46 +29,75 @@ export class SnapshotFileError extends CliError {
   override name = "SnapshotFileError";
 }
 
+/** Bytes read from the file at a time when it is loaded. */
+const READ_PIECE = 1 << 20;
+
 export interface StoredSnapshot {
-  body: Uint8Array;
+  /** Bytes of the sealed body. */
+  length: number;
   /** The counter value the header records (untrusted). */
   counter: number;
+  /** The body, read from the file in pieces as they are consumed. */
+  pieces(): Generator<Uint8Array>;
 }
 
-export function encodeSnapshotFile(body: Uint8Array, counter: number): Buffer {
+export function encodeSnapshotHeader(length: number, counter: number): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(VERSION, 0x08);
   header.writeBigUInt64LE(BigInt(Math.max(0, counter)), 0x10);
-  header.writeBigUInt64LE(BigInt(body.length), 0x18);
-  return Buffer.concat([header, body]);
+  header.writeBigUInt64LE(BigInt(length), 0x18);
+  return header;
 }
 
-/** Parses a snapshot file's bytes; throws SnapshotFileError naming what is wrong with `file`. */
-export function decodeSnapshotFile(bytes: Uint8Array, file: string): StoredSnapshot {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < HEADER_BYTES) throw new SnapshotFileError(`${file} is ${b.length} bytes, shorter than a snapshot header (${HEADER_BYTES}): it is truncated`);
+/** Checks a snapshot file's header against the file's size; throws SnapshotFileError naming what is wrong with `file`. */
+export function decodeSnapshotHeader(header: Uint8Array, fileSize: number, file: string): { length: number; counter: number } {
+  const b = Buffer.from(header.buffer, header.byteOffset, header.byteLength);
+  if (fileSize < HEADER_BYTES) throw new SnapshotFileError(`${file} is ${fileSize} bytes, shorter than a snapshot header (${HEADER_BYTES}): it is truncated`);
   if (!b.subarray(0, 8).equals(MAGIC)) throw new SnapshotFileError(`${file} is not a snapshot file (bad magic)`);
   const version = b.readUInt32LE(0x08);
   if (version !== VERSION) throw new SnapshotFileError(`${file} has snapshot format version ${version}; this host reads version ${VERSION}`);
   const counter = b.readBigUInt64LE(0x10);
   const length = b.readBigUInt64LE(0x18);
-  if (length !== BigInt(b.length - HEADER_BYTES)) {
-    throw new SnapshotFileError(`${file} holds ${b.length - HEADER_BYTES} bytes of snapshot, but its header says ${length}: it is truncated or damaged`);
+  if (length !== BigInt(fileSize - HEADER_BYTES)) {
+    throw new SnapshotFileError(`${file} holds ${fileSize - HEADER_BYTES} bytes of snapshot, but its header says ${length}: it is truncated or damaged`);
   }
-  return { body: new Uint8Array(b.subarray(HEADER_BYTES)), counter: Number(counter) };
+  return { length: fileSize - HEADER_BYTES, counter: Number(counter) };
 }
 
-/** Reads DIR's snapshot, or null if there is none. */
+/** Opens DIR's snapshot (its header checked), or null if there is none. */
 export function readSnapshotFile(file: string): StoredSnapshot | null {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, "r");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new SnapshotFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  return decodeSnapshotFile(bytes, file);
+  try {
+    const size = fs.fstatSync(fd).size;
+    const header = Buffer.alloc(HEADER_BYTES);
+    fs.readSync(fd, header, 0, HEADER_BYTES, 0);
+    const { length, counter } = decodeSnapshotHeader(header, size, file);
+    return { length, counter, pieces: () => readPieces(file, length) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function* readPieces(file: string, length: number): Generator<Uint8Array> {
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(Math.min(READ_PIECE, Math.max(length, 1)));
+    for (let at = 0; at < length; ) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, length - at), HEADER_BYTES + at);
+      if (n === 0) throw new SnapshotFileError(`${file} ended after ${at} of its ${length} bytes: it changed while it was read`);
+      yield buf.subarray(0, n);
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Removes temporary files a crash in the middle of writeSnapshotFile left next to `file`; returns how many. */
@@ -77,15 +108,32 @@ export function removeStaleTemporaries(file: string): number {
   return stale.length;
 }
 
-/** Atomically replaces `file` with the snapshot; returns the bytes written. */
-export function writeSnapshotFile(file: string, body: Uint8Array, counter: number): number {
-  const data = encodeSnapshotFile(body, counter);
+/**
+ * Atomically replaces `file` with a snapshot whose body `produce` streams: it gets a `write`
+ * function for each piece, in order, and returns the counter value sealed into the snapshot. If
+ * `produce` throws, the old file stays and its error is passed on. Returns the bytes written.
+ */
+export function writeSnapshotFile(file: string, produce: (write: (piece: Uint8Array) => void) => number): number {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  let fd: number;
   try {
-    const fd = fs.openSync(tmp, "wx", 0o600);
+    fd = fs.openSync(tmp, "wx", 0o600);
+  } catch (e) {
+    throw new SnapshotFileError(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let length = 0;
+  try {
+    const writeAll = (bytes: Uint8Array, position: number) => {
+      for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at, position + at);
+    };
+    let counter: number;
     try {
-      let at = 0;
-      while (at < data.length) at += fs.writeSync(fd, data, at, data.length - at);
+      writeAll(encodeSnapshotHeader(0, 0), 0); // the real header goes in once the length is known
+      counter = produce((piece) => {
+        writeAll(piece, HEADER_BYTES + length);
+        length += piece.length;
+      });
+      writeAll(encodeSnapshotHeader(length, counter), 0);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -93,7 +141,8 @@ export function writeSnapshotFile(file: string, body: Uint8Array, counter: numbe
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw new SnapshotFileError(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    if (!(e instanceof Error) || (e as NodeJS.ErrnoException).code === undefined) throw e; // the producer's own error
+    throw new SnapshotFileError(`cannot write ${file}: ${e.message}`);
   }
   const dir = fs.openSync(path.dirname(file), "r");
   try {
@@ -101,5 +150,5 @@ export function writeSnapshotFile(file: string, body: Uint8Array, counter: numbe
   } finally {
     fs.closeSync(dir);
   }
-  return data.length;
+  return HEADER_BYTES + length;
 }

@@ -8,9 +8,11 @@
  * Version of the guest ABI (the `enclave` and `env` imports and their semantics). It is part of
  * the enclave measurement (measurement.ts, ABI record), so a verifier knows which host interface
  * an enclave was launched against. Bump it on any change. Version 2 added `enclave.counter_read`
- * and `enclave.counter_advance`.
+ * and `enclave.counter_advance`. Version 3 made a server app's snapshots streams: `snapshot_begin`
+ * returns 0 instead of the total size, and `snapshot_read` returns the bytes of each piece, 0 at the
+ * end, or a status below zero.
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Bytes a sealed blob has beyond its data: the blob header (sealing.ts, blob format). */
 export const SEAL_OVERHEAD = 36;

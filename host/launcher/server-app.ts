@@ -67,9 +67,9 @@ interface SharedRange {
   view(): Uint8Array;
 }
 
-export interface Snapshot {
-  /** The sealed bytes, as the guest produced them. */
-  bytes: Uint8Array;
+export interface SnapshotInfo {
+  /** Bytes of the sealed snapshot. */
+  bytes: number;
   /** The counter value sealed into it (the counter's value before, plus one). */
   counter: number;
 }
@@ -181,26 +181,24 @@ export class ServerApp {
   }
 
   /**
-   * Serialises and seals the guest's whole state (snapshot_begin, snapshot_read until done). Store
-   * the bytes durably, then call commitSnapshot.
+   * Streams a sealed snapshot of the guest's whole state to `sink`, in pieces of at most outCap
+   * bytes as the guest seals them (snapshot_begin, then snapshot_read until it says 0), so neither
+   * side ever holds all of it. Store the pieces durably, in order, then call commitSnapshot.
    */
-  snapshot(): Snapshot {
+  snapshot(sink: (piece: Uint8Array) => void): SnapshotInfo {
     this.needSnapshots();
     const before = this.counter();
-    const total = this.call("snapshot_begin");
-    if (total < 0) throw this.statusError("snapshot", total);
-    const bytes = new Uint8Array(total);
-    let at = 0;
+    const status = this.call("snapshot_begin");
+    if (status < 0) throw this.statusError("snapshot", status);
+    let bytes = 0;
     for (;;) {
-      const n = this.call("snapshot_read") >>> 0;
+      const n = this.call("snapshot_read") | 0;
       if (n === 0) break;
-      if (n > this.outCap || at + n > total) {
-        throw this.stop(`snapshot_read returned ${n} bytes at offset ${at} of a ${total}-byte snapshot (io_out holds ${this.outCap})`);
-      }
-      bytes.set(this.readOut(n), at);
-      at += n;
+      if (n < 0) throw this.statusError("snapshot", n);
+      if (n > this.outCap) throw this.stop(`snapshot_read returned ${n} bytes, more than io_out holds (${this.outCap})`);
+      sink(this.readOut(n));
+      bytes += n;
     }
-    if (at !== total) throw this.stop(`the snapshot is ${at} bytes, but snapshot_begin announced ${total}`);
     return { bytes, counter: (before ?? -1) + 1 };
   }
 
@@ -211,19 +209,23 @@ export class ServerApp {
   }
 
   /**
-   * Replaces the guest's state with a sealed snapshot. Throws SnapshotError: "refused" (modified,
-   * truncated, or sealed by another enclave or platform), "rollback" (older than the counter; only
-   * without allowRollback), "unavailable" (no sealing: a native run).
+   * Replaces the guest's state with a sealed snapshot of `total` bytes, given in `pieces` of any
+   * size (fed to the guest at most inCap bytes at a time; it unseals and loads chunk by chunk).
+   * Throws SnapshotError: "refused" (modified, truncated, or sealed by another enclave or
+   * platform), "rollback" (older than the counter; only without allowRollback), "unavailable" (no
+   * sealing: a native run), "bad-call" (the pieces do not add up to `total`).
    */
-  restore(bytes: Uint8Array, allowRollback: boolean): void {
+  restore(total: number, pieces: Iterable<Uint8Array>, allowRollback: boolean): void {
     this.needSnapshots();
-    let status = this.call("restore_begin", bytes.length);
+    let status = this.call("restore_begin", total);
     if (status < 0) throw this.statusError("restore", status);
-    for (let at = 0; at < bytes.length; at += this.inCap) {
-      const chunk = bytes.subarray(at, Math.min(bytes.length, at + this.inCap));
-      this.writeIn(chunk);
-      status = this.call("restore_feed", chunk.length);
-      if (status < 0) throw this.statusError("restore", status);
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.length; at += this.inCap) {
+        const chunk = piece.subarray(at, Math.min(piece.length, at + this.inCap));
+        this.writeIn(chunk);
+        status = this.call("restore_feed", chunk.length);
+        if (status < 0) throw this.statusError("restore", status);
+      }
     }
     status = this.call("restore_end", allowRollback ? 1 : 0);
     if (status < 0) throw this.statusError("restore", status);
@@ -249,7 +251,10 @@ export class ServerApp {
       case SNAPSHOT_ROLLBACK:
         return new SnapshotError("rollback", `${what}: the snapshot is older than the enclave's counter (a rollback)`);
       case SNAPSHOT_BAD_CALL:
-        return new SnapshotError("bad-call", `${what}: the enclave says the calls came out of order or the sizes do not add up`);
+        return new SnapshotError(
+          "bad-call",
+          `${what}: the enclave says the calls came out of order or the sizes do not add up (a request served during a snapshot cancels it)`,
+        );
       default:
         return new SnapshotError("bad-call", `${what}: the enclave returned the unknown status ${status}`);
     }

@@ -52,13 +52,13 @@ describe("kv --data", () => {
     expect(await c.call("SET", "binary", Buffer.from([0, 1, 0xff]))).toBe(status("OK"));
     c.close();
     expect(await s.stop("SIGINT")).toBe(0);
-    const saved = /saved (\S+) \((\d+) bytes, counter (\d+); at shutdown\)/.exec(s.output());
+    const saved = /saved (\S+) \((\d+) bytes, counter (\d+); at shutdown; [\d.]+ s\)/.exec(s.output());
     expect(saved?.[1]).toBe(path.join(dir, "snapshot.sealed"));
     // Sealed: nothing of the store is in the file in clear.
     expect(readFileSync(path.join(dir, "snapshot.sealed")).includes("greeting")).toBe(false);
 
     s = await start(dir);
-    expect(s.output()).toMatch(new RegExp(`restored ${escape(path.join(dir, "snapshot.sealed"))} \\(\\d+ bytes, counter ${saved![3]}\\)`));
+    expect(s.output()).toMatch(new RegExp(`restored ${escape(path.join(dir, "snapshot.sealed"))} \\(\\d+ bytes, counter ${saved![3]}; [\\d.]+ s\\)`));
     c = await RespClient.connect(s.port);
     expect(await c.call("GET", "greeting")).toBe(bulk("hello"));
     expect(await c.call("LRANGE", "list", "0", "-1")).toBe(`*2\r\n${bulk("a")}${bulk("b")}`);
@@ -82,10 +82,10 @@ describe("kv --data", () => {
         acked++;
       }
     })();
-    await s.waitFor(/saved \S+ \(\d+ bytes, counter \d+; periodic\)/);
-    const before = s.output().match(/; periodic\)/g)!.length;
+    await s.waitFor(/saved \S+ \(\d+ bytes, counter \d+; periodic; [\d.]+ s\)/);
+    const before = s.output().match(/; periodic;/g)!.length;
     const ackedAtFirstSave = acked;
-    await s.waitFor(new RegExp(`(; periodic\\)[^]*){${before + 1}}`)); // the next periodic save
+    await s.waitFor(new RegExp(`(; periodic;[^]*){${before + 1}}`)); // the next periodic save
     await new Promise((r) => setTimeout(r, 300)); // well into the next interval, still writing
     expect(await s.stop("SIGKILL")).toBeNull();
     writing = false;
@@ -93,7 +93,7 @@ describe("kv --data", () => {
     expect(ackedAtFirstSave).toBeGreaterThan(0);
 
     const again = await start(dir);
-    expect(again.output()).toMatch(/restored \S+ \(\d+ bytes, counter \d+\)/);
+    expect(again.output()).toMatch(/restored \S+ \(\d+ bytes, counter \d+; [\d.]+ s\)/);
     const r = await RespClient.connect(again.port);
     const size = Number(/^:(\d+)\r\n$/.exec(await r.call("DBSIZE"))![1]);
     // Every key acknowledged before an earlier save is there; the keys form a prefix of the writes.

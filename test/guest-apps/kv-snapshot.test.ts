@@ -1,6 +1,7 @@
-// The kv guest's sealed snapshots (guest-apps/kv/snapshot.ts) and their rollback protection by the
-// enclave's monotonic counter: round trip, tampered, reordered, cut and mixed chunks, rollback
-// (refused, or allowed when asked), another enclave's snapshot, and calls out of order.
+// The kv guest's sealed snapshots (guest-apps/kv/snapshot-writer.ts, snapshot-reader.ts) and their
+// rollback protection by the enclave's monotonic counter: round trip, tampered, reordered, cut and
+// mixed chunks (two snapshots of the same counter value included), rollback (refused, or allowed
+// when asked), another enclave's snapshot, and calls out of order.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,13 +17,15 @@ const ROLLBACK = -3;
 const BAD_CALL = -4;
 
 function takeSnapshot(kv: KvDriver): Buffer {
-  const total = kv.fn.snapshot_begin();
-  expect(total).toBeGreaterThan(0);
+  expect(kv.fn.snapshot_begin()).toBe(0);
   const parts: Buffer[] = [];
-  for (let n; (n = kv.fn.snapshot_read() >>> 0) > 0; ) parts.push(Buffer.from(kv.enclave.guest.read(kv.fn.io_out() >>> 0, n)));
-  const bytes = Buffer.concat(parts);
-  expect(bytes.length).toBe(total);
-  return bytes;
+  for (let n; (n = kv.fn.snapshot_read()) !== 0; ) {
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(kv.outCap);
+    parts.push(Buffer.from(kv.enclave.guest.read(kv.fn.io_out() >>> 0, n)));
+  }
+  expect(kv.fn.snapshot_read()).toBe(0); // and stays at its end
+  return Buffer.concat(parts);
 }
 
 function restore(kv: KvDriver, bytes: Uint8Array, allowRollback = 0): number {
@@ -127,10 +130,13 @@ describe("kv snapshots (enclavisor)", () => {
     const a = takeSnapshot(source);
     expect(source.fn.snapshot_commit()).toBe(0);
     call(source, conn, "SET", "greeting", "changed");
+    // b and its twin are sealed at the same counter value, each under an id of its own.
+    const twin = takeSnapshot(source);
     const b = takeSnapshot(source);
     expect(source.fn.snapshot_commit()).toBe(0);
     const [a0, a1] = frames(a);
     const [b0, b1] = frames(b);
+    const [t0, t1] = frames(twin);
     const flipped = Buffer.from(b);
     flipped[flipped.length >> 1] ^= 1;
     const badLength = Buffer.from(b);
@@ -146,12 +152,15 @@ describe("kv snapshots (enclavisor)", () => {
       ["a chunk twice", Buffer.concat([b0, b0, b1])],
       ["chunks of two snapshots", Buffer.concat([a0, b1])],
       ["chunks of two snapshots, the other way", Buffer.concat([b0, a1])],
+      ["chunks of two snapshots of the same counter value", Buffer.concat([t0, b1])],
+      ["chunks of two snapshots of the same counter value, the other way", Buffer.concat([b0, t1])],
       ["trailing bytes", Buffer.concat([b, Buffer.from([1, 2, 3])])],
     ] as const) {
       expect(restore(kv, bytes), what).toBe(REFUSED);
     }
     expect(call(kv, c, "DBSIZE")).toBe(1);
     expect(call(kv, c, "GET", "mine")).toBe("kept");
+    expect(restore(kv, twin)).toBe(0);
     expect(restore(kv, b)).toBe(0);
     expect(call(kv, c, "GET", "greeting")).toBe("changed");
     kv.enclave.destroy();
@@ -195,8 +204,23 @@ describe("kv snapshots (enclavisor)", () => {
     other.enclave.destroy();
   });
 
+  it("cancels a snapshot when a request comes in the middle of it", async () => {
+    expect(source.fn.snapshot_begin()).toBe(0);
+    expect(source.fn.snapshot_read()).toBeGreaterThan(0);
+    call(source, conn, "SET", "during", "a snapshot");
+    expect(source.fn.snapshot_read()).toBe(BAD_CALL);
+    expect(source.fn.snapshot_commit()).toBe(BAD_CALL);
+    const whole = takeSnapshot(source);
+    expect(source.fn.snapshot_commit()).toBe(0);
+    const { kv, conn: c } = await target();
+    expect(restore(kv, whole)).toBe(0);
+    expect(call(kv, c, "GET", "during")).toBe("a snapshot");
+    kv.enclave.destroy();
+  });
+
   it("answers calls out of order with BAD_CALL", async () => {
     const { kv } = await target();
+    expect(kv.fn.snapshot_read()).toBe(BAD_CALL);
     expect(kv.fn.snapshot_commit()).toBe(BAD_CALL);
     expect(kv.fn.restore_feed(10)).toBe(BAD_CALL);
     expect(kv.fn.restore_end(0)).toBe(BAD_CALL);
@@ -205,6 +229,9 @@ describe("kv snapshots (enclavisor)", () => {
     expect(kv.fn.restore_feed(11)).toBe(BAD_CALL); // more than announced
     expect(kv.fn.restore_end(0)).toBe(BAD_CALL);
     expect(kv.fn.restore_begin(10)).toBe(0);
+    const frameLength = Buffer.alloc(4);
+    frameLength.writeUInt32LE(100);
+    kv.enclave.guest.write(kv.fn.io_in() >>> 0, frameLength);
     expect(kv.fn.restore_feed(4)).toBe(0);
     expect(kv.fn.restore_end(0)).toBe(BAD_CALL); // fewer than announced
     expect(kv.fn.restore_feed(kv.inCap + 1)).toBe(BAD_CALL);

@@ -127,8 +127,8 @@ describe("ServerApp and the contract", () => {
   it("refuses snapshots of an app without the snapshot exports, and limits of an app without set_limits", async () => {
     const app = new ServerApp(await launch(echo, "sev"));
     expect(app.persistent).toBe(false);
-    expect(() => app.snapshot()).toThrow(SnapshotError);
-    expect(() => app.restore(new Uint8Array(10), false)).toThrow(/does not export snapshot_begin, .*: it cannot save or load its state/);
+    expect(() => app.snapshot(() => {})).toThrow(SnapshotError);
+    expect(() => app.restore(10, [new Uint8Array(10)], false)).toThrow(/does not export snapshot_begin, .*: it cannot save or load its state/);
     expect(() => app.setLimits(1024, 16)).toThrow("the app does not export set_limits: it takes no limits");
     expect(app.stopped).toBeNull();
   });
@@ -156,6 +156,22 @@ function problem(f: () => void): SnapshotProblem | "none" {
   return "none";
 }
 
+/** A whole snapshot, collected from the stream. */
+function take(app: ServerApp): { bytes: Uint8Array; counter: number; pieces: number } {
+  const parts: Uint8Array[] = [];
+  const info = app.snapshot((p) => parts.push(p));
+  const bytes = new Uint8Array(Buffer.concat(parts));
+  expect(bytes.length).toBe(info.bytes);
+  return { bytes, counter: info.counter, pieces: parts.length };
+}
+
+/** Restores `bytes`, fed in pieces of `piece` bytes. */
+function put(app: ServerApp, bytes: Uint8Array, allowRollback: boolean, piece = Math.max(1, bytes.length)): void {
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += piece) pieces.push(bytes.subarray(at, at + piece));
+  app.restore(bytes.length, pieces, allowRollback);
+}
+
 describe("sealed snapshots of the kv store", () => {
   // Every test of this file shares the enclave's counter (same module and flags): they run in order.
   async function kvWith(mode: ModeName, keys: Record<string, string>): Promise<ServerApp> {
@@ -165,17 +181,19 @@ describe("sealed snapshots of the kv store", () => {
     return app;
   }
   const get = (app: ServerApp, key: string) => text(app.data(1, resp("GET", key)).bytes);
+  /** Keys enough for a snapshot of several 1 MiB chunks (over 3 MiB). */
+  const big = (tag: string) => Object.fromEntries(Array.from({ length: 160 }, (_, i) => [`${tag}${i}`, tag.repeat(20_000 + i)]));
 
   it("restores a snapshot into a new enclave, and commit advances the counter to the snapshot's value", async () => {
     const a = await kvWith("sev-snp", { alpha: "1", beta: "two", ["x".repeat(300)]: "y".repeat(5000) });
     const before = a.counter()!;
-    const snap = a.snapshot();
+    const snap = take(a);
     expect(snap.counter).toBe(before + 1);
     expect(a.counter()).toBe(before); // not before the host says the snapshot is stored
     a.commitSnapshot();
     expect(a.counter()).toBe(before + 1);
     const b = await kvWith("sev-snp", { other: "gone after restore" });
-    b.restore(snap.bytes, false);
+    put(b, snap.bytes, false, 7); // any cut of the stream
     expect(get(b, "alpha")).toBe("$1\r\n1\r\n");
     expect(get(b, "beta")).toBe("$3\r\ntwo\r\n");
     expect(get(b, "x".repeat(300))).toBe(`$5000\r\n${"y".repeat(5000)}\r\n`);
@@ -183,42 +201,74 @@ describe("sealed snapshots of the kv store", () => {
     expect(b.stopped).toBeNull();
   });
 
+  it("streams a snapshot of several chunks in pieces no larger than io_out, and loads it back", async () => {
+    const keys = big("k");
+    const a = await kvWith("sev-snp", keys);
+    const snap = take(a);
+    a.commitSnapshot();
+    expect(snap.bytes.length).toBeGreaterThan(3 << 20);
+    expect(snap.pieces).toBeGreaterThanOrEqual(snap.bytes.length / a.outCap);
+    const b = await kvWith("sev-snp", {});
+    put(b, snap.bytes, false, 100_003);
+    for (const [k, v] of Object.entries(keys)) expect(get(b, k)).toBe(`$${v.length}\r\n${v}\r\n`);
+  });
+
   it("refuses a modified, truncated or foreign snapshot, and leaves the store as it was", async () => {
     const a = await kvWith("sev-snp", { alpha: "1" });
-    const snap = a.snapshot();
+    const snap = take(a);
     a.commitSnapshot();
     const b = await kvWith("sev-snp", { mine: "kept" });
     const flipped = snap.bytes.slice();
     flipped[flipped.length >> 1]! ^= 0x40;
-    expect(problem(() => b.restore(flipped, false))).toBe("refused");
-    expect(problem(() => b.restore(snap.bytes.subarray(0, snap.bytes.length - 1), false))).toBe("refused");
-    expect(problem(() => b.restore(new Uint8Array(0), false))).not.toBe("none");
+    expect(problem(() => put(b, flipped, false))).toBe("refused");
+    expect(problem(() => put(b, snap.bytes.subarray(0, snap.bytes.length - 1), false))).toBe("refused");
+    expect(problem(() => b.restore(0, [], false))).toBe("bad-call");
+    expect(problem(() => b.restore(snap.bytes.length + 1, [snap.bytes], false))).toBe("bad-call");
     const other = await kvWith("enclavisor", {}); // another mode: another measurement, another key
-    expect(problem(() => other.restore(snap.bytes, false))).toBe("refused");
+    expect(problem(() => put(other, snap.bytes, false))).toBe("refused");
     expect(get(b, "mine")).toBe("$4\r\nkept\r\n");
-    b.restore(snap.bytes, false); // the genuine one still opens
+    put(b, snap.bytes, false); // the genuine one still opens
     expect(get(b, "alpha")).toBe("$1\r\n1\r\n");
+  });
+
+  it("cancels a snapshot that a request interrupts, and takes the next one whole", async () => {
+    const a = await kvWith("sev-snp", big("c"));
+    let served = false;
+    const interrupted = () =>
+      a.snapshot(() => {
+        if (!served) a.data(1, resp("SET", "during", "the snapshot")); // a host that serves mid-snapshot
+        served = true;
+      });
+    expect(problem(interrupted)).toBe("bad-call");
+    expect(problem(() => a.commitSnapshot())).toBe("bad-call");
+    const snap = take(a);
+    a.commitSnapshot();
+    const b = await kvWith("sev-snp", {});
+    put(b, snap.bytes, false);
+    expect(get(b, "during")).toBe("$12\r\nthe snapshot\r\n");
+    expect(a.stopped).toBeNull();
   });
 
   it("refuses an older snapshot (a rollback) unless allowed", async () => {
     const a = await kvWith("sev-snp", { version: "old" });
-    const old = a.snapshot();
+    const old = take(a);
     a.commitSnapshot();
     a.data(1, resp("SET", "version", "new"));
-    a.snapshot();
+    take(a);
     a.commitSnapshot();
     const b = await kvWith("sev-snp", {});
-    expect(problem(() => b.restore(old.bytes, false))).toBe("rollback");
+    expect(problem(() => put(b, old.bytes, false))).toBe("rollback");
     expect(get(b, "version")).toBe("$-1\r\n");
     const counter = b.counter();
-    b.restore(old.bytes, true);
+    put(b, old.bytes, true);
     expect(get(b, "version")).toBe("$3\r\nold\r\n");
     expect(b.counter()).toBe(counter); // a counter never goes back
   });
 
   it("says a native run cannot seal", async () => {
     const app = await kvWith("native", { k: "v" });
-    expect(problem(() => app.snapshot())).toBe("unavailable");
+    expect(problem(() => app.snapshot(() => {}))).toBe("unavailable");
+    expect(problem(() => app.restore(4, [new Uint8Array(4)], false))).toBe("unavailable");
     expect(app.stopped).toBeNull();
   });
 });

@@ -189,8 +189,9 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
     return;
   }
   const counter = app.counter();
+  const t0 = performance.now();
   try {
-    app.restore(stored.body, allowRollback);
+    app.restore(stored.length, stored.pieces(), allowRollback);
   } catch (e) {
     if (!(e instanceof SnapshotError)) throw e;
     if (e.problem === "rollback") {
@@ -202,15 +203,17 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
     }
     throw new CliError(`cannot load ${file}: ${e.message}`);
   }
-  console.log(`restored ${file} (${stored.body.length} bytes, counter ${stored.counter}${allowRollback && stored.counter < (counter ?? 0) ? `, a rollback allowed by --allow-rollback; the enclave's counter stays at ${counter}` : ""})`);
+  const seconds = ((performance.now() - t0) / 1000).toFixed(2);
+  console.log(`restored ${file} (${stored.length} bytes, counter ${stored.counter}${allowRollback && stored.counter < (counter ?? 0) ? `, a rollback allowed by --allow-rollback; the enclave's counter stays at ${counter}` : ""}; ${seconds} s)`);
 }
 
-/** Takes a snapshot, stores it durably, commits it; prints what was saved. */
+/** Takes a snapshot, streaming it to disk, stores it durably, commits it; prints what was saved. */
 function save(app: ServerApp, file: string, why: string): void {
-  const snap = app.snapshot();
-  const size = writeSnapshotFile(file, snap.bytes, snap.counter);
+  const t0 = performance.now();
+  const size = writeSnapshotFile(file, (write) => app.snapshot(write).counter);
   app.commitSnapshot();
-  console.log(`saved ${file} (${size} bytes, counter ${app.counter()}; ${why})`);
+  const seconds = ((performance.now() - t0) / 1000).toFixed(2);
+  console.log(`saved ${file} (${size} bytes, counter ${app.counter()}; ${why}; ${seconds} s)`);
 }
 
 interface ServeOptions {
