@@ -75,9 +75,14 @@ function headlines(j: SuiteJson, refs: References | null): string[] {
     case "kv": {
       const r = f.ratios;
       if (!isRecord(r)) return [];
-      return Object.entries(r).flatMap(([w, tests]) => isRecord(tests)
+      const small = Object.entries(r).flatMap(([w, tests]) => isRecord(tests)
         ? Object.entries(tests).map(([t, v]) => `${t}, ${w}: enclavisor / native ${ratio(dig(v, "vsNative"))}, enclavisor / redis-server ${ratio(dig(v, "vsRedis"))}.`)
         : []);
+      const goals = dig(f, "large", "goals");
+      const large = Array.isArray(goals)
+        ? goals.map((g) => `${String(dig(g, "goal"))}: ${Number(dig(g, "value")).toFixed(2)} (${dig(g, "met") ? "met" : "not met"}).`)
+        : [];
+      return [...small, ...large];
     }
     default:
       return [];

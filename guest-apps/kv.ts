@@ -15,7 +15,8 @@
 //   hashes      HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY
 //   lists       LPUSH, RPUSH, LPOP/RPOP key [count], LLEN, LRANGE
 //   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace),
-//               CONFIG GET pattern... (save, appendonly, proto-max-bulk-len, maxmemory, databases),
+//               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
+//               maxmemory-samples, lfu-log-factor, lfu-decay-time; kv/cmd-config.ts),
 //               COMMAND [COUNT|DOCS|INFO|LIST]
 // Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
 // split across any number of reads (kv/conn.ts).
@@ -26,20 +27,27 @@
 // closes, as Redis does. The host sets both with set_limits (its flag --max-bulk). Inline
 // requests and count lines are limited to 64 KiB. Values are bytes: NUL and any other byte work.
 //
+// Memory: the store is unmanaged and laid out for paging (records from slab classes whose objects
+// never cross a page, a table of hash-and-address slots: kv/record.ts, table.ts, slab.ts), counted
+// in used_memory as Redis's zmalloc counts (kv/zmalloc.ts), and bounded by maxmemory with Redis's
+// eviction policies (kv/evict.ts).
+//
 // Time: expiry (EX, PX, EXPIRE, TTL...) runs on untrustedTimeMs(), the host's clock. The host can
 // stop it, move it or lie, and so make keys expire early or live forever: it cannot read or change
 // a value, but it decides when a TTL ends. Expired keys are deleted when touched, and a sweep of
 // a few expiring keys per request batch (plus a full pass before DBSIZE, KEYS and INFO keyspace)
 // keeps the counts right.
 //
-// Snapshots (kv/snapshot.ts has the byte format): snapshot_begin serialises the store and seals it
-// in chunks of at most 1 MiB, each carrying the counter value counterRead() + 1, its index and the
-// chunk count; the host reads the blobs with snapshot_read, stores them durably, then calls
-// snapshot_commit, which advances the enclave's monotonic counter to that value. restore_begin /
-// restore_feed / restore_end unseal and check every chunk, refuse a snapshot sealed below the
-// counter (a rollback, -3) unless the host passes allowRollback, and replace the store. Statuses:
-// -1 unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
-// another enclave or platform), -3 rollback, -4 called out of order.
+// Snapshots, streamed (kv/snapshot-format.ts has the byte format): snapshot_begin prepares, each
+// snapshot_read seals the next chunk of at most 1 MiB when the last is out and hands out its bytes
+// (0 at the end), every chunk carrying the counter value counterRead() + 1, a random snapshot id,
+// its index and a last-chunk flag; the host stores them durably, then calls snapshot_commit, which
+// advances the enclave's monotonic counter to that value. A request in between cancels the
+// snapshot. restore_begin / restore_feed / restore_end unseal and check each chunk as it arrives and
+// load it into a new store, refuse a snapshot sealed below the counter (a rollback, -3) unless the
+// host passes allowRollback, and only then replace the store. Statuses: -1 unavailable (a native
+// run: no sealing, no counter), -2 refused (modified, truncated, reordered, mixed, another enclave
+// or platform), -3 rollback, -4 called out of order.
 import { randomBytes } from "../assembly/index";
 import { RESULT_CLOSE, RESULT_MORE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
 import { copyMemory } from "./kv/bytes";

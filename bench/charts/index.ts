@@ -3,7 +3,7 @@
 import { bootCharts } from "./boot";
 import type { Chart, SuiteJson } from "./chart";
 import { integrityCharts } from "./integrity";
-import { kvCharts } from "./kv";
+import { kvCharts, kvLargeCharts } from "./kv";
 import { mmuCharts } from "./mmu";
 import { pagingCharts } from "./paging";
 
@@ -12,7 +12,7 @@ const BY_SUITE: Record<string, (j: SuiteJson) => Chart[]> = {
   paging: pagingCharts,
   integrity: integrityCharts,
   boot: bootCharts,
-  kv: kvCharts,
+  kv: (j) => [...kvCharts(j), ...kvLargeCharts(j)],
 };
 
 export function chartsFor(j: SuiteJson): Chart[] {

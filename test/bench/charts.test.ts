@@ -87,6 +87,25 @@ describe("the boot and kv charts", () => {
     expect(chart!.svg).toContain(">redis-server</text>");
     expect(chart!.svg).toContain(">40k</text>"); // the median of the rounds: 40001 prints as 40k
   });
+
+  it("draws the large workload's requests per second against dataset size, one line per server", () => {
+    const run = (rps: number) => [{ rps }, { rps: rps * 1.1 }, { rps: rps * 0.9 }];
+    const size = (factor: number) => ({
+      factor,
+      samples: Object.fromEntries(["50 clients, no pipelining", "50 clients, -P 16"].map((w) => [w, {
+        "kv enclavisor": { SET: run(60_000 / factor), GET: run(90_000 / factor) },
+        "redis-server": { SET: run(300_000), GET: run(400_000) },
+      }])),
+    });
+    const charts = chartsFor(suite("kv", { large: { sizes: [1, 4, 10, 30].map(size) } }));
+    expect(charts.map((c) => c.file)).toEqual(["kv-large-set-c50.svg", "kv-large-get-c50.svg", "kv-large-set-p16.svg", "kv-large-get-p16.svg"]);
+    const getP16 = charts[3]!.svg;
+    wellFormed(getP16);
+    expect(getP16).toContain("kv GET against dataset size, 50 clients, -P 16");
+    for (const x of ["1x", "4x", "10x", "30x"]) expect(getP16).toContain(`>${x}</text>`);
+    expect(getP16).toContain(">kv enclavisor</text>");
+    expect(getP16.match(/<path d="M/g)).toHaveLength(2); // two lines
+  });
 });
 
 describe("openssl speed output", () => {

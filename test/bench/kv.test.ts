@@ -1,7 +1,7 @@
 // The kv suite's reading of redis-benchmark's --csv output (bench/kv.ts): the columns are found by
 // name in the header, as redis-benchmark 7.0 prints them.
 import { describe, expect, it } from "vitest";
-import { parseBenchmarkCsv } from "../../bench/kv";
+import { parseBenchmarkCsv } from "../../bench/kv/redis-benchmark";
 
 const CSV = [
   '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"',

@@ -144,6 +144,23 @@ describe("enclave serve (echo app)", () => {
     expect(next.received).toBe("WHOLE LINE\nBYE\n");
   });
 
+  it("prints its counters as one JSON line on SIGUSR2, and serves on", async () => {
+    const c = new Client(server.port);
+    c.send("count me\n");
+    await c.until(9);
+    server.proc.kill("SIGUSR2");
+    const line = (await server.waitFor(/^stats: (\{.*\})$/m))[1]!;
+    const stats = JSON.parse(line) as { mode: string; server: { bytesIn: number }; enclave: { faults: number; fills: number }; rssBytes: number };
+    expect(stats.mode).toBe("enclavisor");
+    expect(stats.server.bytesIn).toBeGreaterThanOrEqual(9);
+    expect(stats.enclave.faults).toBeGreaterThan(0); // the guest ran under the MMU
+    expect(typeof stats.enclave.fills).toBe("number");
+    expect(stats.rssBytes).toBeGreaterThan(1 << 20);
+    c.send("still here\n");
+    expect(await c.until(20)).toBe("COUNT ME\nSTILL HERE\n");
+    c.socket.destroy();
+  });
+
   it("stops on SIGTERM after sending the pending replies, exit 0", async () => {
     const idle = new Client(server.port);
     idle.send("last words\n");

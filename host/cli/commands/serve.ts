@@ -49,7 +49,11 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
   --max-bulk SIZE          longest bulk string the app accepts (default 512M, Redis's
                            proto-max-bulk-len); apps that take limits only (kv)
   --state-dir DIR          the secure processor's state (default $${STATE_DIR_ENV}, else ~/.enclavisor/platform)
-  --stats                  print the enclave's and the server's counters at shutdown (to stderr)`;
+  --stats                  print the enclave's and the server's counters at shutdown (to stderr)
+
+While it serves, SIGUSR2 prints the same counters as one JSON line on stderr, 'stats: {...}'
+(mode, seconds, the server's connections and bytes, the enclave's counters as --stats names them,
+and the process's resident memory), for scripts and benchmarks: kill -USR2 PID.`;
 
 const help = `usage: npm run enclave -- [serve] APP.wasm [--host HOST] [--port PORT] [--mode MODE] [--granularity G] [--cache SIZE]
                           [--data DIR] [--evidence FILE] [--stats] [--max-bulk SIZE]
@@ -242,6 +246,15 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
   const sigterm = onSignal("SIGTERM");
   process.once("SIGINT", sigint);
   process.once("SIGTERM", sigterm);
+  const sigusr2 = () =>
+    console.error(`stats: ${JSON.stringify({
+      mode: o.mode,
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
+      server: server.counters,
+      enclave: enclave.stats(),
+      rssBytes: process.memoryUsage.rss(),
+    })}`);
+  process.on("SIGUSR2", sigusr2);
   const timer = o.snapshotFile && o.saveIntervalS > 0
     ? setInterval(() => {
         try {
@@ -259,6 +272,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
   clearInterval(timer);
   process.off("SIGINT", sigint);
   process.off("SIGTERM", sigterm);
+  process.off("SIGUSR2", sigusr2);
   // A second signal while stopping ends the process at once.
   const force = () => process.exit(130);
   process.once("SIGINT", force);
