@@ -143,6 +143,44 @@ describe("kv --data", () => {
     expect(await s.stop("SIGTERM")).toBe(0);
   });
 
+  it("keeps the last whole snapshot when killed in the middle of writing the next one", async () => {
+    const dir = path.join(tmp, "mid-save");
+    const value = (i: number) => `${i}:${"v".repeat(2000)}`;
+    const fill = async (port: number, from: number, to: number) => {
+      const c = await RespClient.connect(port);
+      const replies = await Promise.all(Array.from({ length: to - from }, (_, k) => c.call("SET", `key:${from + k}`, value(from + k))));
+      expect(new Set(replies)).toEqual(new Set([status("OK")]));
+      c.close();
+    };
+    const first = 3000;
+    const second = 6000;
+    let s = await start(dir, "--save-interval", "0");
+    await fill(s.port, 0, first);
+    expect(await s.stop("SIGTERM")).toBe(0); // snapshot 1: keys 0..2999
+
+    s = await start(dir, "--save-interval", "0");
+    await fill(s.port, first, second);
+    // The streamed save at SIGTERM writes a temporary file, renamed only once whole: kill -9 while it exists.
+    s.proc.kill("SIGTERM");
+    const tmpName = (f: string) => f.includes(".tmp-");
+    const deadline = Date.now() + 30_000;
+    while (!readdirSync(dir).some(tmpName) && s.proc.exitCode === null && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    const caughtMidSave = readdirSync(dir).some(tmpName);
+    s.proc.kill("SIGKILL");
+    await s.exited;
+
+    const again = await start(dir);
+    const c = await RespClient.connect(again.port);
+    const size = Number(/^:(\d+)\r\n$/.exec(await c.call("DBSIZE"))![1]);
+    if (caughtMidSave && again.output().includes("removed 1 unfinished snapshot file(s)")) expect(size).toBe(first);
+    else expect([first, second]).toContain(size); // the rename came first: the new snapshot is whole
+    for (const i of [0, first - 1, size - 1]) expect(await c.call("GET", `key:${i}`)).toBe(bulk(value(i)));
+    expect(await c.call("EXISTS", `key:${size}`)).toBe(int(0));
+    c.close();
+    expect(await again.stop("SIGTERM")).toBe(0);
+    expect(caughtMidSave).toBe(true);
+  });
+
   it("refuses a damaged or truncated snapshot file with a clear error", async () => {
     const dir = path.join(tmp, "damaged");
     const file = path.join(dir, "snapshot.sealed");
