@@ -15,13 +15,14 @@
 // at its own pace: that is how backpressure reaches the guest). The host decodes the word in
 // host/launcher/server-app.ts; the exports and numbers of this contract are the guest ABI's
 // (host/enclavisor/abi-table.ts, abi-constants.ts). An app that takes request limits from the host
-// also exports set_limits(maxBulk: u32, maxArgs: u32) (kv does: its --max-bulk). The input buffer is shared with the untrusted host: copy what you
+// also exports set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32) (kv does: --max-bulk, and
+// --memory-limit in 4 KiB pages, 0 for none, so that it answers -OOM before the limit stops it). The input buffer is shared with the untrusted host: copy what you
 // read from it into private memory before you parse it, and never put a secret in the output
 // buffer that the client must not see.
 import {
   CHANNEL_BYTES as ABI_CHANNEL_BYTES, RESULT_CLOSE as ABI_RESULT_CLOSE, RESULT_LENGTH_MASK as ABI_RESULT_LENGTH_MASK,
   RESULT_MORE as ABI_RESULT_MORE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
-  SNAPSHOT_ROLLBACK as ABI_SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE as ABI_SNAPSHOT_UNAVAILABLE,
+  SNAPSHOT_NO_MEMORY as ABI_SNAPSHOT_NO_MEMORY, SNAPSHOT_ROLLBACK as ABI_SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE as ABI_SNAPSHOT_UNAVAILABLE,
 } from "../host/enclavisor/abi-constants";
 import { allocShared, SHARED_PAGE_SIZE } from "./index";
 
@@ -45,6 +46,8 @@ export const SNAPSHOT_REFUSED: i32 = ABI_SNAPSHOT_REFUSED;
 export const SNAPSHOT_ROLLBACK: i32 = ABI_SNAPSHOT_ROLLBACK;
 /** Called out of order, or the sizes do not add up. */
 export const SNAPSHOT_BAD_CALL: i32 = ABI_SNAPSHOT_BAD_CALL;
+/** No memory left for the snapshot's buffers, or for the store a restore builds. */
+export const SNAPSHOT_NO_MEMORY: i32 = ABI_SNAPSHOT_NO_MEMORY;
 
 let inPtr: usize = 0;
 let outPtr: usize = 0;

@@ -52,10 +52,12 @@ import { randomBytes } from "../assembly/index";
 import { RESULT_CLOSE, RESULT_MORE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
+import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
 import { execute, initCommands } from "./kv/commands";
-import { replyTo } from "./kv/reply";
+import { setMemoryLimit } from "./kv/memory-limit";
+import { replyOom, replyTo } from "./kv/reply";
 import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
 import { seedRandom } from "./kv/random";
 import { restoreBegin, restoreEnd, restoreFeed, restoredDb } from "./kv/snapshot-reader";
@@ -67,6 +69,9 @@ export { io_in, io_in_cap, io_out, io_out_cap };
 
 const conns = new Map<u32, Conn>();
 
+/** Output not yet taken by the host at which a client's commands wait for it (backpressure in the enclave). */
+const OUTPUT_PAUSE: u64 = 1 << 20;
+
 export function _start(): void {
   openChannel();
   initCommands();
@@ -74,11 +79,17 @@ export function _start(): void {
   seedHash(load<u32>(seed));
   seedRandom(load<u32>(seed, 4));
   markStart(now());
+  setMemoryLimit(0);
 }
 
-/** Sets the request limits (the host's --max-bulk; assembly/server.ts): called before serving. */
-export function set_limits(maxBulk: u32, maxArgs: u32): void {
+/**
+ * Sets the limits (assembly/server.ts): the longest bulk string and the most arguments of a request
+ * (the host's --max-bulk), and the enclave's memory limit in 4 KiB pages (its --memory-limit; 0:
+ * none), under which kv answers -OOM rather than be stopped. Called before serving.
+ */
+export function set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32): void {
   setLimits(maxBulk, maxArgs);
+  setMemoryLimit(memoryPages);
 }
 
 export function on_open(conn: u32): void {
@@ -96,15 +107,19 @@ export function on_data(conn: u32, len: u32): u32 {
   if (!conns.has(conn)) return RESULT_CLOSE;
   const c = conns.get(conn);
   if (c.closing) return flush(c);
-  snapshotCancel(); // a snapshot reads the store in place: it must not change under it
   // The one copy of the client's bytes: out of the shared page (the host may change it at any
   // moment) into private memory, where they are parsed.
   c.input.put(io_in(), min<u32>(len, io_in_cap()));
   newBatch();
   replyTo(c.output);
-  while (nextCommand(c) == 1) execute(c);
-  if (!c.closing) c.compact();
-  db.sweep();
+  if (c.input.failed) {
+    replyOom(); // its input could not grow: the request cannot be read, so the connection ends
+    dropInput(c);
+  } else if (queryOverLimit(c)) {
+    dropClient(c, "reached max query buffer length (client-query-buffer-limit)");
+  } else {
+    serve(c);
+  }
   charge(<u64>len + c.output.len - c.sent);
   const result = flush(c);
   collectIfDue(); // last: nothing managed is used after it
@@ -113,7 +128,47 @@ export function on_data(conn: u32, len: u32): u32 {
 
 export function on_drain(conn: u32): u32 {
   if (!conns.has(conn)) return RESULT_CLOSE;
-  return flush(conns.get(conn));
+  const c = conns.get(conn);
+  if (c.paused && !c.closing && pendingOutput(c) < OUTPUT_PAUSE) {
+    // What the host took goes first, so that the buffer holds only pending output, never all of it.
+    c.output.consume(c.sent);
+    c.sent = 0;
+    newBatch();
+    replyTo(c.output);
+    serve(c);
+    charge(c.output.len - c.sent);
+  }
+  const result = flush(c);
+  collectIfDue();
+  return result;
+}
+
+/**
+ * Runs c's complete commands until its input is used up or its output waits for the host
+ * (OUTPUT_PAUSE: commands go on from on_drain), closing it over its limits.
+ */
+function serve(c: Conn): void {
+  snapshotCancel(); // a snapshot reads the store in place: it must not change under it
+  c.paused = false;
+  while (!c.closing) {
+    if (pendingOutput(c) >= OUTPUT_PAUSE) {
+      c.paused = true;
+      break;
+    }
+    if (nextCommand(c) != 1) break;
+    execute(c);
+    if (c.output.failed) dropClient(c, "no memory left for its output");
+    else if (outputOverLimit(c)) dropClient(c, "scheduled to be closed ASAP for overcoming of output buffer limits (client-output-buffer-limit)");
+  }
+  if (!c.closing) c.compact();
+  db.sweep();
+}
+
+/** The input is dropped and the connection closes once its output (the -OOM) is out. */
+function dropInput(c: Conn): void {
+  c.input.free();
+  c.closing = true;
+  c.paused = false;
 }
 
 export function on_close(conn: u32): void {
@@ -138,7 +193,7 @@ function flush(c: Conn): u32 {
     c.input.clear();
     return n | RESULT_CLOSE;
   }
-  return n;
+  return c.paused ? n | RESULT_MORE : n; // commands wait for on_drain
 }
 
 export function snapshot_begin(): i32 {

@@ -1,8 +1,9 @@
 // Growable byte buffers in unmanaged memory (zmalloc.ts, not the GC's heap): a connection's input
 // and output. Unmanaged, so that the request path leaves no garbage for the GC to trace, and a
 // buffer's memory goes back to the allocator the moment it is freed; counted in used_memory, as
-// Redis counts its clients' buffers.
-import { zfree, zrealloc } from "./zmalloc";
+// Redis counts its clients' buffers. When memory is out a buffer stops growing: what would not fit
+// is dropped and `failed` says so, for the owner to answer -OOM or close the connection.
+import { zfree, zrealloc, zusable } from "./zmalloc";
 
 /** Buffers above this capacity are given back when they empty (an idle client keeps little). */
 const KEEP_BYTES: u32 = 64 * 1024;
@@ -12,23 +13,39 @@ export class ByteBuf {
   /** Bytes in use, from ptr. */
   len: u32 = 0;
   cap: u32 = 0;
+  /** A write did not fit: memory was out (or the buffer would pass 2 GiB). */
+  failed: bool = false;
+  /** A size the doubling stops at, once reached (0: none): a bulk string's announced end. */
+  growCap: u32 = 0;
 
-  /** Makes room for `extra` more bytes (doubling); returns false if that would pass 2 GiB. */
+  /**
+   * Makes room for `extra` more bytes (doubling); false, and `failed` set, if memory is out or the
+   * buffer would pass 2 GiB.
+   */
   reserve(extra: u32): bool {
     const need = <u64>this.len + <u64>extra;
     if (need <= <u64>this.cap) return true;
-    if (need > 0x8000_0000) return false;
+    if (need > 0x8000_0000) {
+      this.failed = true;
+      return false;
+    }
     let cap = max<u64>(<u64>this.cap << 1, 256);
     while (cap < need) cap <<= 1;
     if (cap > 0x8000_0000) cap = need;
-    this.ptr = zrealloc(this.ptr, <usize>cap);
-    this.cap = <u32>cap;
+    if (this.growCap != 0 && need <= <u64>this.growCap) cap = min<u64>(cap, <u64>this.growCap);
+    const p = zrealloc(this.ptr, <usize>cap);
+    if (p == 0) {
+      this.failed = true;
+      return false;
+    }
+    this.ptr = p;
+    this.cap = <u32>min<usize>(zusable(p), 0x8000_0000);
     return true;
   }
 
   /** Appends `n` bytes from `src` (which must not point into this buffer). */
   put(src: usize, n: u32): void {
-    this.reserve(n);
+    if (!this.reserve(n)) return;
     copyMemory(this.ptr + this.len, src, n);
     this.len += n;
   }
@@ -38,26 +55,20 @@ export class ByteBuf {
   }
 
   putByte(c: u8): void {
-    this.reserve(1);
+    if (!this.reserve(1)) return;
     store<u8>(this.ptr + this.len, c);
     this.len++;
   }
 
   putU32(v: u32): void {
-    this.reserve(4);
+    if (!this.reserve(4)) return;
     store<u32>(this.ptr + this.len, v);
     this.len += 4;
   }
 
-  putI64(v: i64): void {
-    this.reserve(8);
-    store<i64>(this.ptr + this.len, v);
-    this.len += 8;
-  }
-
   /** Appends the decimal text of `v`. */
   putDecimal(v: i64): void {
-    this.reserve(20);
+    if (!this.reserve(20)) return;
     this.len += writeDecimal(this.ptr + this.len, v);
   }
 
@@ -73,6 +84,7 @@ export class ByteBuf {
   /** Empties the buffer, giving a large allocation back. */
   clear(): void {
     this.len = 0;
+    this.failed = false;
     this.trim();
   }
 
@@ -85,6 +97,7 @@ export class ByteBuf {
     this.ptr = 0;
     this.len = 0;
     this.cap = 0;
+    this.failed = false;
   }
 }
 

@@ -4,7 +4,7 @@ import { parsedInt } from "./bytes";
 import { now } from "./clock";
 import { argIs, argInt, argText, argc, lookup } from "./args";
 import { notInteger } from "./errors";
-import { replyError, replyInt } from "./reply";
+import { replyError, replyInt, replyOom } from "./reply";
 import { db } from "./server-state";
 
 export function expire(unit: i64, name: string): void {
@@ -33,7 +33,7 @@ export function expire(unit: i64, name: string): void {
     return replyInt(0);
   }
   if (when <= now()) db.remove(e);
-  else db.setExpiry(e, when);
+  else if (!db.setExpiry(e, when)) return replyOom();
   replyInt(1);
 }
 

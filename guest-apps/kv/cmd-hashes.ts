@@ -2,15 +2,15 @@
 // fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
 import { parseI64, parsedInt, writeDecimal } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
-import { DIGITS, addChecked } from "./cmd-strings";
+import { DIGITS, addChecked, argBytes, roomFor } from "./cmd-strings";
 import { notInteger, wrongArity } from "./errors";
 import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
-import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyWrongType } from "./reply";
+import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replyWrongType } from "./reply";
 import { db } from "./server-state";
 import { Rec, TYPE_HASH, hashOf, setStringIn } from "./store";
 import { Table, add, at, find, hashBytes, remove, slotCount } from "./table";
 
-/** The hash at key argument 1, made if absent; null after a WRONGTYPE reply. */
+/** The hash at key argument 1, made if absent; null after a WRONGTYPE (or -OOM) reply. */
 function hashForWrite(): Table | null {
   const e = lookup(1);
   if (e != null) {
@@ -20,7 +20,12 @@ function hashForWrite(): Table | null {
     }
     return hashOf(e);
   }
-  return hashOf(db.addHash(ap(1), al(1)));
+  const made = db.addHash(ap(1), al(1));
+  if (made == null) {
+    replyOom();
+    return null;
+  }
+  return hashOf(made);
 }
 
 /** The hash at key argument 1; null when absent (wrongType tells a WRONGTYPE reply was sent). */
@@ -42,16 +47,20 @@ function field(h: Table, i: u32): Rec | null {
   return find(h, ap(i), al(i), hashBytes(ap(i), al(i)));
 }
 
-/** Sets field `f` (argument index) of `h` to the `n` bytes at `p`; returns whether the field is new. */
-function setField(h: Table, f: u32, p: usize, n: u32): bool {
+const FIELD_SET = 0, FIELD_ADDED = 1, FIELD_NO_MEMORY = -1;
+
+/** Sets field `f` (argument index) of `h` to the `n` bytes at `p`: FIELD_ADDED, FIELD_SET, or FIELD_NO_MEMORY (the field unchanged). */
+function setField(h: Table, f: u32, p: usize, n: u32): i32 {
   const hash = hashBytes(ap(f), al(f));
   const r = find(h, ap(f), al(f), hash);
-  if (r != null) {
-    setStringIn(h, r, p, n);
-    return false;
+  if (r != null) return setStringIn(h, r, p, n) == null ? FIELD_NO_MEMORY : FIELD_SET;
+  const made = newString(ap(f), al(f), hash, p, n);
+  if (made == null) return FIELD_NO_MEMORY;
+  if (!add(h, made)) {
+    freeRecBlock(made);
+    return FIELD_NO_MEMORY;
   }
-  add(h, newString(ap(f), al(f), hash, p, n));
-  return true;
+  return FIELD_ADDED;
 }
 
 /** Removes key argument 1 once its hash has no field left (Redis deletes empty hashes). */
@@ -61,11 +70,17 @@ function dropIfEmpty(h: Table): void {
 
 export function hset(): void {
   if ((argc & 1) != 0) return wrongArity("hset");
+  if (!roomFor(argBytes(1), argc >> 1)) return replyOom();
   const h = hashForWrite();
   if (h == null) return;
   let added = 0;
   for (let i: u32 = 2; i < argc; i += 2) {
-    if (setField(h, i, ap(i + 1), al(i + 1))) added++;
+    const r = setField(h, i, ap(i + 1), al(i + 1));
+    if (r == FIELD_NO_MEMORY) { // rare: the check above said there was room
+      dropIfEmpty(h);
+      return replyOom();
+    }
+    added += r;
   }
   replyInt(added);
 }
@@ -137,6 +152,9 @@ export function hincrby(): void {
     return;
   }
   const v = old + by;
-  setField(h, 2, DIGITS, writeDecimal(DIGITS, v));
+  if (setField(h, 2, DIGITS, writeDecimal(DIGITS, v)) == FIELD_NO_MEMORY) {
+    dropIfEmpty(h);
+    return replyOom();
+  }
   replyInt(v);
 }

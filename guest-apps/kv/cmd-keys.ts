@@ -1,12 +1,12 @@
 // Keyspace commands (Redis db.c): DEL, EXISTS, TYPE, KEYS, SCAN, FLUSHDB and FLUSHALL. DBSIZE is
 // a line in execute.
-import { ascii, parsedInt } from "./bytes";
+import { ByteBuf, ascii, parsedInt } from "./bytes";
 import { now } from "./clock";
 import { globMatch } from "./glob";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError } from "./errors";
 import { keyPtr } from "./record";
-import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyOk, replyStatus } from "./reply";
+import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyOk, replyOom, replyStatus } from "./reply";
 import { db } from "./server-state";
 import { Rec, TYPE_HASH, TYPE_LIST } from "./store";
 import { at, nextCursor, scanHome, slotCount } from "./table";
@@ -45,15 +45,22 @@ export function keys(): void {
   const pat = ap(1);
   const pn = al(1);
   const all = pn == 1 && load<u8>(pat) == 0x2a;
-  const found = new Array<usize>();
+  // The matches' addresses in unmanaged memory (a million keys would not grow the GC's heap).
+  const found = new ByteBuf();
   const t = db.keys;
   const n = slotCount(t);
   for (let i: u32 = 0; i < n; i++) {
     const e = at(t, i);
-    if (e != null && (all || globMatch(pat, pn, keyPtr(e), e.keyLen))) found.push(changetype<usize>(e));
+    if (e != null && (all || globMatch(pat, pn, keyPtr(e), e.keyLen))) found.putU32(<u32>changetype<usize>(e));
   }
-  replyArray(found.length);
-  for (let i = 0; i < found.length; i++) replyKey(changetype<Rec>(unchecked(found[i])));
+  if (found.failed) {
+    found.free();
+    return replyOom();
+  }
+  const count = found.len >> 2;
+  replyArray(count);
+  for (let i: u32 = 0; i < count; i++) replyKey(changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2))));
+  found.free();
 }
 
 export function scan(): void {
@@ -86,28 +93,36 @@ export function scan(): void {
   }
   const t = db.keys;
   let c = <u32>cursor;
-  const found = new Array<usize>();
+  const found = new ByteBuf(); // record addresses, unmanaged as in keys()
   let budget = count * 10;
   if (t.count > 0) {
     do {
       scanHome(t, c, found);
       c = nextCursor(t, c);
-    } while (c != 0 && budget-- > 0 && <i64>found.length < count);
+    } while (c != 0 && budget-- > 0 && <i64>(found.len >> 2) < count);
   } else {
     c = 0;
   }
-  const matched = new Array<usize>();
-  for (let i = 0; i < found.length; i++) {
-    const e = changetype<Rec>(unchecked(found[i]));
+  if (found.failed) {
+    found.free();
+    return replyOom();
+  }
+  // The matches are moved to the front of `found` in place.
+  let matched: u32 = 0;
+  const total = found.len >> 2;
+  for (let i: u32 = 0; i < total; i++) {
+    const e = changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2)));
     if (e.expireAt != 0 && e.expireAt <= now()) continue;
     if (patArg != 0 && !globMatch(ap(patArg), al(patArg), keyPtr(e), e.keyLen)) continue;
     if (typeArg != 0 && !argIs(typeArg, typeName(e))) continue;
-    matched.push(changetype<usize>(e));
+    store<u32>(found.ptr + (<usize>matched << 2), changetype<usize>(e));
+    matched++;
   }
   replyArray(2);
   replyBulkInt(c);
-  replyArray(matched.length);
-  for (let i = 0; i < matched.length; i++) replyKey(changetype<Rec>(unchecked(matched[i])));
+  replyArray(matched);
+  for (let i: u32 = 0; i < matched; i++) replyKey(changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2))));
+  found.free();
 }
 
 function replyKey(e: Rec): void {

@@ -3,8 +3,9 @@ import { parsedInt } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
 import { notInteger, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyWrongType,
+  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyOom, replyWrongType,
 } from "./reply";
+import { argBytes, roomFor } from "./cmd-strings";
 import { db } from "./server-state";
 import { List, freeItem, itemAt, itemData, itemLen, popBack, popFront, pushBack, pushFront } from "./list";
 import { TYPE_LIST, listOf } from "./store";
@@ -18,11 +19,15 @@ function replyTaken(item: usize): void {
 export function push(front: bool): void {
   let e = lookup(1);
   if (e != null && e.type != TYPE_LIST) return replyWrongType();
+  if (!roomFor(argBytes(2), argc - 2)) return replyOom();
   if (e == null) e = db.addList(ap(1), al(1));
+  if (e == null) return replyOom();
   const list = listOf(e);
   for (let i: u32 = 2; i < argc; i++) {
-    if (front) pushFront(list, ap(i), al(i));
-    else pushBack(list, ap(i), al(i));
+    if (!(front ? pushFront(list, ap(i), al(i)) : pushBack(list, ap(i), al(i)))) { // rare: the check above said there was room
+      if (list.length == 0) db.remove(e);
+      return replyOom();
+    }
   }
   replyInt(list.length);
 }

@@ -5,19 +5,34 @@ import { maxBulk } from "./conn";
 import { now } from "./clock";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError, wrongArity } from "./errors";
-import { replyArray, replyBulk, replyError, replyInt, replyNil, replyOk, replyWrongType } from "./reply";
+import { replyArray, replyBulk, replyError, replyInt, replyMark, replyNil, replyOk, replyOom, replyRollback, replyWrongType } from "./reply";
+import { memoryAvailable } from "./zmalloc";
 import { db } from "./server-state";
 import { Rec, TYPE_STRING } from "./store";
 import { valPtr } from "./record";
 
 /**
  * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
- * `found` is what lookup(k), the last lookup, returned. Returns the key's record.
+ * `found` is what lookup(k), the last lookup, returned. Returns the key's record, or null, nothing
+ * changed, when memory is out.
  */
-function setString(k: u32, v: u32, keepTtl: bool, found: Rec | null): Rec {
+function setString(k: u32, v: u32, keepTtl: bool, found: Rec | null): Rec | null {
   if (found == null) return db.addString(ap(k), al(k), ap(v), al(v));
-  if (found.expireAt != 0 && !keepTtl) db.clearExpiry(found);
-  return db.setString(found, ap(v), al(v));
+  const stored = db.setString(found, ap(v), al(v));
+  if (stored != null && stored.expireAt != 0 && !keepTtl) db.clearExpiry(stored);
+  return stored;
+}
+
+/** Would `records` new records holding `bytes` of arguments fit? (the check of a command that stores several) */
+export function roomFor(bytes: u64, records: u64): bool {
+  return bytes + records * 64 <= memoryAvailable();
+}
+
+/** The bytes of arguments from..argc-1. */
+export function argBytes(from: u32): u64 {
+  let n: u64 = 0;
+  for (let i = from; i < argc; i++) n += <u64>al(i);
+  return n;
 }
 
 // @ts-ignore: decorator
@@ -68,6 +83,7 @@ export function set(): void {
     at = ms;
   }
   const e = lookup(1);
+  const mark = replyMark();
   if (flags & FLAG_GET) {
     if (e == null) replyNil();
     else if (e.type != TYPE_STRING) return replyWrongType();
@@ -77,12 +93,20 @@ export function set(): void {
     if (!(flags & FLAG_GET)) replyNil();
     return;
   }
+  if (at != 0 && !db.reserveExpiry()) return oom(mark);
   const stored = setString(1, 2, (flags & FLAG_KEEPTTL) != 0, e);
+  if (stored == null) return oom(mark);
   if (at != 0) {
     if (at <= now()) db.remove(stored); // an absolute time in the past: Redis deletes at once
-    else db.setExpiry(stored, at);
+    else db.setExpiry(stored, at); // room reserved above
   }
   if (!(flags & FLAG_GET)) replyOk();
+}
+
+/** Memory is out: -OOM instead of whatever the command had replied since `mark`, nothing stored. */
+function oom(mark: u32): void {
+  replyRollback(mark);
+  replyOom();
 }
 
 export function get(): void {
@@ -141,8 +165,8 @@ export function incrBy(by: i64): void {
   if (!addChecked(old, by)) return;
   const v = old + by;
   const n = writeDecimal(DIGITS, v);
-  if (e == null) db.addString(ap(1), al(1), DIGITS, n);
-  else db.setString(e, DIGITS, n);
+  const stored = e == null ? db.addString(ap(1), al(1), DIGITS, n) : db.setString(e, DIGITS, n);
+  if (stored == null) return replyOom();
   replyInt(v);
 }
 
@@ -156,7 +180,7 @@ export function append(): void {
   const e = lookup(1);
   const n = al(2);
   if (e == null) {
-    setString(1, 2, false, null);
+    if (setString(1, 2, false, null) == null) return replyOom();
     replyInt(n);
     return;
   }
@@ -165,6 +189,7 @@ export function append(): void {
   const total = <u64>had + <u64>n;
   if (total > <u64>maxBulk) return replyError("string exceeds maximum allowed size (proto-max-bulk-len)");
   const grown = db.resizeString(e, <u32>total);
+  if (grown == null) return replyOom();
   copyMemory(valPtr(grown) + had, ap(2), n);
   replyInt(<i64>total);
 }

@@ -84,3 +84,19 @@ export function parseMemory(s: string): bool {
   parsedMemory = v * mul; // wraps as Redis's val*mul does
   return true;
 }
+
+// client-output-buffer-limit (networking.c, checkClientOutputBufferLimits): per client class, a
+// hard limit in bytes (over it the client is closed at once), a soft limit and how many seconds
+// the output may stay over it. Redis's defaults; kv has normal clients only so far, and keeps the
+// other classes' values for CONFIG GET and SET.
+export const OBUF_CLASSES: string[] = ["normal", "slave", "pubsub"];
+export const obufHard: StaticArray<u64> = [0, 256 << 20, 32 << 20];
+export const obufSoft: StaticArray<u64> = [0, 64 << 20, 8 << 20];
+export const obufSeconds: StaticArray<i64> = [0, 60, 60];
+
+/** client-query-buffer-limit: a client whose unprocessed input passes it is closed (default 1 GiB). */
+export let queryBufferLimit: u64 = 1 << 30;
+
+export function setQueryBufferLimit(v: u64): void {
+  queryBufferLimit = v;
+}

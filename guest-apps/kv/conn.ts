@@ -3,13 +3,10 @@
 // of on_data calls, and one call may carry many commands (pipelining). Arguments are kept as
 // (offset, length) pairs into the connection's private input buffer: nothing is copied twice.
 import { ByteBuf, parseI64, parsedInt } from "./bytes";
-import { replyError } from "./reply";
+import { replyError, replyOom } from "./reply";
 
 /** Redis's PROTO_INLINE_MAX_SIZE: longest inline request or count line before a protocol error. */
 export const INLINE_MAX: u32 = 64 * 1024;
-
-/** Most input memory reserved ahead of the bytes that arrived, for a long bulk string. */
-const EAGER_BYTES: i64 = 1 << 20;
 
 /** Largest bulk string (Redis's proto-max-bulk-len, 512 MiB by default); set_limits sets it. */
 export let maxBulk: u32 = 512 * 1024 * 1024;
@@ -40,6 +37,10 @@ export class Conn {
   sent: u32 = 0;
   /** Close once the output is sent (QUIT, a protocol error). */
   closing: bool = false;
+  /** Commands wait: the output not yet taken by the host is over OUTPUT_PAUSE (kv.ts). */
+  paused: bool = false;
+  /** When the output went over the soft client-output-buffer-limit (ms on the host's clock; 0: it is not). */
+  softSince: i64 = 0;
   name: ArrayBuffer | null = null;
 
   constructor(public id: u32) {}
@@ -66,6 +67,14 @@ export class Conn {
 /** A protocol error: Redis replies, then closes the connection once the reply is sent. */
 function protocolError(c: Conn, what: string): i32 {
   replyError("Protocol error: " + what);
+  c.closing = true;
+  c.pending = 0;
+  return -1;
+}
+
+/** Memory is out for the request's arguments: -OOM, then the connection closes (the stream cannot go on). */
+function outOfMemory(c: Conn): i32 {
+  replyOom();
   c.closing = true;
   c.pending = 0;
   return -1;
@@ -126,7 +135,7 @@ export function nextCommand(c: Conn): i32 {
       if (parsedInt <= 0) continue; // "*0" or "*-1": nothing to run
       pending = parsedInt;
       c.bulkLen = -1;
-      c.argv.reserve(<u32>min<i64>(pending, 1024) << 3);
+      if (!c.argv.reserve(<u32>min<i64>(pending, 1024) << 3)) return outOfMemory(c);
       break;
     }
   }
@@ -151,15 +160,16 @@ export function nextCommand(c: Conn): i32 {
     }
     const need = bulkLen + 2;
     if (<i64>(len - pos) < need) {
+      // The input grows as the string's bytes arrive, never ahead of them (a client that announces
+      // 512 MiB holds only what it sent), and doubles no further than the string's end.
       saveState(c, pos, pending, bulkLen, argsLen);
-      // Make room for the rest of the string now rather than doubling through it, but only
-      // EAGER_BYTES ahead: a client that announces 512 MiB gets memory as it sends the bytes.
-      c.input.reserve(<u32>min<i64>(need - <i64>(len - pos), EAGER_BYTES));
+      c.input.growCap = <u32>min<i64>(<i64>pos + need, 0x8000_0000);
       return 0;
     }
+    c.input.growCap = 0;
     if (argsLen + 8 > argv.cap) {
       argv.len = argsLen;
-      argv.reserve(8);
+      if (!argv.reserve(8)) return outOfMemory(c);
       args = argv.ptr;
     }
     store<u32>(args + argsLen, pos);
@@ -262,6 +272,7 @@ function inlineCommand(c: Conn, buf: usize, len: u32): i32 {
     }
     c.argv.putU32(start);
     c.argv.putU32(w - start);
+    if (c.argv.failed) return outOfMemory(c);
     c.argc++;
   }
   c.pos = <u32>nl + 1;

@@ -15,11 +15,13 @@ export class List {
 export const LIST_HEADER: u32 = <u32>offsetof<List>();
 const MIN_ITEMS: u32 = 8;
 
-export function initList(l: List): void {
+/** Makes `l` an empty list; false, `l` unusable, when memory is out. */
+export function initList(l: List): bool {
   l.items = zalloc(<usize>MIN_ITEMS << 2);
   l.cap = MIN_ITEMS;
   l.head = 0;
   l.length = 0;
+  return l.items != 0;
 }
 
 // @ts-ignore: decorator
@@ -32,16 +34,16 @@ export function initList(l: List): void {
   return item + 4;
 }
 
-/** An item with room for `n` bytes (left as they are). */
+/** An item with room for `n` bytes (left as they are); 0 when memory is out. */
 export function allocItem(n: u32): usize {
   const item = zalloc(4 + <usize>n);
-  store<u32>(item, n);
+  if (item != 0) store<u32>(item, n);
   return item;
 }
 
 function newItem(p: usize, n: u32): usize {
   const item = allocItem(n);
-  copyMemory(item + 4, p, n);
+  if (item != 0) copyMemory(item + 4, p, n);
   return item;
 }
 
@@ -59,22 +61,32 @@ export function itemAt(l: List, i: u32): usize {
   return load<u32>(cell(l, i));
 }
 
-export function pushFront(l: List, p: usize, n: u32): void {
-  grow(l);
+/** Pushes a copy of the `n` bytes at `p` at the head; false, the list unchanged, when memory is out. */
+export function pushFront(l: List, p: usize, n: u32): bool {
+  if (!grow(l)) return false;
+  const item = newItem(p, n);
+  if (item == 0) return false;
   l.head = (l.head - 1) & (l.cap - 1);
-  store<u32>(l.items + (<usize>l.head << 2), newItem(p, n));
+  store<u32>(l.items + (<usize>l.head << 2), item);
   l.length++;
+  return true;
 }
 
-export function pushBack(l: List, p: usize, n: u32): void {
-  pushItem(l, newItem(p, n));
+/** Pushes a copy of the `n` bytes at `p` at the tail; false, the list unchanged, when memory is out. */
+export function pushBack(l: List, p: usize, n: u32): bool {
+  if (!grow(l)) return false;
+  const item = newItem(p, n);
+  if (item == 0) return false;
+  pushItem(l, item);
+  return true;
 }
 
-/** Appends an item made by allocItem; the list owns it from then on. */
-export function pushItem(l: List, item: usize): void {
-  grow(l);
+/** Appends an item made by allocItem; the list owns it from then on. False, the list unchanged, when memory is out. */
+export function pushItem(l: List, item: usize): bool {
+  if (!grow(l)) return false;
   store<u32>(cell(l, l.length), item);
   l.length++;
+  return true;
 }
 
 /** Takes the first item out (length > 0); the caller frees it with freeItem. */
@@ -102,20 +114,23 @@ export function freeList(l: List): void {
   l.length = 0;
 }
 
-function grow(l: List): void {
-  if (l.length < l.cap) return;
-  relocate(l, l.cap << 1);
+/** Room for one more item; false when the ring is full and memory is out. */
+function grow(l: List): bool {
+  if (l.length < l.cap) return true;
+  return relocate(l, l.cap << 1);
 }
 
 function shrink(l: List): void {
   if (l.cap > MIN_ITEMS && l.length < l.cap >> 2) relocate(l, l.cap >> 1);
 }
 
-function relocate(l: List, cap: u32): void {
+function relocate(l: List, cap: u32): bool {
   const fresh = zalloc(<usize>cap << 2);
+  if (fresh == 0) return false;
   for (let i: u32 = 0; i < l.length; i++) store<u32>(fresh + (<usize>i << 2), itemAt(l, i));
   zfree(l.items);
   l.items = fresh;
   l.cap = cap;
   l.head = 0;
+  return true;
 }

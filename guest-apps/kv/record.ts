@@ -52,9 +52,16 @@ export function recordFits(kn: u64, vn: u64): bool {
   return changetype<usize>(r) + REC_HEADER + r.keyLen;
 }
 
-/** A record with room for `kn` key and `vn` value bytes (left as they are), no hash and no expiry. */
-export function allocRec(type: u8, kn: u32, vn: u32): Rec {
-  const r = changetype<Rec>(zalloc(REC_HEADER + <usize>kn + vn));
+/**
+ * A record with room for `kn` key and `vn` value bytes (left as they are), no hash and no expiry;
+ * null when memory is out (every function here that makes a block returns null so, and changes
+ * nothing).
+ */
+export function allocRec(type: u8, kn: u32, vn: u32): Rec | null {
+  if (!recordFits(kn, vn)) return null;
+  const p = zalloc(REC_HEADER + <usize>kn + vn);
+  if (p == 0) return null;
+  const r = changetype<Rec>(p);
   r.hash = 0;
   r.type = type;
   r.pad0 = 0;
@@ -68,16 +75,18 @@ export function allocRec(type: u8, kn: u32, vn: u32): Rec {
 }
 
 /** A new record for the `kn` key bytes at `k`, with room for `vn` value bytes (left as they are). */
-export function newRec(k: usize, kn: u32, hash: u32, type: u8, vn: u32): Rec {
+export function newRec(k: usize, kn: u32, hash: u32, type: u8, vn: u32): Rec | null {
   const r = allocRec(type, kn, vn);
+  if (r == null) return null;
   r.hash = hash;
   copyMemory(keyPtr(r), k, kn);
   return r;
 }
 
 /** A new string record holding key `k` and value `v`. */
-export function newString(k: usize, kn: u32, hash: u32, v: usize, vn: u32): Rec {
+export function newString(k: usize, kn: u32, hash: u32, v: usize, vn: u32): Rec | null {
   const r = newRec(k, kn, hash, TYPE_STRING, vn);
+  if (r == null) return null;
   copyMemory(valPtr(r), v, vn);
   return r;
 }
@@ -87,23 +96,27 @@ export function newString(k: usize, kn: u32, hash: u32, v: usize, vn: u32): Rec 
  * header and first min(old, vn) value bytes are kept. The caller points its table (and the expiring
  * list) at the result: see Db.resizeString.
  */
-export function resizeRec(r: Rec, vn: u32): Rec {
-  const moved = changetype<Rec>(zrealloc(changetype<usize>(r), REC_HEADER + <usize>r.keyLen + vn));
+export function resizeRec(r: Rec, vn: u32): Rec | null {
+  if (!recordFits(r.keyLen, vn)) return null;
+  const p = zrealloc(changetype<usize>(r), REC_HEADER + <usize>r.keyLen + vn);
+  if (p == 0) return null;
+  const moved = changetype<Rec>(p);
   moved.valLen = vn;
   return moved;
 }
 
 /**
- * `r`'s key and header in a block with room for a new value of `vn` bytes (left as they are), `r`
- * freed: for an overwrite, which must not read the old value's pages only to drop them. The caller
- * repoints its table as after resizeRec.
+ * A copy of `r`'s header and key in a block with room for a new value of `vn` bytes (left as they
+ * are), `r` left as it is: for an overwrite, which must not read the old value's pages only to drop
+ * them. The caller frees `r` and repoints its table as after resizeRec.
  */
-export function rebuildRec(r: Rec, vn: u32): Rec {
-  const size = REC_HEADER + <usize>r.keyLen + vn;
-  const fresh = changetype<Rec>(zalloc(size));
-  copyMemory(changetype<usize>(fresh), changetype<usize>(r), <u32>(REC_HEADER + r.keyLen));
+export function rebuildRec(r: Rec, vn: u32): Rec | null {
+  if (!recordFits(r.keyLen, vn)) return null;
+  const p = zalloc(REC_HEADER + <usize>r.keyLen + vn);
+  if (p == 0) return null;
+  const fresh = changetype<Rec>(p);
+  copyMemory(p, changetype<usize>(r), <u32>(REC_HEADER + r.keyLen));
   fresh.valLen = vn;
-  zfree(changetype<usize>(r));
   return fresh;
 }
 

@@ -1,5 +1,7 @@
 // RESP2 replies, appended straight to the current connection's output buffer (no intermediate
-// strings on the hot path). Errors are built as strings: they are the slow path.
+// strings on the hot path). Errors are built as strings: they are the slow path. When memory is out
+// the buffer takes no more (ByteBuf.failed) and the replies that follow are dropped: the
+// connection is then closed (kv.ts), as Redis closes a client over its output buffer limit.
 import { ByteBuf, ascii, copyMemory, writeDecimal } from "./bytes";
 
 let out: ByteBuf = new ByteBuf();
@@ -9,20 +11,31 @@ export function replyTo(buf: ByteBuf): void {
   out = buf;
 }
 
+/** Where the replies stand now, for replyRollback. */
+export function replyMark(): u32 {
+  return out.len;
+}
+
+/** Takes back the replies written since `mark` (a command that found memory out after replying). */
+export function replyRollback(mark: u32): void {
+  out.len = mark;
+}
+
 const NULL_ARRAY = ascii("*-1\r\n");
 const EMPTY_ARRAY = ascii("*0\r\n");
 const WRONGTYPE = ascii("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
 const OOM = ascii("-OOM command not allowed when used memory > 'maxmemory'.\r\n");
 
 /**
- * Where `n` more bytes of output go (room made for them); the caller stores them there, then
- * calls wrote(). The hot replies write through this with plain stores: under the software MMU
- * every field load and store of the buffer is a checked access, so each reply makes as few as it can.
+ * Where `n` more bytes of output go (room made for them), or 0 when memory is out; the caller
+ * stores them there, then calls wrote(). The hot replies write through this with plain stores:
+ * under the software MMU every field load and store of the buffer is a checked access, so each
+ * reply makes as few as it can.
  */
 // @ts-ignore: decorator
 @inline function room(n: u32): usize {
   const o = out;
-  if (o.len + n > o.cap) o.reserve(n);
+  if (o.len + n > o.cap && !o.reserve(n)) return 0;
   return o.ptr + o.len;
 }
 
@@ -35,6 +48,7 @@ const OOM = ascii("-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 // @ts-ignore: decorator
 @inline function reply5(first4: u32, last: u8): void {
   const w = room(5);
+  if (w == 0) return;
   store<u32>(w, first4);
   store<u8>(w, last, 4);
   wrote(w, 5);
@@ -76,13 +90,15 @@ const CRLF = ascii("\r\n");
 
 // @ts-ignore: decorator
 @inline function crlf(): void {
-  out.reserve(2);
-  store<u16>(out.ptr + out.len, 0x0a0d);
-  out.len += 2;
+  const w = room(2);
+  if (w == 0) return;
+  store<u16>(w, 0x0a0d);
+  wrote(w, 2);
 }
 
 export function replyInt(v: i64): void {
   const w = room(23);
+  if (w == 0) return;
   store<u8>(w, 0x3a);
   const k = 1 + writeDecimal(w + 1, v);
   store<u16>(w + k, 0x0a0d);
@@ -97,6 +113,7 @@ export function replyArray(n: i64): void {
 
 export function replyBulk(p: usize, n: u32): void {
   const w = room(n + 16);
+  if (w == 0) return;
   store<u8>(w, 0x24);
   const k = 1 + writeDecimal(w + 1, n);
   store<u16>(w + k, 0x0a0d);

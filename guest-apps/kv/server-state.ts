@@ -1,9 +1,9 @@
 // What outlives a command, as Redis keeps it in its `server` struct (server.h): the one database
 // and the counters INFO reports.
-import { Db } from "./store";
+import { Db, newDb } from "./store";
 
 /** The one database (SELECT 0). */
-export let db = new Db();
+export let db = changetype<Db>(newDb()); // at start memory is there
 
 /** Replaces the database (a restored snapshot), freeing the old one. */
 export function replaceDb(restored: Db): void {

@@ -13,9 +13,11 @@
 // linked through their first u16. All the bookkeeping a block needs is in its own page: allocating
 // or freeing touches that page and the class heads (one static page), nothing else.
 //
-// Pages come from TLSF (the runtime's heap) in runs of CHUNK_PAGES, aligned to 4 KiB, and are kept
+// Pages come from page-heap.ts in runs of CHUNK_PAGES (after the run's header page), and are kept
 // for reuse, never given back. A bitmap of the 4 GiB address space (one bit per page) tells slab
-// pages from TLSF blocks when a block is freed.
+// pages from the heap's blocks when a block is freed. When the heap has no more memory, slabAlloc
+// returns 0.
+import { RUN_HEADER, heapAlloc } from "./page-heap";
 
 const PAGE_BYTES: usize = 4096;
 export const SLAB_MAX: usize = 4080;
@@ -86,9 +88,13 @@ init();
   return load<u16>(p & ~(PAGE_BYTES - 1));
 }
 
+/** An object of class `c`, or 0 when memory is out. */
 export function slabAlloc(c: i32): usize {
   let page = load<u32>(classHead + (<usize>c << 2));
-  if (page == 0) page = <u32>newPage(c);
+  if (page == 0) {
+    page = <u32>newPage(c);
+    if (page == 0) return 0;
+  }
   const p = <usize>page;
   const size = sizeOfClass(c);
   let off = <usize>load<u16>(p, 4);
@@ -119,13 +125,16 @@ export function slabFree(obj: usize): void {
   }
 }
 
+/** A page for class `c`, listed as having room; 0 when memory is out. */
 function newPage(c: i32): usize {
   let p = pool;
   if (p != 0) {
     pool = <usize>load<u32>(p);
   } else {
     if (chunkNext == chunkEnd) {
-      const raw = heap.alloc(CHUNK_PAGES * PAGE_BYTES + PAGE_BYTES - 16);
+      // A run of CHUNK_PAGES + 1 pages: its header takes the first page, the rest are slabs.
+      const raw = heapAlloc(CHUNK_PAGES * PAGE_BYTES + PAGE_BYTES - RUN_HEADER);
+      if (raw == 0) return 0;
       chunkNext = (raw + PAGE_BYTES - 1) & ~(PAGE_BYTES - 1);
       chunkEnd = chunkNext + CHUNK_PAGES * PAGE_BYTES;
       for (let q = chunkNext; q < chunkEnd; q += PAGE_BYTES) {

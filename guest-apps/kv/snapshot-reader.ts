@@ -7,7 +7,9 @@
 // point (a chunk modified, cut, reordered, repeated or from another snapshot; a rollback) leaves the
 // store as it was and frees everything built so far.
 import { SEAL_OVERHEAD, counterAdvance, counterRead, unsealRaw } from "../../assembly/index";
-import { SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE } from "../../assembly/server";
+import {
+  SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE,
+} from "../../assembly/server";
 import { now } from "./clock";
 import { LIST_HEADER, allocItem, initList, itemData, pushItem } from "./list";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, allocRec, freeRecBlock, keyPtr, recordFits } from "./record";
@@ -15,7 +17,7 @@ import {
   CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE, ITEM_HEADER,
   PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
-import { Db, freeRec, hashOf, listOf } from "./store";
+import { Db, freeRec, hashOf, listOf, newDb } from "./store";
 import { TABLE_HEADER, add, find, hashBytes, initTable } from "./table";
 import { zalloc, zfree } from "./zmalloc";
 
@@ -48,7 +50,8 @@ export function restoreBegin(totalBytes: u32): i32 {
   total = totalBytes;
   sealed = zalloc(<usize>CHUNK_BYTES + SEAL_OVERHEAD);
   plain = zalloc(CHUNK_BYTES);
-  target = new Db();
+  target = newDb();
+  if (sealed == 0 || plain == 0 || target == null) return fail(SNAPSHOT_NO_MEMORY);
   startParser();
   state = FEEDING;
   return 0;
@@ -79,7 +82,7 @@ export function restoreFeed(src: usize, len: u32): i32 {
     src += n;
     len -= n;
     if (sealedHave == sealedWant) {
-      if (!openChunk()) return fail(SNAPSHOT_REFUSED);
+      if (!openChunk()) return fail(noMemory ? SNAPSHOT_NO_MEMORY : SNAPSHOT_REFUSED);
       lengthHave = 0;
       sealedHave = 0;
     }
@@ -134,6 +137,7 @@ function fail(status: i32): i32 {
 
 /** Frees whatever a restore holds (a store half built included) and forgets it. */
 function reset(): void {
+  noMemory = false;
   abandonParse();
   if (target != null) changetype<Db>(target).free();
   target = null;
@@ -170,6 +174,14 @@ function openChunk(): bool {
 }
 
 // ---- the payload parser: resumable at any byte ----
+
+/** The parser stopped because memory is out (not because the payload is malformed). */
+let noMemory = false;
+
+function outOfMemory(): bool {
+  noMemory = true;
+  return false;
+}
 
 // What the parser waits for: a header of `need` bytes (gathered in `scratch`), or the bytes of a run
 // copied in place into a record (sinkPtr, sinkLeft).
@@ -269,6 +281,7 @@ function headerDone(): bool {
     const vn = load<u32>(scratch, 4);
     if (!recordFits(fn, vn)) return false;
     const f = allocRec(TYPE_STRING, fn, vn);
+    if (f == null) return outOfMemory();
     field = f;
     return startRun(S_FIELD_BYTES, keyPtr(f), fn + vn);
   }
@@ -276,6 +289,7 @@ function headerDone(): bool {
   const len = load<u32>(scratch);
   if (!recordFits(len, 0)) return false;
   item = allocItem(len);
+  if (item == 0) return outOfMemory();
   return startRun(S_ITEM_BYTES, itemData(item), len);
 }
 
@@ -294,10 +308,13 @@ function keyHeader(): bool {
   else return false;
   if (!recordFits(kn, vn) || (type != TYPE_STRING && n == 0)) return false; // Redis keeps no empty hash or list
   const r = allocRec(type, kn, vn);
+  if (r == null) return outOfMemory();
+  if ((type == TYPE_HASH && !initTable(hashOf(r))) || (type == TYPE_LIST && !initList(listOf(r)))) {
+    freeRecBlock(r);
+    return outOfMemory();
+  }
   key = r;
   remaining = n;
-  if (type == TYPE_HASH) initTable(hashOf(r));
-  else if (type == TYPE_LIST) initList(listOf(r));
   return startRun(S_KEY_BYTES, keyPtr(r), type == TYPE_STRING ? kn + n : kn);
 }
 
@@ -316,12 +333,12 @@ function runDone(): bool {
     f.hash = hashBytes(keyPtr(f), f.keyLen);
     const h = hashOf(changetype<Rec>(key));
     if (find(h, keyPtr(f), f.keyLen, f.hash) != null) return false; // a field twice
-    add(h, f);
+    if (!add(h, f)) return outOfMemory();
     field = null;
     return --remaining == 0 ? keyDone() : expect(S_FIELD, 8);
   }
   // S_ITEM_BYTES
-  pushItem(listOf(changetype<Rec>(key)), item);
+  if (!pushItem(listOf(changetype<Rec>(key)), item)) return outOfMemory();
   item = 0;
   return --remaining == 0 ? keyDone() : expect(S_ITEM, 4);
 }
@@ -334,7 +351,10 @@ function keyDone(): bool {
     freeRec(r);
   } else {
     r.expireAt = keyExpireAt;
-    changetype<Db>(target).adopt(r);
+    if (!changetype<Db>(target).adopt(r)) {
+      freeRec(r);
+      return outOfMemory();
+    }
   }
   return expect(S_TYPE, 1);
 }

@@ -12,7 +12,7 @@
 // place): a request in between (on_data) cancels the snapshot, and its next snapshot_read or
 // snapshot_commit says SNAPSHOT_BAD_CALL.
 import { SEAL_OVERHEAD, counterAdvance, counterRead, randomBytes, sealRaw } from "../../assembly/index";
-import { SNAPSHOT_BAD_CALL, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE } from "../../assembly/server";
+import { SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE } from "../../assembly/server";
 import { copyMemory } from "./bytes";
 import { itemAt, itemData, itemLen } from "./list";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, keyPtr } from "./record";
@@ -57,7 +57,10 @@ let chunkIndex: u32 = 0;
 let value: f64 = -1;
 const id = memory.data(SNAPSHOT_ID_BYTES);
 
-/** Starts a snapshot of `db`: 0, or SNAPSHOT_UNAVAILABLE when the enclave cannot seal or has no counter. */
+/**
+ * Starts a snapshot of `db`: 0, SNAPSHOT_UNAVAILABLE when the enclave cannot seal or has no counter,
+ * or SNAPSHOT_NO_MEMORY when its buffers (2 MiB and 4 bytes a key) do not fit.
+ */
 export function snapshotBegin(db: Db): i32 {
   snapshotCancel();
   const counter = counterRead();
@@ -67,6 +70,12 @@ export function snapshotBegin(db: Db): i32 {
   const t = db.keys;
   orderLen = t.count;
   order = zalloc(<usize>max<u32>(orderLen, 1) << 2);
+  plain = zalloc(CHUNK_BYTES);
+  sealed = zalloc(4 + <usize>CHUNK_BYTES + SEAL_OVERHEAD);
+  if (order == 0 || plain == 0 || sealed == 0) {
+    snapshotCancel();
+    return SNAPSHOT_NO_MEMORY;
+  }
   let k: u32 = 0;
   const n = slotCount(t);
   for (let i: u32 = 0; i < n; i++) {
@@ -77,8 +86,6 @@ export function snapshotBegin(db: Db): i32 {
   }
   sortU32(order, orderLen);
   memory.copy(id, randomBytes(SNAPSHOT_ID_BYTES).dataStart, SNAPSHOT_ID_BYTES);
-  plain = zalloc(CHUNK_BYTES);
-  sealed = zalloc(4 + <usize>CHUNK_BYTES + SEAL_OVERHEAD);
   next = 0;
   phase = P_START;
   headLen = headAt = runLeft = 0;

@@ -49,18 +49,20 @@ function freeValue(r: Rec): void {
 /**
  * Sets the string record `r` of table `t` to the `n` bytes at `p` (which must not lie in `r`): in
  * place when the length is the same, else in a rebuilt block that never reads the old value.
- * Returns the record, which the caller must use from then on (the Db's, through Db.setString).
+ * Returns the record, which the caller must use from then on (the Db's, through Db.setString), or
+ * null, `r` unchanged, when memory is out.
  */
-export function setStringIn(t: Table, r: Rec, p: usize, n: u32): Rec {
+export function setStringIn(t: Table, r: Rec, p: usize, n: u32): Rec | null {
   if (r.type == TYPE_STRING && r.valLen == n) {
     copyMemory(valPtr(r), p, n);
     return r;
   }
-  freeValue(r);
   const moved = rebuildRec(r, n);
+  if (moved == null) return null;
   moved.type = TYPE_STRING;
   copyMemory(valPtr(moved), p, n);
   replace(t, changetype<usize>(r), moved);
+  freeRec(r);
   return moved;
 }
 
@@ -88,9 +90,15 @@ export function lookupMode(touch: bool, count: bool): void {
 export let keyspaceHits: i64 = 0;
 export let keyspaceMisses: i64 = 0;
 
+/** An empty database, or null when memory is out. */
+export function newDb(): Db | null {
+  const keys = newTable();
+  return keys == null ? null : new Db(keys);
+}
+
 /** The database: the keyspace and its expiring keys. */
 export class Db {
-  keys: Table = newTable();
+  keys: Table;
   /** The records with an expiry (u32 addresses), so that sweeps and DBSIZE look at those only. */
   private expiring: usize = 0;
   expiringCount: u32 = 0;
@@ -98,6 +106,11 @@ export class Db {
   private sweepAt: u32 = 0;
   /** Keys removed because their time passed (INFO expired_keys). */
   expiredKeys: i64 = 0;
+
+  /** An empty database over an empty table: see newDb. */
+  constructor(keys: Table) {
+    this.keys = keys;
+  }
 
   /** The live record of a key, deleting it first if it has expired (lazy expiry). */
   lookup(p: usize, n: u32): Rec | null {
@@ -117,50 +130,69 @@ export class Db {
     return r;
   }
 
+  // Each function below that makes or grows a record returns null, and changes nothing, when memory
+  // is out: the command answers -OOM.
+
   /** Adds the key of the last lookup, which found nothing, with the string value at `v`. */
-  addString(p: usize, n: u32, v: usize, vn: u32): Rec {
+  addString(p: usize, n: u32, v: usize, vn: u32): Rec | null {
     const r = newRec(p, n, lastHash, TYPE_STRING, vn);
+    if (r == null) return null;
     copyMemory(valPtr(r), v, vn);
-    add(this.keys, r);
-    return r;
+    return this.added(r);
   }
 
   /** Adds the key of the last lookup, which found nothing, as an empty hash. */
-  addHash(p: usize, n: u32): Rec {
+  addHash(p: usize, n: u32): Rec | null {
     const r = newRec(p, n, lastHash, TYPE_HASH, TABLE_HEADER);
-    initTable(hashOf(r));
-    add(this.keys, r);
-    return r;
+    if (r == null) return null;
+    if (!initTable(hashOf(r))) {
+      freeRecBlock(r);
+      return null;
+    }
+    return this.added(r);
   }
 
   /** Adds the key of the last lookup, which found nothing, as an empty list. */
-  addList(p: usize, n: u32): Rec {
+  addList(p: usize, n: u32): Rec | null {
     const r = newRec(p, n, lastHash, TYPE_LIST, LIST_HEADER);
-    initList(listOf(r));
-    add(this.keys, r);
-    return r;
+    if (r == null) return null;
+    if (!initList(listOf(r))) {
+      freeRecBlock(r);
+      return null;
+    }
+    return this.added(r);
   }
 
-  /** Adds a record made elsewhere (a snapshot's), whose key is not in the table. */
-  adopt(r: Rec): void {
-    add(this.keys, r);
-    if (r.expireAt != 0) {
-      const at = r.expireAt;
-      r.expireAt = 0;
-      this.setExpiry(r, at);
+  /** `r` into the keyspace, or freed (null) if the table cannot take it. */
+  private added(r: Rec): Rec | null {
+    if (add(this.keys, r)) return r;
+    freeRec(r);
+    return null;
+  }
+
+  /** Adds a record made elsewhere (a snapshot's), whose key is not in the table; false, `r` still the caller's, when memory is out. */
+  adopt(r: Rec): bool {
+    const at = r.expireAt;
+    r.expireAt = 0;
+    if (!add(this.keys, r)) return false;
+    if (at != 0 && !this.setExpiry(r, at)) {
+      remove(this.keys, r);
+      return false;
     }
+    return true;
   }
 
   /** Sets the record of a key to a string value, keeping its expiry; returns the record to use from then on. */
-  setString(r: Rec, p: usize, n: u32): Rec {
+  setString(r: Rec, p: usize, n: u32): Rec | null {
     const moved = setStringIn(this.keys, r, p, n);
-    if (moved !== r) this.moved(moved);
+    if (moved != null && moved !== r) this.moved(moved);
     return moved;
   }
 
   /** Resizes a string record's value (keeping its bytes); returns the record to use from then on. */
-  resizeString(r: Rec, n: u32): Rec {
+  resizeString(r: Rec, n: u32): Rec | null {
     const moved = resizeRec(r, n);
+    if (moved == null) return null;
     if (moved !== r) {
       replace(this.keys, changetype<usize>(r), moved);
       this.moved(moved);
@@ -180,17 +212,27 @@ export class Db {
     freeRec(r);
   }
 
-  setExpiry(r: Rec, at: i64): void {
+  /** Room in the list of expiring keys for one more; false when it is full and memory is out. */
+  reserveExpiry(): bool {
+    if (this.expiringCount < this.expiringCap) return true;
+    const cap = max<u32>(16, this.expiringCap << 1);
+    const grown = zrealloc(this.expiring, <usize>cap << 2);
+    if (grown == 0) return false;
+    this.expiring = grown;
+    this.expiringCap = cap;
+    return true;
+  }
+
+  /** Gives `r` an expiry; false, `r` unchanged, when memory is out (reserveExpiry first, to know before). */
+  setExpiry(r: Rec, at: i64): bool {
     if (r.expiring < 0) {
-      if (this.expiringCount == this.expiringCap) {
-        this.expiringCap = max<u32>(16, this.expiringCap << 1);
-        this.expiring = zrealloc(this.expiring, <usize>this.expiringCap << 2);
-      }
+      if (!this.reserveExpiry()) return false;
       r.expiring = this.expiringCount;
       store<u32>(this.expiring + (<usize>this.expiringCount << 2), changetype<usize>(r));
       this.expiringCount++;
     }
     r.expireAt = at;
+    return true;
   }
 
   clearExpiry(r: Rec): void {
@@ -204,10 +246,13 @@ export class Db {
     }
     r.expiring = -1;
     r.expireAt = 0;
-    // Give a mostly empty list back, as the tables do.
+    // Give a mostly empty list back, as the tables do (if memory allows the smaller one).
     if (this.expiringCap > 16 && this.expiringCount < this.expiringCap >> 3) {
-      this.expiringCap >>= 1;
-      this.expiring = zrealloc(this.expiring, <usize>this.expiringCap << 2);
+      const smaller = zrealloc(this.expiring, <usize>(this.expiringCap >> 1) << 2);
+      if (smaller != 0) {
+        this.expiring = smaller;
+        this.expiringCap >>= 1;
+      }
     }
   }
 

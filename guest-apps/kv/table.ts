@@ -8,6 +8,7 @@
 //
 // Slots are a power of two, so SCAN can use Redis's reverse-binary cursor (dict.c, dictScan) over
 // home slots, which visits every key present for the whole scan even if the table grows or shrinks.
+import { ByteBuf } from "./bytes";
 import { nextRandom } from "./random";
 import { REC_HEADER, Rec } from "./record";
 import { zalloc, zfree } from "./zmalloc";
@@ -80,18 +81,26 @@ export function hashBytes(p: usize, n: u32): u32 {
   return changetype<Rec>(<usize>(slot >> 32));
 }
 
-/** Makes `t` an empty table (its header's memory is the caller's). */
-export function initTable(t: Table): void {
-  t.slots = zalloc(<usize>MIN_SLOTS << 3);
-  memory.fill(t.slots, 0, <usize>MIN_SLOTS << 3);
+/** Makes `t` an empty table (its header's memory is the caller's); false, `t` unusable, when memory is out. */
+export function initTable(t: Table): bool {
+  const slots = zalloc(<usize>MIN_SLOTS << 3);
+  t.slots = slots;
   t.mask = MIN_SLOTS - 1;
   t.count = 0;
+  if (slots == 0) return false;
+  memory.fill(slots, 0, <usize>MIN_SLOTS << 3);
+  return true;
 }
 
-/** A table in a block of its own. */
-export function newTable(): Table {
-  const t = changetype<Table>(zalloc(offsetof<Table>()));
-  initTable(t);
+/** A table in a block of its own, or null when memory is out. */
+export function newTable(): Table | null {
+  const p = zalloc(offsetof<Table>());
+  if (p == 0) return null;
+  const t = changetype<Table>(p);
+  if (!initTable(t)) {
+    zfree(p);
+    return null;
+  }
   return t;
 }
 
@@ -137,21 +146,27 @@ export function find(t: Table, p: usize, n: u32, h: u32): Rec | null {
   return true;
 }
 
-/** Adds `r`, whose key is not in the table (right after a find of it that missed, or not). */
-export function add(t: Table, r: Rec): void {
+/**
+ * Adds `r`, whose key is not in the table (right after a find of it that missed, or not). The table
+ * doubles at half full; when memory is out it fills on past half, and refuses (false) only when
+ * one slot is left, which a probe needs to end.
+ */
+export function add(t: Table, r: Rec): bool {
   const tag = tagOf(r.hash);
-  if ((t.count + 1) << 1 > t.mask + 1) {
-    resize(t, (t.mask + 1) << 1);
+  if ((t.count + 1) << 1 > t.mask + 1 && !resize(t, (t.mask + 1) << 1)) {
+    if (t.count + 2 > t.mask + 1) return false;
+    missTable = 0;
   } else if (missTable == changetype<usize>(t) && missTag == tag && <u32>slotAt(t, missSlot) == 0) {
     setSlot(t, missSlot, tag, changetype<usize>(r));
     t.count++;
     missTable = 0;
-    return;
+    return true;
   }
   let i = r.hash & t.mask;
   while (<u32>slotAt(t, i) != 0) i = (i + 1) & t.mask;
   setSlot(t, i, tag, changetype<usize>(r));
   t.count++;
+  return true;
 }
 
 /** The slot holding `word` (which must be in the table). */
@@ -195,16 +210,24 @@ export function remove(t: Table, r: Rec): void {
   store<u64>(t.slots + (<usize>i << 3), 0);
   missTable = 0;
   t.count--;
-  // Shrink at 1/8 full, so that a table emptied by deletes gives its slots back.
+  // Shrink at 1/8 full, so that a table emptied by deletes gives its slots back (if memory allows).
   const size = mask + 1;
   if (size > MIN_SLOTS && t.count < size >> 3) resize(t, size >> 1);
 }
 
-/** Frees the slot array (not the records: walk them first) and leaves `t` empty, ready for use. */
+/** Empties `t` (its records are the caller's: walk them first), giving a large slot array back. */
 export function clearTable(t: Table): void {
-  zfree(t.slots);
-  initTable(t);
   missTable = 0;
+  t.count = 0;
+  const slots = zalloc(<usize>MIN_SLOTS << 3);
+  if (slots == 0) { // keep the array it has, emptied
+    memory.fill(t.slots, 0, <usize>(t.mask + 1) << 3);
+    return;
+  }
+  zfree(t.slots);
+  memory.fill(slots, 0, <usize>MIN_SLOTS << 3);
+  t.slots = slots;
+  t.mask = MIN_SLOTS - 1;
 }
 
 /** Frees the slot array (not the records); `t` must not be used again unless initTable'd. */
@@ -215,11 +238,13 @@ export function freeSlots(t: Table): void {
   missTable = 0;
 }
 
-function resize(t: Table, size: u32): void {
+/** Moves the slots to an array of `size`; false, nothing changed, when memory is out. */
+function resize(t: Table, size: u32): bool {
   const old = t.slots;
   const oldSize = t.mask + 1;
   const bytes = <usize>size << 3;
   const slots = zalloc(bytes);
+  if (slots == 0) return false;
   memory.fill(slots, 0, bytes);
   const mask = size - 1;
   for (let k: u32 = 0; k < oldSize; k++) {
@@ -233,6 +258,7 @@ function resize(t: Table, size: u32): void {
   t.slots = slots;
   t.mask = mask;
   missTable = 0;
+  return true;
 }
 
 /** Slots in the table (for walks over every record: KEYS, HGETALL, snapshots). */
@@ -286,14 +312,14 @@ export function randomWord(t: Table): u64 {
   return slotAt(t, i);
 }
 
-/** Appends to `into` the records whose home is the slot of `cursor`. */
-export function scanHome(t: Table, cursor: u32, into: Array<usize>): void {
+/** Appends to `into` (u32 each) the addresses of the records whose home is the slot of `cursor`. */
+export function scanHome(t: Table, cursor: u32, into: ByteBuf): void {
   const mask = t.mask;
   const home = cursor & mask;
   for (let i = home; ; i = (i + 1) & mask) {
     const s = slotAt(t, i);
     if (<u32>s == 0) break;
-    if ((<u32>s & mask) == home) into.push(<usize>(s >> 32));
+    if ((<u32>s & mask) == home) into.putU32(<u32>(s >> 32));
   }
 }
 

@@ -4,65 +4,67 @@
 // maxmemory has a figure to compare with.
 //
 // Blocks of up to SLAB_MAX bytes come from slab size classes (slab.ts: an object never crosses a
-// page); larger ones from the runtime's TLSF (segregated fit, O(1) alloc and free, neighbours
-// coalesced on free). Both reuse freed memory before they grow it. A block counts for its usable
-// size, as zmalloc counts malloc_usable_size: its class's size, or TLSF's block size read from its
-// header (the u32 just below the payload: AssemblyScript's rt/common.ts BLOCK.mmInfo, whose two low
-// bits are tags). The runtime's GC objects also live in TLSF but are not counted: with the store
-// unmanaged they are only a request's temporaries.
+// page); larger ones from runs of pages (page-heap.ts). Both reuse freed memory before they grow
+// it, and both say when memory is out: zalloc and zrealloc then return 0 and change nothing, and
+// the caller answers -OOM or closes its connection; no allocation here ever traps. A block counts
+// for its usable size, as zmalloc counts malloc_usable_size: its class's size, or its run's pages
+// less the run header. The runtime's GC objects live in AssemblyScript's TLSF and are not counted:
+// with the store unmanaged they are only a request's temporaries.
+import { heapAlloc, heapFree, heapGrowInPlace, heapLimit, heapUsable } from "./page-heap";
 import { SLAB_MAX, classAt, classOf, inSlab, sizeOfClass, slabAlloc, slabFree } from "./slab";
-
-const BLOCK_OVERHEAD: usize = 4;
-const TAGS_MASK: u32 = 3;
 
 let used: u64 = 0;
 let peak: u64 = 0;
 
-// @ts-ignore: decorator
-@inline function usable(p: usize): u64 {
-  if (inSlab(p)) return <u64>sizeOfClass(classAt(p));
-  return <u64>(load<u32>(p - BLOCK_OVERHEAD) & ~TAGS_MASK) + BLOCK_OVERHEAD;
+/** Bytes the block at `p` holds (what it counts for). */
+export function zusable(p: usize): usize {
+  return inSlab(p) ? sizeOfClass(classAt(p)) : heapUsable(p);
 }
 
+/** A block of at least `n` bytes, or 0 when memory is out. */
 export function zalloc(n: usize): usize {
-  let p: usize;
-  let size: u64;
-  if (n != 0 && n <= SLAB_MAX) {
-    const c = classOf(n);
-    p = slabAlloc(c);
-    size = <u64>sizeOfClass(c);
-  } else {
-    p = heap.alloc(n);
-    size = usable(p);
-  }
-  used += size;
+  const p = n != 0 && n <= SLAB_MAX ? slabAlloc(classOf(n)) : heapAlloc(n);
+  if (p == 0) return 0;
+  used += <u64>zusable(p);
   if (used > peak) peak = used;
   return p;
 }
 
-/** Resizes the block at `p` (0: a new one), keeping its bytes up to the smaller size; it may move. */
+/**
+ * Resizes the block at `p` (0: a new one), keeping its bytes up to the smaller size; it may move.
+ * Returns 0, `p` still valid and unchanged, when memory is out.
+ */
 export function zrealloc(p: usize, n: usize): usize {
   if (p == 0) return zalloc(n);
-  const slab = inSlab(p);
-  if (slab && n != 0 && n <= SLAB_MAX && classOf(n) == classAt(p)) return p; // the same class
-  if (!slab && n > SLAB_MAX) {
-    used -= usable(p);
-    const q = heap.realloc(p, n);
-    used += usable(q);
+  const had = zusable(p);
+  if (inSlab(p)) {
+    if (n != 0 && n <= SLAB_MAX && classOf(n) == classAt(p)) return p; // the same class
+  } else if (n > SLAB_MAX && heapGrowInPlace(p, n)) {
+    used += <u64>(zusable(p) - had);
     if (used > peak) peak = used;
-    return q;
+    return p;
   }
   const q = zalloc(n);
-  memory.copy(q, p, <usize>min<u64>(usable(p), <u64>n));
+  if (q == 0) return 0;
+  memory.copy(q, p, min<usize>(had, n));
   zfree(p);
   return q;
 }
 
 export function zfree(p: usize): void {
   if (p == 0) return;
-  used -= usable(p);
+  used -= <u64>zusable(p);
   if (inSlab(p)) slabFree(p);
-  else heap.free(p);
+  else heapFree(p);
+}
+
+/**
+ * About how many more bytes kv may allocate before memory is out (its heap's limit less what is
+ * held): commands that store several things check it first, so that they rarely run out half-way.
+ */
+export function memoryAvailable(): u64 {
+  const limit = heapLimit();
+  return limit > used ? limit - used : 0;
 }
 
 /** Bytes held now (INFO used_memory). */

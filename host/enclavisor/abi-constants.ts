@@ -9,8 +9,9 @@
  * the enclave measurement (measurement.ts, ABI record), so a verifier knows which host interface
  * an enclave was launched against. Bump it on any change. Version 2 added `enclave.counter_read`
  * and `enclave.counter_advance`. Version 3 made a server app's snapshots streams: `snapshot_begin`
- * returns 0 instead of the total size, and `snapshot_read` returns the bytes of each piece, 0 at the
- * end, or a status below zero.
+ * returns 0 instead of the total size, `snapshot_read` returns the bytes of each piece, 0 at the
+ * end, or a status below zero, SNAPSHOT_NO_MEMORY is a status, and `set_limits` takes the memory
+ * limit as a third argument.
  */
 export const ABI_VERSION = 3;
 
@@ -64,3 +65,5 @@ export const SNAPSHOT_REFUSED = -2;
 export const SNAPSHOT_ROLLBACK = -3;
 /** The calls came out of order, or the sizes do not add up. */
 export const SNAPSHOT_BAD_CALL = -4;
+/** The enclave has no memory left for the snapshot's buffers, or for the store a restore builds. */
+export const SNAPSHOT_NO_MEMORY = -5;

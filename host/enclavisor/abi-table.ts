@@ -58,5 +58,9 @@ export const SERVER_SNAPSHOT_EXPORTS: readonly AbiFunction[] = [
   fn("", "restore_end", ["i32"], ["i32"]),
 ];
 
-/** Optional: the request limits a server app takes from the host (set_limits(maxBulk, maxArgs)). */
-export const SERVER_LIMITS_EXPORT: AbiFunction = fn("", "set_limits", ["i32", "i32"]);
+/**
+ * Optional: the limits a server app takes from the host (set_limits(maxBulk, maxArgs, memoryPages):
+ * the longest bulk string, the most arguments of a request, and the memory limit in 4 KiB pages, 0
+ * for none).
+ */
+export const SERVER_LIMITS_EXPORT: AbiFunction = fn("", "set_limits", ["i32", "i32", "i32"]);

@@ -12,7 +12,8 @@
 // way, with reason "contract". Serving on from a state that may be inconsistent could corrupt data
 // silently; the caller stops the server instead.
 import {
-  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE,
+  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
+  SNAPSHOT_UNAVAILABLE,
 } from "../enclavisor/abi-constants";
 import { SERVER_CHANNEL_EXPORTS, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
@@ -40,7 +41,7 @@ export class ServerAppError extends LauncherError {
   override name = "ServerAppError";
 }
 
-export type SnapshotProblem = "unavailable" | "refused" | "rollback" | "bad-call" | "unsupported";
+export type SnapshotProblem = "unavailable" | "refused" | "rollback" | "bad-call" | "no-memory" | "unsupported";
 
 /** A snapshot or restore the guest refused; `problem` says why, the message says it in words. */
 export class SnapshotError extends LauncherError {
@@ -174,10 +175,14 @@ export class ServerApp {
     this.call("on_close", conn);
   }
 
-  /** set_limits(maxBulk, maxArgs): the longest bulk string and the most arguments a request may have. */
-  setLimits(maxBulk: number, maxArgs: number): void {
+  /**
+   * set_limits(maxBulk, maxArgs, memoryPages): the longest bulk string, the most arguments a request
+   * may have, and the enclave's memory limit in 4 KiB pages (0: none), so that the app can refuse
+   * what would pass it instead of being stopped by it.
+   */
+  setLimits(maxBulk: number, maxArgs: number, memoryPages = 0): void {
     if (!this.takesLimits) throw new ServerAppError(`the app does not export ${LIMITS_EXPORT}: it takes no limits`);
-    this.call(LIMITS_EXPORT, maxBulk, maxArgs);
+    this.call(LIMITS_EXPORT, maxBulk, maxArgs, memoryPages);
   }
 
   /**
@@ -250,6 +255,8 @@ export class ServerApp {
         );
       case SNAPSHOT_ROLLBACK:
         return new SnapshotError("rollback", `${what}: the snapshot is older than the enclave's counter (a rollback)`);
+      case SNAPSHOT_NO_MEMORY:
+        return new SnapshotError("no-memory", `${what}: the enclave has no memory left for it (raise --memory-limit, or free some first)`);
       case SNAPSHOT_BAD_CALL:
         return new SnapshotError(
           "bad-call",

@@ -115,6 +115,26 @@ describe.each(MODES)("kv memory (%s)", (mode) => {
     expect(call("CONFIG", "GET", "maxmemory")).toEqual(["maxmemory", "12288"]);
   });
 
+  it("sets the client buffer limits with CONFIG SET, as Redis prints and parses them", () => {
+    const defaults = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+    expect(call("CONFIG", "GET", "client-*-buffer-limit")).toEqual(["client-query-buffer-limit", String(1 << 30), "client-output-buffer-limit", defaults]);
+    expect(call("CONFIG", "SET", "client-output-buffer-limit", "normal 10mb 5mb 60 replica 1gb 0 0")).toEqual(ok);
+    expect(call("CONFIG", "GET", "client-output-buffer-limit")).toEqual([
+      "client-output-buffer-limit", "normal 10485760 5242880 60 slave 1073741824 0 0 pubsub 33554432 8388608 60",
+    ]);
+    const failed = (why: string) => err(`CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - ${why}`);
+    expect(call("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 1mb")).toEqual(failed("Wrong number of arguments in buffer limit configuration."));
+    expect(call("CONFIG", "SET", "client-output-buffer-limit", "master 1mb 1mb 1")).toEqual(failed("Invalid client class specified in buffer limit configuration."));
+    expect(call("CONFIG", "SET", "client-output-buffer-limit", "normal 1xb 1mb 1")).toEqual(
+      failed("Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+    );
+    expect(call("CONFIG", "SET", "client-output-buffer-limit", defaults)).toEqual(ok);
+    expect(call("CONFIG", "SET", "client-query-buffer-limit", "1kb")).toEqual(
+      err("CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive"),
+    );
+    expect(call("CONFIG", "SET", "client-query-buffer-limit", "1gb")).toEqual(ok);
+  });
+
   it("noeviction: refuses writes that may grow memory with -OOM above maxmemory, while reads and deletes go on", () => {
     fill("k", 200, 1000);
     expect(call("CONFIG", "SET", "maxmemory", String(used() - 1000))).toEqual(ok);

@@ -25,6 +25,8 @@ export const DEFAULT_PORT = 6379;
 export const DEFAULT_SAVE_INTERVAL_S = 60;
 /** Redis's limit on the arguments of one command (the guest's default). */
 const MAX_ARGS = 1024 * 1024;
+/** Redis's proto-max-bulk-len default, 512 MiB (the guest's default). */
+const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
 /** How long a graceful stop waits for clients to take their last replies. */
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -143,7 +145,8 @@ export const command: Command = {
       });
       enclave.start();
       const app = new ServerApp(enclave);
-      if (maxBulk !== undefined) app.setLimits(maxBulk, MAX_ARGS);
+      // An app without set_limits is refused only when --max-bulk asks for it (setLimits names the problem).
+      if (app.takesLimits || maxBulk !== undefined) app.setLimits(maxBulk ?? DEFAULT_MAX_BULK, MAX_ARGS, flags.memoryLimitPages ?? 0);
       if (dataDir && !app.persistent) throw new ServerAppError(`${file} cannot save its state (it exports no snapshot functions): drop --data`);
       console.log(`enclave: ${file} in mode ${flags.mode}, granularity ${flags.granularity} (${describeSwitches(flags.switches)})`);
       console.log(`measurement: ${toHex(enclave.measurement)}`);
