@@ -4,6 +4,7 @@
 // unless --allow-rollback; a damaged file is refused with a clear error. All in enclavisor mode
 // with one configuration, so one enclave counter: the tests run in order, on a chip of their own (a
 // private state directory), so that no other run moves that counter.
+import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -180,6 +181,51 @@ describe("kv --data", () => {
     expect(await again.stop("SIGTERM")).toBe(0);
     expect(caughtMidSave).toBe(true);
   });
+
+  it.each([
+    ["SIGTERM to npm's process alone", "SIGTERM", false],
+    ["SIGINT to the whole process group, as a terminal's Ctrl-C", "SIGINT", true],
+  ] as const)("saves at a signal through `npm run enclave`: %s", async (_what, signal, group) => {
+    const dir = path.join(tmp, `npm-${signal}`);
+    const npm = spawn("npm", ["run", "--silent", "enclave", "--", path.join(ROOT, "guest-apps/kv.wasm"), "--port", "0", ...FLAGS, "--data", dir], {
+      cwd: ROOT,
+      detached: true, // a process group of its own, as a terminal's foreground job
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    npm.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    npm.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setInterval(() => {
+          const m = /listening on [\d.]+:(\d+)/.exec(out);
+          if (m) {
+            clearInterval(timer);
+            resolve(Number(m[1]));
+          } else if (npm.exitCode !== null || npm.signalCode !== null) {
+            clearInterval(timer);
+            reject(new Error(`npm run enclave exited before listening:\n${out}`));
+          }
+        }, 50);
+      });
+      const c = await RespClient.connect(port);
+      expect(await c.call("SET", "through", "npm")).toBe(status("OK"));
+      c.close();
+      if (group) process.kill(-npm.pid!, signal);
+      else npm.kill(signal);
+      await exited;
+      expect(out).toMatch(/saved \S+ \(\d+ bytes, counter \d+; at shutdown; [\d.]+ s\)/);
+      expect(out).not.toContain("exiting now, without saving");
+    } finally {
+      if (npm.exitCode === null && npm.signalCode === null) process.kill(-npm.pid!, "SIGKILL");
+    }
+    const again = await start(dir);
+    const r = await RespClient.connect(again.port);
+    expect(await r.call("GET", "through")).toBe(bulk("npm"));
+    r.close();
+    expect(await again.stop("SIGTERM")).toBe(0);
+  }, 90_000);
 
   it("refuses a damaged or truncated snapshot file with a clear error", async () => {
     const dir = path.join(tmp, "damaged");

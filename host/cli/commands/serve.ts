@@ -29,6 +29,8 @@ const MAX_ARGS = 1024 * 1024;
 const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
 /** How long a graceful stop waits for clients to take their last replies. */
 const SHUTDOWN_TIMEOUT_MS = 5000;
+/** A repeat of the stopping signal within this long is the same one delivered twice (see serve). */
+const REPEAT_WINDOW_MS = 1000;
 
 export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on (default ${DEFAULT_HOST})
   --port PORT              TCP port (default ${DEFAULT_PORT}; 0 picks a free port, printed on the
@@ -66,7 +68,9 @@ over TCP from inside an enclave: boots the platform and the enclave, writes the 
 prints the measurement and where the evidence is, restores the snapshot from --data, and prints
 'listening on HOST:PORT' once it accepts connections. Each connection's bytes cross into the enclave
 through its shared pages; the protocol is parsed and answered inside. SIGINT or SIGTERM stop it:
-no new connections, pending replies are sent, the final snapshot is written (--data), exit 0.
+no new connections, pending replies are sent, the final snapshot is written (--data), exit 0,
+whether the signal comes to this process or to the \`npm run enclave\` that started it. A second
+SIGINT or SIGTERM, a second or more after the first, exits at once without the final snapshot.
 
 If the enclave traps (a bug in the app) the server stops with an error, exit 1, without writing a
 snapshot: after a trap in a handler its memory may be half-updated, and saving or serving it could
@@ -244,11 +248,26 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
   } catch (e) {
     throw new CliError(`cannot listen on ${o.host}:${o.port}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  const onSignal = (signal: string) => () => stopped({ signal });
+  // One handler for the server's whole life, so that no SIGINT or SIGTERM ever meets Node's
+  // default (an exit on the spot). The first stops the server. A second ends the process at once,
+  // without the final snapshot, as Redis's second SIGINT does; but the same signal within a second
+  // of the first is the same one delivered twice (a terminal's Ctrl-C and a launcher that forwards
+  // it), not a second.
+  let first: { signal: string; at: number } | null = null;
+  const onSignal = (signal: string) => () => {
+    if (!first) {
+      first = { signal, at: performance.now() };
+      stopped({ signal });
+      return;
+    }
+    if (signal === first.signal && performance.now() - first.at < REPEAT_WINDOW_MS) return;
+    console.error(`${signal} again: exiting now, without saving`);
+    process.exit(130);
+  };
   const sigint = onSignal("SIGINT");
   const sigterm = onSignal("SIGTERM");
-  process.once("SIGINT", sigint);
-  process.once("SIGTERM", sigterm);
+  process.on("SIGINT", sigint);
+  process.on("SIGTERM", sigterm);
   const sigusr2 = () =>
     console.error(`stats: ${JSON.stringify({
       mode: o.mode,
@@ -273,13 +292,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
 
   const why = await ended;
   clearInterval(timer);
-  process.off("SIGINT", sigint);
-  process.off("SIGTERM", sigterm);
-  process.off("SIGUSR2", sigusr2);
-  // A second signal while stopping ends the process at once.
-  const force = () => process.exit(130);
-  process.once("SIGINT", force);
-  process.once("SIGTERM", force);
+
   try {
     if (why.guest) {
       console.error(
@@ -305,7 +318,8 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
       console.error(`  bytes out    ${c.bytesOut}`);
       for (const l of formatStats(enclave.stats())) console.error(`  ${l}`);
     }
-    process.off("SIGINT", force);
-    process.off("SIGTERM", force);
+    process.off("SIGINT", sigint);
+    process.off("SIGTERM", sigterm);
+    process.off("SIGUSR2", sigusr2); // last: SIGUSR2's default would end the process mid-save
   }
 }
