@@ -3,7 +3,8 @@
 // namespace (docs/architecture.md, "The guest ABI"); their list is host/enclavisor/abi-table.ts,
 // and the ABI's numbers come from their one source, host/enclavisor/abi-constants.ts.
 import {
-  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES, MAX_SEAL_PLAINTEXT as ABI_MAX_SEAL_PLAINTEXT,
+  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_COUNTER_NAME as ABI_MAX_COUNTER_NAME, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES,
+  MAX_SEAL_PLAINTEXT as ABI_MAX_SEAL_PLAINTEXT,
   SEAL_OVERHEAD as ABI_SEAL_OVERHEAD, SHARED_PAGE_SIZE as ABI_SHARED_PAGE_SIZE,
 } from "../host/enclavisor/abi-constants";
 
@@ -163,28 +164,34 @@ export function untrustedTimeMs(): f64 {
 
 // @ts-ignore: decorator
 @external("enclave", "counter_read")
-declare function enclave_counter_read(): f64;
+declare function enclave_counter_read(namePtr: usize, nameLen: i32): f64;
 
 // @ts-ignore: decorator
 @external("enclave", "counter_advance")
-declare function enclave_counter_advance(to: f64): i32;
+declare function enclave_counter_advance(namePtr: usize, nameLen: i32, to: f64): i32;
+
+/** Longest name of a named counter, in bytes. */
+export const MAX_COUNTER_NAME: i32 = ABI_MAX_COUNTER_NAME;
 
 /**
  * This enclave's monotonic counter, kept by the secure processor in its persistent state (it
- * survives restarts, and the host cannot lower it): one counter per enclave measurement and
- * platform. Returns -1 if the enclave has none (a native or sgx run). Use it to detect a rollback
- * to an older sealed state: seal the counter's next value with the state, advance the counter once
- * the state is stored, and refuse a state whose sealed value is below the counter.
+ * survives restarts, and the host cannot lower it): per enclave measurement and platform, one
+ * unnamed counter and any number named by `name` (1 to 64 bytes: one per store instance, say, so
+ * that two stores of this enclave on one platform never share one). Returns -1 if the enclave has
+ * none (a native or sgx run), -2 for too long a name. Use it to detect a rollback to an older
+ * sealed state: seal the counter's next value with the state, advance the counter once the state is
+ * stored, and refuse a state whose sealed value is below the counter.
  */
-export function counterRead(): f64 {
-  return enclave_counter_read();
+export function counterRead(name: Uint8Array | null = null): f64 {
+  return name == null ? enclave_counter_read(0, 0) : enclave_counter_read(name.dataStart, name.byteLength);
 }
 
 /**
- * Raises this enclave's monotonic counter to `to` (a whole number). Returns 0 on success (also when
- * the counter already equals `to`), -1 if the enclave has no counter (a native or sgx run), -2 if
- * `to` is below the counter or not a whole number from 0 to 2^53 - 1 (a counter never goes back).
+ * Raises this enclave's monotonic counter (or the one named `name`, as counterRead) to `to` (a
+ * whole number). Returns 0 on success (also when the counter already equals `to`), -1 if the
+ * enclave has no counter (a native or sgx run), -2 if `to` is below the counter or not a whole
+ * number from 0 to 2^53 - 1 (a counter never goes back), or the name is too long.
  */
-export function counterAdvance(to: f64): i32 {
-  return enclave_counter_advance(to);
+export function counterAdvance(to: f64, name: Uint8Array | null = null): i32 {
+  return name == null ? enclave_counter_advance(0, 0, to) : enclave_counter_advance(name.dataStart, name.byteLength, to);
 }

@@ -56,6 +56,7 @@ import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
 import { execute, initCommands } from "./kv/commands";
+import { setInstance } from "./kv/instance";
 import { setMemoryLimit } from "./kv/memory-limit";
 import { replyOom, replyTo } from "./kv/reply";
 import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
@@ -90,6 +91,15 @@ export function _start(): void {
 export function set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32): void {
   setLimits(maxBulk, maxArgs);
   setMemoryLimit(memoryPages);
+}
+
+/**
+ * Names the store instance (`len` bytes at io_in, 1 to 64; assembly/server.ts): its counter and
+ * the binding of its snapshots (kv/instance.ts). Called before restoring or saving; 0, or
+ * SNAPSHOT_BAD_CALL for a wrong length.
+ */
+export function set_instance(len: u32): i32 {
+  return len <= io_in_cap() && setInstance(io_in(), len) ? 0 : SNAPSHOT_BAD_CALL;
 }
 
 export function on_open(conn: u32): void {

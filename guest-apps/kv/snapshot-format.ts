@@ -13,12 +13,14 @@
 //
 // The payload is cut into chunks of at most MAX_SEAL_PLAINTEXT bytes, each sealed on its own; a
 // chunk's plaintext is
-//   "KVSC" | snapshot id (16 random bytes) | counter value f64 | chunk index u32 | flags u32 | payload
+//   "KVSC" | snapshot id (16 random bytes) | counter value f64 | chunk index u32 | flags u32 |
+//   instance name length u32 | instance name (64 bytes, zero-padded) | payload
 // with flag CHUNK_LAST on the last chunk. The sealed snapshot is the blobs in order, each after its
 // length (u32). The framing is in clear, but everything a chunk carries is authenticated: the index
-// stops reordering and dropping, the last flag stops truncation, and the id (the same in every chunk
-// of one snapshot, random per snapshot) stops chunks of two snapshots being mixed, even two taken at
-// the same counter value.
+// stops reordering and dropping, the last flag stops truncation, the id (the same in every chunk of
+// one snapshot, random per snapshot) stops chunks of two snapshots being mixed, even two taken at
+// the same counter value, and the instance name (instance.ts) stops one store's snapshot opening in
+// another: the counter value is that instance's counter's.
 import { MAX_SEAL_PLAINTEXT } from "../../assembly/index";
 
 export const PAYLOAD_MAGIC: u32 = 0x4244564b; // "KVDB"
@@ -30,7 +32,10 @@ export const CHUNK_ID: u32 = 4;
 export const CHUNK_VALUE: u32 = 20;
 export const CHUNK_INDEX: u32 = 28;
 export const CHUNK_FLAGS: u32 = 32;
-export const CHUNK_HEADER: u32 = 36;
+export const CHUNK_INSTANCE_LEN: u32 = 36;
+export const CHUNK_INSTANCE: u32 = 40;
+export const INSTANCE_BYTES: u32 = 64;
+export const CHUNK_HEADER: u32 = 104;
 export const CHUNK_LAST: u32 = 1;
 export const CHUNK_BYTES: u32 = <u32>MAX_SEAL_PLAINTEXT;
 

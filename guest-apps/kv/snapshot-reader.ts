@@ -13,9 +13,10 @@ import {
 import { now } from "./clock";
 import { LIST_HEADER, allocItem, initList, itemData, pushItem } from "./list";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, allocRec, freeRecBlock, keyPtr, recordFits } from "./record";
+import { instanceName } from "./instance";
 import {
-  CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE, ITEM_HEADER,
-  PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC,
+  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
 import { Db, freeRec, hashOf, listOf, newDb } from "./store";
 import { TABLE_HEADER, add, find, hashBytes, initTable } from "./table";
@@ -46,7 +47,7 @@ export let restoredDb: Db | null = null;
 export function restoreBegin(totalBytes: u32): i32 {
   reset();
   if (totalBytes == 0) return SNAPSHOT_BAD_CALL;
-  if (counterRead() < 0) return SNAPSHOT_UNAVAILABLE;
+  if (counterRead(instanceName()) < 0) return SNAPSHOT_UNAVAILABLE;
   total = totalBytes;
   sealed = zalloc(<usize>CHUNK_BYTES + SEAL_OVERHEAD);
   plain = zalloc(CHUNK_BYTES);
@@ -109,7 +110,7 @@ export function restoreEnd(allowRollback: bool): i32 {
     reset();
     return SNAPSHOT_REFUSED; // cut short
   }
-  const counter = counterRead();
+  const counter = counterRead(instanceName());
   if (counter < 0) {
     reset();
     return SNAPSHOT_UNAVAILABLE;
@@ -118,7 +119,7 @@ export function restoreEnd(allowRollback: bool): i32 {
     reset();
     return SNAPSHOT_ROLLBACK;
   }
-  if (value > counter && counterAdvance(value) != 0) {
+  if (value > counter && counterAdvance(value, instanceName()) != 0) {
     reset();
     return SNAPSHOT_REFUSED;
   }
@@ -158,7 +159,7 @@ function openChunk(): bool {
   const n = unsealRaw(sealed, sealedWant, plain, CHUNK_BYTES);
   if (n < <i32>CHUNK_HEADER || load<u32>(plain) != CHUNK_MAGIC) return false;
   const flags = load<u32>(plain + CHUNK_FLAGS);
-  if (load<u32>(plain + CHUNK_INDEX) != chunks || (flags & ~CHUNK_LAST) != 0) return false;
+  if (load<u32>(plain + CHUNK_INDEX) != chunks || (flags & ~CHUNK_LAST) != 0 || !sameInstance()) return false;
   const v = load<f64>(plain + CHUNK_VALUE);
   if (chunks == 0) {
     value = v;
@@ -171,6 +172,14 @@ function openChunk(): bool {
   const ok = parse(plain + CHUNK_HEADER, <u32>n - CHUNK_HEADER);
   memory.fill(plain, 0, <usize>n);
   return ok;
+}
+
+/** Was the chunk in `plain` sealed by this instance (instance.ts)? */
+function sameInstance(): bool {
+  const name = instanceName();
+  const len = name == null ? 0 : <u32>name.byteLength;
+  if (load<u32>(plain + CHUNK_INSTANCE_LEN) != len) return false;
+  return name == null || memory.compare(plain + CHUNK_INSTANCE, name.dataStart, len) == 0;
 }
 
 // ---- the payload parser: resumable at any byte ----

@@ -16,9 +16,10 @@ import { SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAV
 import { copyMemory } from "./bytes";
 import { itemAt, itemData, itemLen } from "./list";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, keyPtr } from "./record";
+import { instanceName } from "./instance";
 import {
-  CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE, PAYLOAD_MAGIC,
-  PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC,
+  CHUNK_VALUE, INSTANCE_BYTES, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
 import { sortU32 } from "./sort-u32";
 import { Db, hashOf, listOf } from "./store";
@@ -63,7 +64,7 @@ const id = memory.data(SNAPSHOT_ID_BYTES);
  */
 export function snapshotBegin(db: Db): i32 {
   snapshotCancel();
-  const counter = counterRead();
+  const counter = counterRead(instanceName());
   if (counter < 0) return SNAPSHOT_UNAVAILABLE;
   value = counter + 1;
   db.purge();
@@ -126,7 +127,7 @@ export function snapshotCommit(): i32 {
     snapshotCancel();
     return SNAPSHOT_BAD_CALL;
   }
-  const r = counterAdvance(value);
+  const r = counterAdvance(value, instanceName());
   snapshotCancel();
   if (r == -1) return SNAPSHOT_UNAVAILABLE;
   // The counter passed this snapshot's value: a newer one was committed since it began.
@@ -150,6 +151,10 @@ function sealNextChunk(): bool {
   memory.copy(plain + CHUNK_ID, id, SNAPSHOT_ID_BYTES);
   store<f64>(plain + CHUNK_VALUE, value);
   store<u32>(plain + CHUNK_INDEX, chunkIndex);
+  const name = instanceName();
+  memory.fill(plain + CHUNK_INSTANCE, 0, INSTANCE_BYTES);
+  store<u32>(plain + CHUNK_INSTANCE_LEN, name == null ? 0 : name.byteLength);
+  if (name != null) memory.copy(plain + CHUNK_INSTANCE, name.dataStart, name.byteLength);
   plainLen = CHUNK_HEADER;
   fillPayload();
   store<u32>(plain + CHUNK_FLAGS, payloadDone ? CHUNK_LAST : 0);

@@ -24,6 +24,8 @@ const VERSION = 1;
 const HEADER_BYTES = 0x20;
 /** The snapshot's file name in the data directory. */
 export const SNAPSHOT_FILE = "snapshot.sealed";
+/** The file that names the data directory's store instance (32 hex digits, made at its first use). */
+export const INSTANCE_FILE = "instance";
 
 export class SnapshotFileError extends CliError {
   override name = "SnapshotFileError";
@@ -98,6 +100,29 @@ function* readPieces(file: string, length: number): Generator<Uint8Array> {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * The name of the store instance in `dir` (ASCII hex bytes), made at random the first time. It is
+ * not a secret: it tells instances apart, so that each has its own counter and opens only its own
+ * snapshots.
+ */
+export function readOrCreateInstance(dir: string): Uint8Array {
+  const file = path.join(dir, INSTANCE_FILE);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new SnapshotFileError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    text = randomBytes(16).toString("hex");
+    try {
+      fs.writeFileSync(file, `${text}\n`, { mode: 0o600, flag: "wx" });
+    } catch (w) {
+      throw new SnapshotFileError(`cannot write ${file}: ${(w as NodeJS.ErrnoException).code ?? String(w)}`);
+    }
+  }
+  if (!/^[0-9a-f]{32}$/.test(text)) throw new SnapshotFileError(`${file} does not hold an instance name (32 hex digits): it is damaged`);
+  return new TextEncoder().encode(text);
 }
 
 /** Removes temporary files a crash in the middle of writeSnapshotFile left next to `file`; returns how many. */

@@ -10,8 +10,9 @@
  * an enclave was launched against. Bump it on any change. Version 2 added `enclave.counter_read`
  * and `enclave.counter_advance`. Version 3 made a server app's snapshots streams: `snapshot_begin`
  * returns 0 instead of the total size, `snapshot_read` returns the bytes of each piece, 0 at the
- * end, or a status below zero, SNAPSHOT_NO_MEMORY is a status, and `set_limits` takes the memory
- * limit as a third argument.
+ * end, or a status below zero, SNAPSHOT_NO_MEMORY is a status, `set_limits` takes the memory
+ * limit as a third argument, the counter imports take a name (empty: the unnamed counter), and a
+ * server app may export `set_instance`.
  */
 export const ABI_VERSION = 3;
 
@@ -39,7 +40,11 @@ export const SEAL_REFUSED = -3;
 /** `enclave.attest`: the enclave cannot attest (native, sgx, or a VM without SNP reports). */
 export const ATTEST_UNAVAILABLE = -1;
 
-// Results of `enclave.counter_advance` (`enclave.counter_read` returns -1 without a counter).
+/** Longest name of a named counter (`enclave.counter_read` and `counter_advance`). */
+export const MAX_COUNTER_NAME = 64;
+
+// Results of `enclave.counter_advance` (`enclave.counter_read` returns -1 without a counter, and
+// COUNTER_REFUSED for a name over MAX_COUNTER_NAME bytes).
 export const COUNTER_OK = 0;
 /** The enclave has no counter (a native or sgx run). */
 export const COUNTER_UNAVAILABLE = -1;

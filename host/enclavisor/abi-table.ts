@@ -28,8 +28,8 @@ export const ABI_IMPORTS: readonly AbiFunction[] = [
   fn(ENCLAVE_MODULE, "attest", ["i32", "i32", "i32"], ["i32"]),
   fn(ENCLAVE_MODULE, "random", ["i32", "i32"], ["i32"]),
   fn(ENCLAVE_MODULE, "untrusted_time_ms", [], ["f64"]),
-  fn(ENCLAVE_MODULE, "counter_read", [], ["f64"]),
-  fn(ENCLAVE_MODULE, "counter_advance", ["f64"], ["i32"]),
+  fn(ENCLAVE_MODULE, "counter_read", ["i32", "i32"], ["f64"]),
+  fn(ENCLAVE_MODULE, "counter_advance", ["i32", "i32", "f64"], ["i32"]),
   // AssemblyScript's runtime: abort(message, file, line, column), trace(message, n, a0..a4), seed().
   fn(RUNTIME_MODULE, "abort", ["i32", "i32", "i32", "i32"]),
   fn(RUNTIME_MODULE, "trace", ["i32", "i32", "f64", "f64", "f64", "f64", "f64"]),
@@ -64,3 +64,9 @@ export const SERVER_SNAPSHOT_EXPORTS: readonly AbiFunction[] = [
  * for none).
  */
 export const SERVER_LIMITS_EXPORT: AbiFunction = fn("", "set_limits", ["i32", "i32", "i32"]);
+
+/**
+ * Optional: the name of the store instance a server app serves (set_instance(len): `len` bytes the
+ * host wrote at io_in, 1 to 64), for it to name its counter and bind its snapshots with.
+ */
+export const SERVER_INSTANCE_EXPORT: AbiFunction = fn("", "set_instance", ["i32"], ["i32"]);

@@ -95,7 +95,8 @@ export interface EnclavisorEnclave {
   /** Enclavisor's attestation key reporting on this enclave (attestation.ts); null without SNP (mode sev). */
   readonly attester: Attester | null;
   /** The enclave's monotonic counter (enclave-counter.ts), read-only to the host. */
-  counterValue(): number;
+  /** The enclave's counter, or the one named `instance` (enclave-counter.ts). */
+  counterValue(instance?: Uint8Array): number;
   /**
    * Evidence of the enclave as launched: an enclave report with all-zero report data, so it binds
    * nothing but the measurement (a client that wants freshness asks the guest, whose attest()
@@ -413,7 +414,7 @@ export class Enclavisor {
       get attester() {
         return chain ? attester() : null;
       },
-      counterValue: () => counter.read(),
+      counterValue: (instance) => counter.read(instance),
       launchEvidence: () => (attest ? attest(new Uint8Array(REPORT_DATA_BYTES)) : null),
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {

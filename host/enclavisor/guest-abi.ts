@@ -6,7 +6,7 @@
 import { randomFillSync } from "node:crypto";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
 import {
-  ATTEST_DATA_BYTES, ATTEST_UNAVAILABLE, COUNTER_OK, COUNTER_REFUSED, COUNTER_UNAVAILABLE, MAX_MESSAGE_BYTES, MAX_RANDOM_BYTES,
+  ATTEST_DATA_BYTES, ATTEST_UNAVAILABLE, COUNTER_OK, COUNTER_REFUSED, COUNTER_UNAVAILABLE, MAX_COUNTER_NAME, MAX_MESSAGE_BYTES, MAX_RANDOM_BYTES,
   MAX_SEAL_PLAINTEXT, SEAL_BAD_INPUT, SEAL_OVERHEAD, SEAL_REFUSED, SEAL_UNAVAILABLE,
 } from "./abi-constants";
 import { ABI_IMPORTS } from "./abi-table";
@@ -172,12 +172,17 @@ function implementations(mem: GuestMemory, host: AbiHost, options: AbiOptions): 
       if (evidence.length <= outCap >>> 0) mem.write(out >>> 0, evidence);
       return evidence.length;
     },
-    /** The enclave's monotonic counter (a whole number, as f64), or -1 without one. */
-    "enclave.counter_read": () => (options.counter ? options.counter.read() : -1),
-    /** Raises the counter to `to`; a COUNTER_* status. */
-    "enclave.counter_advance": (to) => {
+    /** The counter named by the `len` bytes at `ptr` (none: the unnamed one), as f64; -1 without counters, COUNTER_REFUSED for too long a name. */
+    "enclave.counter_read": (ptr, len) => {
+      if (!options.counter) return -1;
+      if (len >>> 0 > MAX_COUNTER_NAME) return COUNTER_REFUSED;
+      return options.counter.read(mem.read(ptr >>> 0, len >>> 0));
+    },
+    /** Raises the counter named by the `len` bytes at `ptr` to `to`; a COUNTER_* status. */
+    "enclave.counter_advance": (ptr, len, to) => {
       if (!options.counter) return COUNTER_UNAVAILABLE;
-      return options.counter.advance(to) ? COUNTER_OK : COUNTER_REFUSED;
+      if (len >>> 0 > MAX_COUNTER_NAME) return COUNTER_REFUSED;
+      return options.counter.advance(to, mem.read(ptr >>> 0, len >>> 0)) ? COUNTER_OK : COUNTER_REFUSED;
     },
   };
 }

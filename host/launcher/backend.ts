@@ -75,8 +75,8 @@ interface EnclaveCommon extends Pick<EnclavisorEnclave, "id" | "granularity" | "
    * it binds the measurement and nothing else. BackendError UNSUPPORTED where the backend has none.
    */
   attest(): Promise<Uint8Array>;
-  /** The monotonic counter's value, or null where the backend has none. */
-  counterValue(): number | null;
+  /** The monotonic counter's value (the one named `instance`, if given), or null where the backend has none. */
+  counterValue(instance?: Uint8Array): number | null;
   stats(): EnclaveStats;
   /** Scrubs and frees the enclave's memory; the enclave is gone. */
   destroy(): void;

@@ -15,7 +15,7 @@ import {
   RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
   SNAPSHOT_UNAVAILABLE,
 } from "../enclavisor/abi-constants";
-import { SERVER_CHANNEL_EXPORTS, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
+import { SERVER_CHANNEL_EXPORTS, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
 import { PAGE_SIZE } from "../page";
 import type { Enclave } from "./backend";
@@ -25,6 +25,7 @@ const RESULT_UNKNOWN_BITS = 0x8000_0000;
 const CHANNEL_EXPORTS = SERVER_CHANNEL_EXPORTS.map((f) => f.name);
 const SNAPSHOT_EXPORTS = SERVER_SNAPSHOT_EXPORTS.map((f) => f.name);
 const LIMITS_EXPORT = SERVER_LIMITS_EXPORT.name;
+const INSTANCE_EXPORT = SERVER_INSTANCE_EXPORT.name;
 
 /** What one handler call produced. */
 export interface Output {
@@ -83,6 +84,8 @@ export class ServerApp {
   readonly persistent: boolean;
   /** The app takes request limits (set_limits). */
   readonly takesLimits: boolean;
+  /** The app names its store instance (set_instance): its counter and snapshots are then per instance. */
+  readonly takesInstance: boolean;
   private readonly fns: Record<string, Fn>;
   private readonly ioIn: number;
   private readonly ioOut: number;
@@ -104,6 +107,7 @@ export class ServerApp {
     for (const [name, value] of Object.entries(exports)) if (typeof value === "function") this.fns[name] = enclave.guest.func(name) as Fn;
     this.persistent = SNAPSHOT_EXPORTS.every((name) => name in this.fns);
     this.takesLimits = LIMITS_EXPORT in this.fns;
+    this.takesInstance = INSTANCE_EXPORT in this.fns;
     this.ioIn = this.call("io_in") >>> 0;
     this.ioOut = this.call("io_out") >>> 0;
     this.inCap = this.call("io_in_cap") >>> 0;
@@ -150,9 +154,24 @@ export class ServerApp {
     };
   }
 
-  /** The enclave's monotonic counter (null without one: a native or sgx run). */
+  /** The counter the app's snapshots use: its instance's, or the enclave's (null without one: a native or sgx run). */
   counter(): number | null {
-    return this.enclave.counterValue();
+    return this.enclave.counterValue(this.instance ?? undefined);
+  }
+
+  private instance: Uint8Array | null = null;
+
+  /**
+   * Names the store instance the app serves (1 to 64 bytes; set_instance): its counter and the
+   * binding of its snapshots, so that two stores of one app on a platform never share either. Call
+   * before restoring or saving.
+   */
+  setInstance(name: Uint8Array): void {
+    if (!this.takesInstance) throw new ServerAppError(`the app does not export ${INSTANCE_EXPORT}: it has no instances`);
+    if (name.length < 1 || name.length > 64) throw new RangeError(`an instance name is 1 to 64 bytes, got ${name.length}`);
+    this.writeIn(name);
+    if (this.call(INSTANCE_EXPORT, name.length) < 0) throw this.stop(`${INSTANCE_EXPORT} refused a ${name.length}-byte name`);
+    this.instance = name.slice();
   }
 
   open(conn: number): void {

@@ -59,7 +59,9 @@ describe("kv --data", () => {
     expect(readFileSync(path.join(dir, "snapshot.sealed")).includes("greeting")).toBe(false);
 
     s = await start(dir);
-    expect(s.output()).toMatch(new RegExp(`restored ${escape(path.join(dir, "snapshot.sealed"))} \\(\\d+ bytes, counter ${saved![3]}; [\\d.]+ s\\)`));
+    expect(s.output()).toMatch(
+      new RegExp(`restored ${escape(path.join(dir, "snapshot.sealed"))} \\(\\d+ bytes; its header claims counter ${saved![3]}, the store's counter is at ${saved![3]}; [\\d.]+ s\\)`),
+    );
     c = await RespClient.connect(s.port);
     expect(await c.call("GET", "greeting")).toBe(bulk("hello"));
     expect(await c.call("LRANGE", "list", "0", "-1")).toBe(`*2\r\n${bulk("a")}${bulk("b")}`);
@@ -94,7 +96,7 @@ describe("kv --data", () => {
     expect(ackedAtFirstSave).toBeGreaterThan(0);
 
     const again = await start(dir);
-    expect(again.output()).toMatch(/restored \S+ \(\d+ bytes, counter \d+; [\d.]+ s\)/);
+    expect(again.output()).toMatch(/restored \S+ \(\d+ bytes; its header claims counter \d+, the store's counter is at \d+; [\d.]+ s\)/);
     const r = await RespClient.connect(again.port);
     const size = Number(/^:(\d+)\r\n$/.exec(await r.call("DBSIZE"))![1]);
     // Every key acknowledged before an earlier save is there; the keys form a prefix of the writes.
@@ -131,13 +133,13 @@ describe("kv --data", () => {
     copyFileSync(path.join(tmp, "old.sealed"), file);
     const out = await refused(dir);
     expect(out).toContain(
-      `cannot load ${file}: it is a rollback: the snapshot was saved at counter ${oldCounter} (its header says), but this enclave's ` +
-        `counter in the secure processor is at ${newCounter}`,
+      `cannot load ${file}: it is a rollback: the enclave found its sealed counter value below this store's counter in the ` +
+        `secure processor, which is at ${newCounter} (the file's header claims ${oldCounter})`,
     );
     expect(out).toContain("pass --allow-rollback to load it anyway");
 
     s = await start(dir, "--allow-rollback");
-    expect(s.output()).toContain(`a rollback allowed by --allow-rollback; the enclave's counter stays at ${newCounter}`);
+    expect(s.output()).toContain(`the store's counter is at ${newCounter}; a rollback allowed by --allow-rollback, the counter stays where it was`);
     c = await RespClient.connect(s.port);
     expect(await c.call("GET", "version")).toBe(bulk("old"));
     c.close();
@@ -226,6 +228,54 @@ describe("kv --data", () => {
     r.close();
     expect(await again.stop("SIGTERM")).toBe(0);
   }, 90_000);
+
+  it("refuses to start empty once the store committed a snapshot, unless --allow-rollback", async () => {
+    const dir = path.join(tmp, "deleted");
+    let s = await start(dir);
+    let c = await RespClient.connect(s.port);
+    await c.call("SET", "precious", "data");
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    rmSync(path.join(dir, "snapshot.sealed"));
+    const out = await refused(dir);
+    expect(out).toMatch(/cannot start: \S+ has no snapshot, but this store's counter in the secure processor is at \d+: a snapshot was committed, and it is gone/);
+    s = await start(dir, "--allow-rollback");
+    expect(s.output()).toMatch(/starting empty \(--allow-rollback\)/);
+    c = await RespClient.connect(s.port);
+    expect(await c.call("DBSIZE")).toBe(int(0));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+  });
+
+  it("keeps one counter per data directory: two stores on one platform restart on their own, and refuse each other's snapshots", async () => {
+    const a = path.join(tmp, "store-a");
+    const b = path.join(tmp, "store-b");
+    for (const [dir, secret] of [[a, "A-secret"], [b, "B-secret"]] as const) {
+      const s = await start(dir);
+      const c = await RespClient.connect(s.port);
+      await c.call("SET", "secret", secret);
+      c.close();
+      expect(await s.stop("SIGTERM")).toBe(0);
+    }
+    // A saves once more; B must still restart (its counter is its own).
+    let s = await start(a);
+    expect(await s.stop("SIGTERM")).toBe(0);
+    s = await start(b);
+    let c = await RespClient.connect(s.port);
+    expect(await c.call("GET", "secret")).toBe(bulk("B-secret"));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    expect(readFileSync(path.join(a, "instance"), "utf8")).not.toBe(readFileSync(path.join(b, "instance"), "utf8"));
+    // A's snapshot put into B's directory: refused, whatever its counter value.
+    copyFileSync(path.join(a, "snapshot.sealed"), path.join(b, "snapshot.sealed"));
+    expect(await refused(b)).toContain("the enclave refused the snapshot");
+    // B's own snapshot back: B restarts with its data.
+    s = await start(a);
+    c = await RespClient.connect(s.port);
+    expect(await c.call("GET", "secret")).toBe(bulk("A-secret"));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+  });
 
   it("refuses a damaged or truncated snapshot file with a clear error", async () => {
     const dir = path.join(tmp, "damaged");

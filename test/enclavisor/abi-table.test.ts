@@ -7,7 +7,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as abi from "../../host/enclavisor/abi-constants";
-import { ABI_IMPORTS, SERVER_CHANNEL_EXPORTS, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../../host/enclavisor/abi-table";
+import {
+  ABI_IMPORTS, SERVER_CHANNEL_EXPORTS, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS,
+} from "../../host/enclavisor/abi-table";
 import type { AbiFunction, AbiType } from "../../host/enclavisor/abi-table";
 import { REPORT_DATA_BYTES } from "../../host/enclavisor/attestation";
 import { abiImports } from "../../host/enclavisor/guest-abi";
@@ -109,7 +111,7 @@ describe("the guest ABI table", () => {
   });
 
   it("names each server-app export once, and kv exports every one", () => {
-    const exports = [...SERVER_CHANNEL_EXPORTS, ...SERVER_SNAPSHOT_EXPORTS, SERVER_LIMITS_EXPORT].map((f) => f.name);
+    const exports = [...SERVER_CHANNEL_EXPORTS, ...SERVER_SNAPSHOT_EXPORTS, SERVER_LIMITS_EXPORT, SERVER_INSTANCE_EXPORT].map((f) => f.name);
     expect(new Set(exports).size).toBe(exports.length);
     const kv = new WebAssembly.Module(readFileSync(join(ROOT, "guest-apps/kv.wasm")));
     const names = new Set(WebAssembly.Module.exports(kv).map((e) => e.name));

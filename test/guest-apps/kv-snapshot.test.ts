@@ -218,6 +218,31 @@ describe("kv snapshots (enclavisor)", () => {
     kv.enclave.destroy();
   });
 
+  it("binds a snapshot to its store instance (set_instance), each with a counter of its own", async () => {
+    const name = (kv: KvDriver, text: string) => {
+      kv.enclave.guest.write(kv.fn.io_in() >>> 0, Buffer.from(text));
+      return kv.fn.set_instance(text.length);
+    };
+    const { kv: a, conn: ca } = await target();
+    expect(name(a, "store-a")).toBe(0);
+    call(a, ca, "SET", "secret", "A-secret");
+    const sealedByA = takeSnapshot(a);
+    expect(a.fn.snapshot_commit()).toBe(0);
+    const unnamed = counter();
+    const { kv: b, conn: cb } = await target();
+    expect(name(b, "store-b")).toBe(0);
+    expect(restore(b, sealedByA)).toBe(REFUSED); // another instance's
+    expect(call(b, cb, "GET", "secret")).toBe(null);
+    const { kv: a2, conn: ca2 } = await target();
+    expect(name(a2, "store-a")).toBe(0);
+    expect(restore(a2, sealedByA)).toBe(0); // its own instance opens it
+    expect(call(a2, ca2, "GET", "secret")).toBe("A-secret");
+    expect(counter()).toBe(unnamed); // the instance's counter moved, not the enclave's unnamed one
+    expect(name(b, "")).toBe(BAD_CALL);
+    expect(name(b, "x".repeat(65))).toBe(BAD_CALL);
+    for (const kv of [a, b, a2]) kv.enclave.destroy();
+  });
+
   it("answers calls out of order with BAD_CALL", async () => {
     const { kv } = await target();
     expect(kv.fn.snapshot_read()).toBe(BAD_CALL);

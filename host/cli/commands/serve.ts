@@ -18,7 +18,7 @@ import { CliError, UsageError } from "../cli-error";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 import { parseSize } from "../size";
-import { readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshotFile } from "../snapshot-file";
+import { readOrCreateInstance, readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshotFile } from "../snapshot-file";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 6379;
@@ -40,9 +40,10 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
                            sealing, so not in native mode. The snapshot opens only in the same
                            enclave (app, --mode and switches, --cache) under the same Enclavisor
                            build (its measurement covers host/enclavisor and host/wasm) on the same
-                           platform (--state-dir); an older snapshot put back is refused (a rollback).
-                           The enclave's counter is one per app and flags on a platform: keep one
-                           data directory per enclave, or the other's snapshots look like rollbacks
+                           platform (--state-dir); an older snapshot put back is refused (a rollback),
+                           and so is a missing one once the store has committed one. Each data
+                           directory is a store instance of its own (DIR/instance names it): its own
+                           counter, and snapshots no other instance opens
   --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown)
   --allow-rollback         load a snapshot older than the enclave's counter (after restoring a
                            backup on purpose); the counter stays where it is
@@ -158,6 +159,8 @@ export const command: Command = {
       const snapshotFile = dataDir ? path.join(dataDir, SNAPSHOT_FILE) : undefined;
       if (dataDir) {
         mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        // One instance per data directory: its own counter, and snapshots only it opens.
+        if (app.takesInstance) app.setInstance(readOrCreateInstance(dataDir));
         restore(app, snapshotFile!, values["allow-rollback"] === true);
       }
       return await serve(app, enclave, { host, port, snapshotFile, saveIntervalS, stats: values.stats === true, mode: flags.mode });
@@ -195,11 +198,25 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
   const stale = removeStaleTemporaries(file);
   if (stale > 0) console.log(`snapshot: removed ${stale} unfinished snapshot file(s) an earlier crash left in ${path.dirname(file)}`);
   const stored = readSnapshotFile(file);
+  const counter = app.counter();
   if (!stored) {
+    // The counter says whether this store ever committed a snapshot: if it did, starting empty
+    // would silently roll it back to nothing, and the next save would make its real snapshot look
+    // like a rollback.
+    if (counter !== null && counter > 0) {
+      if (!allowRollback) {
+        throw new CliError(
+          `cannot start: ${path.dirname(file)} has no snapshot, but this store's counter in the secure processor is at ` +
+            `${counter}: a snapshot was committed, and it is gone (deleted or moved). Starting empty would be a rollback; ` +
+            `refused. Put ${SNAPSHOT_FILE} back, or pass --allow-rollback to start empty`,
+        );
+      }
+      console.log(`snapshot: none in ${path.dirname(file)}, although this store's counter is at ${counter}: starting empty (--allow-rollback)`);
+      return;
+    }
     console.log(`snapshot: none in ${path.dirname(file)} yet (the first one is written at the next save)`);
     return;
   }
-  const counter = app.counter();
   const t0 = performance.now();
   try {
     app.restore(stored.length, stored.pieces(), allowRollback);
@@ -207,15 +224,19 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
     if (!(e instanceof SnapshotError)) throw e;
     if (e.problem === "rollback") {
       throw new CliError(
-        `cannot load ${file}: it is a rollback: the snapshot was saved at counter ${stored.counter} (its header says), but this ` +
-          `enclave's counter in the secure processor is at ${counter}, so a newer snapshot was saved after it. ` +
-          "Refused; pass --allow-rollback to load it anyway",
+        `cannot load ${file}: it is a rollback: the enclave found its sealed counter value below this store's counter in the ` +
+          `secure processor, which is at ${counter} (the file's header claims ${stored.counter}), so a newer snapshot was ` +
+          "saved after it. Refused; pass --allow-rollback to load it anyway",
       );
     }
     throw new CliError(`cannot load ${file}: ${e.message}`);
   }
   const seconds = ((performance.now() - t0) / 1000).toFixed(2);
-  console.log(`restored ${file} (${stored.length} bytes, counter ${stored.counter}${allowRollback && stored.counter < (counter ?? 0) ? `, a rollback allowed by --allow-rollback; the enclave's counter stays at ${counter}` : ""}; ${seconds} s)`);
+  const after = app.counter();
+  console.log(
+    `restored ${file} (${stored.length} bytes; its header claims counter ${stored.counter}, the store's counter is at ${after}` +
+      `${allowRollback && stored.counter < (counter ?? 0) ? `; a rollback allowed by --allow-rollback, the counter stays where it was` : ""}; ${seconds} s)`,
+  );
 }
 
 /** Takes a snapshot, streaming it to disk, stores it durably, commits it; prints what was saved. */

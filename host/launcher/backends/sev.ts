@@ -85,7 +85,7 @@ export const sevBackend: EnclaveBackend = {
         if (!evidence) throw unsupported(offers.attestation);
         return evidence;
       },
-      counterValue: () => e.counterValue(),
+      counterValue: (instance) => e.counterValue(instance),
       stats: () => e.stats(),
       destroy: () => e.destroy(),
     });
