@@ -22,6 +22,7 @@ const SUITES: readonly { name: string; what: string }[] = [
   { name: "integrity", what: "Merkle integrity tree: hash, arity, cache size, node store" },
   { name: "boot", what: "enclave boot latency per granularity" },
   { name: "kv", what: "kv enclave throughput next to redis-server" },
+  { name: "kv-save", what: "kv's background snapshot: a client's latency during a 1M-key save" },
 ];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

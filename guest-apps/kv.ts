@@ -18,6 +18,7 @@
 //               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
 //               maxmemory-samples, lfu-log-factor, lfu-decay-time; kv/cmd-config.ts),
 //               COMMAND [COUNT|DOCS|INFO|LIST]
+//   persistence BGSAVE [SCHEDULE], LASTSAVE (kv/cmd-persistence.ts)
 // Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
 // split across any number of reads (kv/conn.ts).
 //
@@ -38,31 +39,35 @@
 // a few expiring keys per request batch (plus a full pass before DBSIZE, KEYS and INFO keyspace)
 // keeps the counts right.
 //
-// Snapshots, streamed (kv/snapshot-format.ts has the byte format): snapshot_begin prepares, each
-// snapshot_read seals the next chunk of at most 1 MiB when the last is out and hands out its bytes
-// (0 at the end), every chunk carrying the counter value counterRead() + 1, a random snapshot id,
-// its index and a last-chunk flag; the host stores them durably, then calls snapshot_commit, which
-// advances the enclave's monotonic counter to that value. A request in between cancels the
-// snapshot. restore_begin / restore_feed / restore_end unseal and check each chunk as it arrives and
-// load it into a new store, refuse a snapshot sealed below the counter (a rollback, -3) unless the
-// host passes allowRollback, and only then replace the store. Statuses: -1 unavailable (a native
-// run: no sealing, no counter), -2 refused (modified, truncated, reordered, mixed, another enclave
-// or platform), -3 rollback, -4 called out of order.
+// Snapshots, streamed (kv/snapshot-format.ts has the byte format): snapshot_begin(force) lists the
+// keys (or answers SNAPSHOT_UNCHANGED, 1, when nothing changed since the last committed snapshot and
+// force is 0), each snapshot_read seals the next chunk of at most 16 KiB when the last is out and
+// hands out its bytes (0 at the end), every chunk carrying the counter value counterRead() + 1, a
+// random snapshot id, its index and a last-chunk flag; the host stores them durably, then calls
+// snapshot_commit, which advances the enclave's monotonic counter to that value (or
+// snapshot_cancel when it could not store them). Requests go on between the calls, and the
+// snapshot is still the store as it was at snapshot_begin (copy on write per key,
+// kv/snapshot-writer.ts). restore_begin / restore_feed / restore_end unseal and check each chunk as
+// it arrives and load it into a new store, refuse a snapshot sealed below the counter (a rollback,
+// -3) unless the host passes allowRollback, and only then replace the store. Statuses: -1
+// unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
+// mixed, another enclave or platform), -3 rollback, -4 called out of order, -5 no memory.
 import { randomBytes } from "../assembly/index";
-import { RESULT_CLOSE, RESULT_MORE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
+import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
 import { execute, initCommands } from "./kv/commands";
+import { takeSaveRequest } from "./kv/cmd-persistence";
 import { setInstance } from "./kv/instance";
 import { setMemoryLimit } from "./kv/memory-limit";
 import { replyOom, replyTo } from "./kv/reply";
 import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
 import { seedRandom } from "./kv/random";
-import { restoreBegin, restoreEnd, restoreFeed, restoredDb } from "./kv/snapshot-reader";
-import { snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead } from "./kv/snapshot-writer";
+import { restoreBegin, restoreEnd, restoreFeed, restoredDb, restoredIsCurrent } from "./kv/snapshot-reader";
+import { countChange, resetChanges, snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead } from "./kv/snapshot-writer";
 import { Db } from "./kv/store";
 import { seedHash } from "./kv/table";
 
@@ -158,7 +163,6 @@ export function on_drain(conn: u32): u32 {
  * (OUTPUT_PAUSE: commands go on from on_drain), closing it over its limits.
  */
 function serve(c: Conn): void {
-  snapshotCancel(); // a snapshot reads the store in place: it must not change under it
   c.paused = false;
   while (!c.closing) {
     if (pendingOutput(c) >= OUTPUT_PAUSE) {
@@ -193,9 +197,9 @@ export function on_close(conn: u32): void {
 /** Hands the next part of c's output to the host: a result word (assembly/server.ts). */
 function flush(c: Conn): u32 {
   const out = c.output;
-  const n = min<u32>(out.len - c.sent, io_out_cap());
-  copyMemory(io_out(), out.ptr + c.sent, n);
-  c.sent += n;
+  const n = min<u32>(out.len - c.sent, io_out_cap()) | (takeSaveRequest() ? RESULT_SAVE : 0);
+  copyMemory(io_out(), out.ptr + c.sent, n & RESULT_LENGTH_MASK);
+  c.sent += n & RESULT_LENGTH_MASK;
   if (c.sent < out.len) return n | RESULT_MORE;
   out.clear();
   c.sent = 0;
@@ -206,9 +210,9 @@ function flush(c: Conn): u32 {
   return c.paused ? n | RESULT_MORE : n; // commands wait for on_drain
 }
 
-export function snapshot_begin(): i32 {
+export function snapshot_begin(force: u32): i32 {
   newBatch();
-  return snapshotBegin(db);
+  return snapshotBegin(db, force != 0);
 }
 
 export function snapshot_read(): i32 {
@@ -217,6 +221,10 @@ export function snapshot_read(): i32 {
 
 export function snapshot_commit(): i32 {
   return snapshotCommit();
+}
+
+export function snapshot_cancel(): void {
+  snapshotCancel();
 }
 
 export function restore_begin(total: u32): i32 {
@@ -231,6 +239,11 @@ export function restore_feed(len: u32): i32 {
 export function restore_end(allowRollback: u32): i32 {
   newBatch();
   const r = restoreEnd(allowRollback != 0);
-  if (r == 0) replaceDb(changetype<Db>(restoredDb));
+  if (r == 0) {
+    snapshotCancel(); // it reads the store being replaced
+    replaceDb(changetype<Db>(restoredDb));
+    if (restoredIsCurrent) resetChanges();
+    else countChange(); // a rollback let through: the next snapshot must be written, to catch the file up with the counter
+  }
   return r;
 }

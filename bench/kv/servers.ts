@@ -107,9 +107,10 @@ export function startKv(mode: string, stateDir: string, extra: string[] = []): P
   });
 }
 
-export async function startRedis(): Promise<Running> {
+/** redis-server with no persistence (but BGSAVE) on a free port, with `extra` arguments; resolves once it answers PING. */
+export async function startRedis(extra: string[] = []): Promise<Running> {
   const port = await freePort();
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], {
+  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...extra], {
     stdio: "ignore",
   });
   for (let i = 0; i < 100; i++) {

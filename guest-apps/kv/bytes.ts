@@ -66,6 +66,12 @@ export class ByteBuf {
     this.len += 4;
   }
 
+  putI64(v: i64): void {
+    if (!this.reserve(8)) return;
+    store<i64>(this.ptr + this.len, v);
+    this.len += 8;
+  }
+
   /** Appends the decimal text of `v`. */
   putDecimal(v: i64): void {
     if (!this.reserve(20)) return;

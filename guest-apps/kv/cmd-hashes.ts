@@ -7,6 +7,7 @@ import { notInteger, wrongArity } from "./errors";
 import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
 import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replyWrongType } from "./reply";
 import { db } from "./server-state";
+import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_HASH, hashOf, setStringIn } from "./store";
 import { Table, add, at, find, hashBytes, remove, slotCount } from "./table";
 
@@ -18,6 +19,7 @@ function hashForWrite(): Table | null {
       replyWrongType();
       return null;
     }
+    snapshotWillChange(e);
     return hashOf(e);
   }
   const made = db.addHash(ap(1), al(1));
@@ -30,9 +32,12 @@ function hashForWrite(): Table | null {
 
 /** The hash at key argument 1; null when absent (wrongType tells a WRONGTYPE reply was sent). */
 let wrongType = false;
+/** The key's record hashForRead found. */
+let found: Rec | null = null;
 function hashForRead(): Table | null {
   wrongType = false;
   const e = lookup(1);
+  found = e;
   if (e == null) return null;
   if (e.type != TYPE_HASH) {
     wrongType = true;
@@ -97,6 +102,7 @@ export function hdel(): void {
   const h = hashForRead();
   if (wrongType) return;
   if (h == null) return replyInt(0);
+  snapshotWillChange(changetype<Rec>(found));
   let n = 0;
   for (let i: u32 = 2; i < argc; i++) {
     const f = field(h, i);

@@ -8,6 +8,7 @@ import {
 import { argBytes, roomFor } from "./cmd-strings";
 import { db } from "./server-state";
 import { List, freeItem, itemAt, itemData, itemLen, popBack, popFront, pushBack, pushFront } from "./list";
+import { snapshotWillChange } from "./snapshot-writer";
 import { TYPE_LIST, listOf } from "./store";
 
 /** Replies with an item taken out of its list, and frees it. */
@@ -21,6 +22,7 @@ export function push(front: bool): void {
   if (e != null && e.type != TYPE_LIST) return replyWrongType();
   if (!roomFor(argBytes(2), argc - 2)) return replyOom();
   if (e == null) e = db.addList(ap(1), al(1));
+  else snapshotWillChange(e);
   if (e == null) return replyOom();
   const list = listOf(e);
   for (let i: u32 = 2; i < argc; i++) {
@@ -43,6 +45,7 @@ export function pop(front: bool, name: string): void {
   const e = lookup(1);
   if (e == null) return hasCount ? replyNullArray() : replyNil();
   if (e.type != TYPE_LIST) return replyWrongType();
+  snapshotWillChange(e);
   const list = listOf(e);
   if (!hasCount) {
     replyTaken(front ? popFront(list) : popBack(list));

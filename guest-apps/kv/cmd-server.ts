@@ -6,6 +6,7 @@ import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
 import { replyBulkText } from "./reply";
 import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
+import { persistenceInfo, snapshotMemory } from "./snapshot-writer";
 import { keyspaceHits, keyspaceMisses } from "./store";
 import { peakMemory, usedMemory } from "./zmalloc";
 
@@ -57,10 +58,11 @@ function infoSection(name: string): string {
       "\r\nused_memory_peak_perc:" + percent(used, peak) +
       "\r\nmaxmemory:" + maxmemory.toString() + "\r\nmaxmemory_human:" + humanBytes(maxmemory) +
       "\r\nmaxmemory_policy:" + POLICY_NAMES[maxmemoryPolicy] +
+      "\r\nmem_not_counted_for_evict:" + snapshotMemory().toString() +
       "\r\nmem_fragmentation_ratio:" + twoDecimals(used == 0 ? 0 : <f64>rss / <f64>used) +
       "\r\nmem_allocator:tlsf\r\n";
   }
-  if (name == "persistence") return "# Persistence\r\nloading:0\r\n";
+  if (name == "persistence") return "# Persistence\r\nloading:0\r\n" + persistenceInfo();
   if (name == "stats") {
     return "# Stats\r\ntotal_connections_received:" + connectionsReceived.toString() + "\r\ntotal_commands_processed:" +
       commandsProcessed.toString() + "\r\nexpired_keys:" + db.expiredKeys.toString() + "\r\nevicted_keys:" +

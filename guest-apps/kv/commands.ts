@@ -37,6 +37,7 @@ import { llen, lrange, pop, push } from "./cmd-lists";
 import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
 import { info } from "./cmd-server";
+import { bgsave, lastsave } from "./cmd-persistence";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
   replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyNullArray, replyOk, replyOom, replyStatus,
@@ -52,7 +53,8 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   MSET = 10, INCR = 11, INCRBY = 12, DECR = 13, DECRBY = 14, APPEND = 15, STRLEN = 16, EXPIRE = 17, PEXPIRE = 18,
   TTL = 19, PTTL = 20, PERSIST = 21, KEYS = 22, SCAN = 23, TYPE = 24, DBSIZE = 25, FLUSHDB = 26, FLUSHALL = 27,
   HSET = 28, HGET = 29, HDEL = 30, HGETALL = 31, HLEN = 32, HEXISTS = 33, HINCRBY = 34, LPUSH = 35, RPUSH = 36,
-  LPOP = 37, RPOP = 38, LLEN = 39, LRANGE = 40, INFO = 41, CONFIG = 42, COMMAND = 43, CLIENT = 44;
+  LPOP = 37, RPOP = 38, LLEN = 39, LRANGE = 40, INFO = 41, CONFIG = 42, COMMAND = 43, CLIENT = 44, BGSAVE = 45,
+  LASTSAVE = 46;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -104,6 +106,8 @@ const commands: Array<Command> = [
   new Command("config", CONFIG, -2, "", 0, 0),
   new Command("command", COMMAND, -1, "", 0, 0),
   new Command("client", CLIENT, -2, "", 0, 0),
+  new Command("bgsave", BGSAVE, -1, "", 0, 0),
+  new Command("lastsave", LASTSAVE, 1, "fast", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 8 bytes) packed in
@@ -252,6 +256,8 @@ export function execute(c: Conn): void {
     case CONFIG: config(); break;
     case COMMAND: command(); break;
     case CLIENT: client(); break;
+    case BGSAVE: bgsave(); break;
+    case LASTSAVE: lastsave(); break;
     default: unreachable();
   }
 }

@@ -4,6 +4,9 @@
 // with no key that has a TTL), the command is refused with -OOM if it may grow memory (commands.ts,
 // the denyoom flag), while reads and deletes go on.
 //
+// What a snapshot being written holds is not counted (snapshotMemory): it goes when the snapshot
+// ends, and the keys it keeps are out of the store already, so evicting more would not free it.
+//
 // The LRU, LFU and TTL policies sample maxmemory-samples keys (of all keys, or of those with a TTL)
 // into a pool of the 16 best candidates kept across rounds, and evict the best that still exists,
 // as evictionPoolPopulate does. The pool holds table slot words (the key's hash and the record's
@@ -23,6 +26,7 @@ import {
 import { Rec } from "./record";
 import { db } from "./server-state";
 import { holdsWord, randomWord, recOfWord, wordOf } from "./table";
+import { snapshotMemory } from "./snapshot-writer";
 import { usedMemory } from "./zmalloc";
 
 export const EVICT_OK = 0, EVICT_RUNNING = 1, EVICT_FAIL = 2;
@@ -53,7 +57,7 @@ export let evictedKeys: i64 = 0;
 
 /** used_memory is over maxmemory: evicts by the policy. EVICT_OK once under it. */
 export function performEvictions(): i32 {
-  const used = usedMemory();
+  const used = countedMemory();
   if (maxmemory == 0 || used <= maxmemory) return EVICT_OK;
   if (maxmemoryPolicy == POLICY_NOEVICTION) return EVICT_FAIL;
   const toFree = used - maxmemory;
@@ -62,13 +66,20 @@ export function performEvictions(): i32 {
     if (keys == MAX_KEYS_PER_ROUND) return EVICT_RUNNING;
     const victim = pickVictim();
     if (victim == null) return EVICT_FAIL;
-    const before = usedMemory();
+    const before = countedMemory();
     db.remove(victim);
-    const after = usedMemory();
+    const after = countedMemory();
     if (before > after) freed += before - after;
     evictedKeys++;
   }
   return EVICT_OK;
+}
+
+/** used_memory less what maxmemory does not count (INFO mem_not_counted_for_evict). */
+function countedMemory(): u64 {
+  const used = usedMemory();
+  const notCounted = snapshotMemory();
+  return used > notCounted ? used - notCounted : 0;
 }
 
 function pickVictim(): Rec | null {

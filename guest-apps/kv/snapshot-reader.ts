@@ -91,12 +91,16 @@ export function restoreFeed(src: usize, len: u32): i32 {
   return 0;
 }
 
+/** The store restored last is the newest snapshot (not a rollback let through), so saving it again would change nothing. */
+export let restoredIsCurrent = false;
+
 /**
  * Accepts the snapshot fed: 0 (restoredDb is the new store; the counter advanced to its value if it
  * was below), or a status, the store left as it was.
  */
 export function restoreEnd(allowRollback: bool): i32 {
   restoredDb = null;
+  restoredIsCurrent = false;
   if (state == FAILED) {
     const r = failure;
     reset();
@@ -124,6 +128,7 @@ export function restoreEnd(allowRollback: bool): i32 {
     return SNAPSHOT_REFUSED;
   }
   restoredDb = target;
+  restoredIsCurrent = value >= counter;
   target = null;
   reset();
   return 0;

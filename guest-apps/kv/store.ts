@@ -1,16 +1,21 @@
 // The database (Db): the keyspace table of records (table.ts, record.ts) with its expiry
 // bookkeeping, and the rules every type's record follows when it is made, resized and freed. Keys
 // and values are bytes in unmanaged memory, never GC objects or strings.
+//
+// A snapshot may be reading the store while it changes (snapshot-writer.ts): every change to a key's
+// record goes through snapshotWillChange before it is made, and every record that leaves the store
+// through snapshotRelease, which may keep it for the snapshot instead of it being freed here.
 import { touch } from "./access-clock";
 import { copyMemory } from "./bytes";
 import { now } from "./clock";
-import { LIST_HEADER, List, freeList, initList } from "./list";
+import { LIST_HEADER, List, freeList, initList, itemAt } from "./list";
 import { nextRandom } from "./random";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, freeRecBlock, newRec, rebuildRec, resizeRec, valPtr } from "./record";
+import { countChange, snapshotRelease, snapshotWillChange } from "./snapshot-writer";
 import {
   TABLE_HEADER, Table, add, at, clearTable, find, freeSlots, hashBytes, initTable, newTable, remove, replace, slotCount,
 } from "./table";
-import { zfree, zrealloc } from "./zmalloc";
+import { zfree, zrealloc, zusable } from "./zmalloc";
 
 export { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, hashBytes };
 
@@ -30,6 +35,30 @@ export { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, hashBytes };
 export function freeRec(r: Rec): void {
   freeValue(r);
   freeRecBlock(r);
+}
+
+/** The bytes freeRec(r) would give back (what a record kept for a snapshot holds). */
+export function recordBytes(r: Rec): u64 {
+  let n = <u64>zusable(changetype<usize>(r));
+  if (r.type == TYPE_HASH) {
+    const h = hashOf(r);
+    const slots = slotCount(h);
+    for (let i: u32 = 0; i < slots; i++) {
+      const f = at(h, i);
+      if (f != null) n += zusable(changetype<usize>(f));
+    }
+    if (h.slots != 0) n += zusable(h.slots);
+  } else if (r.type == TYPE_LIST) {
+    const l = listOf(r);
+    for (let i: u32 = 0; i < l.length; i++) n += zusable(itemAt(l, i));
+    if (l.items != 0) n += zusable(l.items);
+  }
+  return n;
+}
+
+/** Frees a record that left its table, unless the snapshot being written keeps it. */
+function release(r: Rec): void {
+  if (!snapshotRelease(r)) freeRec(r);
 }
 
 function freeValue(r: Rec): void {
@@ -54,6 +83,7 @@ function freeValue(r: Rec): void {
  */
 export function setStringIn(t: Table, r: Rec, p: usize, n: u32): Rec | null {
   if (r.type == TYPE_STRING && r.valLen == n) {
+    snapshotWillChange(r);
     copyMemory(valPtr(r), p, n);
     return r;
   }
@@ -62,7 +92,7 @@ export function setStringIn(t: Table, r: Rec, p: usize, n: u32): Rec | null {
   moved.type = TYPE_STRING;
   copyMemory(valPtr(moved), p, n);
   replace(t, changetype<usize>(r), moved);
-  freeRec(r);
+  release(r);
   return moved;
 }
 
@@ -165,7 +195,10 @@ export class Db {
 
   /** `r` into the keyspace, or freed (null) if the table cannot take it. */
   private added(r: Rec): Rec | null {
-    if (add(this.keys, r)) return r;
+    if (add(this.keys, r)) {
+      countChange();
+      return r;
+    }
     freeRec(r);
     return null;
   }
@@ -191,6 +224,7 @@ export class Db {
 
   /** Resizes a string record's value (keeping its bytes); returns the record to use from then on. */
   resizeString(r: Rec, n: u32): Rec | null {
+    snapshotWillChange(r);
     const moved = resizeRec(r, n);
     if (moved == null) return null;
     if (moved !== r) {
@@ -205,11 +239,11 @@ export class Db {
     if (r.expiring >= 0) store<u32>(this.expiring + (<usize>r.expiring << 2), changetype<usize>(r));
   }
 
-  /** Takes a key out and frees it. */
+  /** Takes a key out and frees it (its expiry stays in the record, for a snapshot that keeps it). */
   remove(r: Rec): void {
-    this.clearExpiry(r);
+    this.unlistExpiry(r);
     remove(this.keys, r);
-    freeRec(r);
+    release(r);
   }
 
   /** Room in the list of expiring keys for one more; false when it is full and memory is out. */
@@ -225,6 +259,7 @@ export class Db {
 
   /** Gives `r` an expiry; false, `r` unchanged, when memory is out (reserveExpiry first, to know before). */
   setExpiry(r: Rec, at: i64): bool {
+    snapshotWillChange(r);
     if (r.expiring < 0) {
       if (!this.reserveExpiry()) return false;
       r.expiring = this.expiringCount;
@@ -236,6 +271,12 @@ export class Db {
   }
 
   clearExpiry(r: Rec): void {
+    snapshotWillChange(r);
+    this.unlistExpiry(r);
+    r.expireAt = 0;
+  }
+
+  private unlistExpiry(r: Rec): void {
     const i = r.expiring;
     if (i < 0) return;
     this.expiringCount--;
@@ -245,7 +286,6 @@ export class Db {
       last.expiring = i;
     }
     r.expiring = -1;
-    r.expireAt = 0;
     // Give a mostly empty list back, as the tables do (if memory allows the smaller one).
     if (this.expiringCap > 16 && this.expiringCount < this.expiringCap >> 3) {
       const smaller = zrealloc(this.expiring, <usize>(this.expiringCap >> 1) << 2);
@@ -294,9 +334,14 @@ export class Db {
     }
   }
 
-  /** Frees every key, leaving the database empty. */
+  /** Frees every key (or leaves it to the snapshot being written), leaving the database empty. */
   flush(): void {
-    this.freeRecords();
+    const t = this.keys;
+    const n = slotCount(t);
+    for (let i: u32 = 0; i < n; i++) {
+      const r = at(t, i);
+      if (r != null) release(r);
+    }
     clearTable(this.keys);
     zfree(this.expiring);
     this.expiring = 0;
@@ -305,7 +350,7 @@ export class Db {
     this.sweepAt = 0;
   }
 
-  /** Frees everything the database holds; it must not be used again. */
+  /** Frees everything the database holds (no snapshot may be reading it); it must not be used again. */
   free(): void {
     this.freeRecords();
     freeSlots(this.keys);

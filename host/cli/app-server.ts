@@ -26,6 +26,8 @@ export interface AppServerOptions {
   port: number;
   /** The guest stopped: the server has dropped every connection and stopped listening. */
   onStopped: (err: EnclaveStopped) => void;
+  /** The app asked for its state to be saved (BGSAVE); absent: such asks are ignored. */
+  onSave?: () => void;
 }
 
 export interface ServerCounters {
@@ -169,6 +171,7 @@ export class AppServer {
         else break;
         c.more = out.more;
         c.closeAfter ||= out.close;
+        if (out.save) this.options.onSave?.();
         if (out.bytes.length > 0) {
           outputs.push(out.bytes);
           queued += out.bytes.length;

@@ -125,7 +125,7 @@ export function readOrCreateInstance(dir: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-/** Removes temporary files a crash in the middle of writeSnapshotFile left next to `file`; returns how many. */
+/** Removes temporary files a crash in the middle of a SnapshotFileWriter left next to `file`; returns how many. */
 export function removeStaleTemporaries(file: string): number {
   const prefix = `${path.basename(file)}.tmp-`;
   const stale = fs.readdirSync(path.dirname(file)).filter((name) => name.startsWith(prefix));
@@ -134,46 +134,85 @@ export function removeStaleTemporaries(file: string): number {
 }
 
 /**
- * Atomically replaces `file` with a snapshot whose body `produce` streams: it gets a `write`
- * function for each piece, in order, and returns the counter value sealed into the snapshot. If
- * `produce` throws, the old file stays and its error is passed on. Returns the bytes written.
+ * A snapshot file being written: the body goes, piece by piece, to a temporary file next to
+ * `file`, which replaces `file` only once it is whole and durable (commitAsync); abort,
+ * or any error, removes it and leaves the old file as it was.
  */
-export function writeSnapshotFile(file: string, produce: (write: (piece: Uint8Array) => void) => number): number {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  let fd: number;
-  try {
-    fd = fs.openSync(tmp, "wx", 0o600);
-  } catch (e) {
-    throw new SnapshotFileError(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  let length = 0;
-  try {
-    const writeAll = (bytes: Uint8Array, position: number) => {
-      for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at, position + at);
-    };
-    let counter: number;
+export class SnapshotFileWriter {
+  private readonly tmp: string;
+  private fd: number | null;
+  private length = 0;
+
+  constructor(readonly file: string) {
+    this.tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
-      writeAll(encodeSnapshotHeader(0, 0), 0); // the real header goes in once the length is known
-      counter = produce((piece) => {
-        writeAll(piece, HEADER_BYTES + length);
-        length += piece.length;
-      });
-      writeAll(encodeSnapshotHeader(length, counter), 0);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      this.fd = fs.openSync(this.tmp, "wx", 0o600);
+      this.writeAll(encodeSnapshotHeader(0, 0), 0); // the real header goes in once the length is known
+    } catch (e) {
+      this.abort();
+      throw this.error(e);
     }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    if (!(e instanceof Error) || (e as NodeJS.ErrnoException).code === undefined) throw e; // the producer's own error
-    throw new SnapshotFileError(`cannot write ${file}: ${e.message}`);
   }
-  const dir = fs.openSync(path.dirname(file), "r");
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
+
+  /** Appends a piece of the body. */
+  write(piece: Uint8Array): void {
+    try {
+      this.writeAll(piece, HEADER_BYTES + this.length);
+    } catch (e) {
+      this.abort();
+      throw this.error(e);
+    }
+    this.length += piece.length;
   }
-  return HEADER_BYTES + length;
+
+  /**
+   * Writes the header, makes the file durable (the fsync, which may take a while for a large file,
+   * off the event loop) and puts it in place of `file`; returns its size.
+   */
+  async commitAsync(counter: number): Promise<number> {
+    try {
+      this.writeAll(encodeSnapshotHeader(this.length, counter), 0);
+      const fd = this.openFd();
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+      return this.replace();
+    } catch (e) {
+      this.abort();
+      throw this.error(e);
+    }
+  }
+
+  /** Drops the temporary file; the old snapshot stays. */
+  abort(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+    fs.rmSync(this.tmp, { force: true });
+  }
+
+  private replace(): number {
+    fs.closeSync(this.openFd());
+    this.fd = null;
+    fs.renameSync(this.tmp, this.file);
+    const dir = fs.openSync(path.dirname(this.file), "r");
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
+    return HEADER_BYTES + this.length;
+  }
+
+  private openFd(): number {
+    if (this.fd === null) throw new SnapshotFileError(`${this.file}: the snapshot file was already committed or aborted`);
+    return this.fd;
+  }
+
+  private writeAll(bytes: Uint8Array, position: number): void {
+    const fd = this.openFd();
+    for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at, position + at);
+  }
+
+  private error(e: unknown): unknown {
+    if (!(e instanceof Error) || (e as NodeJS.ErrnoException).code === undefined) return e;
+    return new SnapshotFileError(`cannot write ${this.file}: ${e.message}`);
+  }
 }

@@ -12,9 +12,12 @@
  * returns 0 instead of the total size, `snapshot_read` returns the bytes of each piece, 0 at the
  * end, or a status below zero, SNAPSHOT_NO_MEMORY is a status, `set_limits` takes the memory
  * limit as a third argument, the counter imports take a name (empty: the unnamed counter), and a
- * server app may export `set_instance`.
+ * server app may export `set_instance`. Version 4 made snapshots point in time while requests go
+ * on (a request no longer cancels one), `snapshot_begin` takes `force` and may answer
+ * SNAPSHOT_UNCHANGED, a server app that saves exports `snapshot_cancel`, and a result word may ask
+ * for a save (RESULT_SAVE, bit 28; lengths take bits 0-27).
  */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Bytes a sealed blob has beyond its data: the blob header (sealing.ts, blob format). */
 export const SEAL_OVERHEAD = 36;
@@ -52,14 +55,19 @@ export const COUNTER_UNAVAILABLE = -1;
 export const COUNTER_REFUSED = -2;
 
 // The server-app contract (assembly/server.ts): the result word of on_data and on_drain.
-/** Bytes the guest wrote at io_out(), bits 0-28. */
-export const RESULT_LENGTH_MASK = 0x1fffffff;
+/** Bytes the guest wrote at io_out(), bits 0-27. */
+export const RESULT_LENGTH_MASK = 0x0fffffff;
+/** Save the app's state now (BGSAVE): a host that persists it begins a snapshot. */
+export const RESULT_SAVE = 0x10000000;
 /** Close the connection once this result's bytes are sent. */
 export const RESULT_CLOSE = 0x20000000;
 /** More output is queued in the guest: the host calls on_drain. */
 export const RESULT_MORE = 0x40000000;
 /** Default size of each of the two channel buffers. */
 export const CHANNEL_BYTES = 65536;
+
+/** `snapshot_begin(0)`: nothing changed since the last committed snapshot, and none was begun. */
+export const SNAPSHOT_UNCHANGED = 1;
 
 // Statuses of a server app's snapshot exports below zero.
 /** No sealing or no counter (a native or sgx run). */

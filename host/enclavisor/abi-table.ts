@@ -50,9 +50,10 @@ export const SERVER_CHANNEL_EXPORTS: readonly AbiFunction[] = [
 
 /** The exports of a server app that can save and load its state as sealed snapshots. */
 export const SERVER_SNAPSHOT_EXPORTS: readonly AbiFunction[] = [
-  fn("", "snapshot_begin", [], ["i32"]),
+  fn("", "snapshot_begin", ["i32"], ["i32"]),
   fn("", "snapshot_read", [], ["i32"]),
   fn("", "snapshot_commit", [], ["i32"]),
+  fn("", "snapshot_cancel", []),
   fn("", "restore_begin", ["i32"], ["i32"]),
   fn("", "restore_feed", ["i32"], ["i32"]),
   fn("", "restore_end", ["i32"], ["i32"]),

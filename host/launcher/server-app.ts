@@ -12,8 +12,8 @@
 // way, with reason "contract". Serving on from a state that may be inconsistent could corrupt data
 // silently; the caller stops the server instead.
 import {
-  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
-  SNAPSHOT_UNAVAILABLE,
+  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
+  SNAPSHOT_UNAVAILABLE, SNAPSHOT_UNCHANGED,
 } from "../enclavisor/abi-constants";
 import { SERVER_CHANNEL_EXPORTS, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
@@ -35,6 +35,8 @@ export interface Output {
   close: boolean;
   /** More output is queued: call drain(conn) when the client can take it. */
   more: boolean;
+  /** The app asks for its state to be saved now (BGSAVE). */
+  save: boolean;
 }
 
 /** The module is not a server app: an export of the channel is missing, or the channel is not open. */
@@ -82,6 +84,7 @@ export class ServerApp {
   readonly outCap: number;
   /** The app exports the snapshot functions (it can persist its state). */
   readonly persistent: boolean;
+  private snapshotCounter = -1;
   /** The app takes request limits (set_limits). */
   readonly takesLimits: boolean;
   /** The app names its store instance (set_instance): its counter and snapshots are then per instance. */
@@ -205,31 +208,60 @@ export class ServerApp {
   }
 
   /**
-   * Streams a sealed snapshot of the guest's whole state to `sink`, in pieces of at most outCap
-   * bytes as the guest seals them (snapshot_begin, then snapshot_read until it says 0), so neither
-   * side ever holds all of it. Store the pieces durably, in order, then call commitSnapshot.
+   * Begins a sealed snapshot of the guest's whole state as it is now: false, with nothing begun,
+   * when nothing changed since its last committed snapshot and `force` is false. Read it out with
+   * readSnapshot; requests may be served in between, and the snapshot stays the state at this call
+   * (the guest copies what a request is about to change). Store it durably, then commitSnapshot.
    */
-  snapshot(sink: (piece: Uint8Array) => void): SnapshotInfo {
+  beginSnapshot(force: boolean): boolean {
     this.needSnapshots();
     const before = this.counter();
-    const status = this.call("snapshot_begin");
+    const status = this.call("snapshot_begin", force ? 1 : 0);
+    if (status === SNAPSHOT_UNCHANGED) return false;
     if (status < 0) throw this.statusError("snapshot", status);
+    if (status !== 0) throw this.stop(`snapshot_begin returned ${status}, not a status it may return`);
+    this.snapshotCounter = (before ?? -1) + 1;
+    return true;
+  }
+
+  /** The next piece of the snapshot begun (at most outCap bytes, as the guest seals them), or null at its end. */
+  readSnapshot(): Uint8Array | null {
+    const n = this.call("snapshot_read") | 0;
+    if (n === 0) return null;
+    if (n < 0) throw this.statusError("snapshot", n);
+    if (n > this.outCap) throw this.stop(`snapshot_read returned ${n} bytes, more than io_out holds (${this.outCap})`);
+    return this.readOut(n);
+  }
+
+  /** The counter value sealed into the snapshot begun last (the counter's value then, plus one). */
+  get snapshotValue(): number {
+    return this.snapshotCounter;
+  }
+
+  /**
+   * Streams a sealed snapshot of the guest's whole state to `sink` (beginSnapshot, then each piece
+   * of readSnapshot), so neither side ever holds all of it; null when nothing changed and `force`
+   * is false. Store the pieces durably, in order, then call commitSnapshot.
+   */
+  snapshot(sink: (piece: Uint8Array) => void, force = true): SnapshotInfo | null {
+    if (!this.beginSnapshot(force)) return null;
     let bytes = 0;
-    for (;;) {
-      const n = this.call("snapshot_read") | 0;
-      if (n === 0) break;
-      if (n < 0) throw this.statusError("snapshot", n);
-      if (n > this.outCap) throw this.stop(`snapshot_read returned ${n} bytes, more than io_out holds (${this.outCap})`);
-      sink(this.readOut(n));
-      bytes += n;
+    for (let piece = this.readSnapshot(); piece; piece = this.readSnapshot()) {
+      sink(piece);
+      bytes += piece.length;
     }
-    return { bytes, counter: (before ?? -1) + 1 };
+    return { bytes, counter: this.snapshotCounter };
   }
 
   /** Tells the guest its last snapshot is stored durably: it advances its counter to the snapshot's value. */
   commitSnapshot(): void {
     const status = this.call("snapshot_commit");
     if (status < 0) throw this.statusError("snapshot commit", status);
+  }
+
+  /** Tells the guest its snapshot begun could not be stored: it drops it, and the copies it kept for it. */
+  cancelSnapshot(): void {
+    this.call("snapshot_cancel");
   }
 
   /**
@@ -310,6 +342,7 @@ export class ServerApp {
       bytes: length === 0 ? EMPTY : this.readOut(length),
       close: (word & RESULT_CLOSE) !== 0,
       more: (word & RESULT_MORE) !== 0,
+      save: (word & RESULT_SAVE) !== 0,
     };
   }
 

@@ -106,7 +106,10 @@ export function hoistChecks(code: Instr[], { loops, enclosing }: LoopAnalysis): 
   };
   const groups: HoistGroup[] = [];
   const groupOf = new Map<string, number>(); // `${loop}|${base}` -> index in groups
-  const candidates: Array<{ loop: number; ins: Instr; base: Instr }> = [];
+  // A constant base is an address of its own: accesses at constant addresses group by where they
+  // land, not by their constant (an optimiser folds `p + k` into one constant per field).
+  const constant = (base: Instr): number | null => (base.op === Op.I32Const ? base.imm >>> 0 : null);
+  const candidates: Array<{ loop: number; ins: Instr; base: Instr; at: number }> = [];
   for (let i = 0; i < code.length; i++) {
     const ins = code[i]!;
     if (ins.kind !== Kind.Access || enclosing[i] === -1 || ins.offset + BASE > 0xffffffff) continue;
@@ -116,21 +119,26 @@ export function hoistChecks(code: Instr[], { loops, enclosing }: LoopAnalysis): 
     if (!base || base.kind !== Kind.SimplePush) continue;
     if (a.operand !== null && code[i - 1]!.kind !== Kind.SimplePush) continue;
     const target = outermost(i, base);
-    if (target >= 0) candidates.push({ loop: target, ins, base });
+    if (target >= 0) candidates.push({ loop: target, ins, base, at: (constant(base) ?? 0) + ins.offset });
   }
   // Group by loop and base; a group spans at most one page of offsets from its smallest.
-  candidates.sort((x, y) => x.loop - y.loop || x.ins.offset - y.ins.offset);
-  for (const { loop, ins, base } of candidates) {
-    const key = `${loop}|${base.op}:${base.imm}`;
+  candidates.sort((x, y) => x.loop - y.loop || x.at - y.at);
+  for (const { loop, ins, base, at } of candidates) {
+    const key = constant(base) === null ? `${loop}|${base.op}:${base.imm}` : `${loop}|const`;
     let index = groupOf.get(key);
-    const end = ins.offset + ins.access!.size;
+    // The offset from a group's base (for constants, from the group's lowest constant).
+    const endIn = (g: HoistGroup) => at - (constant(g.base) ?? 0) + ins.access!.size;
+    if (index !== undefined && constant(base) !== null && endIn(groups[index]!) - groups[index]!.minOffset > PAGE_SIZE) {
+      index = undefined; // constants further on: a window of their own
+    }
     if (index === undefined) {
       if (groups.length >= MAX_PIN_SLOTS) continue;
       index = groups.length;
-      groups.push({ loop: loops[loop]!.at, base, minOffset: ins.offset, maxEnd: end, write: false, slot: index });
+      groups.push({ loop: loops[loop]!.at, base, minOffset: ins.offset, maxEnd: ins.offset + ins.access!.size, write: false, slot: index });
       groupOf.set(key, index);
     }
     const g = groups[index]!;
+    const end = endIn(g);
     if (end - g.minOffset > PAGE_SIZE) continue; // outside the window: keeps its own check
     g.maxEnd = Math.max(g.maxEnd, end);
     g.write ||= ins.access!.store;

@@ -1,5 +1,6 @@
 // Persistence of the kv enclave: `enclave serve kv.wasm --data DIR` saves a sealed snapshot at
-// shutdown and periodically and loads it at start; a server killed with SIGKILL under load restarts
+// shutdown, periodically and on BGSAVE, in the background and only when the store changed, and
+// loads it at start; a server killed with SIGKILL under load restarts
 // from its last snapshot intact; an older snapshot put back is refused with the counters named,
 // unless --allow-rollback; a damaged file is refused with a clear error. All in enclavisor mode
 // with one configuration, so one enclave counter: the tests run in order, on a chip of their own (a
@@ -69,6 +70,53 @@ describe("kv --data", () => {
     expect(await c.call("GET", "binary")).toBe(bulk("\x00\x01\xff"));
     c.close();
     expect(await s.stop("SIGTERM")).toBe(0);
+  });
+
+  it("saves in the background: clients are served during a save, BGSAVE starts one, and an unchanged store is not saved again", async () => {
+    const dir = path.join(tmp, "background");
+    const s = await start(dir, "--save-interval", "1");
+    const c = await RespClient.connect(s.port);
+    const value = (i: number) => `${i}:${"w".repeat(3000)}`;
+    const replies = await Promise.all(Array.from({ length: 3000 }, (_, i) => c.call("SET", `key:${i}`, value(i))));
+    expect(new Set(replies)).toEqual(new Set([status("OK")]));
+    await s.waitFor(/saved \S+ \(\d+ bytes, counter \d+; periodic; [\d.]+ s\)/);
+    const saves = () => (s.output().match(/; (periodic|BGSAVE);/g) ?? []).length;
+    // Until every write is saved (the last periodic save may have begun before the last writes).
+    while (!/rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n/.test(await c.call("INFO", "persistence"))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 100)); // its line printed after the commit
+    const settled = saves();
+    await new Promise((r) => setTimeout(r, 2500)); // two more intervals, with nothing changed
+    expect(saves()).toBe(settled);
+
+    // A 9 MB store saves in many chunks, with a 256 KiB cache: the INFO sent right after BGSAVE is
+    // answered while the save runs, and a write made meanwhile is not in it.
+    const info = await RespClient.connect(s.port);
+    expect(await c.call("BGSAVE")).toBe(status("Background saving started"));
+    const during = await info.call("INFO", "persistence");
+    expect(during).toMatch(/rdb_bgsave_in_progress:1\r\n/);
+    expect(await info.call("BGSAVE")).toBe("-ERR Background save already in progress\r\n");
+    expect(await info.call("SET", "key:0", "changed during the save")).toBe(status("OK"));
+    await s.waitFor(/saved \S+ \(\d+ bytes, counter \d+; BGSAVE; [\d.]+ s\)/);
+    expect(await info.call("INFO", "persistence")).toMatch(/rdb_bgsave_in_progress:0\r\n/);
+    const snapshotAfterBgsave = readFileSync(path.join(dir, "snapshot.sealed"));
+    // The change made during the save is saved by the next periodic one.
+    await s.waitFor(new RegExp(`(; (periodic|BGSAVE);[^]*){${settled + 2}}`));
+    expect(readFileSync(path.join(dir, "snapshot.sealed")).equals(snapshotAfterBgsave)).toBe(false);
+    c.close();
+    info.close();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await s.stop("SIGTERM")).toBe(0);
+    expect(s.output()).toContain(`not saved at shutdown: nothing changed since the last snapshot in ${path.join(dir, "snapshot.sealed")}`);
+
+    const again = await start(dir);
+    const r = await RespClient.connect(again.port);
+    expect(await r.call("DBSIZE")).toBe(int(3000));
+    expect(await r.call("GET", "key:0")).toBe(bulk("changed during the save"));
+    expect(await r.call("GET", "key:2999")).toBe(bulk(value(2999)));
+    r.close();
+    expect(await again.stop("SIGTERM")).toBe(0);
   });
 
   it("restarts from the last periodic snapshot after SIGKILL under load, intact", async () => {

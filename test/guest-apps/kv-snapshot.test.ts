@@ -1,13 +1,15 @@
 // The kv guest's sealed snapshots (guest-apps/kv/snapshot-writer.ts, snapshot-reader.ts) and their
 // rollback protection by the enclave's monotonic counter: round trip, tampered, reordered, cut and
 // mixed chunks (two snapshots of the same counter value included), rollback (refused, or allowed
-// when asked), another enclave's snapshot, and calls out of order.
+// when asked), another enclave's snapshot, a snapshot that stays the store of its beginning while
+// commands change it, and calls out of order.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enclaveCounter } from "../../host/enclavisor/enclave-counter";
 import { Platform } from "../../host/sev/platform";
+import { RESULT_SAVE } from "../../host/enclavisor/abi-constants";
 import { decodeReplies, encodeCommand, kvSwitches, launchKv } from "./fixtures/kv";
 import type { KvDriver, Reply } from "./fixtures/kv";
 
@@ -15,9 +17,10 @@ const UNAVAILABLE = -1;
 const REFUSED = -2;
 const ROLLBACK = -3;
 const BAD_CALL = -4;
+const UNCHANGED = 1;
 
 function takeSnapshot(kv: KvDriver): Buffer {
-  expect(kv.fn.snapshot_begin()).toBe(0);
+  expect(kv.fn.snapshot_begin(1)).toBe(0);
   const parts: Buffer[] = [];
   for (let n; (n = kv.fn.snapshot_read()) !== 0; ) {
     expect(n).toBeGreaterThan(0);
@@ -58,7 +61,8 @@ function call(kv: KvDriver, conn: number, ...args: (string | Buffer)[]): Reply {
 describe("kv snapshots (native)", () => {
   it("are unavailable without sealing and a counter", async () => {
     const kv = await launchKv("native");
-    expect(kv.fn.snapshot_begin()).toBe(UNAVAILABLE);
+    expect(kv.fn.snapshot_begin(0)).toBe(UNAVAILABLE);
+    expect(kv.fn.snapshot_begin(1)).toBe(UNAVAILABLE);
     expect(kv.fn.snapshot_commit()).toBe(BAD_CALL);
     expect(restore(kv, Buffer.alloc(100, 1))).toBe(UNAVAILABLE);
   });
@@ -98,11 +102,13 @@ describe("kv snapshots (enclavisor)", () => {
     return { kv, conn: kv.open() };
   }
 
-  it("round-trips the whole store in chunks of at most 1 MiB, and the commit advances the counter", async () => {
+  it("round-trips the whole store in chunks, and the commit advances the counter", async () => {
     const before = counter();
     const bytes = takeSnapshot(source);
-    expect(frames(bytes).length).toBe(2); // 1.4 MB of values: two chunks
-    for (const f of frames(bytes)) expect(f.length).toBeLessThanOrEqual(4 + (1 << 20) + 36);
+    const chunks = frames(bytes);
+    expect(chunks.length).toBeGreaterThan(2); // 1.4 MB of values
+    for (const f of chunks) expect(f.length).toBeLessThanOrEqual(4 + (1 << 20) + 36); // the format's bound
+    expect(new Set(chunks.slice(0, -1).map((f) => f.length)).size).toBe(1); // every chunk but the last is full
     expect(bytes.includes(Buffer.from("hello"))).toBe(false); // sealed: no plaintext
     expect(counter()).toBe(before);
     expect(source.fn.snapshot_commit()).toBe(0);
@@ -134,26 +140,26 @@ describe("kv snapshots (enclavisor)", () => {
     const twin = takeSnapshot(source);
     const b = takeSnapshot(source);
     expect(source.fn.snapshot_commit()).toBe(0);
-    const [a0, a1] = frames(a);
-    const [b0, b1] = frames(b);
-    const [t0, t1] = frames(twin);
+    const [af, bf, tf] = [frames(a), frames(b), frames(twin)];
+    expect(af.length).toBe(bf.length);
     const flipped = Buffer.from(b);
     flipped[flipped.length >> 1] ^= 1;
     const badLength = Buffer.from(b);
     badLength.writeUInt32LE(badLength.readUInt32LE(0) - 1, 0);
     const { kv, conn: c } = await target();
     call(kv, c, "SET", "mine", "kept");
+    const last = bf.length - 1;
     for (const [what, bytes] of [
       ["a flipped bit", flipped],
       ["a wrong frame length", badLength],
-      ["the last chunk dropped", b0],
-      ["the first chunk dropped", b1],
-      ["the chunks swapped", Buffer.concat([b1, b0])],
-      ["a chunk twice", Buffer.concat([b0, b0, b1])],
-      ["chunks of two snapshots", Buffer.concat([a0, b1])],
-      ["chunks of two snapshots, the other way", Buffer.concat([b0, a1])],
-      ["chunks of two snapshots of the same counter value", Buffer.concat([t0, b1])],
-      ["chunks of two snapshots of the same counter value, the other way", Buffer.concat([b0, t1])],
+      ["the last chunk dropped", Buffer.concat(bf.slice(0, last))],
+      ["the first chunk dropped", Buffer.concat(bf.slice(1))],
+      ["the first two chunks swapped", Buffer.concat([bf[1]!, bf[0]!, ...bf.slice(2)])],
+      ["a chunk twice", Buffer.concat([bf[0]!, ...bf])],
+      ["chunks of two snapshots", Buffer.concat([af[0]!, ...bf.slice(1)])],
+      ["chunks of two snapshots, the other way", Buffer.concat([...bf.slice(0, last), af[last]!])],
+      ["chunks of two snapshots of the same counter value", Buffer.concat([tf[0]!, ...bf.slice(1)])],
+      ["chunks of two snapshots of the same counter value, the other way", Buffer.concat([...bf.slice(0, last), tf[last]!])],
       ["trailing bytes", Buffer.concat([b, Buffer.from([1, 2, 3])])],
     ] as const) {
       expect(restore(kv, bytes), what).toBe(REFUSED);
@@ -204,17 +210,142 @@ describe("kv snapshots (enclavisor)", () => {
     other.enclave.destroy();
   });
 
-  it("cancels a snapshot when a request comes in the middle of it", async () => {
-    expect(source.fn.snapshot_begin()).toBe(0);
-    expect(source.fn.snapshot_read()).toBeGreaterThan(0);
-    call(source, conn, "SET", "during", "a snapshot");
-    expect(source.fn.snapshot_read()).toBe(BAD_CALL);
-    expect(source.fn.snapshot_commit()).toBe(BAD_CALL);
-    const whole = takeSnapshot(source);
-    expect(source.fn.snapshot_commit()).toBe(0);
+  it("takes none when nothing changed since the last committed one, unless forced", async () => {
     const { kv, conn: c } = await target();
-    expect(restore(kv, whole)).toBe(0);
-    expect(call(kv, c, "GET", "during")).toBe("a snapshot");
+    expect(kv.fn.snapshot_begin(0)).toBe(UNCHANGED); // an empty store, never changed
+    call(kv, c, "SET", "k", "v");
+    call(kv, c, "GET", "k");
+    expect(kv.fn.snapshot_begin(0)).toBe(0);
+    while (kv.fn.snapshot_read() > 0);
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    call(kv, c, "GET", "k"); // reads change nothing
+    expect(kv.fn.snapshot_begin(0)).toBe(UNCHANGED);
+    expect(kv.fn.snapshot_read()).toBe(BAD_CALL); // none was begun
+    const forced = takeSnapshot(kv);
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    call(kv, c, "DEL", "k");
+    expect(kv.fn.snapshot_begin(0)).toBe(0);
+    kv.fn.snapshot_cancel();
+    expect(kv.fn.snapshot_begin(0)).toBe(0); // a cancelled snapshot saved nothing
+    kv.fn.snapshot_cancel();
+    const { kv: fresh, conn: fc } = await target();
+    expect(restore(fresh, forced)).toBe(0);
+    expect(call(fresh, fc, "GET", "k")).toBe("v");
+    expect(fresh.fn.snapshot_begin(0)).toBe(UNCHANGED); // what was restored is what is stored
+    for (const k of [kv, fresh]) k.enclave.destroy();
+  });
+
+  it("stays the store of snapshot_begin while commands change, add and delete keys between its reads", async () => {
+    const { kv, conn: c } = await target();
+    const model = new StoreModel();
+    const run = (...args: string[]) => {
+      const reply = call(kv, c, ...args);
+      model.apply(args);
+      return reply;
+    };
+    // Values of every size, and a hash, a list and a string each larger than a chunk, so that
+    // changes land on keys written already, keys not reached yet and the key being written.
+    for (let i = 0; i < 300; i++) run("SET", `s${i}`, value(i, 10 + ((i * 977) % 9000)));
+    for (let i = 0; i < 40; i++) run("SET", `ttl${i}`, value(i, 50), "EX", "10000");
+    for (let i = 0; i < 2000; i++) run("HSET", `h${i % 7}`, `f${i}`, value(i, 200));
+    for (let i = 0; i < 2000; i++) run("RPUSH", `l${i % 7}`, value(i, 200));
+    run("SET", "huge", value(7, 600_000));
+    run("SET", "n", "10");
+    const before = dump(kv, c);
+    expect(before).toEqual(model.dump());
+
+    expect(kv.fn.snapshot_begin(0)).toBe(0);
+    const parts: Buffer[] = [];
+    let rng = 12345;
+    const pick = (n: number) => ((rng = (rng * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    let round = 0;
+    const info: string[] = [];
+    for (let n; (n = kv.fn.snapshot_read()) !== 0; round++) {
+      expect(n).toBeGreaterThan(0);
+      parts.push(Buffer.from(kv.enclave.guest.read(kv.fn.io_out() >>> 0, n)));
+      if (round === 3) info.push(call(kv, c, "INFO", "persistence") as string);
+      for (let k = 0; k < 60; k++) {
+        const i = pick(300);
+        switch (pick(14)) {
+          case 0: run("SET", `s${i}`, value(i + round, model.strlen(`s${i}`))); break; // same length: in place
+          case 1: run("SET", `s${i}`, value(i + round, 1 + pick(5000))); break;
+          case 2: run("APPEND", `s${i}`, value(i, 1 + pick(3000))); break;
+          case 3: run("DEL", `s${i}`, `ttl${i % 40}`); break;
+          case 4: run("HSET", `h${i % 7}`, `f${pick(2500)}`, value(i, pick(300))); break;
+          case 5: run("HDEL", `h${i % 7}`, `f${pick(2500)}`, `f${pick(2500)}`); break;
+          case 6: run(pick(2) ? "LPUSH" : "RPUSH", `l${i % 7}`, value(i, pick(300))); break;
+          case 7: run(pick(2) ? "LPOP" : "RPOP", `l${i % 7}`); break;
+          case 8: run("EXPIRE", `s${i}`, "5000"); break;
+          case 9: run("PERSIST", `ttl${i % 40}`); break;
+          case 10: run("INCR", "n"); break;
+          case 11: run("SET", `new${round}-${k}`, value(i, 100)); break;
+          case 12: run(pick(2) ? "APPEND" : "SET", "huge", value(i, 1000)); break;
+          case 13: run("HINCRBY", `h${i % 7}`, `counter`, "1"); break;
+        }
+      }
+      if (round === 8) run("FLUSHALL");
+    }
+    expect(round).toBeGreaterThan(8);
+    expect(info[0]).toMatch(/rdb_bgsave_in_progress:1\r\n/);
+    expect(Number(/current_cow_size:(\d+)/.exec(info[0]!)![1])).toBeGreaterThan(0);
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    expect(call(kv, c, "INFO", "persistence")).toMatch(/rdb_bgsave_in_progress:0\r\n.*/s);
+
+    expect(dump(kv, c)).toEqual(model.dump()); // the live store took every change
+    const { kv: copy, conn: cc } = await target();
+    expect(restore(copy, Buffer.concat(parts))).toBe(0);
+    expect(dump(copy, cc)).toEqual(before); // and the snapshot none of them
+    // The changes made during the snapshot are not in it: the next one is not skipped.
+    expect(kv.fn.snapshot_begin(0)).toBe(0);
+    kv.fn.snapshot_cancel();
+    for (const k of [kv, copy]) k.enclave.destroy();
+  });
+
+  it("keeps maxmemory's eviction to what the store holds while a snapshot keeps deleted keys", async () => {
+    const { kv, conn: c } = await target();
+    for (let i = 0; i < 400; i++) call(kv, c, "SET", `k${i}`, value(i, 4000));
+    const used = () => Number(/used_memory:(\d+)/.exec(call(kv, c, "INFO", "memory") as string)![1]);
+    call(kv, c, "CONFIG", "SET", "maxmemory-policy", "allkeys-random");
+    call(kv, c, "CONFIG", "SET", "maxmemory", String(used() + 200_000));
+    expect(kv.fn.snapshot_begin(1)).toBe(0);
+    expect(kv.fn.snapshot_read()).toBeGreaterThan(0);
+    for (let i = 0; i < 300; i++) call(kv, c, "DEL", `k${i}`); // kept for the snapshot: used_memory stays up
+    for (let i = 0; i < 100; i++) call(kv, c, "SET", `n${i}`, value(i, 4000));
+    const memory = call(kv, c, "INFO", "memory") as string;
+    expect(Number(/mem_not_counted_for_evict:(\d+)/.exec(memory)![1])).toBeGreaterThan(300 * 4000);
+    expect(call(kv, c, "DBSIZE")).toBe(200); // nothing evicted: the kept keys do not count
+    while (kv.fn.snapshot_read() > 0);
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    expect(call(kv, c, "INFO", "memory")).toMatch(/mem_not_counted_for_evict:0\r\n/);
+    kv.enclave.destroy();
+  });
+
+  it("asks the host for a save on BGSAVE through the result word, once, and only when it keeps snapshots", async () => {
+    const { kv, conn: c } = await target();
+    const bgsave = (...args: string[]) => pipeline(["BGSAVE", ...args]);
+    const pipeline = (...commands: string[][]) => {
+      const word = kv.data(c, Buffer.concat(commands.map((args) => encodeCommand(args))));
+      const out: Buffer[] = [];
+      kv.collect(c, word, out);
+      return { reply: Buffer.concat(out).toString("latin1"), save: (word & RESULT_SAVE) !== 0 };
+    };
+    expect(bgsave()).toEqual({ reply: "-ERR no data directory to save to: start kv with `enclave serve --data DIR`\r\n", save: false });
+    kv.enclave.guest.write(kv.fn.io_in() >>> 0, Buffer.from("store"));
+    expect(kv.fn.set_instance(5)).toBe(0);
+    expect(bgsave("now")).toEqual({ reply: "-ERR syntax error\r\n", save: false });
+    expect(pipeline(["BGSAVE"], ["BGSAVE", "SCHEDULE"])).toEqual({
+      reply: "+Background saving started\r\n-ERR Background save already in progress\r\n",
+      save: true, // one ask
+    });
+    expect(kv.fn.snapshot_begin(1)).toBe(0);
+    expect(bgsave()).toEqual({ reply: "-ERR Background save already in progress\r\n", save: false });
+    expect(call(kv, c, "INFO", "persistence")).toMatch(/rdb_bgsave_in_progress:1\r\n/);
+    while (kv.fn.snapshot_read() > 0);
+    const before = call(kv, c, "LASTSAVE") as number;
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    expect(call(kv, c, "LASTSAVE")).toBeGreaterThanOrEqual(before);
+    expect(call(kv, c, "INFO", "persistence")).toMatch(/rdb_bgsave_in_progress:0\r\n[^]*rdb_saves:1\r\n/);
+    expect(bgsave("schedule")).toEqual({ reply: "+Background saving started\r\n", save: true });
     kv.enclave.destroy();
   });
 
@@ -263,3 +394,81 @@ describe("kv snapshots (enclavisor)", () => {
     kv.enclave.destroy();
   });
 });
+
+/** `n` bytes of printable text that depend on `seed`. */
+function value(seed: number, n: number): string {
+  let s = "";
+  for (let i = 0; s.length < n; i++) s += String.fromCharCode(97 + ((seed * 7 + i * 13) % 26));
+  return s;
+}
+
+/** Every key's type, value and whether it has a TTL, in key order, as seen through commands. */
+function dump(kv: KvDriver, conn: number): unknown[] {
+  const keys = (call(kv, conn, "KEYS", "*") as string[]).slice().sort();
+  return keys.map((k) => {
+    const type = (call(kv, conn, "TYPE", k) as { status: string }).status;
+    const ttl = (call(kv, conn, "PTTL", k) as number) > 0;
+    if (type === "string") return [k, ttl, call(kv, conn, "GET", k)];
+    if (type === "list") return [k, ttl, call(kv, conn, "LRANGE", k, "0", "-1")];
+    const pairs = call(kv, conn, "HGETALL", k) as string[];
+    const fields: string[][] = [];
+    for (let i = 0; i < pairs.length; i += 2) fields.push([pairs[i]!, pairs[i + 1]!]);
+    return [k, ttl, fields.sort((x, y) => (x[0]! < y[0]! ? -1 : 1))];
+  });
+}
+
+/** What the commands of the snapshot test do, as Redis defines them (a reference to compare with). */
+class StoreModel {
+  private readonly keys = new Map<string, { v: string | string[] | Map<string, string>; ttl: boolean }>();
+
+  strlen(k: string): number {
+    const e = this.keys.get(k);
+    return typeof e?.v === "string" ? e.v.length : 10;
+  }
+
+  apply([cmd, k, ...rest]: string[]): void {
+    const e = this.keys.get(k!);
+    switch (cmd) {
+      case "SET": this.keys.set(k!, { v: rest[0]!, ttl: rest[1] === "EX" }); break;
+      case "APPEND": if (!e) this.keys.set(k!, { v: rest[0]!, ttl: false }); else e.v = (e.v as string) + rest[0]; break;
+      case "INCR": if (!e) this.keys.set(k!, { v: "1", ttl: false }); else e.v = String(Number(e.v) + 1); break;
+      case "DEL": for (const key of [k!, ...rest]) this.keys.delete(key); break;
+      case "EXPIRE": if (e) e.ttl = true; break;
+      case "PERSIST": if (e) e.ttl = false; break;
+      case "FLUSHALL": this.keys.clear(); break;
+      case "HSET": case "HINCRBY": {
+        const h = e ? (e.v as Map<string, string>) : new Map<string, string>();
+        if (!e) this.keys.set(k!, { v: h, ttl: false });
+        h.set(rest[0]!, cmd === "HSET" ? rest[1]! : String(Number(h.get(rest[0]!) ?? 0) + Number(rest[1])));
+        break;
+      }
+      case "HDEL": {
+        const h = e?.v as Map<string, string> | undefined;
+        for (const f of rest) h?.delete(f);
+        if (h && h.size === 0) this.keys.delete(k!);
+        break;
+      }
+      case "LPUSH": case "RPUSH": {
+        const l = e ? (e.v as string[]) : [];
+        if (!e) this.keys.set(k!, { v: l, ttl: false });
+        if (cmd === "LPUSH") l.unshift(rest[0]!);
+        else l.push(rest[0]!);
+        break;
+      }
+      case "LPOP": case "RPOP": {
+        const l = e?.v as string[] | undefined;
+        if (l) cmd === "LPOP" ? l.shift() : l.pop();
+        if (l && l.length === 0) this.keys.delete(k!);
+        break;
+      }
+    }
+  }
+
+  dump(): unknown[] {
+    return [...this.keys.keys()].sort().map((k) => {
+      const { v, ttl } = this.keys.get(k)!;
+      if (v instanceof Map) return [k, ttl, [...v.entries()].map(([f, x]) => [f, x]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1))];
+      return [k, ttl, Array.isArray(v) ? [...v] : v];
+    });
+  }
+}

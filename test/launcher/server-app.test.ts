@@ -55,7 +55,7 @@ describe.each(["native", ...PROTECTED_MODES] as ModeName[])("the echo server in 
     app.open(1);
     app.open(2);
     let out = app.data(1, bytes("hel"));
-    expect(out).toEqual({ bytes: new Uint8Array(0), close: false, more: false });
+    expect(out).toEqual({ bytes: new Uint8Array(0), close: false, more: false, save: false });
     expect(text(app.data(2, bytes("other\n")).bytes)).toBe("OTHER\n");
     out = app.data(1, bytes("lo\nwor"));
     expect(text(out.bytes)).toBe("HELLO\n");
@@ -159,7 +159,7 @@ function problem(f: () => void): SnapshotProblem | "none" {
 /** A whole snapshot, collected from the stream. */
 function take(app: ServerApp): { bytes: Uint8Array; counter: number; pieces: number } {
   const parts: Uint8Array[] = [];
-  const info = app.snapshot((p) => parts.push(p));
+  const info = app.snapshot((p) => parts.push(p))!;
   const bytes = new Uint8Array(Buffer.concat(parts));
   expect(bytes.length).toBe(info.bytes);
   return { bytes, counter: info.counter, pieces: parts.length };
@@ -231,22 +231,38 @@ describe("sealed snapshots of the kv store", () => {
     expect(get(b, "alpha")).toBe("$1\r\n1\r\n");
   });
 
-  it("cancels a snapshot that a request interrupts, and takes the next one whole", async () => {
+  it("keeps a snapshot the state at its beginning while requests change the store", async () => {
     const a = await kvWith("sev-snp", big("c"));
-    let served = false;
-    const interrupted = () =>
-      a.snapshot(() => {
-        if (!served) a.data(1, resp("SET", "during", "the snapshot")); // a host that serves mid-snapshot
-        served = true;
-      });
-    expect(problem(interrupted)).toBe("bad-call");
-    expect(problem(() => a.commitSnapshot())).toBe("bad-call");
-    const snap = take(a);
+    const parts: Uint8Array[] = [];
+    expect(a.beginSnapshot(true)).toBe(true);
+    for (let piece = a.readSnapshot(), served = false; piece; piece = a.readSnapshot()) {
+      parts.push(piece);
+      if (!served) a.data(1, resp("SET", "during", "the snapshot")); // a host that serves mid-snapshot
+      served = true;
+    }
     a.commitSnapshot();
     const b = await kvWith("sev-snp", {});
-    put(b, snap.bytes, false);
-    expect(get(b, "during")).toBe("$12\r\nthe snapshot\r\n");
+    put(b, new Uint8Array(Buffer.concat(parts)), false);
+    expect(get(b, "during")).toBe("$-1\r\n"); // made after the snapshot began
+    expect(get(b, "c0")).toBe(get(a, "c0"));
+    expect(get(a, "during")).toBe("$12\r\nthe snapshot\r\n");
     expect(a.stopped).toBeNull();
+  });
+
+  it("says when nothing changed since the last snapshot, and takes none", async () => {
+    const a = await kvWith("sev-snp", { k: "v" });
+    expect(a.snapshot(() => {}, false)).not.toBeNull(); // never saved: changed
+    a.commitSnapshot();
+    const counter = a.counter();
+    expect(a.snapshot(() => {}, false)).toBeNull();
+    expect(a.counter()).toBe(counter);
+    expect(a.snapshot(() => {}, true)).not.toBeNull(); // forced
+    a.commitSnapshot();
+    a.data(1, resp("SET", "k", "w"));
+    expect(a.snapshot(() => {}, false)).not.toBeNull();
+    a.cancelSnapshot();
+    expect(problem(() => a.commitSnapshot())).toBe("bad-call"); // nothing left to commit
+    expect(a.snapshot(() => {}, false)).not.toBeNull(); // the change is still unsaved
   });
 
   it("refuses an older snapshot (a rollback) unless allowed", async () => {

@@ -163,6 +163,29 @@ describe("rewriter: semantics match the original", () => {
     await expect(instantiateGuest(bytes, {}, { rewrite: true, capacityPages: 3, cache: false })).rejects.toThrow(/needs at least 4 pages/);
   });
 
+  it("accesses at constant addresses in a loop share a pin per page window, not one per constant", async () => {
+    // Five fields of one static struct (as an optimiser folds `p + k`), and one constant on a far page.
+    const bytes = wat(`(module (memory (export "memory") 4)
+      (func (export "run") (param $n i32) (result i32) (local $i i32) (local $s i32)
+        (loop $l
+          (i32.store (i32.const 1000) (local.get $i))
+          (i32.store8 (i32.const 1004) (local.get $i))
+          (i64.store (i32.const 1005) (i64.extend_i32_u (local.get $i)))
+          (i32.store (i32.const 1013) (i32.load (i32.mul (local.get $i) (i32.const 4096))))
+          (i32.store (i32.const 4094) (local.get $s))
+          (i32.store (i32.const 100000) (local.get $i))
+          (local.set $s (i32.add (local.get $s) (i32.add (i32.load (i32.const 1013)) (i32.load (i32.const 100000)))))
+          (i32.store (i32.mul (local.get $i) (i32.const 4096)) (local.get $s))
+          (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (i32.add (local.get $s) (i32.load (i32.const 4094)))))`);
+    const r = rewriteModule(bytes);
+    expect(r.stats.pinSlots).toBe(2); // 1000..4098 in one window, 100000 in another
+    const [n, w] = await both(bytes);
+    for (const rounds of [64, 64, 3]) expect(fn(w, "run")(rounds)).toBe(fn(n, "run")(rounds));
+    expect(w.read(0, 4 * 65536)).toEqual(n.read(0, 4 * 65536));
+    expect(w.mmu!.stats.evictions).toBeGreaterThan(100);
+  });
+
   it("counted loops run unchecked over a range made resident first, and checked when it cannot be", async () => {
     // for (i = start; i < n; i++) shapes as AssemblyScript emits them, with affine addresses,
     // a store after the increment, an early exit by br_if and br_table, and a nested block.

@@ -18,7 +18,8 @@ import { CliError, UsageError } from "../cli-error";
 import type { Command } from "../command";
 import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 import { parseSize } from "../size";
-import { readOrCreateInstance, readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE, writeSnapshotFile } from "../snapshot-file";
+import { readOrCreateInstance, readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE } from "../snapshot-file";
+import { SnapshotSaver } from "../snapshot-saver";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 6379;
@@ -36,7 +37,9 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
   --port PORT              TCP port (default ${DEFAULT_PORT}; 0 picks a free port, printed on the
                            'listening on HOST:PORT' line)
   --data DIR               persist the app's state there as a sealed snapshot (DIR/${SNAPSHOT_FILE}):
-                           loaded at start, written every --save-interval and at shutdown. Needs
+                           loaded at start, written every --save-interval in the background (the
+                           store as it was when the save began, while clients are served) and at
+                           shutdown, each time only if the store changed since the last. Needs
                            sealing, so not in native mode. The snapshot opens only in the same
                            enclave (app, --mode and switches, --cache) under the same Enclavisor
                            build (its measurement covers host/enclavisor and host/wasm) on the same
@@ -44,7 +47,8 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
                            and so is a missing one once the store has committed one. Each data
                            directory is a store instance of its own (DIR/instance names it): its own
                            counter, and snapshots no other instance opens
-  --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown)
+  --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown;
+                           a save still being written when the next is due skips that one)
   --allow-rollback         load a snapshot older than the enclave's counter (after restoring a
                            backup on purpose); the counter stays where it is
   --evidence FILE          where to write the enclave's evidence bundle (default DIR/evidence.json
@@ -239,13 +243,14 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
   );
 }
 
-/** Takes a snapshot, streaming it to disk, stores it durably, commits it; prints what was saved. */
-function save(app: ServerApp, file: string, why: string): void {
-  const t0 = performance.now();
-  const size = writeSnapshotFile(file, (write) => app.snapshot(write).counter);
-  app.commitSnapshot();
-  const seconds = ((performance.now() - t0) / 1000).toFixed(2);
-  console.log(`saved ${file} (${size} bytes, counter ${app.counter()}; ${why}; ${seconds} s)`);
+/** Saves with `saver` (see SnapshotSaver.save) and prints what was saved, or that nothing changed. */
+async function save(saver: SnapshotSaver, why: string, force = false): Promise<void> {
+  const saved = await saver.save(force);
+  if (saved) {
+    console.log(`saved ${saver.file} (${saved.bytes} bytes, counter ${saved.counter}; ${why}; ${saved.seconds.toFixed(2)} s)`);
+  } else if (why !== "periodic") {
+    console.log(`not saved ${why}: nothing changed since the last snapshot in ${saver.file}`);
+  }
 }
 
 interface ServeOptions {
@@ -262,7 +267,21 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
   const t0 = performance.now();
   let stopped: (why: { signal?: string; guest?: EnclaveStopped }) => void = () => {};
   const ended = new Promise<{ signal?: string; guest?: EnclaveStopped }>((resolve) => (stopped = resolve));
-  const server = new AppServer(app, { host: o.host, port: o.port, onStopped: (guest) => stopped({ guest }) });
+  const saver = o.snapshotFile ? new SnapshotSaver(app, o.snapshotFile) : undefined;
+  const saveNow = (why: string, force: boolean) => {
+    if (!saver) return;
+    save(saver, why, force).catch((e: unknown) => {
+      // A failed save (disk full, ...) is reported; the previous snapshot stays valid.
+      if (e instanceof EnclaveStopped) stopped({ guest: e });
+      else console.error(`enclave serve: ${why} snapshot failed: ${(e as Error).message}`);
+    });
+  };
+  const server = new AppServer(app, {
+    host: o.host,
+    port: o.port,
+    onStopped: (guest) => stopped({ guest }),
+    onSave: () => setImmediate(() => saveNow("BGSAVE", true)), // after the reply that said it started
+  });
   let address;
   try {
     address = await server.listen();
@@ -298,15 +317,10 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
       rssBytes: process.memoryUsage.rss(),
     })}`);
   process.on("SIGUSR2", sigusr2);
-  const timer = o.snapshotFile && o.saveIntervalS > 0
+  // Saves run in the background: requests are served while the snapshot is written.
+  const timer = saver && o.saveIntervalS > 0
     ? setInterval(() => {
-        try {
-          save(app, o.snapshotFile!, "periodic");
-        } catch (e) {
-          // A failed periodic save (disk full, ...) is reported; the previous snapshot stays valid.
-          if (e instanceof EnclaveStopped) stopped({ guest: e });
-          else console.error(`enclave serve: periodic snapshot failed: ${(e as Error).message}`);
-        }
+        if (!saver.busy) saveNow("periodic", false); // else the last one is still being written: skip this one
       }, o.saveIntervalS * 1000)
     : undefined;
   console.log(`listening on ${address.address}:${address.port}`);
@@ -328,7 +342,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
       console.error(`enclave serve: ${app.stopped.message}; not saving`);
       return 1;
     }
-    if (o.snapshotFile) save(app, o.snapshotFile, "at shutdown");
+    if (saver) await save(saver, "at shutdown"); // after the periodic save under way, if any
     return 0;
   } finally {
     if (o.stats) {
