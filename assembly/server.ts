@@ -10,10 +10,12 @@
 //   on_close(conn: u32): void             the client went away (or the host closed it)
 //
 // on_data and on_drain return a result word: the number of bytes the guest wrote at io_out()
-// (bits 0-27), RESULT_CLOSE when the host must close the connection once those bytes are sent,
+// (bits 0-26), RESULT_CLOSE when the host must close the connection once those bytes are sent,
 // RESULT_MORE when more output is queued in private memory (the host calls on_drain for it, at
-// its own pace: that is how backpressure reaches the guest), and RESULT_SAVE when the app asks the
-// host to save its state now (a host that keeps its snapshots begins one: kv's BGSAVE). The host decodes the word in
+// its own pace: that is how backpressure reaches the guest), RESULT_SAVE when the app asks the
+// host to save its state now (a host that keeps its snapshots begins one: kv's BGSAVE), and
+// RESULT_LOG when records of the app's append-only log wait: the host reads them out (log_read),
+// stores them (durably first, under LOG_FSYNC_ALWAYS) and only then sends the bytes. The host decodes the word in
 // host/launcher/server-app.ts; the exports and numbers of this contract are the guest ABI's
 // (host/enclavisor/abi-table.ts, abi-constants.ts). An app that takes request limits from the host
 // also exports set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32) (kv does: --max-bulk, and
@@ -22,7 +24,7 @@
 // buffer that the client must not see.
 import {
   CHANNEL_BYTES as ABI_CHANNEL_BYTES, RESULT_CLOSE as ABI_RESULT_CLOSE, RESULT_LENGTH_MASK as ABI_RESULT_LENGTH_MASK,
-  RESULT_MORE as ABI_RESULT_MORE, RESULT_SAVE as ABI_RESULT_SAVE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
+  RESULT_LOG as ABI_RESULT_LOG, RESULT_MORE as ABI_RESULT_MORE, RESULT_SAVE as ABI_RESULT_SAVE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
   SNAPSHOT_NO_MEMORY as ABI_SNAPSHOT_NO_MEMORY, SNAPSHOT_ROLLBACK as ABI_SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE as ABI_SNAPSHOT_UNAVAILABLE,
   SNAPSHOT_UNCHANGED as ABI_SNAPSHOT_UNCHANGED,
 } from "../host/enclavisor/abi-constants";
@@ -36,6 +38,8 @@ export const RESULT_CLOSE: u32 = ABI_RESULT_CLOSE;
 export const RESULT_MORE: u32 = ABI_RESULT_MORE;
 /** Save the app's state now (BGSAVE): a host that keeps its snapshots begins one. */
 export const RESULT_SAVE: u32 = ABI_RESULT_SAVE;
+/** Log records wait: the host reads them (log_read) and stores them before it sends these bytes. */
+export const RESULT_LOG: u32 = ABI_RESULT_LOG;
 
 /** Default size of each of the two channel buffers (input and output). */
 export const CHANNEL_BYTES: u32 = ABI_CHANNEL_BYTES;
@@ -64,7 +68,7 @@ let outCap: u32 = 0;
 /** Allocates the shared input and output buffers, `bytes` each (whole 4 KiB pages). Call once, from `_start`. */
 export function openChannel(bytes: u32 = CHANNEL_BYTES): void {
   assert(inPtr == 0, "openChannel: the channel is already open");
-  assert(bytes >= <u32>SHARED_PAGE_SIZE && bytes <= RESULT_LENGTH_MASK, "openChannel: a buffer must be 4 KiB to 256 MiB");
+  assert(bytes >= <u32>SHARED_PAGE_SIZE && bytes <= RESULT_LENGTH_MASK, "openChannel: a buffer must be 4 KiB to 128 MiB");
   inPtr = allocShared(bytes);
   outPtr = allocShared(bytes);
   inCap = bytes;

@@ -53,21 +53,29 @@
 // unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
 // mixed, another enclave or platform), -3 rollback, -4 called out of order, -5 no memory.
 import { randomBytes } from "../assembly/index";
-import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
+import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
 import { execute, initCommands } from "./kv/commands";
-import { takeSaveRequest } from "./kv/cmd-persistence";
+import { askSave, takeSaveRequest } from "./kv/cmd-persistence";
+import { setConfiguring } from "./kv/cmd-config";
 import { setInstance } from "./kv/instance";
+import { replayBegin, replayEnd, replayFeed, validBytes } from "./kv/aof-loader";
+import {
+  appendfsync, appendonly, handedOut, logCommit, logRead, rewriteDue, sealPending, setLogPosition, startFreshChain,
+} from "./kv/aof-writer";
 import { setMemoryLimit } from "./kv/memory-limit";
-import { replyOom, replyTo } from "./kv/reply";
+import { replyError, replyOom, replyTo } from "./kv/reply";
+import { argIs, useArgs } from "./kv/args";
 import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
 import { seedRandom } from "./kv/random";
-import { restoreBegin, restoreEnd, restoreFeed, restoredDb, restoredIsCurrent } from "./kv/snapshot-reader";
-import { countChange, resetChanges, snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead } from "./kv/snapshot-writer";
+import { restoreBegin, restoreEnd, restoreFeed, restoredDb, restoredIsCurrent, restoredLogId, restoredLogSeq } from "./kv/snapshot-reader";
+import {
+  countChange, lastSnapshotBytes, resetChanges, snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead, snapshotRunning,
+} from "./kv/snapshot-writer";
 import { Db } from "./kv/store";
 import { seedHash } from "./kv/table";
 
@@ -104,7 +112,76 @@ export function set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32): void {
  * SNAPSHOT_BAD_CALL for a wrong length.
  */
 export function set_instance(len: u32): i32 {
-  return len <= io_in_cap() && setInstance(io_in(), len) ? 0 : SNAPSHOT_BAD_CALL;
+  if (len > io_in_cap() || !setInstance(io_in(), len)) return SNAPSHOT_BAD_CALL;
+  startFreshChain(); // the log's chain, until a restore or a replay says where it goes on
+  return 0;
+}
+
+/**
+ * Configuration from the host's flags (assembly/server.ts): a CONFIG SET request of `len` bytes at
+ * io_in, before serving; its reply goes to io_out (+OK, or the error), and its length is returned.
+ */
+export function configure(len: u32): i32 {
+  if (len > io_in_cap()) return SNAPSHOT_BAD_CALL;
+  const c = new Conn(0);
+  c.input.put(io_in(), len);
+  replyTo(c.output);
+  if (nextCommand(c) == 1) {
+    if (c.argc >= 2 && isConfigSet(c)) {
+      setConfiguring(true);
+      execute(c);
+      setConfiguring(false);
+    } else {
+      replyError("configure takes a CONFIG SET request");
+    }
+  }
+  const n = min<u32>(c.output.len, io_out_cap());
+  copyMemory(io_out(), c.output.ptr, n);
+  c.free();
+  return <i32>n;
+}
+
+function isConfigSet(c: Conn): bool {
+  useArgs(c);
+  return argIs(0, "config") && argIs(1, "set");
+}
+
+// The append-only log (kv/aof-writer.ts, kv/aof-loader.ts; the host's side in assembly/server.ts).
+
+/** What the host does with the records: LOG_OFF (-1), or appendfsync's policy (0 no, 1 everysec, 2 always). */
+export function log_policy(): i32 {
+  return appendonly ? appendfsync : -1;
+}
+
+export function log_read(): i32 {
+  return <i32>logRead(io_out(), io_out_cap());
+}
+
+export function log_seq(): f64 {
+  return <f64>handedOut();
+}
+
+export function log_commit(seq: f64): i32 {
+  return logCommit(<u64>seq);
+}
+
+export function log_replay_begin(): i32 {
+  newBatch();
+  return replayBegin();
+}
+
+export function log_replay_feed(len: u32): i32 {
+  if (len > io_in_cap()) return SNAPSHOT_BAD_CALL;
+  newBatch();
+  return replayFeed(io_in(), len);
+}
+
+export function log_replay_end(allowRollback: u32): i32 {
+  return replayEnd(allowRollback != 0);
+}
+
+export function log_replay_valid(): f64 {
+  return validBytes;
 }
 
 export function on_open(conn: u32): void {
@@ -197,7 +274,9 @@ export function on_close(conn: u32): void {
 /** Hands the next part of c's output to the host: a result word (assembly/server.ts). */
 function flush(c: Conn): u32 {
   const out = c.output;
-  const n = min<u32>(out.len - c.sent, io_out_cap()) | (takeSaveRequest() ? RESULT_SAVE : 0);
+  if (rewriteDue(lastSnapshotBytes) && !snapshotRunning()) askSave(); // auto-aof-rewrite
+  let n = min<u32>(out.len - c.sent, io_out_cap()) | (takeSaveRequest() ? RESULT_SAVE : 0);
+  if (appendonly && sealPending()) n |= RESULT_LOG; // the host stores the log before it sends these replies
   copyMemory(io_out(), out.ptr + c.sent, n & RESULT_LENGTH_MASK);
   c.sent += n & RESULT_LENGTH_MASK;
   if (c.sent < out.len) return n | RESULT_MORE;
@@ -242,6 +321,7 @@ export function restore_end(allowRollback: u32): i32 {
   if (r == 0) {
     snapshotCancel(); // it reads the store being replaced
     replaceDb(changetype<Db>(restoredDb));
+    setLogPosition(restoredLogSeq, restoredLogId); // the log goes on from where the snapshot began
     if (restoredIsCurrent) resetChanges();
     else countChange(); // a rollback let through: the next snapshot must be written, to catch the file up with the counter
   }

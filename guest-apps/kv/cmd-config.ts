@@ -11,8 +11,11 @@
 //     Invalid client class specified in buffer limit configuration. |
 //     Error in hard, soft or soft_seconds setting in buffer limit configuration.
 //
-// save, appendonly, databases and proto-max-bulk-len are read-only here: persistence and the bulk
-// limit are the host's flags (--data, --save-interval, --max-bulk), and kv has one database.
+// save, databases and proto-max-bulk-len are read-only here: the save points and the bulk limit are
+// the host's flags (--data, --save-interval, --max-bulk), and kv has one database. appendonly and
+// appendfsync are also the host's flags at start (--appendonly, --appendfsync, which it passes in
+// through the configure export); turning appendonly on at run time starts a log whose base is a
+// snapshot taken then (aof-writer.ts), as Redis starts an AOF with a rewrite.
 import { ascii, parseI64, parsedInt } from "./bytes";
 import {
   OBUF_CLASSES, POLICY_NAMES, lfuDecayTime, lfuLogFactor, maxmemory, maxmemoryPolicy, maxmemorySamples, obufHard, obufSeconds,
@@ -20,30 +23,42 @@ import {
   setMaxmemorySamples, setQueryBufferLimit,
 } from "./config";
 import { maxBulk } from "./conn";
+import {
+  FSYNC_NAMES, appendfsync, appendonly, autoAofRewriteMinSize, autoAofRewritePercentage, setAppendfsync, setAppendonly,
+  setAutoAofRewriteMinSize, setAutoAofRewritePercentage,
+} from "./aof-writer";
+import { askSave } from "./cmd-persistence";
+import { instanceName } from "./instance";
 import { globMatch } from "./glob";
 import { argIs, argText, argc } from "./args";
 import { syntaxError, unknownSubcommand, wrongArity } from "./errors";
 import { replyArray, replyBulkText, replyError, replyOk } from "./reply";
 
 const NAMES = [
-  "save", "appendonly", "databases", "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples",
-  "lfu-log-factor", "lfu-decay-time", "client-query-buffer-limit", "client-output-buffer-limit",
+  "save", "databases", "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
+  "lfu-decay-time", "client-query-buffer-limit", "client-output-buffer-limit", "appendonly", "appendfsync",
+  "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
 ];
-const MUTABLE_FROM = 4; // NAMES from here on can be set
+const SAVE = 0, DATABASES = 1, MAX_BULK = 2, MAXMEMORY = 3, POLICY = 4, SAMPLES = 5, LFU_LOG_FACTOR = 6, LFU_DECAY_TIME = 7,
+  QUERY_BUFFER = 8, OUTPUT_BUFFER = 9, APPENDONLY = 10, APPENDFSYNC = 11, AOF_PERCENTAGE = 12, AOF_MIN_SIZE = 13;
+const MUTABLE_FROM = MAXMEMORY; // NAMES from here on can be set
 const INT_MAX: i64 = 2147483647;
 
 function valueOf(i: i32): string {
   switch (i) {
-    case 0: return "";
-    case 1: return "no";
-    case 2: return "1";
-    case 3: return maxBulk.toString();
-    case 4: return maxmemory.toString();
-    case 5: return POLICY_NAMES[maxmemoryPolicy];
-    case 6: return maxmemorySamples.toString();
-    case 7: return lfuLogFactor.toString();
-    case 8: return lfuDecayTime.toString();
-    case 9: return queryBufferLimit.toString();
+    case SAVE: return "";
+    case DATABASES: return "1";
+    case MAX_BULK: return maxBulk.toString();
+    case MAXMEMORY: return maxmemory.toString();
+    case POLICY: return POLICY_NAMES[maxmemoryPolicy];
+    case SAMPLES: return maxmemorySamples.toString();
+    case LFU_LOG_FACTOR: return lfuLogFactor.toString();
+    case LFU_DECAY_TIME: return lfuDecayTime.toString();
+    case QUERY_BUFFER: return queryBufferLimit.toString();
+    case APPENDONLY: return appendonly ? "yes" : "no";
+    case APPENDFSYNC: return FSYNC_NAMES[appendfsync];
+    case AOF_PERCENTAGE: return autoAofRewritePercentage.toString();
+    case AOF_MIN_SIZE: return autoAofRewriteMinSize.toString();
     default: {
       // "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", as Redis 7.0 prints it.
       let s = "";
@@ -116,19 +131,30 @@ function checkOutputLimits(value: string): string | null {
 
 /** Checks `value` for parameter `i`, leaving it parsed above; null if valid, else why not. */
 function check(i: i32, value: string): string | null {
-  if (i == 4) {
+  if (i == MAXMEMORY || i == AOF_MIN_SIZE) {
     if (!parseMemory(value)) return "argument must be a memory value";
     newMemory = parsedMemory;
     return null;
   }
-  if (i == 9) {
+  if (i == APPENDONLY) {
+    const lower = value.toLowerCase();
+    if (lower != "yes" && lower != "no") return "argument must be 'yes' or 'no'";
+    newInt = lower == "yes" ? 1 : 0;
+    if (newInt == 1 && instanceName() == null) return "no data directory to log to: start kv with `enclave serve --data DIR`";
+    return null;
+  }
+  if (i == APPENDFSYNC) {
+    newInt = FSYNC_NAMES.indexOf(value.toLowerCase());
+    return newInt < 0 ? "argument(s) must be one of the following: always, everysec, no" : null;
+  }
+  if (i == QUERY_BUFFER) {
     if (!parseMemory(value)) return "argument must be a memory value";
     if (parsedMemory < 1 << 20 || parsedMemory > <u64>i64.MAX_VALUE) return "argument must be between 1048576 and 9223372036854775807 inclusive";
     newMemory = parsedMemory;
     return null;
   }
-  if (i == 10) return checkOutputLimits(value);
-  if (i == 5) {
+  if (i == OUTPUT_BUFFER) return checkOutputLimits(value);
+  if (i == POLICY) {
     const lower = value.toLowerCase();
     for (let p = 0; p < POLICY_NAMES.length; p++) {
       if (POLICY_NAMES[p] == lower) {
@@ -140,26 +166,46 @@ function check(i: i32, value: string): string | null {
   }
   const bytes = ascii(value);
   if (!parseI64(changetype<usize>(bytes), bytes.byteLength)) return "argument couldn't be parsed into an integer";
-  const lo: i64 = i == 6 ? 1 : 0;
+  const lo: i64 = i == SAMPLES ? 1 : 0;
   if (parsedInt < lo || parsedInt > INT_MAX) return "argument must be between " + lo.toString() + " and " + INT_MAX.toString() + " inclusive";
   newInt = <i32>parsedInt;
   return null;
 }
 
 function apply(i: i32): void {
-  if (i == 10) {
+  if (i == OUTPUT_BUFFER) {
     for (let c = 0; c < 3; c++) {
       if (!unchecked(newSet[c])) continue;
       unchecked((obufHard[c] = newHard[c]));
       unchecked((obufSoft[c] = newSoft[c]));
       unchecked((obufSeconds[c] = newSeconds[c]));
     }
-  } else if (i == 9) setQueryBufferLimit(newMemory);
-  else if (i == 4) setMaxmemory(newMemory);
-  else if (i == 5) setMaxmemoryPolicy(newPolicy);
-  else if (i == 6) setMaxmemorySamples(newInt);
-  else if (i == 7) setLfuLogFactor(newInt);
-  else setLfuDecayTime(newInt);
+  } else if (i == QUERY_BUFFER) setQueryBufferLimit(newMemory);
+  else if (i == MAXMEMORY) setMaxmemory(newMemory);
+  else if (i == POLICY) setMaxmemoryPolicy(newPolicy);
+  else if (i == SAMPLES) setMaxmemorySamples(newInt);
+  else if (i == LFU_LOG_FACTOR) setLfuLogFactor(newInt);
+  else if (i == LFU_DECAY_TIME) setLfuDecayTime(newInt);
+  else if (i == APPENDONLY) turnLog(newInt == 1);
+  else if (i == APPENDFSYNC) setAppendfsync(newInt);
+  else if (i == AOF_PERCENTAGE) setAutoAofRewritePercentage(newInt);
+  else setAutoAofRewriteMinSize(newMemory);
+}
+
+/**
+ * appendonly: at start (the host's configure) the log goes on from the restored position; while
+ * the store runs it starts a chain whose base is a snapshot asked for now (aof-writer.ts).
+ */
+function turnLog(on: bool): void {
+  const running = !configuring;
+  setAppendonly(on, running);
+  if (on && running) askSave();
+}
+
+/** The host's configure export is running (flags at start), not a client. */
+let configuring = false;
+export function setConfiguring(on: bool): void {
+  configuring = on;
 }
 
 function configSet(): void {

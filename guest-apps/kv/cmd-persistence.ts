@@ -1,7 +1,9 @@
-// Persistence commands (Redis rdb.c, server.c): BGSAVE [SCHEDULE] and LASTSAVE. kv cannot write a
-// file: BGSAVE asks the host through the result word (RESULT_SAVE, assembly/server.ts), and a host
-// that keeps kv's snapshots (`enclave serve --data`, which names the store instance first) begins
-// one right after the reply, in the background (snapshot-writer.ts).
+// Persistence commands (Redis rdb.c, aof.c, server.c): BGSAVE [SCHEDULE], BGREWRITEAOF and
+// LASTSAVE. kv cannot write a file: BGSAVE asks the host through the result word (RESULT_SAVE,
+// assembly/server.ts), and a host that keeps kv's snapshots (`enclave serve --data`, which names
+// the store instance first) begins one right after the reply, in the background
+// (snapshot-writer.ts). BGREWRITEAOF is the same save: the append-only log starts again from the
+// snapshot (Redis 7's AOF with an RDB preamble), and so do the rewrites auto-aof-rewrite-* ask for.
 //
 // Departures: a kv whose host keeps no snapshots (no --data: no instance was named) answers BGSAVE
 // with an error, where Redis would write dump.rdb; SAVE (a blocking save) is not provided.
@@ -13,6 +15,7 @@ import { startedAt } from "./server-state";
 import { lastSaveAt, snapshotRunning } from "./snapshot-writer";
 
 const STARTED = ascii("Background saving started");
+const REWRITE_STARTED = ascii("Background append only file rewriting started");
 
 let asked = false;
 
@@ -23,12 +26,25 @@ export function takeSaveRequest(): bool {
   return r;
 }
 
+/** Asks the host for a save (the log was turned on, or has grown enough: a rewrite). */
+export function askSave(): void {
+  asked = true;
+}
+
 export function bgsave(): void {
   if (argc > 1 && !(argc == 2 && argIs(1, "schedule"))) return replyError("syntax error");
   if (instanceName() == null) return replyError("no data directory to save to: start kv with `enclave serve --data DIR`");
   if (snapshotRunning() || asked) return replyError("Background save already in progress");
   asked = true;
   replyStatus(STARTED);
+}
+
+/** BGREWRITEAOF: the rewrite is a snapshot, from which the log starts again (aof-writer.ts). */
+export function bgrewriteaof(): void {
+  if (instanceName() == null) return replyError("no data directory to save to: start kv with `enclave serve --data DIR`");
+  if (snapshotRunning() || asked) return replyError("Background append only file rewriting already in progress");
+  asked = true;
+  replyStatus(REWRITE_STARTED);
 }
 
 /** The last save's time (Unix seconds, host clock), or the start's before any, as Redis's server.lastsave. */

@@ -6,7 +6,8 @@ import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
 import { replyBulkText } from "./reply";
 import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
-import { persistenceInfo, snapshotMemory } from "./snapshot-writer";
+import { persistenceInfo, snapshotMemory, snapshotRunning } from "./snapshot-writer";
+import { aofInfo } from "./aof-writer";
 import { keyspaceHits, keyspaceMisses } from "./store";
 import { peakMemory, usedMemory } from "./zmalloc";
 
@@ -62,7 +63,7 @@ function infoSection(name: string): string {
       "\r\nmem_fragmentation_ratio:" + twoDecimals(used == 0 ? 0 : <f64>rss / <f64>used) +
       "\r\nmem_allocator:tlsf\r\n";
   }
-  if (name == "persistence") return "# Persistence\r\nloading:0\r\n" + persistenceInfo();
+  if (name == "persistence") return "# Persistence\r\nloading:0\r\n" + persistenceInfo() + aofInfo(snapshotRunning());
   if (name == "stats") {
     return "# Stats\r\ntotal_connections_received:" + connectionsReceived.toString() + "\r\ntotal_commands_processed:" +
       commandsProcessed.toString() + "\r\nexpired_keys:" + db.expiredKeys.toString() + "\r\nevicted_keys:" +

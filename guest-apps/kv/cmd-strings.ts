@@ -10,6 +10,7 @@ import { memoryAvailable } from "./zmalloc";
 import { db } from "./server-state";
 import { Rec, TYPE_STRING } from "./store";
 import { valPtr } from "./record";
+import { logSetPxat } from "./aof-feed";
 
 /**
  * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
@@ -99,6 +100,7 @@ export function set(): void {
   if (at != 0) {
     if (at <= now()) db.remove(stored); // an absolute time in the past: Redis deletes at once
     else db.setExpiry(stored, at); // room reserved above
+    if (flags & (FLAG_EX | FLAG_PX)) logSetPxat(at); // the log has the instant, not the time left
   }
   if (!(flags & FLAG_GET)) replyOk();
 }

@@ -37,16 +37,21 @@ import { llen, lrange, pop, push } from "./cmd-lists";
 import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
 import { info } from "./cmd-server";
-import { bgsave, lastsave } from "./cmd-persistence";
+import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyNullArray, replyOk, replyOom, replyStatus,
+  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNullArray, replyOk,
+  replyOom, replyStatus,
 } from "./reply";
 import { countCommand, db } from "./server-state";
 import { readsTouch } from "./access-clock";
 import { maxmemory } from "./config";
 import { EVICT_FAIL, performEvictions } from "./evict";
 import { lookupMode } from "./store";
+import { appendonly, logFailed } from "./aof-writer";
+import { logArgs, takeLogged } from "./aof-feed";
+import { loading } from "./loading";
+import { changes } from "./snapshot-writer";
 
 // Command ids.
 const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DEL = 7, EXISTS = 8, MGET = 9,
@@ -54,7 +59,7 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   TTL = 19, PTTL = 20, PERSIST = 21, KEYS = 22, SCAN = 23, TYPE = 24, DBSIZE = 25, FLUSHDB = 26, FLUSHALL = 27,
   HSET = 28, HGET = 29, HDEL = 30, HGETALL = 31, HLEN = 32, HEXISTS = 33, HINCRBY = 34, LPUSH = 35, RPUSH = 36,
   LPOP = 37, RPOP = 38, LLEN = 39, LRANGE = 40, INFO = 41, CONFIG = 42, COMMAND = 43, CLIENT = 44, BGSAVE = 45,
-  LASTSAVE = 46;
+  LASTSAVE = 46, EXPIREAT = 47, PEXPIREAT = 48, BGREWRITEAOF = 49;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -108,15 +113,19 @@ const commands: Array<Command> = [
   new Command("client", CLIENT, -2, "", 0, 0),
   new Command("bgsave", BGSAVE, -1, "", 0, 0),
   new Command("lastsave", LASTSAVE, 1, "fast", 0, 0),
+  new Command("expireat", EXPIREAT, -3, "write fast", 1, 1),
+  new Command("pexpireat", PEXPIREAT, -3, "write fast", 1, 1),
+  new Command("bgrewriteaof", BGREWRITEAOF, 1, "", 0, 0),
 ];
 
-// The lookup by name makes no string and reads the name once: a name (at most 8 bytes) packed in
-// a u64, lower-cased, indexes an open-addressing table of NAME_SLOTS slots (names: the packed names;
-// ids: command id | name length << 8, -1 for an empty slot). Under the software MMU each load is
-// a checked one, and this runs for every request.
-const MAX_NAME = 8;
+// The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
+// two u64, lower-cased, indexes an open-addressing table of NAME_SLOTS slots (names, names2: the
+// packed names; ids: command id | name length << 8, -1 for an empty slot). Under the software MMU
+// each load is a checked one, and this runs for every request.
+const MAX_NAME = 16;
 const NAME_SLOTS = 128;
 const names = new StaticArray<u64>(NAME_SLOTS);
+const names2 = new StaticArray<u64>(NAME_SLOTS);
 const ids = new StaticArray<i32>(NAME_SLOTS);
 /** Each command's arity and flags, by id: execute holds no Command reference (see its comment on the shadow stack). */
 const arities = new StaticArray<i32>(NAME_SLOTS);
@@ -142,7 +151,7 @@ function flagsOf(c: Command): i32 {
   return <i32>((key * 0x9e3779b97f4a7c15) >> 57); // Fibonacci hashing (Knuth 6.4): the top 7 bits
 }
 
-/** The bytes at `p` (n <= 8) as a u64, ASCII letters lower-cased. */
+/** The bytes at `p` (n <= 8) as a u64, ASCII letters lower-cased (0 for n = 0). */
 function packName(p: usize, n: u32): u64 {
   let key: u64 = 0;
   for (let k: u32 = 0; k < n; k++) {
@@ -159,10 +168,13 @@ export function initCommands(): void {
     const c = commands[i];
     assert(c.id == i && c.name.length <= MAX_NAME && i < 0x100);
     const name = ascii(c.name);
-    const key = packName(changetype<usize>(name), name.byteLength);
-    let s = nameSlot(key);
+    const n = <u32>name.byteLength;
+    const key = packName(changetype<usize>(name), min<u32>(n, 8));
+    const key2 = n > 8 ? packName(changetype<usize>(name) + 8, n - 8) : 0;
+    let s = nameSlot(key ^ key2);
     while (unchecked(ids[s]) >= 0) s = (s + 1) & (NAME_SLOTS - 1);
     unchecked((names[s] = key));
+    unchecked((names2[s] = key2));
     unchecked((ids[s] = i | (name.byteLength << 8)));
     unchecked((arities[i] = c.arity));
     unchecked((flagBits[i] = flagsOf(c)));
@@ -172,12 +184,13 @@ export function initCommands(): void {
 /** The id of the command named by the `n` bytes at `p`, or -1. */
 function lookupCommand(p: usize, n: u32): i32 {
   if (n > <u32>MAX_NAME) return -1;
-  const key = packName(p, n);
+  const key = packName(p, min<u32>(n, 8));
+  const key2 = n > 8 ? packName(p + 8, n - 8) : 0;
   const want = <i32>(n << 8);
-  let s = nameSlot(key);
+  let s = nameSlot(key ^ key2);
   let v = unchecked(ids[s]);
   while (v >= 0) {
-    if ((v & ~0xff) == want && unchecked(names[s]) == key) return v & 0xff;
+    if ((v & ~0xff) == want && unchecked(names[s]) == key && unchecked(names2[s]) == key2) return v & 0xff;
     s = (s + 1) & (NAME_SLOTS - 1);
     v = unchecked(ids[s]);
   }
@@ -207,10 +220,32 @@ export function execute(c: Conn): void {
     return;
   }
   const flags = unchecked(flagBits[id]);
-  if (maxmemory != 0 && performEvictions() == EVICT_FAIL && (flags & F_DENYOOM) != 0) return replyOom();
   const write = (flags & F_WRITE) != 0;
+  if (loading) { // a replay of the log: no eviction, no stats, no logging
+    lookupMode(write, false);
+    return dispatch(c, id);
+  }
+  if (maxmemory != 0 && performEvictions() == EVICT_FAIL && (flags & F_DENYOOM) != 0) return replyOom();
+  if (write && logFailed) return replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
+  if (!write || !appendonly) return dispatch(c, id);
+  const before = changes();
+  const mark = replyMark();
+  dispatch(c, id);
+  logCommand(before, mark);
+}
+
+/**
+ * Logs the write command just run if it changed the store and did not answer an error, unless it
+ * logged itself (aof-feed.ts), as Redis propagates a command that made the dataset dirty.
+ */
+function logCommand(before: u64, mark: u32): void {
+  if (takeLogged()) return;
+  if (changes() != before && !replyIsErrorSince(mark)) logArgs();
+}
+
+function dispatch(c: Conn, id: i32): void {
   switch (id) {
     case PING: ping(); break;
     case ECHO: replyBulk(ap(1), al(1)); break;
@@ -229,8 +264,10 @@ export function execute(c: Conn): void {
     case DECRBY: decrBy(); break;
     case APPEND: append(); break;
     case STRLEN: strlen(); break;
-    case EXPIRE: expire(1000, "expire"); break;
-    case PEXPIRE: expire(1, "pexpire"); break;
+    case EXPIRE: expire(1000, "expire", false); break;
+    case PEXPIRE: expire(1, "pexpire", false); break;
+    case EXPIREAT: expire(1000, "expireat", true); break;
+    case PEXPIREAT: expire(1, "pexpireat", true); break;
     case TTL: ttl(1000); break;
     case PTTL: ttl(1); break;
     case PERSIST: persist(); break;
@@ -258,6 +295,7 @@ export function execute(c: Conn): void {
     case CLIENT: client(); break;
     case BGSAVE: bgsave(); break;
     case LASTSAVE: lastsave(); break;
+    case BGREWRITEAOF: bgrewriteaof(); break;
     default: unreachable();
   }
 }

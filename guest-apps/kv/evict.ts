@@ -23,7 +23,8 @@ import {
   POLICY_ALLKEYS_RANDOM, POLICY_NOEVICTION, POLICY_VOLATILE_RANDOM, maxmemory, maxmemoryPolicy,
   maxmemorySamples, policyIsAllKeys, policyIsLfu, policyIsLru,
 } from "./config";
-import { Rec } from "./record";
+import { Rec, keyPtr } from "./record";
+import { logEviction } from "./aof-feed";
 import { db } from "./server-state";
 import { holdsWord, randomWord, recOfWord, wordOf } from "./table";
 import { snapshotMemory } from "./snapshot-writer";
@@ -67,6 +68,7 @@ export function performEvictions(): i32 {
     const victim = pickVictim();
     if (victim == null) return EVICT_FAIL;
     const before = countedMemory();
+    logEviction(keyPtr(victim), victim.keyLen);
     db.remove(victim);
     const after = countedMemory();
     if (before > after) freed += before - after;

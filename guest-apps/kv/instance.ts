@@ -12,10 +12,28 @@ export function setInstance(src: usize, len: u32): bool {
   const n = new Uint8Array(<i32>len);
   memory.copy(n.dataStart, src, len);
   name = n;
+  logName = null;
   return true;
 }
 
 /** The instance's name, or null before set_instance (the enclave's unnamed counter is used then). */
 export function instanceName(): Uint8Array | null {
   return name;
+}
+
+let logName: Uint8Array | null = null;
+
+/**
+ * The name of the log counter (aof-writer.ts): "L" and the instance's name (its first 63 bytes, to
+ * fit a counter's name), or "L" alone before set_instance.
+ */
+export function logCounterName(): Uint8Array {
+  if (logName == null) {
+    const n = name == null ? 0 : min<i32>(name!.byteLength, MAX_COUNTER_NAME - 1);
+    const l = new Uint8Array(1 + n);
+    l[0] = 0x4c; // 'L'
+    if (n > 0) memory.copy(l.dataStart + 1, name!.dataStart, n);
+    logName = l;
+  }
+  return logName!;
 }

@@ -16,6 +16,11 @@ export function replyMark(): u32 {
   return out.len;
 }
 
+/** The first reply since `mark` is an error. */
+export function replyIsErrorSince(mark: u32): bool {
+  return out.len > mark && load<u8>(out.ptr + mark) == 0x2d; // '-'
+}
+
 /** Takes back the replies written since `mark` (a command that found memory out after replying). */
 export function replyRollback(mark: u32): void {
   out.len = mark;

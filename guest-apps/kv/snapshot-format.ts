@@ -1,8 +1,9 @@
-// The byte format of kv's sealed snapshots, version 2 (snapshot-writer.ts writes it, snapshot-reader.ts
+// The byte format of kv's sealed snapshots, version 3 (snapshot-writer.ts writes it, snapshot-reader.ts
 // reads it). Integers are little-endian.
 //
 // The payload is one stream:
-//   "KVDB" u32 version (2), then per key:
+//   "KVDB" u32 version (3), the log's position when the snapshot began (the seq u64 and id, 16
+//   bytes, of the last record of the append-only log before it: aof-format.ts), then per key:
 //     type u8 (1 string, 2 hash, 3 list), expireAt i64 (ms on the host's clock, 0: none), key length
 //     u32, n u32 (a string's length; a hash's field count; a list's item count), the key's bytes, then
 //     string: n bytes | hash: n x (field length u32, value length u32, field bytes, value bytes) |
@@ -24,7 +25,9 @@
 import { MAX_SEAL_PLAINTEXT } from "../../assembly/index";
 
 export const PAYLOAD_MAGIC: u32 = 0x4244564b; // "KVDB"
-export const PAYLOAD_VERSION: u32 = 2;
+export const PAYLOAD_VERSION: u32 = 3;
+/** The payload's header: magic, version, the log's seq and id. */
+export const PAYLOAD_HEADER: u32 = 32;
 export const CHUNK_MAGIC: u32 = 0x4353564b; // "KVSC"
 export const SNAPSHOT_ID_BYTES: u32 = 16;
 /** Offsets in a chunk's plaintext. */

@@ -6,7 +6,7 @@
 // Nothing of the new store is visible before restore_end accepts it, and a snapshot refused at any
 // point (a chunk modified, cut, reordered, repeated or from another snapshot; a rollback) leaves the
 // store as it was and frees everything built so far.
-import { SEAL_OVERHEAD, counterAdvance, counterRead, unsealRaw } from "../../assembly/index";
+import { counterAdvance, counterRead, unsealRaw } from "../../assembly/index";
 import {
   SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE,
 } from "../../assembly/server";
@@ -16,9 +16,11 @@ import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, allocRec, freeRecBlock, keyPtr,
 import { instanceName } from "./instance";
 import {
   CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC,
-  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
+import { FrameGatherer } from "./sealed-frames";
 import { Db, freeRec, hashOf, listOf, newDb } from "./store";
+import { LOG_ID_BYTES } from "./aof-format";
 import { TABLE_HEADER, add, find, hashBytes, initTable } from "./table";
 import { zalloc, zfree } from "./zmalloc";
 
@@ -28,12 +30,7 @@ let failure: i32 = 0;
 let total: u32 = 0;
 let fed: u32 = 0;
 
-// The sealed chunk being received: its u32 length, then its bytes.
-const lengthBytes = memory.data(4);
-let lengthHave: u32 = 0;
-let sealed: usize = 0;
-let sealedWant: u32 = 0;
-let sealedHave: u32 = 0;
+const frames = new FrameGatherer(CHUNK_BYTES);
 let plain: usize = 0;
 let chunks: u32 = 0;
 let lastSeen = false;
@@ -49,10 +46,9 @@ export function restoreBegin(totalBytes: u32): i32 {
   if (totalBytes == 0) return SNAPSHOT_BAD_CALL;
   if (counterRead(instanceName()) < 0) return SNAPSHOT_UNAVAILABLE;
   total = totalBytes;
-  sealed = zalloc(<usize>CHUNK_BYTES + SEAL_OVERHEAD);
   plain = zalloc(CHUNK_BYTES);
   target = newDb();
-  if (sealed == 0 || plain == 0 || target == null) return fail(SNAPSHOT_NO_MEMORY);
+  if (!frames.open() || plain == 0 || target == null) return fail(SNAPSHOT_NO_MEMORY);
   startParser();
   state = FEEDING;
   return 0;
@@ -65,31 +61,22 @@ export function restoreFeed(src: usize, len: u32): i32 {
   if (<u64>fed + len > <u64>total) return fail(SNAPSHOT_BAD_CALL);
   fed += len;
   while (len > 0) {
-    if (lengthHave < 4) {
-      const n = min<u32>(len, 4 - lengthHave);
-      memory.copy(lengthBytes + lengthHave, src, n);
-      lengthHave += n;
-      src += n;
-      len -= n;
-      if (lengthHave < 4) break;
-      sealedWant = load<u32>(lengthBytes);
-      sealedHave = 0;
-      if (lastSeen || sealedWant < <u32>SEAL_OVERHEAD || sealedWant > CHUNK_BYTES + <u32>SEAL_OVERHEAD) return fail(SNAPSHOT_REFUSED);
-      continue;
-    }
-    const n = min<u32>(len, sealedWant - sealedHave);
-    memory.copy(sealed + sealedHave, src, n);
-    sealedHave += n;
+    if (lastSeen) return fail(SNAPSHOT_REFUSED); // bytes after the last chunk
+    const n = frames.take(src, len);
+    if (n < 0) return fail(SNAPSHOT_REFUSED);
     src += n;
     len -= n;
-    if (sealedHave == sealedWant) {
+    if (frames.whole) {
       if (!openChunk()) return fail(noMemory ? SNAPSHOT_NO_MEMORY : SNAPSHOT_REFUSED);
-      lengthHave = 0;
-      sealedHave = 0;
+      frames.next();
     }
   }
   return 0;
 }
+
+/** Where the append-only log stood when the snapshot restored last began: its chain goes on from there. */
+export let restoredLogSeq: u64 = 0;
+export const restoredLogId = memory.data(LOG_ID_BYTES);
 
 /** The store restored last is the newest snapshot (not a rollback let through), so saving it again would change nothing. */
 export let restoredIsCurrent = false;
@@ -110,7 +97,7 @@ export function restoreEnd(allowRollback: bool): i32 {
     reset();
     return SNAPSHOT_BAD_CALL;
   }
-  if (lengthHave != 0 || !lastSeen || !parserDone()) {
+  if (frames.partial || !lastSeen || !parserDone()) {
     reset();
     return SNAPSHOT_REFUSED; // cut short
   }
@@ -149,11 +136,10 @@ function reset(): void {
   target = null;
   if (plain != 0) memory.fill(plain, 0, CHUNK_BYTES);
   zfree(plain);
-  zfree(sealed);
-  plain = sealed = 0;
+  frames.close();
+  plain = 0;
   state = IDLE;
   total = fed = 0;
-  lengthHave = sealedHave = sealedWant = 0;
   chunks = 0;
   lastSeen = false;
   value = -1;
@@ -161,7 +147,7 @@ function reset(): void {
 
 /** Unseals and checks the chunk received, and parses its payload; false if it is refused. */
 function openChunk(): bool {
-  const n = unsealRaw(sealed, sealedWant, plain, CHUNK_BYTES);
+  const n = unsealRaw(frames.sealed, frames.length, plain, CHUNK_BYTES);
   if (n < <i32>CHUNK_HEADER || load<u32>(plain) != CHUNK_MAGIC) return false;
   const flags = load<u32>(plain + CHUNK_FLAGS);
   if (load<u32>(plain + CHUNK_INDEX) != chunks || (flags & ~CHUNK_LAST) != 0 || !sameInstance()) return false;
@@ -216,7 +202,7 @@ let item: usize = 0;
 
 function startParser(): void {
   pstate = S_MAGIC;
-  need = 8;
+  need = PAYLOAD_HEADER;
   have = 0;
   sinkLeft = 0;
 }
@@ -279,6 +265,8 @@ function startRun(state: i32, ptr: usize, len: u32): bool {
 function headerDone(): bool {
   if (pstate == S_MAGIC) {
     if (load<u32>(scratch) != PAYLOAD_MAGIC || load<u32>(scratch, 4) != PAYLOAD_VERSION) return false;
+    restoredLogSeq = load<u64>(scratch, 8);
+    memory.copy(restoredLogId, scratch + 16, LOG_ID_BYTES);
     return expect(S_TYPE, 1);
   }
   if (pstate == S_TYPE) {

@@ -28,8 +28,10 @@ import { Rec, TYPE_HASH, TYPE_LIST, keyPtr } from "./record";
 import { instanceName } from "./instance";
 import {
   CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE,
-  INSTANCE_BYTES, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  INSTANCE_BYTES, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
+import { LOG_ID_BYTES } from "./aof-format";
+import { logPosition, snapshotCommitted } from "./aof-writer";
 import { sortU32 } from "./sort-u32";
 import { startedAt } from "./server-state";
 import { Db, freeRec, hashOf, listOf, recordBytes } from "./store";
@@ -59,7 +61,7 @@ let next: u32 = 0;
 let current: usize = 0;
 let sub: u32 = 0;
 /** Small fields to write (a key's header), then a run of bytes written in place (a key and its value). */
-const head = memory.data(24);
+const head = memory.data(32);
 let headLen: u32 = 0;
 let headAt: u32 = 0;
 let runPtr: usize = 0;
@@ -84,6 +86,9 @@ let sealed: usize = 0;
 let sealedLen: u32 = 0;
 let sealedAt: u32 = 0;
 let chunkIndex: u32 = 0;
+/** Where the append-only log stood when the snapshot began (its payload's header). */
+let logSeqAtBegin: u64 = 0;
+const logIdAtBegin = memory.data(LOG_ID_BYTES);
 /** The counter value sealed into every chunk, and the snapshot's id. */
 let value: f64 = -1;
 const id = memory.data(SNAPSHOT_ID_BYTES);
@@ -95,6 +100,11 @@ let dirtyAtBegin: u64 = 0;
 /** A key was added (store.ts; changes and removals count through the hooks below). */
 export function countChange(): void {
   dirty++;
+}
+
+/** Changes so far (they only go up until a commit): a command changed the store if they moved. */
+export function changes(): u64 {
+  return dirty;
 }
 
 /** The store was replaced by a restored snapshot: it is the same as a stored one. */
@@ -117,6 +127,10 @@ export function snapshotMemory(): u64 {
 @inline function usable(p: usize): u64 {
   return p == 0 ? 0 : <u64>zusable(p);
 }
+
+/** Bytes of the snapshot being written so far, and of the last one committed (auto-aof-rewrite's base). */
+let writtenBytes: u64 = 0;
+export let lastSnapshotBytes: u64 = 0;
 
 /** Snapshots begun since start (INFO rdb_saves, counted as Redis's rdbSaveBackground does), and when the last was committed (ms, host clock; 0: none). */
 let savesBegun: i64 = 0;
@@ -174,6 +188,7 @@ export function snapshotBegin(db: Db, force: bool): i32 {
   }
   sortU32(order, orderLen);
   memory.copy(id, randomBytes(SNAPSHOT_ID_BYTES).dataStart, SNAPSHOT_ID_BYTES);
+  logSeqAtBegin = logPosition(logIdAtBegin); // the log's records up to here are in the snapshot
   next = 0;
   current = 0;
   phase = P_START;
@@ -183,6 +198,7 @@ export function snapshotBegin(db: Db, force: bool): i32 {
   sealedLen = sealedAt = 0;
   chunkIndex = 0;
   dirtyAtBegin = dirty;
+  writtenBytes = 0;
   savesBegun++;
   state = WRITING;
   return 0;
@@ -230,6 +246,8 @@ export function snapshotCommit(): i32 {
   if (r != 0) return SNAPSHOT_ROLLBACK;
   dirty -= dirtyAtBegin; // changes made while it ran are not in it
   lastSaveAt = now();
+  lastSnapshotBytes = writtenBytes;
+  snapshotCommitted();
   return 0;
 }
 
@@ -400,6 +418,7 @@ function sealNextChunk(): bool {
   if (n < 0) return false;
   store<u32>(sealed, n);
   sealedLen = 4 + <u32>n;
+  writtenBytes += sealedLen;
   sealedAt = 0;
   chunkIndex++;
   return true;
@@ -464,7 +483,9 @@ function step(): bool {
 function startPayload(): bool {
   store<u32>(head, PAYLOAD_MAGIC);
   store<u32>(head, PAYLOAD_VERSION, 4);
-  headLen = 8;
+  store<u64>(head, logSeqAtBegin, 8);
+  memory.copy(head + 16, logIdAtBegin, LOG_ID_BYTES);
+  headLen = PAYLOAD_HEADER;
   phase = P_KEY;
   return true;
 }

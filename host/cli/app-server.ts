@@ -28,6 +28,11 @@ export interface AppServerOptions {
   onStopped: (err: EnclaveStopped) => void;
   /** The app asked for its state to be saved (BGSAVE); absent: such asks are ignored. */
   onSave?: () => void;
+  /**
+   * Records of the app's log wait: stored (durably, if its policy says so) before the replies of
+   * the same pass are sent. Absent: the app keeps no log.
+   */
+  onLog?: () => void;
 }
 
 export interface ServerCounters {
@@ -163,6 +168,7 @@ export class AppServer {
     // The pass's answers go out in one write (one syscall), however many calls made them.
     const outputs: Uint8Array[] = [];
     let queued = socket.writableLength;
+    let logged = false;
     try {
       while (!c.done && queued < HIGH_WATER_MARK) {
         let out;
@@ -172,6 +178,7 @@ export class AppServer {
         c.more = out.more;
         c.closeAfter ||= out.close;
         if (out.save) this.options.onSave?.();
+        logged ||= out.log;
         if (out.bytes.length > 0) {
           outputs.push(out.bytes);
           queued += out.bytes.length;
@@ -179,11 +186,16 @@ export class AppServer {
         if (c.closeAfter && !c.more) {
           c.pending.length = 0;
           c.pendingBytes = 0;
+          if (logged) this.options.onLog?.();
+          logged = false;
           this.send(c, outputs);
           socket.end();
           this.release(c);
         }
       }
+      // The log before the replies: under appendfsync always no reply goes out before what it
+      // answers is durable (Redis writes its AOF in beforeSleep, before it answers).
+      if (logged) this.options.onLog?.();
     } catch (e) {
       this.guestFailed(e);
       return;

@@ -17,12 +17,19 @@ export interface SaveResult {
   seconds: number;
 }
 
+/** What else must happen when a snapshot begins and when it is committed (the log's files: log-keeper.ts). */
+export interface SaveHooks {
+  begun?: () => void;
+  committed?: () => void;
+}
+
 export class SnapshotSaver {
   private running: Promise<SaveResult | null> | null = null;
 
   constructor(
     private readonly app: ServerApp,
     readonly file: string,
+    private readonly hooks: SaveHooks = {},
   ) {}
 
   /** A save is under way. */
@@ -50,6 +57,7 @@ export class SnapshotSaver {
   private async run(force: boolean): Promise<SaveResult | null> {
     const t0 = performance.now();
     if (!this.app.beginSnapshot(force)) return null;
+    this.hooks.begun?.();
     const counter = this.app.snapshotValue;
     let writer: SnapshotFileWriter | undefined;
     try {
@@ -62,6 +70,7 @@ export class SnapshotSaver {
       const bytes = await writer.commitAsync(counter);
       writer = undefined;
       this.app.commitSnapshot();
+      this.hooks.committed?.();
       return { bytes, counter, seconds: (performance.now() - t0) / 1000 };
     } catch (e) {
       writer?.abort();

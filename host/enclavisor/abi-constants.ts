@@ -14,8 +14,9 @@
  * limit as a third argument, the counter imports take a name (empty: the unnamed counter), and a
  * server app may export `set_instance`. Version 4 made snapshots point in time while requests go
  * on (a request no longer cancels one), `snapshot_begin` takes `force` and may answer
- * SNAPSHOT_UNCHANGED, a server app that saves exports `snapshot_cancel`, and a result word may ask
- * for a save (RESULT_SAVE, bit 28; lengths take bits 0-27).
+ * SNAPSHOT_UNCHANGED, a server app that saves exports `snapshot_cancel`, a result word may ask for
+ * a save (RESULT_SAVE, bit 28) or say that log records wait (RESULT_LOG, bit 27; lengths take bits
+ * 0-26), and a server app may export the log's functions (SERVER_LOG_EXPORTS) and `configure`.
  */
 export const ABI_VERSION = 4;
 
@@ -55,8 +56,10 @@ export const COUNTER_UNAVAILABLE = -1;
 export const COUNTER_REFUSED = -2;
 
 // The server-app contract (assembly/server.ts): the result word of on_data and on_drain.
-/** Bytes the guest wrote at io_out(), bits 0-27. */
-export const RESULT_LENGTH_MASK = 0x0fffffff;
+/** Bytes the guest wrote at io_out(), bits 0-26. */
+export const RESULT_LENGTH_MASK = 0x07ffffff;
+/** Records of the app's append-only log wait for the host (log_read): it stores them before it sends the bytes. */
+export const RESULT_LOG = 0x08000000;
 /** Save the app's state now (BGSAVE): a host that persists it begins a snapshot. */
 export const RESULT_SAVE = 0x10000000;
 /** Close the connection once this result's bytes are sent. */
@@ -68,6 +71,15 @@ export const CHANNEL_BYTES = 65536;
 
 /** `snapshot_begin(0)`: nothing changed since the last committed snapshot, and none was begun. */
 export const SNAPSHOT_UNCHANGED = 1;
+
+/** log_policy(): the app keeps no log; or what the host does with the records it stores. */
+export const LOG_OFF = -1;
+/** Store the records; the kernel writes them when it likes (appendfsync no). */
+export const LOG_FSYNC_NO = 0;
+/** fsync and commit about once a second (appendfsync everysec). */
+export const LOG_FSYNC_EVERYSEC = 1;
+/** fsync and commit before the replies of the commands they log are sent (appendfsync always). */
+export const LOG_FSYNC_ALWAYS = 2;
 
 // Statuses of a server app's snapshot exports below zero.
 /** No sealing or no counter (a native or sgx run). */

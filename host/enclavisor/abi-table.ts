@@ -60,6 +60,31 @@ export const SERVER_SNAPSHOT_EXPORTS: readonly AbiFunction[] = [
 ];
 
 /**
+ * Optional: a server app's append-only log (kv's AOF). log_policy() says what the host does with
+ * the records (LOG_OFF, LOG_FSYNC_*); log_read() copies the next records' bytes to io_out (their
+ * count, 0 when none wait); log_seq() is the seq of the last record read out whole, and
+ * log_commit(seq) tells the app that the records up to it are durable. log_replay_begin,
+ * log_replay_feed(len) (bytes at io_in) and log_replay_end(allowRollback) replay the stored log at
+ * start; log_replay_valid() is then how many of its bytes count (the host cuts the rest).
+ */
+export const SERVER_LOG_EXPORTS: readonly AbiFunction[] = [
+  fn("", "log_policy", [], ["i32"]),
+  fn("", "log_read", [], ["i32"]),
+  fn("", "log_seq", [], ["f64"]),
+  fn("", "log_commit", ["f64"], ["i32"]),
+  fn("", "log_replay_begin", [], ["i32"]),
+  fn("", "log_replay_feed", ["i32"], ["i32"]),
+  fn("", "log_replay_end", ["i32"], ["i32"]),
+  fn("", "log_replay_valid", [], ["f64"]),
+];
+
+/**
+ * Optional: configuration from the host's flags (configure(len): a RESP request of `len` bytes at
+ * io_in, for kv a CONFIG SET; the reply goes to io_out, its length is returned).
+ */
+export const SERVER_CONFIGURE_EXPORT: AbiFunction = fn("", "configure", ["i32"], ["i32"]);
+
+/**
  * Optional: the limits a server app takes from the host (set_limits(maxBulk, maxArgs, memoryPages):
  * the longest bulk string, the most arguments of a request, and the memory limit in 4 KiB pages, 0
  * for none).

@@ -12,10 +12,12 @@
 // way, with reason "contract". Serving on from a state that may be inconsistent could corrupt data
 // silently; the caller stops the server instead.
 import {
-  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
+  LOG_OFF, RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
   SNAPSHOT_UNAVAILABLE, SNAPSHOT_UNCHANGED,
 } from "../enclavisor/abi-constants";
-import { SERVER_CHANNEL_EXPORTS, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_SNAPSHOT_EXPORTS } from "../enclavisor/abi-table";
+import {
+  SERVER_CHANNEL_EXPORTS, SERVER_CONFIGURE_EXPORT, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_LOG_EXPORTS, SERVER_SNAPSHOT_EXPORTS,
+} from "../enclavisor/abi-table";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
 import { PAGE_SIZE } from "../page";
 import type { Enclave } from "./backend";
@@ -26,6 +28,8 @@ const CHANNEL_EXPORTS = SERVER_CHANNEL_EXPORTS.map((f) => f.name);
 const SNAPSHOT_EXPORTS = SERVER_SNAPSHOT_EXPORTS.map((f) => f.name);
 const LIMITS_EXPORT = SERVER_LIMITS_EXPORT.name;
 const INSTANCE_EXPORT = SERVER_INSTANCE_EXPORT.name;
+const LOG_EXPORTS = SERVER_LOG_EXPORTS.map((f) => f.name);
+const CONFIGURE_EXPORT = SERVER_CONFIGURE_EXPORT.name;
 
 /** What one handler call produced. */
 export interface Output {
@@ -37,6 +41,8 @@ export interface Output {
   more: boolean;
   /** The app asks for its state to be saved now (BGSAVE). */
   save: boolean;
+  /** Records of the app's log wait (readLog): store them before sending these bytes. */
+  log: boolean;
 }
 
 /** The module is not a server app: an export of the channel is missing, or the channel is not open. */
@@ -89,6 +95,9 @@ export class ServerApp {
   readonly takesLimits: boolean;
   /** The app names its store instance (set_instance): its counter and snapshots are then per instance. */
   readonly takesInstance: boolean;
+  /** The app keeps an append-only log (the log exports) and takes configuration (configure). */
+  readonly logs: boolean;
+  readonly configurable: boolean;
   private readonly fns: Record<string, Fn>;
   private readonly ioIn: number;
   private readonly ioOut: number;
@@ -111,6 +120,8 @@ export class ServerApp {
     this.persistent = SNAPSHOT_EXPORTS.every((name) => name in this.fns);
     this.takesLimits = LIMITS_EXPORT in this.fns;
     this.takesInstance = INSTANCE_EXPORT in this.fns;
+    this.logs = LOG_EXPORTS.every((name) => name in this.fns);
+    this.configurable = CONFIGURE_EXPORT in this.fns;
     this.ioIn = this.call("io_in") >>> 0;
     this.ioOut = this.call("io_out") >>> 0;
     this.inCap = this.call("io_in_cap") >>> 0;
@@ -287,6 +298,85 @@ export class ServerApp {
     if (status < 0) throw this.statusError("restore", status);
   }
 
+  /**
+   * Passes configuration to the app before it serves (configure): `args` are a command, for kv
+   * `CONFIG SET name value ...`. Returns the app's reply as text (kv: "+OK\r\n", or an error).
+   */
+  configure(args: readonly string[]): string {
+    if (!this.configurable) throw new ServerAppError(`the app does not export ${CONFIGURE_EXPORT}: it takes no configuration`);
+    const request = Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`);
+    if (request.length > this.inCap) throw new RangeError(`a configuration of ${request.length} bytes does not fit io_in (${this.inCap})`);
+    this.writeIn(request);
+    const n = this.call(CONFIGURE_EXPORT, request.length);
+    if (n < 0 || n > this.outCap) throw this.stop(`${CONFIGURE_EXPORT} returned ${n}, not a reply's length`);
+    return Buffer.from(this.readOut(n)).toString("latin1");
+  }
+
+  /** What to do with the log's records: LOG_OFF, or LOG_FSYNC_NO, _EVERYSEC or _ALWAYS (abi-constants.ts). */
+  logPolicy(): number {
+    return this.logs ? this.call("log_policy") : LOG_OFF;
+  }
+
+  /** The log records waiting, read out (log_read until it says 0), or null if none wait. */
+  readLog(): Uint8Array[] | null {
+    let pieces: Uint8Array[] | null = null;
+    for (let n = this.call("log_read") | 0; n !== 0; n = this.call("log_read") | 0) {
+      if (n < 0 || n > this.outCap) throw this.stop(`log_read returned ${n}, not a length io_out holds (${this.outCap})`);
+      (pieces ??= []).push(this.readOut(n));
+    }
+    return pieces;
+  }
+
+  /** The seq of the last log record read out whole: what a commit after making them durable names. */
+  logSeq(): number {
+    return this.call("log_seq");
+  }
+
+  /** Tells the app that its log records up to `seq` are durable: it advances its log counter. */
+  commitLog(seq: number): void {
+    if (this.call("log_commit", seq) < 0) throw new SnapshotError("unavailable", "log commit: the enclave has no counter (a native or sgx run)");
+  }
+
+  /**
+   * Replays the stored log, given in `pieces` of any size, after the snapshot was restored. Returns
+   * how many of its bytes count: the rest does not continue the log's chain (a crash while it was
+   * written), and the caller cuts it off. Throws SnapshotError: "refused" (a record modified, or of
+   * another store), "rollback" (records made durable are missing; only without allowRollback).
+   */
+  replayLog(pieces: Iterable<Uint8Array>, allowRollback: boolean): number {
+    let status = this.call("log_replay_begin");
+    if (status < 0) throw this.logError(status);
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.length; at += this.inCap) {
+        const chunk = piece.subarray(at, Math.min(piece.length, at + this.inCap));
+        this.writeIn(chunk);
+        status = this.call("log_replay_feed", chunk.length);
+        if (status < 0) throw this.logError(status);
+      }
+    }
+    status = this.call("log_replay_end", allowRollback ? 1 : 0);
+    if (status < 0) throw this.logError(status);
+    return this.call("log_replay_valid");
+  }
+
+  private logError(status: number): SnapshotError {
+    switch (status) {
+      case SNAPSHOT_REFUSED:
+        return new SnapshotError(
+          "refused",
+          "log replay: the enclave refused a record of the log: it was modified, or sealed by another store instance, enclave or platform",
+        );
+      case SNAPSHOT_ROLLBACK:
+        return new SnapshotError(
+          "rollback",
+          "log replay: the log stops before the last record that was made durable (the log counter's): records were cut, " +
+            "reordered or replaced (a rollback)",
+        );
+      default:
+        return this.statusError("log replay", status);
+    }
+  }
+
   private needSnapshots(): void {
     if (!this.persistent) {
       throw new SnapshotError("unsupported", `the app does not export ${SNAPSHOT_EXPORTS.join(", ")}: it cannot save or load its state`);
@@ -311,7 +401,7 @@ export class ServerApp {
       case SNAPSHOT_BAD_CALL:
         return new SnapshotError(
           "bad-call",
-          `${what}: the enclave says the calls came out of order or the sizes do not add up (a request served during a snapshot cancels it)`,
+          `${what}: the enclave says the calls came out of order or the sizes do not add up`,
         );
       default:
         return new SnapshotError("bad-call", `${what}: the enclave returned the unknown status ${status}`);
@@ -343,6 +433,7 @@ export class ServerApp {
       close: (word & RESULT_CLOSE) !== 0,
       more: (word & RESULT_MORE) !== 0,
       save: (word & RESULT_SAVE) !== 0,
+      log: (word & RESULT_LOG) !== 0,
     };
   }
 

@@ -12,34 +12,19 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guestApp } from "../enclavisor/fixtures/enclave";
 import { RespClient, bulk, int, status } from "./fixtures/resp";
-import { startServer, spawnEnclave, ROOT } from "./fixtures/server";
-import type { RunningServer } from "./fixtures/server";
+import { kvWithData, ROOT } from "./fixtures/server";
 
 const tmp = mkdtempSync(path.join(tmpdir(), "kv-persistence-"));
 const FLAGS = ["--mode", "enclavisor", "--cache", "256K", "--state-dir", path.join(tmp, "chip")];
-const running: RunningServer[] = [];
+const { start, refused, killAll } = kvWithData(FLAGS);
 
 beforeAll(() => {
   guestApp("kv");
 });
 afterAll(async () => {
-  await Promise.all(running.map((s) => s.stop("SIGKILL")));
+  await killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function start(dir: string, ...more: string[]): Promise<RunningServer> {
-  const s = await startServer("guest-apps/kv.wasm", [...FLAGS, "--data", dir, ...more]);
-  running.push(s);
-  return s;
-}
-
-/** Starts a server that must refuse to start; resolves with its output. */
-async function refused(dir: string, ...more: string[]): Promise<string> {
-  const s = spawnEnclave([path.join(ROOT, "guest-apps/kv.wasm"), "--port", "0", ...FLAGS, "--data", dir, ...more]);
-  expect(await s.exited).toBe(1);
-  expect(s.output()).not.toContain("listening on");
-  return s.output();
-}
 
 describe("kv --data", () => {
   it("saves at shutdown and restores at start, with the evidence in the data directory", async () => {

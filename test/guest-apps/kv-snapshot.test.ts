@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enclaveCounter } from "../../host/enclavisor/enclave-counter";
 import { Platform } from "../../host/sev/platform";
 import { RESULT_SAVE } from "../../host/enclavisor/abi-constants";
-import { decodeReplies, encodeCommand, kvSwitches, launchKv } from "./fixtures/kv";
+import { decodeReplies, dumpStore, encodeCommand, kvSwitches, launchKv } from "./fixtures/kv";
 import type { KvDriver, Reply } from "./fixtures/kv";
 
 const UNAVAILABLE = -1;
@@ -251,7 +251,7 @@ describe("kv snapshots (enclavisor)", () => {
     for (let i = 0; i < 2000; i++) run("RPUSH", `l${i % 7}`, value(i, 200));
     run("SET", "huge", value(7, 600_000));
     run("SET", "n", "10");
-    const before = dump(kv, c);
+    const before = dumpStore(kv, c);
     expect(before).toEqual(model.dump());
 
     expect(kv.fn.snapshot_begin(0)).toBe(0);
@@ -291,10 +291,10 @@ describe("kv snapshots (enclavisor)", () => {
     expect(kv.fn.snapshot_commit()).toBe(0);
     expect(call(kv, c, "INFO", "persistence")).toMatch(/rdb_bgsave_in_progress:0\r\n.*/s);
 
-    expect(dump(kv, c)).toEqual(model.dump()); // the live store took every change
+    expect(dumpStore(kv, c)).toEqual(model.dump()); // the live store took every change
     const { kv: copy, conn: cc } = await target();
     expect(restore(copy, Buffer.concat(parts))).toBe(0);
-    expect(dump(copy, cc)).toEqual(before); // and the snapshot none of them
+    expect(dumpStore(copy, cc)).toEqual(before); // and the snapshot none of them
     // The changes made during the snapshot are not in it: the next one is not skipped.
     expect(kv.fn.snapshot_begin(0)).toBe(0);
     kv.fn.snapshot_cancel();
@@ -400,21 +400,6 @@ function value(seed: number, n: number): string {
   let s = "";
   for (let i = 0; s.length < n; i++) s += String.fromCharCode(97 + ((seed * 7 + i * 13) % 26));
   return s;
-}
-
-/** Every key's type, value and whether it has a TTL, in key order, as seen through commands. */
-function dump(kv: KvDriver, conn: number): unknown[] {
-  const keys = (call(kv, conn, "KEYS", "*") as string[]).slice().sort();
-  return keys.map((k) => {
-    const type = (call(kv, conn, "TYPE", k) as { status: string }).status;
-    const ttl = (call(kv, conn, "PTTL", k) as number) > 0;
-    if (type === "string") return [k, ttl, call(kv, conn, "GET", k)];
-    if (type === "list") return [k, ttl, call(kv, conn, "LRANGE", k, "0", "-1")];
-    const pairs = call(kv, conn, "HGETALL", k) as string[];
-    const fields: string[][] = [];
-    for (let i = 0; i < pairs.length; i += 2) fields.push([pairs[i]!, pairs[i + 1]!]);
-    return [k, ttl, fields.sort((x, y) => (x[0]! < y[0]! ? -1 : 1))];
-  });
 }
 
 /** What the commands of the snapshot test do, as Redis defines them (a reference to compare with). */

@@ -20,6 +20,9 @@ import { CONFIG_FLAGS_HELP, parseAppCommand } from "../enclave-flags";
 import { parseSize } from "../size";
 import { readOrCreateInstance, readSnapshotFile, removeStaleTemporaries, SNAPSHOT_FILE } from "../snapshot-file";
 import { SnapshotSaver } from "../snapshot-saver";
+import { AppendLog } from "../append-log";
+import { LogKeeper } from "../log-keeper";
+import { LOG_OFF } from "../../enclavisor/abi-constants";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 6379;
@@ -47,6 +50,13 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
                            and so is a missing one once the store has committed one. Each data
                            directory is a store instance of its own (DIR/instance names it): its own
                            counter, and snapshots no other instance opens
+  --appendonly yes|no      with --data, also keep an append-only log of every write (Redis's appendonly;
+                           default no): sealed records, chained, in DIR/appendonly.NNNNNN.sealed,
+                           replayed after the snapshot at start. Snapshots rewrite it
+                           (BGREWRITEAOF, auto-aof-rewrite-percentage and -min-size)
+  --appendfsync always|everysec|no
+                           when the log is made durable (Redis's appendfsync; default everysec):
+                           always before each reply, about every second, or when the kernel likes
   --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown;
                            a save still being written when the next is due skips that one)
   --allow-rollback         load a snapshot older than the enclave's counter (after restoring a
@@ -66,7 +76,8 @@ and the process's resident memory), for scripts and benchmarks: kill -USR2 PID.`
 
 const help = `usage: npm run enclave -- [serve] APP.wasm [--host HOST] [--port PORT] [--mode MODE] [--granularity G] [--cache SIZE]
                           [--data DIR] [--evidence FILE] [--stats] [--max-bulk SIZE]
-                          [--save-interval SECONDS] [--allow-rollback]
+                          [--save-interval SECONDS] [--appendonly yes|no] [--appendfsync always|everysec|no]
+                          [--allow-rollback]
 
 Serves a server app (one that exports on_data, e.g. guest-apps/kv.wasm, a Redis-protocol store)
 over TCP from inside an enclave: boots the platform and the enclave, writes the evidence bundle,
@@ -92,6 +103,8 @@ const OPTIONS = {
   port: { type: "string" },
   data: { type: "string" },
   "save-interval": { type: "string" },
+  appendonly: { type: "string" },
+  appendfsync: { type: "string" },
   "allow-rollback": { type: "boolean", default: false },
   evidence: { type: "string" },
   "max-bulk": { type: "string" },
@@ -136,6 +149,11 @@ export const command: Command = {
         if (lacking && !lacking.available) throw new UsageError(`--data needs sealing, but mode ${flags.mode} has ${lacking.why}, or drop --data`);
       }
       if (values["allow-rollback"] && str("data") === undefined) throw new UsageError("--allow-rollback only applies with --data");
+      for (const [flag, allowed] of [["appendonly", ["yes", "no"]], ["appendfsync", ["always", "everysec", "no"]]] as const) {
+        const v = str(flag);
+        if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} takes ${allowed.join(", ")}, got '${v}'`);
+      }
+      if (str("appendonly") === "yes" && str("data") === undefined) throw new UsageError("--appendonly yes needs --data DIR, where the log is kept");
     } catch (e) {
       console.error(`enclave serve: ${(e as Error).message}`);
       return 2;
@@ -160,14 +178,8 @@ export const command: Command = {
       console.log(`enclave: ${file} in mode ${flags.mode}, granularity ${flags.granularity} (${describeSwitches(flags.switches)})`);
       console.log(`measurement: ${toHex(enclave.measurement)}`);
       await writeEvidence(enclave, str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`));
-      const snapshotFile = dataDir ? path.join(dataDir, SNAPSHOT_FILE) : undefined;
-      if (dataDir) {
-        mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-        // One instance per data directory: its own counter, and snapshots only it opens.
-        if (app.takesInstance) app.setInstance(readOrCreateInstance(dataDir));
-        restore(app, snapshotFile!, values["allow-rollback"] === true);
-      }
-      return await serve(app, enclave, { host, port, snapshotFile, saveIntervalS, stats: values.stats === true, mode: flags.mode });
+      const persistence = dataDir ? await openDataDir(app, dataDir, values as DataFlags) : undefined;
+      return await serve(app, enclave, { host, port, persistence, saveIntervalS, stats: values.stats === true, mode: flags.mode });
     } catch (e) {
       // Every error here names its problem (CliError, ServerAppError, SnapshotError, SnapshotFileError, EnclaveStopped, launch errors).
       const what = enclave ? "" : `${file} failed to launch: `;
@@ -198,7 +210,84 @@ async function writeEvidence(enclave: Enclave, file: string): Promise<void> {
   console.log(`evidence: ${target} (check it with: npm run enclave -- verify --evidence ${target} --measurement ${toHex(enclave.measurement)})`);
 }
 
-function restore(app: ServerApp, file: string, allowRollback: boolean): void {
+interface DataFlags {
+  appendonly?: string;
+  appendfsync?: string;
+  "allow-rollback"?: boolean;
+}
+
+/** What serves a data directory: the saver of its snapshots and, if the app logs, its log's keeper. */
+interface Persistence {
+  saver: SnapshotSaver;
+  keeper: LogKeeper | undefined;
+  /** The log could not be written: serve stops (set by serve). */
+  logFailed: (e: Error) => void;
+}
+
+/**
+ * Opens a data directory at start: names the store instance, passes the log's flags to the app,
+ * restores the snapshot, replays the log after it (and cuts off what a crash left half-written),
+ * and, when the log is on with no snapshot yet, saves one for it to follow.
+ */
+async function openDataDir(app: ServerApp, dir: string, flags: DataFlags): Promise<Persistence> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // One instance per data directory: its own counter, and snapshots only it opens.
+  if (app.takesInstance) app.setInstance(readOrCreateInstance(dir));
+  const config = [["appendonly", flags.appendonly], ["appendfsync", flags.appendfsync]].filter(([, v]) => v !== undefined) as string[][];
+  if (config.length > 0) {
+    if (!app.logs || !app.configurable) throw new ServerAppError("the app keeps no append-only log: drop --appendonly and --appendfsync");
+    const reply = app.configure(["CONFIG", "SET", ...config.flat()]);
+    if (reply !== "+OK\r\n") throw new CliError(`the app refused ${config.map(([k, v]) => `--${k} ${v}`).join(" ")}: ${reply.trim()}`);
+  }
+  const allowRollback = flags["allow-rollback"] === true;
+  const file = path.join(dir, SNAPSHOT_FILE);
+  const restored = restore(app, file, allowRollback);
+  let keeper: LogKeeper | undefined;
+  const p: Persistence = {
+    saver: new SnapshotSaver(app, file, { begun: () => keeper?.snapshotBegun(), committed: () => keeper?.snapshotCommitted() }),
+    keeper: undefined,
+    logFailed: (e) => {
+      throw e;
+    },
+  };
+  if (app.logs) {
+    const log = new AppendLog(dir);
+    if (app.logPolicy() !== LOG_OFF) replay(app, log, allowRollback);
+    else if (log.files().length > 0) {
+      console.log(`log: ${log.files().length} file(s) of an append-only log in ${dir} not replayed (appendonly no); they go at the next snapshot`);
+    }
+    keeper = p.keeper = new LogKeeper(app, log, (e) => p.logFailed(e));
+  }
+  if (!restored && app.logPolicy() !== LOG_OFF) await save(p.saver, "the base of the append-only log", true);
+  return p;
+}
+
+/** Replays the append-only log after the snapshot; prints what it did. */
+function replay(app: ServerApp, log: AppendLog, allowRollback: boolean): void {
+  const size = log.size();
+  if (size === 0) {
+    app.replayLog([], allowRollback); // an empty log must still reach the log counter
+    return;
+  }
+  const t0 = performance.now();
+  let valid: number;
+  try {
+    valid = app.replayLog(log.pieces(), allowRollback);
+  } catch (e) {
+    if (!(e instanceof SnapshotError)) throw e;
+    const hint = e.problem === "rollback" ? "; pass --allow-rollback to start from what is there" : "";
+    throw new CliError(`cannot replay the log in ${log.dir} (${log.files().length} file(s), ${size} bytes): ${e.message}${hint}`);
+  }
+  const seconds = ((performance.now() - t0) / 1000).toFixed(2);
+  console.log(`log: replayed ${log.files().length} file(s), ${valid} bytes, from ${log.dir} (${seconds} s)`);
+  if (valid < size) {
+    const cut = log.cut(valid);
+    console.log(`log: cut its last ${cut} bytes, which do not continue it (records a crash left unfinished, never made durable)`);
+  }
+}
+
+/** Restores the snapshot in `file`, if there is one: true if it did. */
+function restore(app: ServerApp, file: string, allowRollback: boolean): boolean {
   const stale = removeStaleTemporaries(file);
   if (stale > 0) console.log(`snapshot: removed ${stale} unfinished snapshot file(s) an earlier crash left in ${path.dirname(file)}`);
   const stored = readSnapshotFile(file);
@@ -216,10 +305,10 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
         );
       }
       console.log(`snapshot: none in ${path.dirname(file)}, although this store's counter is at ${counter}: starting empty (--allow-rollback)`);
-      return;
+      return false;
     }
     console.log(`snapshot: none in ${path.dirname(file)} yet (the first one is written at the next save)`);
-    return;
+    return false;
   }
   const t0 = performance.now();
   try {
@@ -241,6 +330,7 @@ function restore(app: ServerApp, file: string, allowRollback: boolean): void {
     `restored ${file} (${stored.length} bytes; its header claims counter ${stored.counter}, the store's counter is at ${after}` +
       `${allowRollback && stored.counter < (counter ?? 0) ? `; a rollback allowed by --allow-rollback, the counter stays where it was` : ""}; ${seconds} s)`,
   );
+  return true;
 }
 
 /** Saves with `saver` (see SnapshotSaver.save) and prints what was saved, or that nothing changed. */
@@ -256,7 +346,7 @@ async function save(saver: SnapshotSaver, why: string, force = false): Promise<v
 interface ServeOptions {
   host: string;
   port: number;
-  snapshotFile: string | undefined;
+  persistence: Persistence | undefined;
   saveIntervalS: number;
   stats: boolean;
   mode: string;
@@ -265,9 +355,13 @@ interface ServeOptions {
 /** Serves until a signal (resolves 0 after the final snapshot) or until the guest stops (1). */
 async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise<number> {
   const t0 = performance.now();
-  let stopped: (why: { signal?: string; guest?: EnclaveStopped }) => void = () => {};
-  const ended = new Promise<{ signal?: string; guest?: EnclaveStopped }>((resolve) => (stopped = resolve));
-  const saver = o.snapshotFile ? new SnapshotSaver(app, o.snapshotFile) : undefined;
+  type Why = { signal?: string; guest?: EnclaveStopped; log?: Error };
+  let stopped: (why: Why) => void = () => {};
+  const ended = new Promise<Why>((resolve) => (stopped = resolve));
+  const saver = o.persistence?.saver;
+  const keeper = o.persistence?.keeper;
+  const snapshotFile = saver?.file;
+  if (o.persistence) o.persistence.logFailed = (log) => stopped({ log });
   const saveNow = (why: string, force: boolean) => {
     if (!saver) return;
     save(saver, why, force).catch((e: unknown) => {
@@ -281,6 +375,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
     port: o.port,
     onStopped: (guest) => stopped({ guest }),
     onSave: () => setImmediate(() => saveNow("BGSAVE", true)), // after the reply that said it started
+    onLog: keeper ? () => keeper.store() : undefined,
   });
   let address;
   try {
@@ -332,8 +427,15 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
     if (why.guest) {
       console.error(
         `enclave serve: ${why.guest.message}. Its memory may be inconsistent, so the server stopped without saving` +
-          (o.snapshotFile ? ` (the last snapshot in ${o.snapshotFile} is kept)` : ""),
+          (snapshotFile ? ` (the last snapshot in ${snapshotFile} is kept)` : ""),
       );
+      return 1;
+    }
+    if (why.log) {
+      // As Redis exits when it cannot write its AOF under appendfsync always: the writes it answered
+      // may not be stored. What is on disk stays for the next start.
+      await server.close(0);
+      console.error(`enclave serve: ${why.log.message}. The server stopped without saving; the snapshot and log on disk are kept`);
       return 1;
     }
     console.log(`${why.signal}: stopping (no new connections; sending pending replies)`);
@@ -342,6 +444,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
       console.error(`enclave serve: ${app.stopped.message}; not saving`);
       return 1;
     }
+    await keeper?.flush(); // the last records, durable
     if (saver) await save(saver, "at shutdown"); // after the periodic save under way, if any
     return 0;
   } finally {
@@ -356,5 +459,6 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigterm);
     process.off("SIGUSR2", sigusr2); // last: SIGUSR2's default would end the process mid-save
+    keeper?.close();
   }
 }

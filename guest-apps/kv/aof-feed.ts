@@ -1,0 +1,114 @@
+// What a write command puts in the append-only log (aof-writer.ts): its own arguments as a RESP
+// request (execute in commands.ts, once the command changed the store and did not answer an
+// error), or, for the commands whose effect depends on the time they run, what Redis propagates
+// instead (expire.c, t_string.c): a command that logged itself that way marks it (logged), and
+// execute adds nothing.
+import { al, ap, argc } from "./args";
+import { ByteBuf, writeDecimal } from "./bytes";
+import { appendonly, logBuffer, logNoMemory } from "./aof-writer";
+import { loading } from "./loading";
+
+let logged = false;
+
+/** The command wrote its own entry: true once, then false until the next one does. */
+export function takeLogged(): bool {
+  const r = logged;
+  logged = false;
+  return r;
+}
+
+/** Logs the current command as it came (argument 0 on). */
+export function logArgs(): void {
+  const b = logBuffer();
+  head(b, argc);
+  for (let i: u32 = 0; i < argc; i++) bulk(b, ap(i), al(i));
+  check(b);
+}
+
+/** EXPIRE, PEXPIRE (and their AT forms) become PEXPIREAT key ms. */
+export function logPexpireat(keyArg: u32, at: i64): void {
+  if (!appendonly || loading) return;
+  const b = logBuffer();
+  head(b, 3);
+  text(b, "PEXPIREAT");
+  bulk(b, ap(keyArg), al(keyArg));
+  decimal(b, at);
+  done(b);
+}
+
+/** SET with EX or PX becomes SET key value PXAT ms. */
+export function logSetPxat(at: i64): void {
+  if (!appendonly || loading) return;
+  const b = logBuffer();
+  head(b, 5);
+  text(b, "SET");
+  bulk(b, ap(1), al(1));
+  bulk(b, ap(2), al(2));
+  text(b, "PXAT");
+  decimal(b, at);
+  done(b);
+}
+
+/** EXPIRE with a time already past deleted key argument `keyArg`: the command is logged as a DEL. */
+export function logDelInstead(keyArg: u32): void {
+  if (!appendonly || loading) return;
+  logDel(ap(keyArg), al(keyArg));
+  logged = true;
+}
+
+/** maxmemory evicted a key (before the command runs, which is logged on its own). */
+export function logEviction(p: usize, n: u32): void {
+  if (!appendonly || loading) return;
+  logDel(p, n);
+}
+
+function logDel(p: usize, n: u32): void {
+  const b = logBuffer();
+  head(b, 2);
+  text(b, "DEL");
+  bulk(b, p, n);
+  check(b);
+}
+
+function done(b: ByteBuf): void {
+  logged = true;
+  check(b);
+}
+
+function check(b: ByteBuf): void {
+  if (b.failed) logNoMemory();
+}
+
+function head(b: ByteBuf, n: u32): void {
+  b.putByte(0x2a); // '*'
+  b.putDecimal(n);
+  crlf(b);
+}
+
+function bulk(b: ByteBuf, p: usize, n: u32): void {
+  b.putByte(0x24); // '$'
+  b.putDecimal(n);
+  crlf(b);
+  b.put(p, n);
+  crlf(b);
+}
+
+function text(b: ByteBuf, s: string): void {
+  const n = <u32>s.length;
+  b.putByte(0x24);
+  b.putDecimal(n);
+  crlf(b);
+  for (let i: u32 = 0; i < n; i++) b.putByte(<u8>s.charCodeAt(i));
+  crlf(b);
+}
+
+function decimal(b: ByteBuf, v: i64): void {
+  const digits = memory.data(24);
+  const n = writeDecimal(digits, v);
+  bulk(b, digits, n);
+}
+
+function crlf(b: ByteBuf): void {
+  b.putByte(0x0d);
+  b.putByte(0x0a);
+}
