@@ -3,7 +3,7 @@
 // namespace (docs/architecture.md, "The guest ABI"); their list is host/enclavisor/abi-table.ts,
 // and the ABI's numbers come from their one source, host/enclavisor/abi-constants.ts.
 import {
-  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, MAX_COUNTER_NAME as ABI_MAX_COUNTER_NAME, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES,
+  ATTEST_DATA_BYTES as ABI_ATTEST_DATA_BYTES, CHANNEL_BINDING_BYTES as ABI_CHANNEL_BINDING_BYTES, MAX_COUNTER_NAME as ABI_MAX_COUNTER_NAME, MAX_RANDOM_BYTES as ABI_MAX_RANDOM_BYTES,
   MAX_SEAL_PLAINTEXT as ABI_MAX_SEAL_PLAINTEXT,
   SEAL_OVERHEAD as ABI_SEAL_OVERHEAD, SHARED_PAGE_SIZE as ABI_SHARED_PAGE_SIZE,
 } from "../host/enclavisor/abi-constants";
@@ -125,6 +125,25 @@ export function attest(data: Uint8Array): Uint8Array | null {
     n = enclave_attest(padded.dataStart, evidence.dataStart, evidence.byteLength);
   }
   return n < 0 || n > evidence.byteLength ? null : evidence.subarray(0, n);
+}
+
+// @ts-ignore: decorator
+@external("enclave", "channel_binding")
+declare function enclave_channel_binding(conn: u32, out: usize): i32;
+
+/** Bytes of a channel binding: the TLS exporter of RFC 9266. */
+export const CHANNEL_BINDING_BYTES: i32 = ABI_CHANNEL_BINDING_BYTES;
+
+/**
+ * The channel binding of server connection `conn` when Enclavisor serves it over attested TLS: the
+ * connection's TLS exporter (RFC 9266, tls-exporter: 32 bytes of the session's exporter secret
+ * under the label "EXPORTER-Channel-Binding"), which the client computes on its side of the same
+ * session and no other session shares. null for a plaintext connection. Put it in the report data
+ * of attest() beside a client's nonce, and the evidence proves it was made for this session.
+ */
+export function channelBinding(conn: u32): Uint8Array | null {
+  const out = new Uint8Array(CHANNEL_BINDING_BYTES);
+  return enclave_channel_binding(conn, out.dataStart) == CHANNEL_BINDING_BYTES ? out : null;
 }
 
 // @ts-ignore: decorator

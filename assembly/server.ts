@@ -75,6 +75,43 @@ export function openChannel(bytes: u32 = CHANNEL_BYTES): void {
   outCap = bytes;
 }
 
+// The private channel: buffers in private memory for the clients' plaintext when Enclavisor
+// terminates attested TLS for the app (host/enclavisor/attested-tls.ts). Enclavisor opens it
+// (io_private_open) before any client connects, and from then on on_data's input and on_drain's
+// output are there, read and written by Enclavisor alone; the shared buffers carry only what the
+// host may see (sealed snapshots and logs, configuration). An app that re-exports
+// io_private_open and reads dataIn()/writes dataOut() in its handlers can be served over TLS.
+let privIn: usize = 0;
+let privOut: usize = 0;
+
+/** Opens the private channel (once; it is allocated like any heap object): 0. */
+export function io_private_open(): i32 {
+  if (privIn != 0) return 0;
+  privIn = heap.alloc(inCap);
+  privOut = heap.alloc(outCap);
+  return 0;
+}
+
+/** The private input buffer (inCap bytes), 0 while the private channel is closed. */
+export function io_private_in(): usize {
+  return privIn;
+}
+
+/** The private output buffer (outCap bytes). */
+export function io_private_out(): usize {
+  return privOut;
+}
+
+/** Where on_data's input is: the private buffer once the private channel is open, else io_in(). */
+export function dataIn(): usize {
+  return privIn != 0 ? privIn : inPtr;
+}
+
+/** Where on_data and on_drain write their output: the private buffer once open, else io_out(). */
+export function dataOut(): usize {
+  return privOut != 0 ? privOut : outPtr;
+}
+
 /** Where the host writes a client's bytes (shared, untrusted). */
 export function io_in(): usize {
   return inPtr;

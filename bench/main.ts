@@ -23,6 +23,7 @@ const SUITES: readonly { name: string; what: string }[] = [
   { name: "boot", what: "enclave boot latency per granularity" },
   { name: "kv", what: "kv enclave throughput next to redis-server" },
   { name: "kv-save", what: "kv's background snapshot: a client's latency during a 1M-key save" },
+  { name: "kv-tls", what: "kv over attested TLS next to plaintext serving" },
 ];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));

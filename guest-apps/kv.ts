@@ -53,7 +53,10 @@
 // unavailable (a native run: no sealing, no counter), -2 refused (modified, truncated, reordered,
 // mixed, another enclave or platform), -3 rollback, -4 called out of order, -5 no memory.
 import { randomBytes } from "../assembly/index";
-import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, io_in, io_in_cap, io_out, io_out_cap, openChannel } from "../assembly/server";
+import {
+  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, dataIn, dataOut, io_in, io_in_cap, io_out, io_out_cap,
+  io_private_in, io_private_open, io_private_out, openChannel,
+} from "../assembly/server";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
@@ -79,7 +82,7 @@ import {
 import { Db } from "./kv/store";
 import { seedHash } from "./kv/table";
 
-export { io_in, io_in_cap, io_out, io_out_cap };
+export { io_in, io_in_cap, io_out, io_out_cap, io_private_in, io_private_open, io_private_out };
 
 const conns = new Map<u32, Conn>();
 
@@ -199,9 +202,9 @@ export function on_data(conn: u32, len: u32): u32 {
   if (!conns.has(conn)) return RESULT_CLOSE;
   const c = conns.get(conn);
   if (c.closing) return flush(c);
-  // The one copy of the client's bytes: out of the shared page (the host may change it at any
-  // moment) into private memory, where they are parsed.
-  c.input.put(io_in(), min<u32>(len, io_in_cap()));
+  // The one copy of the client's bytes: out of the channel (a shared page the host may change at
+  // any moment, or the private channel under TLS) into the connection's memory, where they are parsed.
+  c.input.put(dataIn(), min<u32>(len, io_in_cap()));
   newBatch();
   replyTo(c.output);
   if (c.input.failed) {
@@ -277,7 +280,7 @@ function flush(c: Conn): u32 {
   if (rewriteDue(lastSnapshotBytes) && !snapshotRunning()) askSave(); // auto-aof-rewrite
   let n = min<u32>(out.len - c.sent, io_out_cap()) | (takeSaveRequest() ? RESULT_SAVE : 0);
   if (appendonly && sealPending()) n |= RESULT_LOG; // the host stores the log before it sends these replies
-  copyMemory(io_out(), out.ptr + c.sent, n & RESULT_LENGTH_MASK);
+  copyMemory(dataOut(), out.ptr + c.sent, n & RESULT_LENGTH_MASK);
   c.sent += n & RESULT_LENGTH_MASK;
   if (c.sent < out.len) return n | RESULT_MORE;
   out.clear();

@@ -38,6 +38,7 @@ import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
 import { info } from "./cmd-server";
 import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
+import { attestCommand } from "./cmd-attest";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
   replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNullArray, replyOk,
@@ -59,7 +60,7 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   TTL = 19, PTTL = 20, PERSIST = 21, KEYS = 22, SCAN = 23, TYPE = 24, DBSIZE = 25, FLUSHDB = 26, FLUSHALL = 27,
   HSET = 28, HGET = 29, HDEL = 30, HGETALL = 31, HLEN = 32, HEXISTS = 33, HINCRBY = 34, LPUSH = 35, RPUSH = 36,
   LPOP = 37, RPOP = 38, LLEN = 39, LRANGE = 40, INFO = 41, CONFIG = 42, COMMAND = 43, CLIENT = 44, BGSAVE = 45,
-  LASTSAVE = 46, EXPIREAT = 47, PEXPIREAT = 48, BGREWRITEAOF = 49;
+  LASTSAVE = 46, EXPIREAT = 47, PEXPIREAT = 48, BGREWRITEAOF = 49, ATTEST = 50;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -116,6 +117,7 @@ const commands: Array<Command> = [
   new Command("expireat", EXPIREAT, -3, "write fast", 1, 1),
   new Command("pexpireat", PEXPIREAT, -3, "write fast", 1, 1),
   new Command("bgrewriteaof", BGREWRITEAOF, 1, "", 0, 0),
+  new Command("attest", ATTEST, 2, "", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -296,6 +298,7 @@ function dispatch(c: Conn, id: i32): void {
     case BGSAVE: bgsave(); break;
     case LASTSAVE: lastsave(); break;
     case BGREWRITEAOF: bgrewriteaof(); break;
+    case ATTEST: attestCommand(c); break;
     default: unreachable();
   }
 }

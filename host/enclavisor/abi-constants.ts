@@ -17,8 +17,10 @@
  * SNAPSHOT_UNCHANGED, a server app that saves exports `snapshot_cancel`, a result word may ask for
  * a save (RESULT_SAVE, bit 28) or say that log records wait (RESULT_LOG, bit 27; lengths take bits
  * 0-26), and a server app may export the log's functions (SERVER_LOG_EXPORTS) and `configure`.
+ * Version 5 added `enclave.channel_binding` and a server app's private channel
+ * (SERVER_PRIVATE_CHANNEL_EXPORTS), through which Enclavisor serves it over attested TLS.
  */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Bytes a sealed blob has beyond its data: the blob header (sealing.ts, blob format). */
 export const SEAL_OVERHEAD = 36;
@@ -26,6 +28,11 @@ export const SEAL_OVERHEAD = 36;
 export const MAX_SEAL_PLAINTEXT = 1048576;
 /** Bytes of guest data an enclave report carries (attestation.ts, REPORT_DATA). */
 export const ATTEST_DATA_BYTES = 64;
+/**
+ * Bytes of a connection's channel binding (`enclave.channel_binding`): the TLS exporter of RFC 9266
+ * (tls-exporter), 32 bytes.
+ */
+export const CHANNEL_BINDING_BYTES = 32;
 /** Most bytes one `enclave.random` call fills; the SDK asks in chunks of at most this. */
 export const MAX_RANDOM_BYTES = 65536;
 /** Longest guest text the host decodes for `enclave.log` and a message of `env.abort` (longer is cut). */

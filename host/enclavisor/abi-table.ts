@@ -30,6 +30,7 @@ export const ABI_IMPORTS: readonly AbiFunction[] = [
   fn(ENCLAVE_MODULE, "untrusted_time_ms", [], ["f64"]),
   fn(ENCLAVE_MODULE, "counter_read", ["i32", "i32"], ["f64"]),
   fn(ENCLAVE_MODULE, "counter_advance", ["i32", "i32", "f64"], ["i32"]),
+  fn(ENCLAVE_MODULE, "channel_binding", ["i32", "i32"], ["i32"]),
   // AssemblyScript's runtime: abort(message, file, line, column), trace(message, n, a0..a4), seed().
   fn(RUNTIME_MODULE, "abort", ["i32", "i32", "i32", "i32"]),
   fn(RUNTIME_MODULE, "trace", ["i32", "i32", "f64", "f64", "f64", "f64", "f64"]),
@@ -95,4 +96,15 @@ export const SERVER_LIMITS_EXPORT: AbiFunction = fn("", "set_limits", ["i32", "i
  * Optional: the name of the store instance a server app serves (set_instance(len): `len` bytes the
  * host wrote at io_in, 1 to 64), for it to name its counter and bind its snapshots with.
  */
+/**
+ * Optional: the private channel of a server app (assembly/server.ts), in private memory, through
+ * which Enclavisor hands it the plaintext of attested-TLS connections. io_private_open() opens it
+ * (0); io_private_in() and io_private_out() are its buffers, of io_in_cap and io_out_cap bytes.
+ */
+export const SERVER_PRIVATE_CHANNEL_EXPORTS: readonly AbiFunction[] = [
+  fn("", "io_private_open", [], ["i32"]),
+  fn("", "io_private_in", [], ["i32"]),
+  fn("", "io_private_out", [], ["i32"]),
+];
+
 export const SERVER_INSTANCE_EXPORT: AbiFunction = fn("", "set_instance", ["i32"], ["i32"]);

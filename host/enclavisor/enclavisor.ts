@@ -25,8 +25,9 @@ import type { Guest } from "../wasm/guest";
 import type { RewriteResult } from "../wasm/rewrite-result";
 import { MAX_GUEST_WASM_PAGES, WASM_PAGE_SIZE } from "../wasm/layout";
 import { PAGE_SIZE } from "../page";
-import { REPORT_DATA_BYTES } from "./attestation";
+import { AttestationError, REPORT_DATA_BYTES } from "./attestation";
 import type { Attester, GranularityName } from "./attestation";
+import { AttestedTls } from "./attested-tls";
 import { EnclaveError } from "./enclave-error";
 import { EnclaveMemory } from "./enclave-memory";
 import { EnclavePageTable } from "./enclave-page-table";
@@ -43,6 +44,7 @@ import type { IntegrityScheme } from "./integrity-scheme";
 import { encodeConfig, measureEnclave, toHex } from "./measurement";
 import type { DramNodeStore } from "./node-store";
 import type { Platform } from "../sev/platform";
+import { PrivateChannel } from "./private-channel";
 import { checkSwitches, ProtectionError } from "./protection";
 import type { ProtectionSwitches } from "./protection";
 import { sealerFor } from "./sealing";
@@ -103,6 +105,13 @@ export interface EnclavisorEnclave {
    * carries its own data). null without SNP reports.
    */
   launchEvidence(): Uint8Array | null;
+  /**
+   * Serves the enclave over attested TLS (attested-tls.ts): made on the first call, which opens the
+   * enclave's private channel and generates the TLS key and its certificate (`names`: more
+   * subjectAltNames). AttestationError without SNP reports; PrivateChannelError for an app without
+   * a private channel.
+   */
+  attestedTls(names?: readonly string[]): AttestedTls;
   /** A snapshot of the enclave's counters. */
   stats(): EnclaveStats;
   /** Scrubs and frees the enclave's frames (and ends its VM at `vm` granularity). */
@@ -390,7 +399,9 @@ export class Enclavisor {
       (made ??= evm.attester().forEnclave({ measurement: rec.measurement, enclaveId: BigInt(rec.id), granularity: rec.granularity }));
     const attest = chain ? (reportData: Uint8Array) => issueEvidence(attester(), chain, reportData) : undefined;
     const counter = enclaveCounter(this.platform.sp, rec.measurement);
-    const guest = await instantiateGuest(rec.bytes, (access) => abiImports(access, host, { sealer, attest, counter }), {
+    let tls: AttestedTls | null = null;
+    const channelBinding = (conn: number) => tls?.channelBinding(conn) ?? null;
+    const guest = await instantiateGuest(rec.bytes, (access) => abiImports(access, host, { sealer, attest, counter, channelBinding }), {
       fuel: rec.config.fuel,
       rewrite: true,
       capacityPages: switches.cachePages,
@@ -416,6 +427,11 @@ export class Enclavisor {
       },
       counterValue: (instance) => counter.read(instance),
       launchEvidence: () => (attest ? attest(new Uint8Array(REPORT_DATA_BYTES)) : null),
+      attestedTls: (names) => {
+        if (!attest) throw new AttestationError("attested TLS needs evidence, and this enclave's VM has no SNP report (mode sev): use SNP");
+        const subject = `enclave ${rec.id} ${Buffer.from(rec.measurement.subarray(0, 8)).toString("hex")}`;
+        return (tls ??= new AttestedTls({ issueEvidence: attest, channel: new PrivateChannel(guest), subject, names }));
+      },
       stats: () => enclaveStats(guest.mmu ? guest.mmu.stats : null, memory.counters, tree?.stats),
       destroy: () => {
         if (this.#records.get(rec.id) === rec) this.destroy(rec.id);

@@ -68,6 +68,12 @@ export interface AbiOptions {
    * -1 and `enclave.counter_advance` COUNTER_UNAVAILABLE.
    */
   counter?: EnclaveCounter;
+  /**
+   * The channel binding of a server connection (the TLS exporter of an attested-TLS session,
+   * CHANNEL_BINDING_BYTES), or null for a plaintext one. Without it, `enclave.channel_binding`
+   * returns 0.
+   */
+  channelBinding?: (conn: number) => Uint8Array | null;
 }
 
 /**
@@ -171,6 +177,13 @@ function implementations(mem: GuestMemory, host: AbiHost, options: AbiOptions): 
       const evidence = options.attest(mem.read(dataPtr >>> 0, ATTEST_DATA_BYTES));
       if (evidence.length <= outCap >>> 0) mem.write(out >>> 0, evidence);
       return evidence.length;
+    },
+    /** Writes conn's channel binding at `out` and returns its length, CHANNEL_BINDING_BYTES; 0 for a connection without one. */
+    "enclave.channel_binding": (conn, out) => {
+      const binding = options.channelBinding?.(conn >>> 0) ?? null;
+      if (binding === null) return 0;
+      mem.write(out >>> 0, binding);
+      return binding.length;
     },
     /** The counter named by the `len` bytes at `ptr` (none: the unnamed one), as f64; -1 without counters, COUNTER_REFUSED for too long a name. */
     "enclave.counter_read": (ptr, len) => {

@@ -86,7 +86,7 @@ export interface NativeEnclave extends EnclaveCommon {
   readonly kind: "native";
 }
 
-export interface SevEnclave extends EnclaveCommon, Pick<EnclavisorEnclave, "platform" | "vm" | "memory" | "tree" | "nodeStore" | "macStore" | "attester"> {
+export interface SevEnclave extends EnclaveCommon, Pick<EnclavisorEnclave, "platform" | "vm" | "memory" | "tree" | "nodeStore" | "macStore" | "attester" | "attestedTls"> {
   readonly kind: "sev";
 }
 

@@ -12,18 +12,19 @@
 // way, with reason "contract". Serving on from a state that may be inconsistent could corrupt data
 // silently; the caller stops the server instead.
 import {
-  LOG_OFF, RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
+  LOG_OFF, SNAPSHOT_BAD_CALL, SNAPSHOT_NO_MEMORY, SNAPSHOT_REFUSED, SNAPSHOT_ROLLBACK,
   SNAPSHOT_UNAVAILABLE, SNAPSHOT_UNCHANGED,
 } from "../enclavisor/abi-constants";
 import {
   SERVER_CHANNEL_EXPORTS, SERVER_CONFIGURE_EXPORT, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_LOG_EXPORTS, SERVER_SNAPSHOT_EXPORTS,
 } from "../enclavisor/abi-table";
+import { decodeResult } from "../enclavisor/channel";
+import type { Channel, Output, OutputBuffer } from "../enclavisor/channel";
 import { EnclaveStopped } from "../wasm/enclave-stopped";
 import { PAGE_SIZE } from "../page";
 import type { Enclave } from "./backend";
 import { LauncherError } from "./launcher-error";
 
-const RESULT_UNKNOWN_BITS = 0x8000_0000;
 const CHANNEL_EXPORTS = SERVER_CHANNEL_EXPORTS.map((f) => f.name);
 const SNAPSHOT_EXPORTS = SERVER_SNAPSHOT_EXPORTS.map((f) => f.name);
 const LIMITS_EXPORT = SERVER_LIMITS_EXPORT.name;
@@ -31,19 +32,7 @@ const INSTANCE_EXPORT = SERVER_INSTANCE_EXPORT.name;
 const LOG_EXPORTS = SERVER_LOG_EXPORTS.map((f) => f.name);
 const CONFIGURE_EXPORT = SERVER_CONFIGURE_EXPORT.name;
 
-/** What one handler call produced. */
-export interface Output {
-  /** The bytes to send to the client (a copy, owned by the caller). */
-  bytes: Uint8Array;
-  /** Close the connection once these bytes (and any queued ones) are sent. */
-  close: boolean;
-  /** More output is queued: call drain(conn) when the client can take it. */
-  more: boolean;
-  /** The app asks for its state to be saved now (BGSAVE). */
-  save: boolean;
-  /** Records of the app's log wait (readLog): store them before sending these bytes. */
-  log: boolean;
-}
+export type { Output };
 
 /** The module is not a server app: an export of the channel is missing, or the channel is not open. */
 export class ServerAppError extends LauncherError {
@@ -85,7 +74,7 @@ export interface SnapshotInfo {
 }
 
 /** Drives a launched server enclave whose `_start` has run (it opened the channel). */
-export class ServerApp {
+export class ServerApp implements Channel {
   readonly inCap: number;
   readonly outCap: number;
   /** The app exports the snapshot functions (it can persist its state). */
@@ -131,6 +120,7 @@ export class ServerApp {
     }
     this.inView = this.sharedRange(this.ioIn, this.inCap);
     this.outView = this.sharedRange(this.ioOut, this.outCap);
+    this.outBuffer = { name: "io_out", cap: this.outCap, read: (n) => this.readOut(n) };
   }
 
   /** Why the guest stopped, once it did. */
@@ -423,18 +413,10 @@ export class ServerApp {
     return this.outView ? this.outView.view().slice(0, length) : this.enclave.guest.read(this.ioOut, length);
   }
 
+  private readonly outBuffer: OutputBuffer;
+
   private output(handler: string, word: number): Output {
-    word >>>= 0;
-    const length = word & RESULT_LENGTH_MASK;
-    if (word & RESULT_UNKNOWN_BITS) throw this.stop(`${handler} returned 0x${word.toString(16)}, with bit 31 set (undefined)`);
-    if (length > this.outCap) throw this.stop(`${handler} returned ${length} bytes, more than io_out holds (${this.outCap})`);
-    return {
-      bytes: length === 0 ? EMPTY : this.readOut(length),
-      close: (word & RESULT_CLOSE) !== 0,
-      more: (word & RESULT_MORE) !== 0,
-      save: (word & RESULT_SAVE) !== 0,
-      log: (word & RESULT_LOG) !== 0,
-    };
+    return decodeResult(handler, word, this.outBuffer, (why) => this.stop(why));
   }
 
   /** Calls an export; whatever the guest throws stops it (EnclaveStopped). */
@@ -450,4 +432,3 @@ export class ServerApp {
   }
 }
 
-const EMPTY = new Uint8Array(0);

@@ -64,8 +64,8 @@ export function decodeEvidence(bytes: Uint8Array): Evidence {
 }
 
 export interface EvidenceExpectations {
-  /** The expected enclave measurement (48 bytes). */
-  measurement: Uint8Array;
+  /** The expected enclave measurement (48 bytes); when absent, the check says it was not pinned. */
+  measurement?: Uint8Array;
   /** The expected guest data (64 bytes); not checked when absent. */
   reportData?: Uint8Array;
   /**
@@ -159,10 +159,13 @@ export function verifyEvidence(bytes: Uint8Array, expect: EvidenceExpectations):
   pass("enclave-report", `v${r.version}, enclave ${r.enclaveId}, granularity ${r.granularity}`);
 
   const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-  if (Buffer.compare(r.measurement, expect.measurement) !== 0) {
+  if (expect.measurement === undefined) {
+    pass("measurement", `not pinned: the enclave measures ${hex(r.measurement)} (pass the expected measurement to require it)`);
+  } else if (Buffer.compare(r.measurement, expect.measurement) !== 0) {
     return fail("measurement", `enclave measurement is ${hex(r.measurement)}, expected ${hex(expect.measurement)}`);
+  } else {
+    pass("measurement", "enclave measurement matches");
   }
-  pass("measurement", "enclave measurement matches");
   if (expect.reportData !== undefined) {
     if (expect.reportData.length !== REPORT_DATA_BYTES || Buffer.compare(r.reportData, expect.reportData) !== 0) {
       return fail("report-data", `report data is ${hex(r.reportData)}, expected ${hex(expect.reportData)}`);

@@ -58,6 +58,12 @@ export interface Guest {
   func(name: string): (...args: (number | bigint)[]) => unknown;
   /** Calls the export `name` (func(name)(...args)). */
   call(name: string, ...args: (number | bigint)[]): unknown;
+  /**
+   * Takes the exports `names` for the caller alone (Enclavisor, when it drives them itself: the
+   * channel of attested TLS): from then on a call through func() or call() by anyone else throws
+   * GuestLinkError, functions got before included. Returns the caller's own way to call them.
+   */
+  claim(names: readonly string[]): (name: string, ...args: (number | bigint)[]) => unknown;
   /** Stops the guest for a reason of the host's (a broken contract); returns the stop in force. */
   stop(why: EnclaveStopped): EnclaveStopped;
   /** Guest-view reads and writes: through the MMU when rewritten. */
@@ -156,7 +162,7 @@ export async function instantiateGuest(
   return latch.guest({ instance, module, mmu, rewrite, fuelLeft: () => (counter ? Math.max(0, Number(counter.value)) : null), ...access });
 }
 
-type GuestParts = Omit<Guest, "stopped" | "func" | "call" | "stop">;
+type GuestParts = Omit<Guest, "stopped" | "func" | "call" | "claim" | "stop">;
 
 /**
  * A guest's stop, once it happened: every call and host access after it throws the same error. A
@@ -189,10 +195,12 @@ class StopLatch {
   guest(parts: GuestParts): Guest {
     const latch = this;
     const exports = parts.instance.exports;
-    const func = (name: string): ((...args: (number | bigint)[]) => unknown) => {
+    const claimed = new Set<string>();
+    const exported = (name: string, owner: boolean): ((...args: (number | bigint)[]) => unknown) => {
       const fn = exports[name];
       if (typeof fn !== "function") throw new GuestLinkError(`the guest exports no function '${name}'`);
       return (...args) => {
+        if (!owner && claimed.has(name)) throw new GuestLinkError(`the guest's '${name}' is Enclavisor's to call: it drives the enclave's channel itself`);
         if (latch.stopped) throw latch.stopped;
         try {
           return (fn as (...a: (number | bigint)[]) => unknown)(...args);
@@ -201,6 +209,7 @@ class StopLatch {
         }
       };
     };
+    const func = (name: string) => exported(name, false);
     return {
       ...parts,
       get stopped() {
@@ -208,6 +217,14 @@ class StopLatch {
       },
       func,
       call: (name, ...args) => func(name)(...args),
+      claim: (names) => {
+        for (const name of names) exported(name, true); // each one exists
+        for (const name of names) claimed.add(name);
+        return (name, ...args) => {
+          if (!claimed.has(name)) throw new GuestLinkError(`'${name}' was not claimed`);
+          return exported(name, true)(...args);
+        };
+      },
       stop: (why) => latch.stop(why),
     };
   }

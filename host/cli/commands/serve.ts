@@ -23,6 +23,7 @@ import { SnapshotSaver } from "../snapshot-saver";
 import { AppendLog } from "../append-log";
 import { LogKeeper } from "../log-keeper";
 import { LOG_OFF } from "../../enclavisor/abi-constants";
+import type { AttestedTls } from "../../enclavisor/attested-tls";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 6379;
@@ -65,6 +66,15 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
                            with --data, else ./APP-evidence.json, e.g. ./kv-evidence.json); check
                            it with \`enclave verify --evidence FILE --measurement HEX\`. Modes
                            without SNP reports (native, sev) have no evidence
+  --tls                    serve over attested TLS 1.3, terminated inside the trust boundary
+                           (Enclavisor), with a key generated there: the host carries only
+                           ciphertext. The certificate carries the enclave's evidence, bound to its
+                           key (RA-TLS); the evidence file is then that evidence. Needs SNP evidence
+                           (mode enclavisor or sev-snp). Check it with
+                           \`enclave verify --tls HOST:PORT --measurement HEX\`
+  --tls-cert FILE          where to write the certificate (PEM) with --tls, for clients that pin it
+                           (redis-cli --tls --cacert FILE); default DIR/tls-cert.pem with --data,
+                           else ./APP-tls-cert.pem
   --max-bulk SIZE          longest bulk string the app accepts (default 512M, Redis's
                            proto-max-bulk-len); apps that take limits only (kv)
   --state-dir DIR          the secure processor's state (default $${STATE_DIR_ENV}, else ~/.enclavisor/platform)
@@ -77,13 +87,14 @@ and the process's resident memory), for scripts and benchmarks: kill -USR2 PID.`
 const help = `usage: npm run enclave -- [serve] APP.wasm [--host HOST] [--port PORT] [--mode MODE] [--granularity G] [--cache SIZE]
                           [--data DIR] [--evidence FILE] [--stats] [--max-bulk SIZE]
                           [--save-interval SECONDS] [--appendonly yes|no] [--appendfsync always|everysec|no]
-                          [--allow-rollback]
+                          [--allow-rollback] [--tls] [--tls-cert FILE]
 
 Serves a server app (one that exports on_data, e.g. guest-apps/kv.wasm, a Redis-protocol store)
 over TCP from inside an enclave: boots the platform and the enclave, writes the evidence bundle,
 prints the measurement and where the evidence is, restores the snapshot from --data, and prints
 'listening on HOST:PORT' once it accepts connections. Each connection's bytes cross into the enclave
-through its shared pages; the protocol is parsed and answered inside. SIGINT or SIGTERM stop it:
+through its shared pages; the protocol is parsed and answered inside. With --tls, Enclavisor runs
+each TLS session and hands the plaintext to the enclave through private memory. SIGINT or SIGTERM stop it:
 no new connections, pending replies are sent, the final snapshot is written (--data), exit 0,
 whether the signal comes to this process or to the \`npm run enclave\` that started it. A second
 SIGINT or SIGTERM, a second or more after the first, exits at once without the final snapshot.
@@ -107,6 +118,8 @@ const OPTIONS = {
   appendfsync: { type: "string" },
   "allow-rollback": { type: "boolean", default: false },
   evidence: { type: "string" },
+  tls: { type: "boolean", default: false },
+  "tls-cert": { type: "string" },
   "max-bulk": { type: "string" },
   "state-dir": { type: "string" },
   stats: { type: "boolean", default: false },
@@ -154,6 +167,11 @@ export const command: Command = {
         if (v !== undefined && !(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} takes ${allowed.join(", ")}, got '${v}'`);
       }
       if (str("appendonly") === "yes" && str("data") === undefined) throw new UsageError("--appendonly yes needs --data DIR, where the log is kept");
+      if (values.tls) {
+        const { attestation } = backendFor(flags.switches.kind).features(flags.switches);
+        if (!attestation.available) throw new UsageError(`--tls needs evidence to bind its key to, but ${attestation.why}`);
+      }
+      if (str("tls-cert") !== undefined && !values.tls) throw new UsageError("--tls-cert only applies with --tls");
     } catch (e) {
       console.error(`enclave serve: ${(e as Error).message}`);
       return 2;
@@ -177,9 +195,21 @@ export const command: Command = {
       if (dataDir && !app.persistent) throw new ServerAppError(`${file} cannot save its state (it exports no snapshot functions): drop --data`);
       console.log(`enclave: ${file} in mode ${flags.mode}, granularity ${flags.granularity} (${describeSwitches(flags.switches)})`);
       console.log(`measurement: ${toHex(enclave.measurement)}`);
-      await writeEvidence(enclave, str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`));
+      const evidenceFile = str("evidence") ?? (dataDir ? path.join(dataDir, "evidence.json") : `${appName(file)}-evidence.json`);
+      let tls: AttestedTls | undefined;
+      if (values.tls) {
+        if (enclave.kind !== "sev") throw new CliError("--tls needs an Enclavisor enclave");
+        tls = enclave.attestedTls(host === "0.0.0.0" || host === "::" ? [] : [host]);
+        writePublic(evidenceFile, tls.evidence, "the evidence");
+        const certFile = path.resolve(str("tls-cert") ?? (dataDir ? path.join(dataDir, "tls-cert.pem") : `${appName(file)}-tls-cert.pem`));
+        writePublic(certFile, Buffer.from(tls.certificatePem), "the TLS certificate");
+        console.log(`evidence: ${path.resolve(evidenceFile)} (its report data binds the TLS key)`);
+        console.log(`tls: attested TLS 1.3; certificate ${certFile} (redis-cli --tls --cacert ${certFile}; check the enclave with: npm run enclave -- verify --tls HOST:PORT --measurement ${toHex(enclave.measurement)})`);
+      } else {
+        await writeEvidence(enclave, evidenceFile);
+      }
       const persistence = dataDir ? await openDataDir(app, dataDir, values as DataFlags) : undefined;
-      return await serve(app, enclave, { host, port, persistence, saveIntervalS, stats: values.stats === true, mode: flags.mode });
+      return await serve(app, enclave, { host, port, persistence, saveIntervalS, stats: values.stats === true, mode: flags.mode, tls });
     } catch (e) {
       // Every error here names its problem (CliError, ServerAppError, SnapshotError, SnapshotFileError, EnclaveStopped, launch errors).
       const what = enclave ? "" : `${file} failed to launch: `;
@@ -199,15 +229,20 @@ async function writeEvidence(enclave: Enclave, file: string): Promise<void> {
   }
   // The report data is zero: the bundle attests the enclave as launched; a client that wants
   // freshness asks the app for evidence over its own nonce (the SDK's attest()).
-  const evidence = await enclave.attest();
+  const target = writePublic(file, await enclave.attest(), "the evidence");
+  console.log(`evidence: ${target} (check it with: npm run enclave -- verify --evidence ${target} --measurement ${toHex(enclave.measurement)})`);
+}
+
+/** Writes a public file (evidence, a certificate); returns its absolute path. */
+function writePublic(file: string, bytes: Uint8Array, what: string): string {
   const target = path.resolve(file);
   try {
     mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(target, evidence);
+    writeFileSync(target, bytes);
   } catch (e) {
-    throw new CliError(`cannot write the evidence to ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CliError(`cannot write ${what} to ${target}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
-  console.log(`evidence: ${target} (check it with: npm run enclave -- verify --evidence ${target} --measurement ${toHex(enclave.measurement)})`);
+  return target;
 }
 
 interface DataFlags {
@@ -350,6 +385,8 @@ interface ServeOptions {
   saveIntervalS: number;
   stats: boolean;
   mode: string;
+  /** Serve over Enclavisor's attested TLS. */
+  tls?: AttestedTls;
 }
 
 /** Serves until a signal (resolves 0 after the final snapshot) or until the guest stops (1). */
@@ -376,6 +413,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
     onStopped: (guest) => stopped({ guest }),
     onSave: () => setImmediate(() => saveNow("BGSAVE", true)), // after the reply that said it started
     onLog: keeper ? () => keeper.store() : undefined,
+    tls: o.tls,
   });
   let address;
   try {

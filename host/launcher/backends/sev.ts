@@ -86,6 +86,7 @@ export const sevBackend: EnclaveBackend = {
         return evidence;
       },
       counterValue: (instance) => e.counterValue(instance),
+      attestedTls: (names) => e.attestedTls(names),
       stats: () => e.stats(),
       destroy: () => e.destroy(),
     });
