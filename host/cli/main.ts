@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `enclave` command: `npm run enclave -- [SUBCOMMAND] ...`. A first argument ending in .wasm
-// means `run`, or `serve` when the app is a server (it exports on_data); so does `run APP.wasm`.
+// The `enclave` command: `npm run enclave -- [SUBCOMMAND] ...` (or `npx enclave ...`, through
+// bin/enclave.mjs). A first argument ending in .wasm means `run`, or `serve` when the app is a
+// server (it exports on_data); so does `run APP.wasm`.
 // Each subcommand lives in host/cli/commands/<name>.ts and exports `command`.
 import { readFileSync } from "node:fs";
 import type { Command } from "./command";
@@ -23,18 +24,20 @@ function usage(): string {
     "                            .wasm file that is not a server app)",
     "  serve APP.wasm [flags]    serve a server app over TCP, e.g. guest-apps/kv.wasm, a Redis-protocol",
     "                            store (default when the first argument is a .wasm file that exports on_data)",
-    "  verify [flags]            verify an SNP attestation report against its certificate chain, or an",
-    "                            enclave's evidence bundle (--evidence)",
+    "  verify [flags]            verify an SNP attestation report against its certificate chain, an",
+    "                            enclave's evidence bundle (--evidence), or an attested-TLS server (--tls)",
     "  measure APP.wasm [flags]  print the enclave measurement the app launched with these flags reports",
     "  platform [flags]          show the emulated chip, export its certificates, make a sample report",
     "",
     "examples:",
     "  npm run enclave -- guest-apps/kv.wasm                      serve kv on 127.0.0.1:6379 (then: redis-cli)",
     "  npm run enclave -- guest-apps/kv.wasm --data ./kv-data     the same, with sealed snapshots in ./kv-data",
+    "  npm run enclave -- guest-apps/kv.wasm --tls                the same over attested TLS (redis-cli --tls)",
     "  npm run enclave -- guest-apps/hello.wasm --mode sev        run an app under SEV-style protection",
     "",
     "Run and serve take the enclave flags (--mode, the switches, --cache, ...); serve adds --host, --port,",
-    "--data, --save-interval, --allow-rollback, --evidence, --max-bulk, --stats.",
+    "--data, --save-interval, --appendonly, --appendfsync, --allow-rollback, --evidence, --tls, --tls-cert,",
+    "--max-bulk, --stats. `npx enclave ...` is the same command.",
     "`npm run enclave -- SUBCOMMAND --help` documents every flag of one subcommand; `--help` alone prints",
     "this and every subcommand's help.",
   ].join("\n");

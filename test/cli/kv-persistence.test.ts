@@ -1,6 +1,7 @@
 // Persistence of the kv enclave: `enclave serve kv.wasm --data DIR` saves a sealed snapshot at
 // shutdown, periodically and on BGSAVE, in the background and only when the store changed, and
-// loads it at start; a server killed with SIGKILL under load restarts
+// loads it at start; a signal through any launcher (npm run, npx, node on the bin) ends in a clean
+// save; a server killed with SIGKILL under load restarts
 // from its last snapshot intact; an older snapshot put back is refused with the counters named,
 // unless --allow-rollback; a damaged file is refused with a clear error. All in enclavisor mode
 // with one configuration, so one enclave counter: the tests run in order, on a chip of their own (a
@@ -217,12 +218,23 @@ describe("kv --data", () => {
     expect(caughtMidSave).toBe(true);
   });
 
+  // Each launcher a user may start it with: npm's script (which execs node), npm exec of the
+  // package's bin, and node on the bin itself.
+  const LAUNCHERS: Record<string, string[]> = {
+    "npm run enclave": ["npm", "run", "--silent", "enclave", "--"],
+    "npx enclave": ["npx", "--no-install", "enclave"],
+    "node bin/enclave.mjs": [process.execPath, path.join(ROOT, "bin/enclave.mjs")],
+  };
   it.each([
-    ["SIGTERM to npm's process alone", "SIGTERM", false],
-    ["SIGINT to the whole process group, as a terminal's Ctrl-C", "SIGINT", true],
-  ] as const)("saves at a signal through `npm run enclave`: %s", async (_what, signal, group) => {
-    const dir = path.join(tmp, `npm-${signal}`);
-    const npm = spawn("npm", ["run", "--silent", "enclave", "--", path.join(ROOT, "guest-apps/kv.wasm"), "--port", "0", ...FLAGS, "--data", dir], {
+    ["npm run enclave", "SIGTERM to its process alone", "SIGTERM", false],
+    ["npm run enclave", "SIGINT to the whole process group, as a terminal's Ctrl-C", "SIGINT", true],
+    ["npx enclave", "SIGTERM to its process alone", "SIGTERM", false],
+    ["npx enclave", "SIGINT to the whole process group", "SIGINT", true],
+    ["node bin/enclave.mjs", "SIGTERM to its process", "SIGTERM", false],
+  ] as const)("saves at a signal through `%s`: %s", async (launcher, _what, signal, group) => {
+    const dir = path.join(tmp, `${launcher.split(" ")[0]}-${signal}`);
+    const [cmd, ...pre] = LAUNCHERS[launcher]!;
+    const npm = spawn(cmd!, [...pre, path.join(ROOT, "guest-apps/kv.wasm"), "--port", "0", ...FLAGS, "--data", dir], {
       cwd: ROOT,
       detached: true, // a process group of its own, as a terminal's foreground job
       stdio: ["ignore", "pipe", "pipe"],
@@ -231,6 +243,8 @@ describe("kv --data", () => {
     npm.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     npm.stderr!.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => npm.on("exit", (code) => resolve(code)));
+    // Every process that holds the output pipe is gone (under npx the server outlives npm).
+    const ended = new Promise<void>((resolve) => npm.stdout!.on("end", () => resolve()));
     try {
       const port = await new Promise<number>((resolve, reject) => {
         const timer = setInterval(() => {
@@ -240,16 +254,17 @@ describe("kv --data", () => {
             resolve(Number(m[1]));
           } else if (npm.exitCode !== null || npm.signalCode !== null) {
             clearInterval(timer);
-            reject(new Error(`npm run enclave exited before listening:\n${out}`));
+            reject(new Error(`${launcher} exited before listening:\n${out}`));
           }
         }, 50);
       });
       const c = await RespClient.connect(port);
-      expect(await c.call("SET", "through", "npm")).toBe(status("OK"));
+      expect(await c.call("SET", "through", launcher)).toBe(status("OK"));
       c.close();
       if (group) process.kill(-npm.pid!, signal);
       else npm.kill(signal);
       await exited;
+      await ended;
       expect(out).toMatch(/saved \S+ \(\d+ bytes, counter \d+; at shutdown; [\d.]+ s\)/);
       expect(out).not.toContain("exiting now, without saving");
     } finally {
@@ -257,7 +272,7 @@ describe("kv --data", () => {
     }
     const again = await start(dir);
     const r = await RespClient.connect(again.port);
-    expect(await r.call("GET", "through")).toBe(bulk("npm"));
+    expect(await r.call("GET", "through")).toBe(bulk(launcher));
     r.close();
     expect(await again.stop("SIGTERM")).toBe(0);
   }, 90_000);

@@ -36,6 +36,8 @@ const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
 const SHUTDOWN_TIMEOUT_MS = 5000;
 /** A repeat of the stopping signal within this long is the same one delivered twice (see serve). */
 const REPEAT_WINDOW_MS = 1000;
+/** Set (to 1) by bin/enclave.mjs when npx started it: stop, with the final snapshot, once the parent process is gone. */
+export const STOP_WITH_PARENT_ENV = "ENCLAVE_STOP_WITH_PARENT";
 
 export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on (default ${DEFAULT_HOST})
   --port PORT              TCP port (default ${DEFAULT_PORT}; 0 picks a free port, printed on the
@@ -96,8 +98,9 @@ prints the measurement and where the evidence is, restores the snapshot from --d
 through its shared pages; the protocol is parsed and answered inside. With --tls, Enclavisor runs
 each TLS session and hands the plaintext to the enclave through private memory. SIGINT or SIGTERM stop it:
 no new connections, pending replies are sent, the final snapshot is written (--data), exit 0,
-whether the signal comes to this process or to the \`npm run enclave\` that started it. A second
-SIGINT or SIGTERM, a second or more after the first, exits at once without the final snapshot.
+whether the signal comes to this process or to the \`npm run enclave\` or \`npx enclave\` that
+started it (under npx the server outlives npm by the time its save takes). A second SIGINT or
+SIGTERM, a second or more after the first, exits at once without the final snapshot.
 
 If the enclave traps (a bug in the app) the server stops with an error, exit 1, without writing a
 snapshot: after a trap in a handler its memory may be half-updated, and saving or serving it could
@@ -441,6 +444,18 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
   const sigterm = onSignal("SIGTERM");
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigterm);
+  // Under npx the server's parent is the `sh -c` npm runs it through, which a SIGTERM sent to npm
+  // ends without passing the signal on (bin/enclave.mjs sets STOP_WITH_PARENT_ENV then): once that
+  // parent is gone, the server stops as at SIGTERM, with its final snapshot.
+  const parent = process.ppid;
+  const parentWatch = process.env[STOP_WITH_PARENT_ENV] === "1"
+    ? setInterval(() => {
+      if (process.ppid === parent || first) return;
+      first = { signal: "SIGTERM", at: performance.now() };
+      stopped({ signal: "its launcher exited" });
+    }, 200)
+    : null;
+  parentWatch?.unref();
   const sigusr2 = () =>
     console.error(`stats: ${JSON.stringify({
       mode: o.mode,
@@ -494,6 +509,7 @@ async function serve(app: ServerApp, enclave: Enclave, o: ServeOptions): Promise
       console.error(`  bytes out    ${c.bytesOut}`);
       for (const l of formatStats(enclave.stats())) console.error(`  ${l}`);
     }
+    if (parentWatch) clearInterval(parentWatch);
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigterm);
     process.off("SIGUSR2", sigusr2); // last: SIGUSR2's default would end the process mid-save
