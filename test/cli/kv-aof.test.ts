@@ -3,8 +3,9 @@
 // appendfsync always, and at most about a second of them under everysec; a snapshot rewrites the
 // log (its old files go); a modified log refuses to start, naming the problem; a log cut below
 // what was made durable is a rollback, refused unless --allow-rollback; and a record a crash left
-// half-written is cut off at start. In enclavisor mode, on a chip of its own.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+// half-written is cut off at start; and a whole data directory put back (snapshot and log together)
+// is refused as a rollback. In enclavisor mode, on a chip of its own.
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -135,6 +136,36 @@ describe("kv --appendonly yes", () => {
     expect(await r.call("DBSIZE")).toBe(int(20));
     r.close();
     expect(await again.stop("SIGTERM")).toBe(0);
+  });
+
+  it("refuses a whole data directory put back, snapshot and log together", async () => {
+    const dir = path.join(tmp, "both");
+    const backup = path.join(tmp, "both-backup");
+    let s = await start(dir, "--appendonly", "yes", "--appendfsync", "always");
+    let c = await RespClient.connect(s.port);
+    expect(await c.call("SET", "balance", "100")).toBe(status("OK"));
+    c.close();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    cpSync(dir, backup, { recursive: true }); // the snapshot, its log and the instance
+    for (const [stop, why] of [
+      ["SIGKILL", /the log stops before the last record that was made durable .*\(a rollback\)/],
+      ["SIGTERM", /it is a rollback: the enclave found its sealed counter value below this store.s counter/],
+    ] as const) {
+      s = await start(dir, "--appendonly", "yes", "--appendfsync", "always");
+      c = await RespClient.connect(s.port);
+      expect(await c.call("SET", "balance", "0")).toBe(status("OK")); // durable before the reply
+      c.close();
+      s.proc.kill(stop); // SIGKILL: the change only in the log; SIGTERM: in a new snapshot too
+      await s.exited;
+      const live = `${dir}-live`;
+      cpSync(dir, live, { recursive: true });
+      rmSync(dir, { recursive: true, force: true });
+      cpSync(backup, dir, { recursive: true });
+      expect(await refused(dir, "--appendonly", "yes")).toMatch(why);
+      rmSync(dir, { recursive: true, force: true });
+      cpSync(live, dir, { recursive: true }); // and the directory as it was starts again
+      rmSync(live, { recursive: true, force: true });
+    }
   });
 
   it("names what is wrong with its flags", async () => {
