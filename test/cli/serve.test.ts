@@ -12,6 +12,7 @@ import { verifyEvidence } from "../../host/verifier/evidence-verifier";
 import { guestApp, STATE_DIR } from "../enclavisor/fixtures/enclave";
 import { wat } from "../wasm/wat";
 import { RAW_SERVER } from "../enclavisor/fixtures/raw-server";
+import { RespClient, array, bulk } from "./fixtures/resp";
 import { runCommand } from "./fixtures/run-command";
 import { ROOT, spawnEnclave, startServer } from "./fixtures/server";
 import type { RunningServer } from "./fixtures/server";
@@ -213,7 +214,7 @@ describe("enclave serve: the command line", () => {
   it("documents every flag in --help", async () => {
     const r = await runCommand(command, ["--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--host", "--port", "--mode", "--cache", "--data", "--evidence", "--stats", "--max-bulk", "--save-interval", "--allow-rollback", "--state-dir", "--rmp", "--integrity"]) {
+    for (const flag of ["--host", "--port", "--mode", "--cache", "--data", "--evidence", "--stats", "--max-bulk", "--save-interval", "--allow-rollback", "--state-dir", "--rmp", "--integrity", "--tls", "--tls-cert", "--appendonly", "--maxmemory"]) {
       expect(r.out).toContain(`  ${flag} `);
     }
     const top = spawnEnclave(["--help"]);
@@ -257,6 +258,27 @@ describe("enclave serve: the command line", () => {
     const notServer = await runCommand(command, [path.join(ROOT, "guest-apps/hello.wasm"), "--mode", "native"]);
     expect(notServer.code).toBe(1);
     expect(notServer.err).toContain("the app does not export on_data: it is not a server app");
+  });
+
+  it("takes Redis's configuration parameters on its command line, as redis-server does, and names a value the app refuses", async () => {
+    guestApp("kv");
+    const kv = path.join(ROOT, "guest-apps/kv.wasm");
+    const s = await startServer(kv, ["--mode", "native", "--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru", "--client-output-buffer-limit", "normal 100mb 50mb 10"]);
+    try {
+      const c = await RespClient.connect(s.port);
+      expect(await c.call("CONFIG", "GET", "maxmemory")).toBe(array(bulk("maxmemory"), bulk("2097152")));
+      expect(await c.call("CONFIG", "GET", "maxmemory-policy")).toBe(array(bulk("maxmemory-policy"), bulk("allkeys-lru")));
+      expect(await c.call("CONFIG", "GET", "client-output-buffer-limit")).toContain("normal 104857600 52428800 10 slave");
+      c.close();
+    } finally {
+      await s.stop();
+    }
+    const bad = await runCommand(command, [kv, "--mode", "native", "--port", "0", "--maxmemory", "12parsecs"]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("the app refused --maxmemory 12parsecs: ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value");
+    const echo = await runCommand(command, [path.join(ROOT, ECHO), "--mode", "native", "--port", "0", "--maxmemory", "1mb"]);
+    expect(echo.code).toBe(1);
+    expect(echo.err).toContain("the app takes no configuration: drop --maxmemory 1mb");
   });
 
   it("names a port it cannot listen on", async () => {

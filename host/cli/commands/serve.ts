@@ -36,6 +36,16 @@ const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
 const SHUTDOWN_TIMEOUT_MS = 5000;
 /** A repeat of the stopping signal within this long is the same one delivered twice (see serve). */
 const REPEAT_WINDOW_MS = 1000;
+/**
+ * Redis's configuration parameters that serve takes on its command line as redis-server does
+ * (`--maxmemory 100mb`), passed to the app at start as one CONFIG SET (configure). appendonly and
+ * appendfsync are among them, with their own help above.
+ */
+const CONFIG_FLAGS = [
+  "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor", "lfu-decay-time", "client-query-buffer-limit",
+  "client-output-buffer-limit", "appendonly", "appendfsync", "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
+] as const;
+
 /** Set (to 1) by bin/enclave.mjs when npx started it: stop, with the final snapshot, once the parent process is gone. */
 export const STOP_WITH_PARENT_ENV = "ENCLAVE_STOP_WITH_PARENT";
 
@@ -60,6 +70,12 @@ export const SERVE_FLAGS_HELP = `  --host HOST              address to listen on
   --appendfsync always|everysec|no
                            when the log is made durable (Redis's appendfsync; default everysec):
                            always before each reply, about every second, or when the kernel likes
+  --maxmemory BYTES, --maxmemory-policy POLICY, --maxmemory-samples N, --lfu-log-factor N,
+  --lfu-decay-time N, --client-query-buffer-limit BYTES, --client-output-buffer-limit "CLASS HARD SOFT SECONDS",
+  --auto-aof-rewrite-percentage N, --auto-aof-rewrite-min-size BYTES
+                           Redis's configuration parameters of those names, set at start as
+                           CONFIG SET sets them (and as redis-server takes them on its command line),
+                           with Redis's units and errors; apps that take configuration (kv)
   --save-interval SECONDS  seconds between snapshots with --data (default ${DEFAULT_SAVE_INTERVAL_S}; 0: only at shutdown;
                            a save still being written when the next is due skips that one)
   --allow-rollback         load a snapshot older than the enclave's counter (after restoring a
@@ -89,7 +105,7 @@ and the process's resident memory), for scripts and benchmarks: kill -USR2 PID.`
 const help = `usage: npm run enclave -- [serve] APP.wasm [--host HOST] [--port PORT] [--mode MODE] [--granularity G] [--cache SIZE]
                           [--data DIR] [--evidence FILE] [--stats] [--max-bulk SIZE]
                           [--save-interval SECONDS] [--appendonly yes|no] [--appendfsync always|everysec|no]
-                          [--allow-rollback] [--tls] [--tls-cert FILE]
+                          [--allow-rollback] [--tls] [--tls-cert FILE] [--maxmemory BYTES ...]
 
 Serves a server app (one that exports on_data, e.g. guest-apps/kv.wasm, a Redis-protocol store)
 over TCP from inside an enclave: boots the platform and the enclave, writes the evidence bundle,
@@ -117,8 +133,7 @@ const OPTIONS = {
   port: { type: "string" },
   data: { type: "string" },
   "save-interval": { type: "string" },
-  appendonly: { type: "string" },
-  appendfsync: { type: "string" },
+  ...Object.fromEntries(CONFIG_FLAGS.map((name) => [name, { type: "string" }])) as Record<(typeof CONFIG_FLAGS)[number], { type: "string" }>,
   "allow-rollback": { type: "boolean", default: false },
   evidence: { type: "string" },
   tls: { type: "boolean", default: false },
@@ -211,7 +226,9 @@ export const command: Command = {
       } else {
         await writeEvidence(enclave, evidenceFile);
       }
-      const persistence = dataDir ? await openDataDir(app, dataDir, values as DataFlags) : undefined;
+      const config = CONFIG_FLAGS.filter((name) => str(name) !== undefined).map((name) => [name, str(name)!] as const);
+      if (!dataDir) configureApp(app, config);
+      const persistence = dataDir ? await openDataDir(app, dataDir, values as DataFlags, config) : undefined;
       return await serve(app, enclave, { host, port, persistence, saveIntervalS, stats: values.stats === true, mode: flags.mode, tls });
     } catch (e) {
       // Every error here names its problem (CliError, ServerAppError, SnapshotError, SnapshotFileError, EnclaveStopped, launch errors).
@@ -250,8 +267,17 @@ function writePublic(file: string, bytes: Uint8Array, what: string): string {
 
 interface DataFlags {
   appendonly?: string;
-  appendfsync?: string;
   "allow-rollback"?: boolean;
+}
+
+/** Sets Redis configuration parameters given on the command line in the app, as one CONFIG SET. */
+function configureApp(app: ServerApp, config: readonly (readonly [string, string])[]): void {
+  if (config.length === 0) return;
+  const flags = config.map(([k, v]) => `--${k} ${v}`).join(" ");
+  if (!app.configurable) throw new ServerAppError(`the app takes no configuration: drop ${flags}`);
+  if (config.some(([k]) => k.startsWith("append")) && !app.logs) throw new ServerAppError("the app keeps no append-only log: drop --appendonly and --appendfsync");
+  const reply = app.configure(["CONFIG", "SET", ...config.flat()]);
+  if (reply !== "+OK\r\n") throw new CliError(`the app refused ${flags}: ${reply.replace(/^-/, "").trim()}`);
 }
 
 /** What serves a data directory: the saver of its snapshots and, if the app logs, its log's keeper. */
@@ -267,16 +293,11 @@ interface Persistence {
  * restores the snapshot, replays the log after it (and cuts off what a crash left half-written),
  * and, when the log is on with no snapshot yet, saves one for it to follow.
  */
-async function openDataDir(app: ServerApp, dir: string, flags: DataFlags): Promise<Persistence> {
+async function openDataDir(app: ServerApp, dir: string, flags: DataFlags, config: readonly (readonly [string, string])[]): Promise<Persistence> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // One instance per data directory: its own counter, and snapshots only it opens.
   if (app.takesInstance) app.setInstance(readOrCreateInstance(dir));
-  const config = [["appendonly", flags.appendonly], ["appendfsync", flags.appendfsync]].filter(([, v]) => v !== undefined) as string[][];
-  if (config.length > 0) {
-    if (!app.logs || !app.configurable) throw new ServerAppError("the app keeps no append-only log: drop --appendonly and --appendfsync");
-    const reply = app.configure(["CONFIG", "SET", ...config.flat()]);
-    if (reply !== "+OK\r\n") throw new CliError(`the app refused ${config.map(([k, v]) => `--${k} ${v}`).join(" ")}: ${reply.trim()}`);
-  }
+  configureApp(app, config); // after the instance: the log is the instance's
   const allowRollback = flags["allow-rollback"] === true;
   const file = path.join(dir, SNAPSHOT_FILE);
   const restored = restore(app, file, allowRollback);
