@@ -7,18 +7,23 @@
 // Commands (Redis 7.0 semantics and error texts; the table of errors and the dispatch are in
 // kv/commands.ts, each group's commands in a module kv/cmd-*.ts):
 //   connection  PING [msg], ECHO, QUIT, SELECT 0, CLIENT SETNAME|GETNAME|ID
-//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], GET, GETSET, MGET,
-//               MSET, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
-//   expiry      EXPIRE/PEXPIRE key n [NX|XX|GT|LT], TTL, PTTL, PERSIST
-//   keyspace    DEL, EXISTS, KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t], TYPE, DBSIZE,
-//               FLUSHDB, FLUSHALL
-//   hashes      HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY
-//   lists       LPUSH, RPUSH, LPOP/RPOP key [count], LLEN, LRANGE
-//   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace),
+//   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], SETNX, SETEX, PSETEX,
+//               GET, GETSET, GETDEL, GETEX [EX|PX|EXAT|PXAT|PERSIST], GETRANGE, SUBSTR, SETRANGE,
+//               MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
+//   expiry      EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key n [NX|XX|GT|LT], TTL, PTTL, EXPIRETIME,
+//               PEXPIRETIME, PERSIST
+//   keyspace    DEL, UNLINK, EXISTS, TOUCH, KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t],
+//               RANDOMKEY, TYPE, DBSIZE, FLUSHDB, FLUSHALL
+//   hashes      HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS, HLEN, HSTRLEN,
+//               HEXISTS, HINCRBY
+//   lists       LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP/RPOP key [count], LLEN, LRANGE, LINDEX, LSET,
+//               LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH
+//   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace), TIME,
 //               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
-//               maxmemory-samples, lfu-log-factor, lfu-decay-time; kv/cmd-config.ts),
-//               COMMAND [COUNT|DOCS|INFO|LIST]
-//   persistence BGSAVE [SCHEDULE], LASTSAVE (kv/cmd-persistence.ts)
+//               maxmemory-samples, lfu-log-factor, lfu-decay-time, the client buffer limits, the
+//               log's parameters, and Redis's encoding thresholds, kept but not used; kv/cmd-config.ts),
+//               COMMAND [COUNT|DOCS|INFO|LIST], ATTEST nonce (fresh evidence: kv/cmd-attest.ts)
+//   persistence BGSAVE [SCHEDULE], BGREWRITEAOF, LASTSAVE (kv/cmd-persistence.ts), appendonly
 // Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
 // split across any number of reads (kv/conn.ts).
 //

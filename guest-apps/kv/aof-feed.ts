@@ -36,14 +36,14 @@ export function logPexpireat(keyArg: u32, at: i64): void {
   done(b);
 }
 
-/** SET with EX or PX becomes SET key value PXAT ms. */
-export function logSetPxat(at: i64): void {
+/** SET with EX or PX (and SETEX, PSETEX) becomes SET key value PXAT ms: the key and value are arguments `k` and `v`. */
+export function logSetPxat(k: u32, v: u32, at: i64): void {
   if (!appendonly || loading) return;
   const b = logBuffer();
   head(b, 5);
   text(b, "SET");
-  bulk(b, ap(1), al(1));
-  bulk(b, ap(2), al(2));
+  bulk(b, ap(k), al(k));
+  bulk(b, ap(v), al(v));
   text(b, "PXAT");
   decimal(b, at);
   done(b);

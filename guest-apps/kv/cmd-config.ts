@@ -38,13 +38,25 @@ const NAMES = [
   "save", "databases", "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
   "lfu-decay-time", "client-query-buffer-limit", "client-output-buffer-limit", "appendonly", "appendfsync",
   "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
+  // Redis's encoding thresholds, with their 7.0 aliases (config.c). kv has one layout per type
+  // (docs/writing-apps.md), so they change nothing in it; they are kept, checked and answered as
+  // Redis does, for the clients and tests that set them.
+  "hash-max-listpack-entries", "hash-max-listpack-value", "hash-max-ziplist-entries", "hash-max-ziplist-value",
+  "list-max-listpack-size", "list-max-ziplist-size", "list-compress-depth", "set-max-intset-entries",
+  "zset-max-listpack-entries", "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
 ];
 const SAVE = 0, DATABASES = 1, MAX_BULK = 2, MAXMEMORY = 3, POLICY = 4, SAMPLES = 5, LFU_LOG_FACTOR = 6, LFU_DECAY_TIME = 7,
   QUERY_BUFFER = 8, OUTPUT_BUFFER = 9, APPENDONLY = 10, APPENDFSYNC = 11, AOF_PERCENTAGE = 12, AOF_MIN_SIZE = 13;
 const MUTABLE_FROM = MAXMEMORY; // NAMES from here on can be set
+const ENCODING_FROM = 14; // NAMES from here on are encoding thresholds: a value slot each (aliases share one)
+const ENCODING_SLOT: StaticArray<i32> = [0, 1, 0, 1, 2, 2, 3, 4, 5, 6, 5, 6];
+const encodingValues: StaticArray<i64> = [128, 64, -2, 0, 512, 128, 64];
+const ENCODING_MIN: StaticArray<i64> = [0, 0, -2147483648, 0, 0, 0, 0];
+const ENCODING_MAX: StaticArray<i64> = [i64.MAX_VALUE, i64.MAX_VALUE, 2147483647, 2147483647, i64.MAX_VALUE, i64.MAX_VALUE, i64.MAX_VALUE];
 const INT_MAX: i64 = 2147483647;
 
 function valueOf(i: i32): string {
+  if (i >= ENCODING_FROM) return unchecked(encodingValues[ENCODING_SLOT[i - ENCODING_FROM]]).toString();
   switch (i) {
     case SAVE: return "";
     case DATABASES: return "1";
@@ -99,6 +111,7 @@ function configGet(): void {
 let newMemory: u64 = 0;
 let newPolicy: i32 = 0;
 let newInt: i32 = 0;
+let newI64: i64 = 0;
 const newHard = new StaticArray<u64>(3);
 const newSoft = new StaticArray<u64>(3);
 const newSeconds = new StaticArray<i64>(3);
@@ -166,6 +179,13 @@ function check(i: i32, value: string): string | null {
   }
   const bytes = ascii(value);
   if (!parseI64(changetype<usize>(bytes), bytes.byteLength)) return "argument couldn't be parsed into an integer";
+  if (i >= ENCODING_FROM) {
+    const slot = ENCODING_SLOT[i - ENCODING_FROM];
+    const lo = ENCODING_MIN[slot], hi = ENCODING_MAX[slot];
+    if (parsedInt < lo || parsedInt > hi) return "argument must be between " + lo.toString() + " and " + hi.toString() + " inclusive";
+    newI64 = parsedInt;
+    return null;
+  }
   const lo: i64 = i == SAMPLES ? 1 : 0;
   if (parsedInt < lo || parsedInt > INT_MAX) return "argument must be between " + lo.toString() + " and " + INT_MAX.toString() + " inclusive";
   newInt = <i32>parsedInt;
@@ -173,7 +193,8 @@ function check(i: i32, value: string): string | null {
 }
 
 function apply(i: i32): void {
-  if (i == OUTPUT_BUFFER) {
+  if (i >= ENCODING_FROM) unchecked((encodingValues[ENCODING_SLOT[i - ENCODING_FROM]] = newI64));
+  else if (i == OUTPUT_BUFFER) {
     for (let c = 0; c < 3; c++) {
       if (!unchecked(newSet[c])) continue;
       unchecked((obufHard[c] = newHard[c]));

@@ -1,4 +1,5 @@
-// Expiry commands (Redis expire.c): EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, PERSIST. Keys
+// Expiry commands (Redis expire.c): EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME,
+// PEXPIRETIME, PERSIST. Keys
 // expire in Db.lookup and Db.sweep (store.ts). The log has every new expiry as PEXPIREAT, and a key
 // deleted because its new time is past as DEL (aof-feed.ts), as Redis propagates them.
 import { parsedInt } from "./bytes";
@@ -54,6 +55,14 @@ export function ttl(unit: i64): void {
   let left = e.expireAt - now();
   if (left < 0) left = 0;
   replyInt(unit == 1 ? left : (left + 500) / 1000);
+}
+
+/** EXPIRETIME (unit 1000) and PEXPIRETIME (1): the instant the key expires, -1 without one, -2 without the key. */
+export function expiretime(unit: i64): void {
+  const e = lookup(1);
+  if (e == null) return replyInt(-2);
+  if (e.expireAt == 0) return replyInt(-1);
+  replyInt(e.expireAt / unit);
 }
 
 export function persist(): void {

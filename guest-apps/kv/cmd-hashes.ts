@@ -1,11 +1,12 @@
-// Hash commands (Redis t_hash.c): HSET, HGET, HDEL, HGETALL, HLEN, HEXISTS, HINCRBY. A hash's
+// Hash commands (Redis t_hash.c): HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS,
+// HLEN, HSTRLEN, HEXISTS, HINCRBY. A hash's
 // fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
 import { parseI64, parsedInt, writeDecimal } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
 import { DIGITS, addChecked, argBytes, roomFor } from "./cmd-strings";
 import { notInteger, wrongArity } from "./errors";
 import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
-import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replyWrongType } from "./reply";
+import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOk, replyOom, replyWrongType } from "./reply";
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_HASH, hashOf, setStringIn } from "./store";
@@ -73,8 +74,9 @@ function dropIfEmpty(h: Table): void {
   if (h.count == 0) db.remove(changetype<Rec>(lookup(1)));
 }
 
-export function hset(): void {
-  if ((argc & 1) != 0) return wrongArity("hset");
+/** HSET, and HMSET (`multi`: the same, answering +OK). */
+export function hset(multi: bool = false): void {
+  if ((argc & 1) != 0) return wrongArity(multi ? "hmset" : "hset");
   if (!roomFor(argBytes(1), argc >> 1)) return replyOom();
   const h = hashForWrite();
   if (h == null) return;
@@ -87,7 +89,55 @@ export function hset(): void {
     }
     added += r;
   }
-  replyInt(added);
+  if (multi) replyOk();
+  else replyInt(added);
+}
+
+export function hsetnx(): void {
+  if (!roomFor(argBytes(1), 1)) return replyOom();
+  const e = lookup(1);
+  if (e != null && e.type != TYPE_HASH) return replyWrongType();
+  if (e != null && field(hashOf(e), 2) != null) return replyInt(0);
+  const h = hashForWrite();
+  if (h == null) return;
+  if (setField(h, 2, ap(3), al(3)) == FIELD_NO_MEMORY) {
+    dropIfEmpty(h);
+    return replyOom();
+  }
+  replyInt(1);
+}
+
+export function hmget(): void {
+  const h = hashForRead();
+  if (wrongType) return;
+  replyArray(argc - 2);
+  for (let i: u32 = 2; i < argc; i++) {
+    const f: Rec | null = h == null ? null : field(h, i);
+    if (f == null) replyNil();
+    else replyBulk(valPtr(f), f.valLen);
+  }
+}
+
+/** HKEYS (`keys`) and HVALS. */
+export function hkeysOrVals(keys: bool): void {
+  const h = hashForRead();
+  if (wrongType) return;
+  if (h == null) return replyEmptyArray();
+  replyArray(h.count);
+  const n = slotCount(h);
+  for (let i: u32 = 0; i < n; i++) {
+    const f = at(h, i);
+    if (f == null) continue;
+    if (keys) replyBulk(keyPtr(f), f.keyLen);
+    else replyBulk(valPtr(f), f.valLen);
+  }
+}
+
+export function hstrlen(): void {
+  const h = hashForRead();
+  if (wrongType) return;
+  const f: Rec | null = h == null ? null : field(h, 2);
+  replyInt(f == null ? 0 : f.valLen);
 }
 
 export function hget(): void {

@@ -1,15 +1,15 @@
-// Keyspace commands (Redis db.c): DEL, EXISTS, TYPE, KEYS, SCAN, FLUSHDB and FLUSHALL. DBSIZE is
-// a line in execute.
+// Keyspace commands (Redis db.c): DEL (and UNLINK), EXISTS, TOUCH, TYPE, KEYS, SCAN, RANDOMKEY,
+// FLUSHDB and FLUSHALL. DBSIZE is a line in execute.
 import { ByteBuf, ascii, parsedInt } from "./bytes";
 import { now } from "./clock";
 import { globMatch } from "./glob";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError } from "./errors";
 import { keyPtr } from "./record";
-import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyOk, replyOom, replyStatus } from "./reply";
+import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyNil, replyOk, replyOom, replyStatus } from "./reply";
 import { db } from "./server-state";
 import { Rec, TYPE_HASH, TYPE_LIST } from "./store";
-import { at, nextCursor, scanHome, slotCount } from "./table";
+import { at, nextCursor, randomWord, recOfWord, scanHome, slotCount } from "./table";
 
 export function del(): void {
   let n = 0;
@@ -23,6 +23,15 @@ export function del(): void {
   replyInt(n);
 }
 
+export function randomkey(): void {
+  // A random record may have expired: purge first, so that the one picked is live (Redis retries instead).
+  db.purge();
+  if (db.keys.count == 0) return replyNil();
+  const r = recOfWord(randomWord(db.keys));
+  replyBulk(keyPtr(r), r.keyLen);
+}
+
+/** EXISTS and TOUCH: how many of the keys exist (TOUCH's lookups update the access clock). */
 export function exists(): void {
   let n = 0;
   for (let i: u32 = 1; i < argc; i++) if (lookup(i) != null) n++;

@@ -1,13 +1,18 @@
-// List commands (Redis t_list.c): LPUSH, RPUSH, LPOP, RPOP, LLEN, LRANGE.
-import { parsedInt } from "./bytes";
-import { al, ap, argInt, argc, lookup } from "./args";
-import { notInteger, wrongArity } from "./errors";
+// List commands (Redis t_list.c): LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LRANGE, LINDEX,
+// LSET, LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH.
+import { copyMemory, parsedInt } from "./bytes";
+import { al, ap, argInt, argIs, argc, lookup } from "./args";
+import { notInteger, syntaxError, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyOom, replyWrongType,
+  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyOk, replyOom, replyWrongType,
 } from "./reply";
 import { argBytes, roomFor } from "./cmd-strings";
 import { db } from "./server-state";
-import { List, freeItem, itemAt, itemData, itemLen, popBack, popFront, pushBack, pushFront } from "./list";
+import {
+  List, allocItem, freeItem, insertAt, itemAt, itemData, itemLen, popBack, popFront, pushBack, pushFront, pushItem, removeMarked,
+  removeRange, replaceAt, unshiftItem,
+} from "./list";
+import { zalloc, zfree } from "./zmalloc";
 import { snapshotWillChange } from "./snapshot-writer";
 import { TYPE_LIST, listOf } from "./store";
 
@@ -17,9 +22,11 @@ function replyTaken(item: usize): void {
   freeItem(item);
 }
 
-export function push(front: bool): void {
+/** LPUSH, RPUSH, and with `onlyIfExists` LPUSHX, RPUSHX (which never make the key). */
+export function push(front: bool, onlyIfExists: bool = false): void {
   let e = lookup(1);
   if (e != null && e.type != TYPE_LIST) return replyWrongType();
+  if (e == null && onlyIfExists) return replyInt(0);
   if (!roomFor(argBytes(2), argc - 2)) return replyOom();
   if (e == null) e = db.addList(ap(1), al(1));
   else snapshotWillChange(e);
@@ -84,4 +91,182 @@ export function lrange(): void {
     const item = itemAt(list, <u32>i);
     replyBulk(itemData(item), itemLen(item));
   }
+}
+
+/** The list of key argument 1 for a read: null with nothing replied if there is none, null with WRONGTYPE replied if it is not a list. */
+let wrongType = false;
+function listForRead(): List | null {
+  wrongType = false;
+  const e = lookup(1);
+  if (e == null) return null;
+  if (e.type != TYPE_LIST) {
+    wrongType = true;
+    replyWrongType();
+    return null;
+  }
+  return listOf(e);
+}
+
+/** An index from argument `i`, counted from the end when negative; -1 if out of [0, len). */
+function indexIn(len: u32, i: i64): i64 {
+  if (i < 0) i += <i64>len;
+  return i < 0 || i >= <i64>len ? -1 : i;
+}
+
+export function lindex(): void {
+  if (!argInt(2)) return notInteger();
+  const at = parsedInt;
+  const list = listForRead();
+  if (list == null) {
+    if (!wrongType) replyNil();
+    return;
+  }
+  const i = indexIn(list.length, at);
+  if (i < 0) return replyNil();
+  const item = itemAt(list, <u32>i);
+  replyBulk(itemData(item), itemLen(item));
+}
+
+export function lset(): void {
+  if (!argInt(2)) return notInteger();
+  const at = parsedInt;
+  const e = lookup(1);
+  if (e == null) return replyError("no such key");
+  if (e.type != TYPE_LIST) return replyWrongType();
+  const list = listOf(e);
+  const i = indexIn(list.length, at);
+  if (i < 0) return replyError("index out of range");
+  const item = allocItem(al(3));
+  if (item == 0) return replyOom();
+  copyMemory(itemData(item), ap(3), al(3));
+  snapshotWillChange(e);
+  freeItem(replaceAt(list, <u32>i, item));
+  replyOk();
+}
+
+export function ltrim(): void {
+  if (!argInt(2)) return notInteger();
+  let start = parsedInt;
+  if (!argInt(3)) return notInteger();
+  let stop = parsedInt;
+  const e = lookup(1);
+  if (e == null) return replyOk();
+  if (e.type != TYPE_LIST) return replyWrongType();
+  const list = listOf(e);
+  const len = <i64>list.length;
+  if (start < 0) start += len;
+  if (stop < 0) stop += len;
+  if (start < 0) start = 0;
+  let keepFrom: i64 = 0, keepTo: i64 = 0; // [keepFrom, keepTo)
+  if (!(start > stop || start >= len)) {
+    if (stop >= len) stop = len - 1;
+    keepFrom = start;
+    keepTo = stop + 1;
+  }
+  if (keepFrom > 0 || keepTo < len) {
+    snapshotWillChange(e);
+    removeRange(list, <u32>keepTo, <u32>len);
+    removeRange(list, 0, <u32>keepFrom);
+  }
+  if (list.length == 0) db.remove(e);
+  replyOk();
+}
+
+/** Does item `item` hold the bytes of argument `a`? */
+function itemIs(item: usize, a: u32): bool {
+  return itemLen(item) == al(a) && memory.compare(itemData(item), ap(a), al(a)) == 0;
+}
+
+/** LREM key count element: removes the first `count` matches from the head (from the tail if negative, all if 0). */
+export function lrem(): void {
+  if (!argInt(2)) return notInteger();
+  const count = parsedInt;
+  const e = lookup(1);
+  if (e == null) return replyInt(0);
+  if (e.type != TYPE_LIST) return replyWrongType();
+  const list = listOf(e);
+  const len = list.length;
+  const marks = zalloc((<usize>len + 7) >> 3);
+  if (marks == 0) return replyOom();
+  memory.fill(marks, 0, (<usize>len + 7) >> 3);
+  const limit: u64 = count == 0 ? u64.MAX_VALUE : <u64>(count < 0 ? -count : count);
+  let removed: u64 = 0;
+  for (let k: u32 = 0; k < len && removed < limit; k++) {
+    const i = count < 0 ? len - 1 - k : k;
+    if (!itemIs(itemAt(list, i), 3)) continue;
+    store<u8>(marks + (i >> 3), <u32>load<u8>(marks + (i >> 3)) | (<u32>1 << (i & 7)));
+    removed++;
+  }
+  if (removed > 0) {
+    snapshotWillChange(e);
+    removeMarked(list, marks);
+  }
+  zfree(marks);
+  if (list.length == 0) db.remove(e);
+  replyInt(<i64>removed);
+}
+
+/** LINSERT key BEFORE|AFTER pivot element: the new length, -1 without the pivot, 0 without the key. */
+export function linsert(): void {
+  let after = false;
+  if (argIs(2, "after")) after = true;
+  else if (!argIs(2, "before")) return syntaxError();
+  const e = lookup(1);
+  if (e == null) return replyInt(0);
+  if (e.type != TYPE_LIST) return replyWrongType();
+  const list = listOf(e);
+  let at: i64 = -1;
+  for (let i: u32 = 0; i < list.length; i++) {
+    if (itemIs(itemAt(list, i), 3)) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return replyInt(-1);
+  const item = allocItem(al(4));
+  if (item == 0) return replyOom();
+  copyMemory(itemData(item), ap(4), al(4));
+  snapshotWillChange(e);
+  if (!insertAt(list, <u32>(after ? at + 1 : at), item)) {
+    freeItem(item);
+    return replyOom();
+  }
+  replyInt(list.length);
+}
+
+/** LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and RPOPLPUSH (RIGHT LEFT): the element moved. */
+export function lmove(fromLeft: bool, toLeft: bool): void {
+  if (argc == 5) {
+    if (argIs(3, "left")) fromLeft = true;
+    else if (argIs(3, "right")) fromLeft = false;
+    else return syntaxError();
+    if (argIs(4, "left")) toLeft = true;
+    else if (argIs(4, "right")) toLeft = false;
+    else return syntaxError();
+  }
+  const src = lookup(1);
+  if (src == null) return replyNil();
+  if (src.type != TYPE_LIST) return replyWrongType();
+  let dst = lookup(2);
+  if (dst != null && dst.type != TYPE_LIST) return replyWrongType();
+  if (dst == null) {
+    dst = db.addList(ap(2), al(2)); // the last lookup found nothing for it
+    if (dst == null) return replyOom();
+  } else {
+    snapshotWillChange(dst);
+  }
+  snapshotWillChange(src);
+  const from = listOf(src);
+  const to = listOf(dst);
+  const item = fromLeft ? popFront(from) : popBack(from);
+  const pushed = toLeft ? unshiftItem(to, item) : pushItem(to, item);
+  if (!pushed) {
+    // Memory is out: the item goes back where it was taken from (the room it left is still there).
+    if (fromLeft) unshiftItem(from, item);
+    else pushItem(from, item);
+    if (to.length == 0) db.remove(dst);
+    return replyOom();
+  }
+  replyBulk(itemData(item), itemLen(item));
+  if (from.length == 0) db.remove(src);
 }

@@ -1,10 +1,10 @@
-// INFO (Redis server.c, genRedisInfoString). CONFIG is in cmd-config.ts; COMMAND is in commands.ts,
+// INFO (Redis server.c, genRedisInfoString) and TIME. CONFIG is in cmd-config.ts; COMMAND is in commands.ts,
 // beside the table it describes.
 import { now } from "./clock";
 import { POLICY_NAMES, maxmemory, maxmemoryPolicy } from "./config";
 import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
-import { replyBulkText } from "./reply";
+import { replyArray, replyBulkText } from "./reply";
 import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
 import { persistenceInfo, snapshotMemory, snapshotRunning } from "./snapshot-writer";
 import { aofInfo } from "./aof-writer";
@@ -93,4 +93,12 @@ export function info(): void {
     text += infoSection(name);
   }
   replyBulkText(text);
+}
+
+/** TIME: seconds and microseconds, as bulk strings, of the host's clock (untrusted: clock.ts), to the millisecond. */
+export function time(): void {
+  const ms = now();
+  replyArray(2);
+  replyBulkText((ms / 1000).toString());
+  replyBulkText(((ms % 1000) * 1000).toString());
 }

@@ -1,5 +1,5 @@
-// String commands (Redis t_string.c): SET, GET, GETSET, MGET, MSET, INCR, INCRBY, DECR, DECRBY,
-// APPEND, STRLEN.
+// String commands (Redis t_string.c): SET, SETNX, SETEX, PSETEX, GET, GETSET, GETDEL, GETEX,
+// GETRANGE (SUBSTR), SETRANGE, MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN.
 import { copyMemory, parseI64, parsedInt, writeDecimal } from "./bytes";
 import { maxBulk } from "./conn";
 import { now } from "./clock";
@@ -10,7 +10,7 @@ import { memoryAvailable } from "./zmalloc";
 import { db } from "./server-state";
 import { Rec, TYPE_STRING } from "./store";
 import { valPtr } from "./record";
-import { logSetPxat } from "./aof-feed";
+import { logDelInstead, logPexpireat, logSetPxat } from "./aof-feed";
 
 /**
  * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
@@ -72,16 +72,8 @@ export function set(): void {
   }
   let at: i64 = 0;
   if (flags & EXPIRE_FLAGS) {
-    if (!argInt(expireArg)) return notInteger();
-    let ms = parsedInt;
-    const seconds = (flags & (FLAG_EX | FLAG_EXAT)) != 0;
-    if (ms <= 0 || (seconds && ms > i64.MAX_VALUE / 1000)) return replyError("invalid expire time in 'set' command");
-    if (seconds) ms *= 1000;
-    if (flags & (FLAG_EX | FLAG_PX)) {
-      if (ms > i64.MAX_VALUE - now()) return replyError("invalid expire time in 'set' command");
-      ms += now();
-    }
-    at = ms;
+    at = expireArgument(expireArg, (flags & (FLAG_EX | FLAG_EXAT)) != 0, (flags & (FLAG_EX | FLAG_PX)) != 0, "set");
+    if (at == 0) return;
   }
   const e = lookup(1);
   const mark = replyMark();
@@ -100,9 +92,156 @@ export function set(): void {
   if (at != 0) {
     if (at <= now()) db.remove(stored); // an absolute time in the past: Redis deletes at once
     else db.setExpiry(stored, at); // room reserved above
-    if (flags & (FLAG_EX | FLAG_PX)) logSetPxat(at); // the log has the instant, not the time left
+    if (flags & (FLAG_EX | FLAG_PX)) logSetPxat(1, 2, at); // the log has the instant, not the time left
   }
   if (!(flags & FLAG_GET)) replyOk();
+}
+
+/**
+ * The expiry instant (ms) that argument `arg` gives, in seconds or ms, relative to now or not, as
+ * Redis's getExpireMillisecondsOrReply checks it; 0, with the error replied, if it is not one.
+ */
+function expireArgument(arg: u32, seconds: bool, relative: bool, command: string): i64 {
+  if (!argInt(arg)) {
+    notInteger();
+    return 0;
+  }
+  let ms = parsedInt;
+  if (ms <= 0 || (seconds && ms > i64.MAX_VALUE / 1000)) return invalidExpire(command);
+  if (seconds) ms *= 1000;
+  if (relative) {
+    if (ms > i64.MAX_VALUE - now()) return invalidExpire(command);
+    ms += now();
+  }
+  return ms;
+}
+
+function invalidExpire(command: string): i64 {
+  replyError("invalid expire time in '" + command + "' command");
+  return 0;
+}
+
+export function setnx(): void {
+  if (lookup(1) != null) return replyInt(0);
+  if (setString(1, 2, false, null) == null) return replyOom();
+  replyInt(1);
+}
+
+/** SETEX key seconds value, PSETEX key milliseconds value: SET with EX or PX, logged as SET PXAT. */
+export function setex(seconds: bool): void {
+  const at = expireArgument(2, seconds, true, seconds ? "setex" : "psetex");
+  if (at == 0) return;
+  const e = lookup(1);
+  if (!db.reserveExpiry()) return replyOom();
+  const stored = setString(1, 3, false, e);
+  if (stored == null) return replyOom();
+  db.setExpiry(stored, at); // room reserved above
+  logSetPxat(1, 3, at);
+  replyOk();
+}
+
+export function getdel(): void {
+  const e = lookup(1);
+  if (e == null) return replyNil();
+  if (e.type != TYPE_STRING) return replyWrongType();
+  replyValue(e);
+  db.remove(e);
+}
+
+const GETEX_PERSIST = 256;
+
+/** GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: GET that also sets or clears the expiry. */
+export function getex(): void {
+  let flags = 0;
+  let expireArg: u32 = 0;
+  for (let j: u32 = 2; j < argc; j++) {
+    const hasNext = j + 1 < argc;
+    // As t_string.c parses it: an option may repeat (the last wins), but not meet another.
+    if (argIs(j, "persist") && (flags & ~GETEX_PERSIST) == 0) {
+      flags = GETEX_PERSIST;
+      continue;
+    }
+    if (hasNext && argIs(j, "ex") && (flags & ~FLAG_EX) == 0) flags = FLAG_EX;
+    else if (hasNext && argIs(j, "px") && (flags & ~FLAG_PX) == 0) flags = FLAG_PX;
+    else if (hasNext && argIs(j, "exat") && (flags & ~FLAG_EXAT) == 0) flags = FLAG_EXAT;
+    else if (hasNext && argIs(j, "pxat") && (flags & ~FLAG_PXAT) == 0) flags = FLAG_PXAT;
+    else return syntaxError();
+    expireArg = ++j;
+  }
+  let at: i64 = 0;
+  if (flags & EXPIRE_FLAGS) {
+    at = expireArgument(expireArg, (flags & (FLAG_EX | FLAG_EXAT)) != 0, (flags & (FLAG_EX | FLAG_PX)) != 0, "getex");
+    if (at == 0) return;
+  }
+  const e = lookup(1);
+  if (e == null) return replyNil();
+  if (e.type != TYPE_STRING) return replyWrongType();
+  if (at != 0 && at > now() && !db.reserveExpiry()) return replyOom();
+  replyValue(e);
+  if (at != 0) {
+    if (at <= now()) {
+      db.remove(e); // an absolute time in the past: Redis deletes, and propagates a DEL
+      logDelInstead(1);
+    } else {
+      db.setExpiry(e, at);
+      logPexpireat(1, at);
+    }
+  } else if (flags == GETEX_PERSIST && e.expireAt != 0) {
+    db.clearExpiry(e); // logged as it came: GETEX key PERSIST
+  }
+}
+
+/** GETRANGE key start end (and SUBSTR): Redis's clamping of the two indexes, from the end when negative. */
+export function getrange(): void {
+  if (!argInt(2)) return notInteger();
+  let start = parsedInt;
+  if (!argInt(3)) return notInteger();
+  let end = parsedInt;
+  const e = lookup(1);
+  if (e == null) return replyBulk(0, 0);
+  if (e.type != TYPE_STRING) return replyWrongType();
+  const len = <i64>e.valLen;
+  if (start < 0 && end < 0 && start > end) return replyBulk(0, 0);
+  if (start < 0) start += len;
+  if (end < 0) end += len;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (start > end || len == 0) return replyBulk(0, 0);
+  replyBulk(valPtr(e) + <usize>start, <u32>(end - start + 1));
+}
+
+/** SETRANGE key offset value: overwrites from `offset`, zero-padding a shorter string; the new length. */
+export function setrange(): void {
+  if (!argInt(2)) return notInteger();
+  const offset = parsedInt;
+  if (offset < 0 || offset > <i64>i32.MAX_VALUE) return replyError("offset is out of range");
+  const n = al(3);
+  const e = lookup(1);
+  if (e != null && e.type != TYPE_STRING) return replyWrongType();
+  if (n == 0) return replyInt(e == null ? 0 : e.valLen);
+  const total = offset + <i64>n;
+  if (total > <i64>maxBulk) return replyError("string exceeds maximum allowed size (proto-max-bulk-len)");
+  let r = e != null ? e : db.addString(ap(1), al(1), 0, 0);
+  if (r == null) return replyOom();
+  const had = r.valLen;
+  r = db.resizeString(r, max<u32>(had, <u32>total)); // also the snapshot's copy before a change in place
+  if (r == null) return replyOom();
+  if (<i64>had < offset) memory.fill(valPtr(r) + had, 0, <usize>(offset - <i64>had));
+  copyMemory(valPtr(r) + <usize>offset, ap(3), n);
+  replyInt(r.valLen);
+}
+
+/** MSETNX: sets every pair, or none if any key exists. */
+export function msetnx(): void {
+  if ((argc & 1) == 0) return wrongArity("msetnx");
+  for (let i: u32 = 1; i < argc; i += 2) if (lookup(i) != null) return replyInt(0);
+  if (!roomFor(argBytes(1), argc >> 1)) return replyOom();
+  for (let i: u32 = 1; i < argc; i += 2) {
+    // A key named twice: the later pair wins, as in MSET.
+    if (setString(i, i + 1, false, lookup(i)) == null) return replyOom();
+  }
+  replyInt(1);
 }
 
 /** Memory is out: -OOM instead of whatever the command had replied since `mark`, nothing stored. */

@@ -29,14 +29,16 @@
 import { ascii, parsedInt } from "./bytes";
 import { Conn } from "./conn";
 import { al, ap, argInt, argIs, argText, argc, useArgs } from "./args";
-import { append, decrBy, get, getset, incrBy, mget, mset, set, strlen } from "./cmd-strings";
-import { del, exists, flush, keys, scan, type } from "./cmd-keys";
-import { expire, persist, ttl } from "./cmd-expire";
-import { hdel, hexists, hget, hgetall, hincrby, hlen, hset } from "./cmd-hashes";
-import { llen, lrange, pop, push } from "./cmd-lists";
+import {
+  append, decrBy, get, getdel, getex, getrange, getset, incrBy, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
+} from "./cmd-strings";
+import { del, exists, flush, keys, randomkey, scan, type } from "./cmd-keys";
+import { expire, expiretime, persist, ttl } from "./cmd-expire";
+import { hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hset, hsetnx, hstrlen } from "./cmd-hashes";
+import { lindex, linsert, llen, lmove, lrange, lrem, lset, ltrim, pop, push } from "./cmd-lists";
 import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
-import { info } from "./cmd-server";
+import { info, time } from "./cmd-server";
 import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
 import { attestCommand } from "./cmd-attest";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
@@ -60,7 +62,11 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   TTL = 19, PTTL = 20, PERSIST = 21, KEYS = 22, SCAN = 23, TYPE = 24, DBSIZE = 25, FLUSHDB = 26, FLUSHALL = 27,
   HSET = 28, HGET = 29, HDEL = 30, HGETALL = 31, HLEN = 32, HEXISTS = 33, HINCRBY = 34, LPUSH = 35, RPUSH = 36,
   LPOP = 37, RPOP = 38, LLEN = 39, LRANGE = 40, INFO = 41, CONFIG = 42, COMMAND = 43, CLIENT = 44, BGSAVE = 45,
-  LASTSAVE = 46, EXPIREAT = 47, PEXPIREAT = 48, BGREWRITEAOF = 49, ATTEST = 50;
+  LASTSAVE = 46, EXPIREAT = 47, PEXPIREAT = 48, BGREWRITEAOF = 49, ATTEST = 50, SETNX = 51, SETEX = 52, PSETEX = 53,
+  GETDEL = 54, GETEX = 55, GETRANGE = 56, SUBSTR = 57, SETRANGE = 58, MSETNX = 59, HMSET = 60, HSETNX = 61, HMGET = 62,
+  HKEYS = 63, HVALS = 64, HSTRLEN = 65, LPUSHX = 66, RPUSHX = 67, LINDEX = 68, LSET = 69, LTRIM = 70, LREM = 71,
+  LINSERT = 72, LMOVE = 73, RPOPLPUSH = 74, EXPIRETIME = 75, PEXPIRETIME = 76, UNLINK = 77, TOUCH = 78, RANDOMKEY = 79,
+  TIME = 80;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -118,6 +124,36 @@ const commands: Array<Command> = [
   new Command("pexpireat", PEXPIREAT, -3, "write fast", 1, 1),
   new Command("bgrewriteaof", BGREWRITEAOF, 1, "", 0, 0),
   new Command("attest", ATTEST, 2, "", 0, 0),
+  new Command("setnx", SETNX, 3, "write denyoom fast", 1, 1),
+  new Command("setex", SETEX, 4, "write denyoom", 1, 1),
+  new Command("psetex", PSETEX, 4, "write denyoom", 1, 1),
+  new Command("getdel", GETDEL, 2, "write fast", 1, 1),
+  new Command("getex", GETEX, -2, "write fast", 1, 1),
+  new Command("getrange", GETRANGE, 4, "readonly", 1, 1),
+  new Command("substr", SUBSTR, 4, "readonly", 1, 1),
+  new Command("setrange", SETRANGE, 4, "write denyoom", 1, 1),
+  new Command("msetnx", MSETNX, -3, "write denyoom", 1, -1),
+  new Command("hmset", HMSET, -4, "write denyoom fast", 1, 1),
+  new Command("hsetnx", HSETNX, 4, "write denyoom fast", 1, 1),
+  new Command("hmget", HMGET, -3, "readonly fast", 1, 1),
+  new Command("hkeys", HKEYS, 2, "readonly", 1, 1),
+  new Command("hvals", HVALS, 2, "readonly", 1, 1),
+  new Command("hstrlen", HSTRLEN, 3, "readonly fast", 1, 1),
+  new Command("lpushx", LPUSHX, -3, "write denyoom fast", 1, 1),
+  new Command("rpushx", RPUSHX, -3, "write denyoom fast", 1, 1),
+  new Command("lindex", LINDEX, 3, "readonly", 1, 1),
+  new Command("lset", LSET, 4, "write denyoom", 1, 1),
+  new Command("ltrim", LTRIM, 4, "write", 1, 1),
+  new Command("lrem", LREM, 4, "write", 1, 1),
+  new Command("linsert", LINSERT, 5, "write denyoom", 1, 1),
+  new Command("lmove", LMOVE, 5, "write denyoom", 1, 2),
+  new Command("rpoplpush", RPOPLPUSH, 3, "write denyoom", 1, 2),
+  new Command("expiretime", EXPIRETIME, 2, "readonly fast", 1, 1),
+  new Command("pexpiretime", PEXPIRETIME, 2, "readonly fast", 1, 1),
+  new Command("unlink", UNLINK, -2, "write fast", 1, -1),
+  new Command("touch", TOUCH, -2, "readonly fast", 1, -1),
+  new Command("randomkey", RANDOMKEY, 1, "readonly", 0, 0),
+  new Command("time", TIME, 1, "loading stale fast", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -125,7 +161,7 @@ const commands: Array<Command> = [
 // packed names; ids: command id | name length << 8, -1 for an empty slot). Under the software MMU
 // each load is a checked one, and this runs for every request.
 const MAX_NAME = 16;
-const NAME_SLOTS = 128;
+const NAME_SLOTS = 256;
 const names = new StaticArray<u64>(NAME_SLOTS);
 const names2 = new StaticArray<u64>(NAME_SLOTS);
 const ids = new StaticArray<i32>(NAME_SLOTS);
@@ -150,7 +186,7 @@ function flagsOf(c: Command): i32 {
 
 // @ts-ignore: decorator
 @inline function nameSlot(key: u64): i32 {
-  return <i32>((key * 0x9e3779b97f4a7c15) >> 57); // Fibonacci hashing (Knuth 6.4): the top 7 bits
+  return <i32>((key * 0x9e3779b97f4a7c15) >> 56); // Fibonacci hashing (Knuth 6.4): the top 8 bits
 }
 
 /** The bytes at `p` (n <= 8) as a u64, ASCII letters lower-cased (0 for n = 0). */
@@ -299,6 +335,35 @@ function dispatch(c: Conn, id: i32): void {
     case LASTSAVE: lastsave(); break;
     case BGREWRITEAOF: bgrewriteaof(); break;
     case ATTEST: attestCommand(c); break;
+    case SETNX: setnx(); break;
+    case SETEX: setex(true); break;
+    case PSETEX: setex(false); break;
+    case GETDEL: getdel(); break;
+    case GETEX: getex(); break;
+    case GETRANGE: case SUBSTR: getrange(); break;
+    case SETRANGE: setrange(); break;
+    case MSETNX: msetnx(); break;
+    case HMSET: hset(true); break;
+    case HSETNX: hsetnx(); break;
+    case HMGET: hmget(); break;
+    case HKEYS: hkeysOrVals(true); break;
+    case HVALS: hkeysOrVals(false); break;
+    case HSTRLEN: hstrlen(); break;
+    case LPUSHX: push(true, true); break;
+    case RPUSHX: push(false, true); break;
+    case LINDEX: lindex(); break;
+    case LSET: lset(); break;
+    case LTRIM: ltrim(); break;
+    case LREM: lrem(); break;
+    case LINSERT: linsert(); break;
+    case LMOVE: lmove(true, true); break;
+    case RPOPLPUSH: lmove(false, true); break;
+    case EXPIRETIME: expiretime(1000); break;
+    case PEXPIRETIME: expiretime(1); break;
+    case UNLINK: del(); break;
+    case TOUCH: exists(); break;
+    case RANDOMKEY: randomkey(); break;
+    case TIME: time(); break;
     default: unreachable();
   }
 }
@@ -314,7 +379,7 @@ function commandInfo(c: Command): void {
   for (let i = 0; i < flags.length; i++) replyStatus(ascii(flags[i]));
   replyInt(c.firstKey);
   replyInt(c.lastKey);
-  replyInt(c.firstKey != 0 ? (c.id == MSET ? 2 : 1) : 0);
+  replyInt(c.firstKey != 0 ? (c.id == MSET || c.id == MSETNX ? 2 : 1) : 0);
   replyEmptyArray();
   replyEmptyArray();
   replyEmptyArray();

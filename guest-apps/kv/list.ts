@@ -66,10 +66,7 @@ export function pushFront(l: List, p: usize, n: u32): bool {
   if (!grow(l)) return false;
   const item = newItem(p, n);
   if (item == 0) return false;
-  l.head = (l.head - 1) & (l.cap - 1);
-  store<u32>(l.items + (<usize>l.head << 2), item);
-  l.length++;
-  return true;
+  return unshiftItem(l, item);
 }
 
 /** Pushes a copy of the `n` bytes at `p` at the tail; false, the list unchanged, when memory is out. */
@@ -78,6 +75,15 @@ export function pushBack(l: List, p: usize, n: u32): bool {
   const item = newItem(p, n);
   if (item == 0) return false;
   pushItem(l, item);
+  return true;
+}
+
+/** Puts an item made by allocItem at the head; the list owns it from then on. False, the list unchanged, when memory is out. */
+export function unshiftItem(l: List, item: usize): bool {
+  if (!grow(l)) return false;
+  l.head = (l.head - 1) & (l.cap - 1);
+  store<u32>(l.items + (<usize>l.head << 2), item);
+  l.length++;
   return true;
 }
 
@@ -104,6 +110,48 @@ export function popBack(l: List): usize {
   l.length--;
   shrink(l);
   return item;
+}
+
+/** Puts `item` at index i (i < length) and returns the item it replaces, for the caller to free. */
+export function replaceAt(l: List, i: u32, item: usize): usize {
+  const old = itemAt(l, i);
+  store<u32>(cell(l, i), item);
+  return old;
+}
+
+/** Inserts an item made by allocItem at index i (i <= length), moving the rest back; false, unchanged, when memory is out. */
+export function insertAt(l: List, i: u32, item: usize): bool {
+  if (!grow(l)) return false;
+  for (let j = l.length; j > i; j--) store<u32>(cell(l, j), itemAt(l, j - 1));
+  store<u32>(cell(l, i), item);
+  l.length++;
+  return true;
+}
+
+/** Frees the items at indexes [from, to) (from <= to <= length), closing the gap. */
+export function removeRange(l: List, from: u32, to: u32): void {
+  const gone = to - from;
+  if (gone == 0) return;
+  for (let i = from; i < to; i++) zfree(itemAt(l, i));
+  if (from == 0) l.head = (l.head + gone) & (l.cap - 1); // the usual LTRIM: no move
+  else for (let i = to; i < l.length; i++) store<u32>(cell(l, i - gone), itemAt(l, i));
+  l.length -= gone;
+  shrink(l);
+}
+
+/**
+ * Frees the items for which `drop[i]` is true (a bitmap over the indexes, from the caller), keeping
+ * the others in order.
+ */
+export function removeMarked(l: List, drop: usize): void {
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < l.length; i++) {
+    const item = itemAt(l, i);
+    if ((load<u8>(drop + (i >> 3)) >> (i & 7)) & 1) zfree(item);
+    else store<u32>(cell(l, kept++), item);
+  }
+  l.length = kept;
+  shrink(l);
 }
 
 /** Frees every item and the ring. */

@@ -133,6 +133,26 @@ describe("kv's append-only log", () => {
     run(kv, conn, "SET", "ttl", "t", "EX", "1000");
     run(kv, conn, "EXPIRE", "n", "2000");
     run(kv, conn, "PERSIST", "n");
+    // The commands of every family that came later, each as it changes the store.
+    expect(run(kv, conn, "SETNX", "nx", "1").log).toBe(true);
+    expect(run(kv, conn, "SETNX", "nx", "2").log).toBe(false);
+    run(kv, conn, "SETEX", "ex", "1000", "v");
+    run(kv, conn, "SETRANGE", "greeting", "20", "!");
+    run(kv, conn, "MSETNX", "m1", "a", "m2", "b");
+    run(kv, conn, "GETEX", "m1", "PX", "500000");
+    run(kv, conn, "GETEX", "ex", "PERSIST");
+    run(kv, conn, "GETDEL", "m2");
+    run(kv, conn, "HMSET", "h", "f3", "v3", "f4", "v4");
+    run(kv, conn, "HSETNX", "h", "f5", "v5");
+    run(kv, conn, "RPUSH", "l", "d", "b", "e", "b");
+    run(kv, conn, "LSET", "l", "0", "B");
+    run(kv, conn, "LREM", "l", "-1", "b");
+    run(kv, conn, "LINSERT", "l", "BEFORE", "d", "D");
+    run(kv, conn, "LTRIM", "l", "0", "3");
+    run(kv, conn, "LMOVE", "l", "l2", "LEFT", "RIGHT");
+    run(kv, conn, "RPOPLPUSH", "l", "l2");
+    run(kv, conn, "LPUSHX", "l2", "x");
+    run(kv, conn, "UNLINK", "nx");
     const log = Buffer.concat(drainLog(kv));
     expect(log.includes(Buffer.from("greeting"))).toBe(false); // sealed
     const want = dumpStore(kv, conn);

@@ -266,7 +266,7 @@ describe("kv snapshots (enclavisor)", () => {
       if (round === 3) info.push(call(kv, c, "INFO", "persistence") as string);
       for (let k = 0; k < 60; k++) {
         const i = pick(300);
-        switch (pick(14)) {
+        switch (pick(21)) {
           case 0: run("SET", `s${i}`, value(i + round, model.strlen(`s${i}`))); break; // same length: in place
           case 1: run("SET", `s${i}`, value(i + round, 1 + pick(5000))); break;
           case 2: run("APPEND", `s${i}`, value(i, 1 + pick(3000))); break;
@@ -281,6 +281,14 @@ describe("kv snapshots (enclavisor)", () => {
           case 11: run("SET", `new${round}-${k}`, value(i, 100)); break;
           case 12: run(pick(2) ? "APPEND" : "SET", "huge", value(i, 1000)); break;
           case 13: run("HINCRBY", `h${i % 7}`, `counter`, "1"); break;
+          // In place: a range of a string, an item of a list.
+          case 14: run("SETRANGE", `s${i}`, String(pick(model.strlen(`s${i}`) + 1)), value(i + round, 1 + pick(200))); break;
+          case 15: run("LSET", `l${i % 7}`, String(pick(40) - 20), value(i, pick(300))); break;
+          case 16: run(pick(2) ? "RPUSH" : "LINSERT", `l${i % 7}`, ...(pick(2) ? ["x"] : ["BEFORE", "x", "y"])); break;
+          case 17: run("LREM", `l${i % 7}`, String(pick(5) - 2), pick(2) ? "x" : "y"); break;
+          case 18: run("LTRIM", `l${i % 7}`, String(pick(3)), String(pick(60) - 10)); break;
+          case 19: run("LMOVE", `l${i % 7}`, `l${pick(7)}`, pick(2) ? "LEFT" : "RIGHT", pick(2) ? "LEFT" : "RIGHT"); break;
+          case 20: run("GETDEL", `s${i}`); break;
         }
       }
       if (round === 8) run("FLUSHALL");
@@ -444,6 +452,65 @@ class StoreModel {
         const l = e?.v as string[] | undefined;
         if (l) cmd === "LPOP" ? l.shift() : l.pop();
         if (l && l.length === 0) this.keys.delete(k!);
+        break;
+      }
+      case "GETDEL": this.keys.delete(k!); break;
+      case "SETRANGE": {
+        const at = Number(rest[0]);
+        const old = e ? (e.v as string) : "";
+        const padded = old.length < at ? old + "\0".repeat(at - old.length) : old;
+        const v = padded.slice(0, at) + rest[1]! + padded.slice(at + rest[1]!.length);
+        if (e) e.v = v;
+        else this.keys.set(k!, { v, ttl: false });
+        break;
+      }
+      case "LSET": {
+        const l = e?.v as string[] | undefined;
+        let at = Number(rest[0]);
+        if (l && at < 0) at += l.length;
+        if (l && at >= 0 && at < l.length) l[at] = rest[1]!;
+        break;
+      }
+      case "LINSERT": {
+        const l = e?.v as string[] | undefined;
+        const at = l ? l.indexOf(rest[1]!) : -1;
+        if (l && at >= 0) l.splice(at, 0, rest[2]!);
+        break;
+      }
+      case "LREM": {
+        const l = e?.v as string[] | undefined;
+        if (!l) break;
+        const count = Number(rest[0]);
+        let left = count === 0 ? Infinity : Math.abs(count);
+        const order = [...l.keys()];
+        if (count < 0) order.reverse();
+        const drop = new Set<number>();
+        for (const j of order) if (left > 0 && l[j] === rest[1]) (drop.add(j), left--);
+        e!.v = l.filter((_, j) => !drop.has(j));
+        if ((e!.v as string[]).length === 0) this.keys.delete(k!);
+        break;
+      }
+      case "LTRIM": {
+        const l = e?.v as string[] | undefined;
+        if (!l) break;
+        let [start, stop] = [Number(rest[0]), Number(rest[1])];
+        if (start < 0) start += l.length;
+        if (stop < 0) stop += l.length;
+        if (start < 0) start = 0;
+        e!.v = start > stop || start >= l.length ? [] : l.slice(start, Math.min(stop, l.length - 1) + 1);
+        if ((e!.v as string[]).length === 0) this.keys.delete(k!);
+        break;
+      }
+      case "LMOVE": {
+        const from = e?.v as string[] | undefined;
+        if (!from) break;
+        const item = rest[1] === "LEFT" ? from.shift()! : from.pop()!;
+        const d = this.keys.get(rest[0]!);
+        const to = d ? (d.v as string[]) : [];
+        if (!d) this.keys.set(rest[0]!, { v: to, ttl: false });
+        if (rest[2] === "LEFT") to.unshift(item);
+        else to.push(item);
+        if (from.length === 0) this.keys.delete(k!);
         break;
       }
     }
