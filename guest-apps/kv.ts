@@ -23,6 +23,7 @@
 //               maxmemory-samples, lfu-log-factor, lfu-decay-time, the client buffer limits, the
 //               log's parameters, and Redis's encoding thresholds, kept but not used; kv/cmd-config.ts),
 //               COMMAND [COUNT|DOCS|INFO|LIST], ATTEST nonce (fresh evidence: kv/cmd-attest.ts)
+//   transactions MULTI, EXEC, DISCARD, WATCH, UNWATCH (kv/multi.ts)
 //   persistence BGSAVE [SCHEDULE], BGREWRITEAOF, LASTSAVE (kv/cmd-persistence.ts), appendonly
 // Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
 // split across any number of reads (kv/conn.ts).
@@ -62,6 +63,7 @@ import {
   RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, dataIn, dataOut, io_in, io_in_cap, io_out, io_out_cap,
   io_private_in, io_private_open, io_private_out, openChannel,
 } from "../assembly/server";
+import { endTransaction } from "./kv/multi";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
@@ -272,7 +274,9 @@ function dropInput(c: Conn): void {
 
 export function on_close(conn: u32): void {
   if (!conns.has(conn)) return;
-  conns.get(conn).free();
+  const c = conns.get(conn);
+  endTransaction(c);
+  c.free();
   conns.delete(conn);
   clientClosed();
   charge(CONN_BYTES);

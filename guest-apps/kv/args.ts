@@ -20,6 +20,14 @@ export let conn: Conn | null = null;
   conn = c;
 }
 
+/** Makes a queued command (multi.ts: its argument pairs at `args`, offsets from `from`) the one read, for client c. */
+export function useQueued(from: usize, args: usize, n: u32, c: Conn): void {
+  base = from;
+  argvPtr = args;
+  argc = n;
+  conn = c;
+}
+
 // @ts-ignore: decorator
 @inline export function ap(i: u32): usize {
   return base + load<u32>(argvPtr + (i << 3));

@@ -8,6 +8,7 @@ import { notInteger, syntaxError } from "./errors";
 import { keyPtr } from "./record";
 import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyNil, replyOk, replyOom, replyStatus } from "./reply";
 import { db } from "./server-state";
+import { anyWatch, touchAllExisting } from "./multi";
 import { Rec, TYPE_HASH, TYPE_LIST } from "./store";
 import { at, nextCursor, randomWord, recOfWord, scanHome, slotCount } from "./table";
 
@@ -140,6 +141,7 @@ function replyKey(e: Rec): void {
 
 export function flush(): void {
   if (argc > 2 || (argc == 2 && !argIs(1, "async") && !argIs(1, "sync"))) return syntaxError();
+  if (anyWatch()) touchAllExisting();
   db.flush();
   replyOk();
 }

@@ -28,7 +28,10 @@
 //   OOM command not allowed when used memory > 'maxmemory'.             shared.oomerr (evict.ts)
 import { ascii, parsedInt } from "./bytes";
 import { Conn } from "./conn";
-import { al, ap, argInt, argIs, argText, argc, useArgs } from "./args";
+import { al, ap, argInt, argIs, argText, argc, useArgs, useQueued } from "./args";
+import {
+  QueuedCommands, anyWatch, discard, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
+} from "./multi";
 import {
   append, decrBy, get, getdel, getex, getrange, getset, incrBy, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
 } from "./cmd-strings";
@@ -66,7 +69,7 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   GETDEL = 54, GETEX = 55, GETRANGE = 56, SUBSTR = 57, SETRANGE = 58, MSETNX = 59, HMSET = 60, HSETNX = 61, HMGET = 62,
   HKEYS = 63, HVALS = 64, HSTRLEN = 65, LPUSHX = 66, RPUSHX = 67, LINDEX = 68, LSET = 69, LTRIM = 70, LREM = 71,
   LINSERT = 72, LMOVE = 73, RPOPLPUSH = 74, EXPIRETIME = 75, PEXPIRETIME = 76, UNLINK = 77, TOUCH = 78, RANDOMKEY = 79,
-  TIME = 80;
+  TIME = 80, MULTI = 81, EXEC = 82, DISCARD = 83, WATCH = 84, UNWATCH = 85;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -154,6 +157,11 @@ const commands: Array<Command> = [
   new Command("touch", TOUCH, -2, "readonly fast", 1, -1),
   new Command("randomkey", RANDOMKEY, 1, "readonly", 0, 0),
   new Command("time", TIME, 1, "loading stale fast", 0, 0),
+  new Command("multi", MULTI, 1, "noscript loading stale fast allow_busy", 0, 0),
+  new Command("exec", EXEC, 1, "noscript loading stale skip_slowlog", 0, 0),
+  new Command("discard", DISCARD, 1, "noscript loading stale fast allow_busy", 0, 0),
+  new Command("watch", WATCH, -2, "noscript loading stale fast allow_busy", 1, -1),
+  new Command("unwatch", UNWATCH, 1, "noscript loading stale fast allow_busy", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -251,12 +259,41 @@ function unknownCommand(): void {
 export function execute(c: Conn): void {
   useArgs(c);
   const id = lookupCommand(ap(0), al(0));
+  if (c.multi != null && !runsInMulti(id)) return queue(c, id);
   if (id < 0) return unknownCommand();
+  if (!arityFits(id)) return wrongArity(commands[id].name);
+  run(c, id);
+}
+
+// @ts-ignore: decorator
+@inline function arityFits(id: i32): bool {
   const arity = unchecked(arities[id]);
-  if ((arity > 0 && <i32>argc != arity) || (arity < 0 && <i32>argc < -arity)) {
-    wrongArity(commands[id].name);
-    return;
+  return !((arity > 0 && <i32>argc != arity) || (arity < 0 && <i32>argc < -arity));
+}
+
+/** What runs at once inside MULTI rather than being queued (multi.c, processCommand). */
+function runsInMulti(id: i32): bool {
+  return id == EXEC || id == DISCARD || id == MULTI || id == WATCH || id == QUIT;
+}
+
+/** Inside MULTI: a command refused now fails the transaction; the others are queued. */
+function queue(c: Conn, id: i32): void {
+  if (id < 0) {
+    unknownCommand();
+    return failTransaction(c);
   }
+  if (!arityFits(id)) {
+    wrongArity(commands[id].name);
+    return failTransaction(c);
+  }
+  queueCommand(c);
+  replyStatus(QUEUED);
+}
+
+const QUEUED = ascii("QUEUED");
+
+/** Runs command `id`, whose arguments are the current ones and fit its arity. */
+function run(c: Conn, id: i32): void {
   const flags = unchecked(flagBits[id]);
   const write = (flags & F_WRITE) != 0;
   if (loading) { // a replay of the log: no eviction, no stats, no logging
@@ -267,11 +304,39 @@ export function execute(c: Conn): void {
   if (write && logFailed) return replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
-  if (!write || !appendonly) return dispatch(c, id);
+  if (!write || (!appendonly && !anyWatch())) return dispatch(c, id);
   const before = changes();
+  const expiredBefore = db.expiredKeys;
   const mark = replyMark();
   dispatch(c, id);
-  logCommand(before, mark);
+  if (appendonly) logCommand(before, mark);
+  // A write that changed the store (not only expired what it looked at) touches its keys (WATCH).
+  if (anyWatch() && changes() - before > <u64>(db.expiredKeys - expiredBefore)) touchKeyArgs(id);
+}
+
+/** Touches the watched keys among the command's key arguments (its first, last and step). */
+function touchKeyArgs(id: i32): void {
+  const cmd = commands[id];
+  if (cmd.firstKey == 0) return;
+  const last = cmd.lastKey < 0 ? <i32>argc + cmd.lastKey : cmd.lastKey;
+  const step = id == MSET || id == MSETNX ? 2 : 1;
+  for (let i = cmd.firstKey; i <= last; i += step) touchKey(ap(<u32>i), al(<u32>i));
+}
+
+/** EXEC: runs the queued commands in order, their replies in one array; or why not (multi.ts). */
+function exec(c: Conn): void {
+  if (execRefused(c)) return;
+  const m = c.multi!;
+  c.multi = null; // the commands run now
+  unwatchAll(c);
+  replyArray(m.count);
+  const queued = new QueuedCommands(m.queue);
+  for (let n = queued.next(); n != 0; n = queued.next()) {
+    useQueued(m.queue.ptr, queued.argv.ptr, n, c);
+    run(c, lookupCommand(ap(0), al(0))); // checked when it was queued
+  }
+  m.queue.free();
+  queued.argv.free();
 }
 
 /**
@@ -364,6 +429,11 @@ function dispatch(c: Conn, id: i32): void {
     case TOUCH: exists(); break;
     case RANDOMKEY: randomkey(); break;
     case TIME: time(); break;
+    case MULTI: multi(c); break;
+    case EXEC: exec(c); break;
+    case DISCARD: discard(c); break;
+    case WATCH: watch(c); break;
+    case UNWATCH: unwatch(c); break;
     default: unreachable();
   }
 }

@@ -2,6 +2,7 @@
 // and processInlineBuffer). The parser is resumable: a command may arrive split across any number
 // of on_data calls, and one call may carry many commands (pipelining). Arguments are kept as
 // (offset, length) pairs into the connection's private input buffer: nothing is copied twice.
+import { Multi } from "./multi";
 import { ByteBuf, parseI64, parsedInt } from "./bytes";
 import { replyError, replyOom } from "./reply";
 
@@ -42,6 +43,11 @@ export class Conn {
   /** When the output went over the soft client-output-buffer-limit (ms on the host's clock; 0: it is not). */
   softSince: i64 = 0;
   name: ArrayBuffer | null = null;
+  /** The transaction being queued (MULTI), and how many keys the client watches (multi.ts). */
+  multi: Multi | null = null;
+  watching: u32 = 0;
+  /** A watched key changed: the next EXEC fails. */
+  casDirty: bool = false;
 
   constructor(public id: u32) {}
 

@@ -18,6 +18,7 @@
 // default) and goes on in a timer; the guest has no timer and no cheap clock, so a round evicts at
 // most MAX_KEYS_PER_ROUND keys, and the next command's round goes on. A command that finds the
 // eviction still running is not refused (Redis's EVICT_RUNNING).
+import { anyWatch, touchKey } from "./multi";
 import { idleMs, lfuDecrAndReturn } from "./access-clock";
 import {
   POLICY_ALLKEYS_RANDOM, POLICY_NOEVICTION, POLICY_VOLATILE_RANDOM, maxmemory, maxmemoryPolicy,
@@ -69,6 +70,7 @@ export function performEvictions(): i32 {
     if (victim == null) return EVICT_FAIL;
     const before = countedMemory();
     logEviction(keyPtr(victim), victim.keyLen);
+    if (anyWatch()) touchKey(keyPtr(victim), victim.keyLen);
     db.remove(victim);
     const after = countedMemory();
     if (before > after) freed += before - after;

@@ -161,3 +161,10 @@ export function replyError(message: string): void {
 }
 
 const ERR_PREFIX = ascii("ERR ");
+
+/** An error reply whose text starts with its own code (`-EXECABORT ...`); the text holds no CR or LF. */
+export function replyErrorLine(text: string): void {
+  out.putByte(0x2d);
+  out.putBuf(String.UTF8.encode(text));
+  crlf();
+}

@@ -47,6 +47,54 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     kv.close(other);
   });
 
+  it("runs MULTI ... EXEC as one, refuses a transaction with a refused command, and fails EXEC on a WATCHed key changed", () => {
+    expect(call("MULTI")).toEqual(ok);
+    expect(call("SET", "a", "1")).toEqual({ status: "QUEUED" });
+    expect(call("INCR", "a")).toEqual({ status: "QUEUED" });
+    expect(call("LPUSH", "a", "x")).toEqual({ status: "QUEUED" });
+    expect(call("EXEC")).toEqual([ok, 2, WRONGTYPE]); // an error inside is one reply among the others
+    expect(call("EXEC")).toEqual(err("ERR EXEC without MULTI"));
+    expect(call("DISCARD")).toEqual(err("ERR DISCARD without MULTI"));
+    expect(call("MULTI")).toEqual(ok);
+    expect(call("MULTI")).toEqual(err("ERR MULTI calls can not be nested"));
+    expect(call("WATCH", "a")).toEqual(err("ERR WATCH inside MULTI is not allowed"));
+    expect(call("SET", "b")).toEqual(arity("set")); // refused now: the transaction fails
+    expect(call("SET", "b", "1")).toEqual({ status: "QUEUED" });
+    expect(call("EXEC")).toEqual(err("EXECABORT Transaction discarded because of previous errors."));
+    expect(call("EXISTS", "b")).toBe(0);
+    expect(call("MULTI")).toEqual(ok);
+    expect(call("SET", "b", "1")).toEqual({ status: "QUEUED" });
+    expect(call("DISCARD")).toEqual(ok);
+    expect(call("EXISTS", "b")).toBe(0);
+
+    const other = kv.open();
+    const watched = (change: string[] | null): Reply => {
+      expect(call("WATCH", "w")).toEqual(ok);
+      if (change) kv.call(other, ...change);
+      expect(call("MULTI")).toEqual(ok);
+      expect(call("INCR", "w")).toEqual({ status: "QUEUED" });
+      return call("EXEC");
+    };
+    expect(watched(["SET", "w", "10"])).toBeNull(); // changed by another client: a null array
+    expect(watched(["SET", "unrelated", "1"])).toEqual([11]);
+    expect(watched(["GET", "w"])).toEqual([12]); // read, not changed
+    expect(watched(["DEL", "w"])).toBeNull();
+    expect(watched(["DEL", "w"])).toEqual([1]); // DEL of nothing changes nothing
+    expect(watched(["MSET", "x", "1", "w", "5"])).toBeNull();
+    expect(watched(["FLUSHALL"])).toBeNull();
+    expect(watched(["FLUSHALL"])).toEqual([1]); // w did not exist: nothing flushed of it
+    expect(call("WATCH", "w")).toEqual(ok);
+    expect(call("UNWATCH")).toEqual(ok);
+    kv.call(other, "SET", "w", "1");
+    expect(call("MULTI")).toEqual(ok);
+    expect(call("GET", "w")).toEqual({ status: "QUEUED" });
+    expect(call("EXEC")).toEqual(["1"]);
+    // A watching client that goes away leaves no watch behind.
+    kv.call(other, "WATCH", "w");
+    kv.close(other);
+    expect(call("SET", "w", "2")).toEqual(ok);
+  });
+
   it("reports unknown commands and wrong arities with Redis's text", () => {
     expect(kv.raw(conn, "foo", "a", "b")).toBe("-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
     expect(kv.raw(conn, "FOO")).toBe("-ERR unknown command 'FOO', with args beginning with: \r\n");
@@ -426,11 +474,11 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
-    expect(call("COMMAND", "COUNT")).toBe(81);
+    expect(call("COMMAND", "COUNT")).toBe(86);
     const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
     expect(get[1]).toBe(null);
     expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
-    expect((call("COMMAND") as Reply[]).length).toBe(81);
+    expect((call("COMMAND") as Reply[]).length).toBe(86);
     expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
     expect(call("CLIENT", "GETNAME")).toBe(null);
     expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);
