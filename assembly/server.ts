@@ -15,7 +15,10 @@
 // its own pace: that is how backpressure reaches the guest), RESULT_SAVE when the app asks the
 // host to save its state now (a host that keeps its snapshots begins one: kv's BGSAVE), and
 // RESULT_LOG when records of the app's append-only log wait: the host reads them out (log_read),
-// stores them (durably first, under LOG_FSYNC_ALWAYS) and only then sends the bytes. The host decodes the word in
+// stores them (durably first, under LOG_FSYNC_ALWAYS) and only then sends the bytes, and
+// RESULT_WAKE when other connections have replies waiting or a client blocked (an app with blocked
+// clients exports woken(), blocked_deadline() and on_timer(): the host drains each connection
+// woken() names, and calls on_timer at blocked_deadline()). The host decodes the word in
 // host/launcher/server-app.ts; the exports and numbers of this contract are the guest ABI's
 // (host/enclavisor/abi-table.ts, abi-constants.ts). An app that takes request limits from the host
 // also exports set_limits(maxBulk: u32, maxArgs: u32, memoryPages: u32) (kv does: --max-bulk, and
@@ -24,7 +27,7 @@
 // buffer that the client must not see.
 import {
   CHANNEL_BYTES as ABI_CHANNEL_BYTES, RESULT_CLOSE as ABI_RESULT_CLOSE, RESULT_LENGTH_MASK as ABI_RESULT_LENGTH_MASK,
-  RESULT_LOG as ABI_RESULT_LOG, RESULT_MORE as ABI_RESULT_MORE, RESULT_SAVE as ABI_RESULT_SAVE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
+  RESULT_LOG as ABI_RESULT_LOG, RESULT_MORE as ABI_RESULT_MORE, RESULT_WAKE as ABI_RESULT_WAKE, RESULT_SAVE as ABI_RESULT_SAVE, SNAPSHOT_BAD_CALL as ABI_SNAPSHOT_BAD_CALL, SNAPSHOT_REFUSED as ABI_SNAPSHOT_REFUSED,
   SNAPSHOT_NO_MEMORY as ABI_SNAPSHOT_NO_MEMORY, SNAPSHOT_ROLLBACK as ABI_SNAPSHOT_ROLLBACK, SNAPSHOT_UNAVAILABLE as ABI_SNAPSHOT_UNAVAILABLE,
   SNAPSHOT_UNCHANGED as ABI_SNAPSHOT_UNCHANGED,
 } from "../host/enclavisor/abi-constants";
@@ -40,6 +43,8 @@ export const RESULT_MORE: u32 = ABI_RESULT_MORE;
 export const RESULT_SAVE: u32 = ABI_RESULT_SAVE;
 /** Log records wait: the host reads them (log_read) and stores them before it sends these bytes. */
 export const RESULT_LOG: u32 = ABI_RESULT_LOG;
+/** Other connections have replies waiting, or a client blocked: the host calls woken() and blocked_deadline(). */
+export const RESULT_WAKE: u32 = <u32>ABI_RESULT_WAKE;
 
 /** Default size of each of the two channel buffers (input and output). */
 export const CHANNEL_BYTES: u32 = ABI_CHANNEL_BYTES;

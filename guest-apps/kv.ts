@@ -16,8 +16,9 @@
 //               RANDOMKEY, TYPE, DBSIZE, FLUSHDB, FLUSHALL
 //   hashes      HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS, HLEN, HSTRLEN,
 //               HEXISTS, HINCRBY
-//   lists       LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP/RPOP key [count], LLEN, LRANGE, LINDEX, LSET,
-//               LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH
+//   lists       LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP/RPOP key [count], LMPOP, LLEN, LRANGE, LINDEX, LSET,
+//               LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH; blocking BLPOP, BRPOP, BLMPOP, BLMOVE,
+//               BRPOPLPUSH (kv/blocking.ts: woken, blocked_deadline and on_timer below)
 //   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace), TIME,
 //               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
 //               maxmemory-samples, lfu-log-factor, lfu-decay-time, the client buffer limits, the
@@ -60,16 +61,17 @@
 // mixed, another enclave or platform), -3 rollback, -4 called out of order, -5 no memory.
 import { randomBytes } from "../assembly/index";
 import {
-  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, SNAPSHOT_BAD_CALL, dataIn, dataOut, io_in, io_in_cap, io_out, io_out_cap,
+  RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, RESULT_WAKE, SNAPSHOT_BAD_CALL, dataIn, dataOut, io_in, io_in_cap, io_out, io_out_cap,
   io_private_in, io_private_open, io_private_out, openChannel,
 } from "../assembly/server";
 import { endTransaction } from "./kv/multi";
+import { forgetBlocked, nextDeadline, nextWoken, takeWake } from "./kv/blocking";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
-import { execute, initCommands } from "./kv/commands";
+import { execute, initCommands, timeOutBlocked } from "./kv/commands";
 import { askSave, takeSaveRequest } from "./kv/cmd-persistence";
 import { setConfiguring } from "./kv/cmd-config";
 import { setInstance } from "./kv/instance";
@@ -251,7 +253,7 @@ export function on_drain(conn: u32): u32 {
  */
 function serve(c: Conn): void {
   c.paused = false;
-  while (!c.closing) {
+  while (!c.closing && !c.blocked) {
     if (pendingOutput(c) >= OUTPUT_PAUSE) {
       c.paused = true;
       break;
@@ -276,6 +278,7 @@ export function on_close(conn: u32): void {
   if (!conns.has(conn)) return;
   const c = conns.get(conn);
   endTransaction(c);
+  forgetBlocked(c);
   c.free();
   conns.delete(conn);
   clientClosed();
@@ -289,6 +292,7 @@ function flush(c: Conn): u32 {
   if (rewriteDue(lastSnapshotBytes) && !snapshotRunning()) askSave(); // auto-aof-rewrite
   let n = min<u32>(out.len - c.sent, io_out_cap()) | (takeSaveRequest() ? RESULT_SAVE : 0);
   if (appendonly && sealPending()) n |= RESULT_LOG; // the host stores the log before it sends these replies
+  if (takeWake()) n |= RESULT_WAKE; // blocked clients were served, or one blocked
   copyMemory(dataOut(), out.ptr + c.sent, n & RESULT_LENGTH_MASK);
   c.sent += n & RESULT_LENGTH_MASK;
   if (c.sent < out.len) return n | RESULT_MORE;
@@ -338,4 +342,24 @@ export function restore_end(allowRollback: u32): i32 {
     else countChange(); // a rollback let through: the next snapshot must be written, to catch the file up with the counter
   }
   return r;
+}
+
+/**
+ * The next connection whose replies wait since a RESULT_WAKE (a blocked client was served or timed
+ * out): the host drains it (on_drain). 0 when none is left.
+ */
+export function woken(): u32 {
+  return nextWoken();
+}
+
+/** When the host must call on_timer next (ms on its clock), 0 while no blocked client has a timeout. */
+export function blocked_deadline(): f64 {
+  return nextDeadline();
+}
+
+/** The host's timer: blocked clients whose timeout passed get their null reply; RESULT_WAKE if any did. */
+export function on_timer(): u32 {
+  newBatch();
+  timeOutBlocked();
+  return takeWake() ? RESULT_WAKE : 0;
 }

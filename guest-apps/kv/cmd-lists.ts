@@ -1,6 +1,10 @@
-// List commands (Redis t_list.c): LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LRANGE, LINDEX,
-// LSET, LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH.
-import { copyMemory, parsedInt } from "./bytes";
+// List commands (Redis t_list.c): LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LMPOP, LLEN, LRANGE,
+// LINDEX, LSET, LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH, and the blocking BLPOP, BRPOP, BLMPOP,
+// BLMOVE, BRPOPLPUSH. A blocking command with data replies as its plain form does; without, it
+// replies nothing and returns the deadline it would block until (commands.ts blocks the client, or
+// answers at once where it may not block: inside EXEC, replaying the log).
+import { bytesToString, copyMemory, parsedInt } from "./bytes";
+import { now } from "./clock";
 import { al, ap, argInt, argIs, argc, lookup } from "./args";
 import { notInteger, syntaxError, wrongArity } from "./errors";
 import {
@@ -14,7 +18,7 @@ import {
 } from "./list";
 import { zalloc, zfree } from "./zmalloc";
 import { snapshotWillChange } from "./snapshot-writer";
-import { TYPE_LIST, listOf } from "./store";
+import { Rec, TYPE_LIST, listOf } from "./store";
 
 /** Replies with an item taken out of its list, and frees it. */
 function replyTaken(item: usize): void {
@@ -234,19 +238,32 @@ export function linsert(): void {
   replyInt(list.length);
 }
 
+/** Argument `i` as LEFT (1) or RIGHT (0); -1, the syntax error replied, if neither. */
+function side(i: u32): i32 {
+  if (argIs(i, "left")) return 1;
+  if (argIs(i, "right")) return 0;
+  syntaxError();
+  return -1;
+}
+
 /** LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and RPOPLPUSH (RIGHT LEFT): the element moved. */
 export function lmove(fromLeft: bool, toLeft: bool): void {
   if (argc == 5) {
-    if (argIs(3, "left")) fromLeft = true;
-    else if (argIs(3, "right")) fromLeft = false;
-    else return syntaxError();
-    if (argIs(4, "left")) toLeft = true;
-    else if (argIs(4, "right")) toLeft = false;
-    else return syntaxError();
+    const from = side(3);
+    if (from < 0) return;
+    const to = side(4);
+    if (to < 0) return;
+    fromLeft = from == 1;
+    toLeft = to == 1;
   }
   const src = lookup(1);
   if (src == null) return replyNil();
   if (src.type != TYPE_LIST) return replyWrongType();
+  moveFrom(src, fromLeft, toLeft);
+}
+
+/** Moves an item of the non-empty list `src` (key argument 1) to key argument 2's list, replying with it. */
+function moveFrom(src: Rec, fromLeft: bool, toLeft: bool): void {
   let dst = lookup(2);
   if (dst != null && dst.type != TYPE_LIST) return replyWrongType();
   if (dst == null) {
@@ -269,4 +286,151 @@ export function lmove(fromLeft: bool, toLeft: bool): void {
   }
   replyBulk(itemData(item), itemLen(item));
   if (from.length == 0) db.remove(src);
+}
+
+/** A blocked client's command runs again (blocking.ts): a key of another type is not ready, not an error. */
+let retrying = false;
+export function setRetrying(on: bool): void {
+  retrying = on;
+}
+
+/** No deadline: block until data comes. A deadline is otherwise ms on the host's clock. */
+export const FOREVER: i64 = 0;
+/** The command replied (data, or an error): it does not block. */
+export const REPLIED: i64 = -1;
+
+/**
+ * The deadline of the timeout argument `i` (seconds, decimals allowed), as Redis's
+ * getTimeoutFromObjectOrReply reads it; REPLIED after its error.
+ */
+function timeoutArg(i: u32): i64 {
+  const p = ap(i), n = al(i);
+  let digits = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const b = load<u8>(p + k);
+    if (b >= 0x30 && b <= 0x39) digits++;
+    else if (b != 0x2e && b != 0x2d && b != 0x2b && b != 0x65 && b != 0x45) digits = -1000;
+  }
+  const seconds = digits > 0 ? parseFloat(bytesToString(p, n)) : NaN;
+  if (isNaN(seconds) || !isFinite(seconds)) {
+    replyError("timeout is not a float or out of range");
+    return REPLIED;
+  }
+  const ms = seconds * 1000;
+  if (ms < 0 || ms > 9.2e18) { // Redis's conversion to a long long overflows to a negative one
+    replyError("timeout is negative");
+    return REPLIED;
+  }
+  return ms < 1 ? FOREVER : now() + <i64>Math.ceil(ms);
+}
+
+/** Pops `count` items (at most its length) from the front or back of key argument `k`'s list, replying [key, item] or [key, [items]]. */
+function popReply(e: Rec, k: u32, front: bool, count: i64, asArray: bool): void {
+  snapshotWillChange(e);
+  const list = listOf(e);
+  replyArray(2);
+  replyBulk(ap(k), al(k));
+  if (asArray) {
+    const n = min<i64>(count, list.length);
+    replyArray(n);
+    for (let i: i64 = 0; i < n; i++) replyTaken(front ? popFront(list) : popBack(list));
+  } else {
+    replyTaken(front ? popFront(list) : popBack(list));
+  }
+  if (list.length == 0) db.remove(e);
+}
+
+/** BLPOP and BRPOP key [key ...] timeout. */
+export function bpop(front: bool): i64 {
+  const deadline = timeoutArg(argc - 1);
+  if (deadline == REPLIED) return REPLIED;
+  for (let i: u32 = 1; i < argc - 1; i++) {
+    const e = lookup(i);
+    if (e == null || (retrying && e.type != TYPE_LIST)) continue;
+    if (e.type != TYPE_LIST) {
+      replyWrongType();
+      return REPLIED;
+    }
+    popReply(e, i, front, 1, false);
+    return REPLIED;
+  }
+  return deadline;
+}
+
+/** BRPOPLPUSH source destination timeout, and BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout. */
+export function blmove(fromLeft: bool, toLeft: bool): i64 {
+  if (argc == 6) {
+    const from = side(3);
+    if (from < 0) return REPLIED;
+    const to = side(4);
+    if (to < 0) return REPLIED;
+    fromLeft = from == 1;
+    toLeft = to == 1;
+  }
+  const deadline = timeoutArg(argc - 1);
+  if (deadline == REPLIED) return REPLIED;
+  const src = lookup(1);
+  if (src == null || (retrying && src.type != TYPE_LIST)) return deadline;
+  if (src.type != TYPE_LIST) {
+    replyWrongType();
+    return REPLIED;
+  }
+  moveFrom(src, fromLeft, toLeft);
+  return REPLIED;
+}
+
+/**
+ * LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] (`first` = 1), and BLMPOP timeout numkeys ...
+ * (`first` = 2): [key, [items]] from the first non-empty list; LMPOP answers a null array without one.
+ */
+export function lmpop(first: u32): i64 {
+  let deadline: i64 = REPLIED;
+  if (first == 2) {
+    deadline = timeoutArg(1);
+    if (deadline == REPLIED) return REPLIED;
+  }
+  if (!argInt(first) || parsedInt <= 0) {
+    replyError("numkeys should be greater than 0");
+    return REPLIED;
+  }
+  const numkeys = parsedInt;
+  if (numkeys > <i64>(argc - first - 1)) {
+    syntaxError();
+    return REPLIED;
+  }
+  const where = first + 1 + <u32>numkeys;
+  if (where >= argc) {
+    syntaxError();
+    return REPLIED;
+  }
+  const front = side(where);
+  if (front < 0) return REPLIED;
+  let count: i64 = 1;
+  let j = where + 1;
+  if (j < argc) {
+    if (j + 2 != argc || !argIs(j, "count")) {
+      syntaxError();
+      return REPLIED;
+    }
+    if (!argInt(j + 1) || parsedInt <= 0) {
+      replyError("count should be greater than 0");
+      return REPLIED;
+    }
+    count = parsedInt;
+  }
+  for (let i = first + 1; i < where; i++) {
+    const e = lookup(i);
+    if (e == null || (retrying && e.type != TYPE_LIST)) continue;
+    if (e.type != TYPE_LIST) {
+      replyWrongType();
+      return REPLIED;
+    }
+    popReply(e, i, front == 1, count, true);
+    return REPLIED;
+  }
+  if (first == 1) {
+    replyNullArray();
+    return REPLIED;
+  }
+  return deadline;
 }

@@ -8,6 +8,7 @@ import { replyArray, replyBulkText } from "./reply";
 import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
 import { persistenceInfo, snapshotMemory, snapshotRunning } from "./snapshot-writer";
 import { aofInfo } from "./aof-writer";
+import { blockedClients } from "./blocking";
 import { keyspaceHits, keyspaceMisses } from "./store";
 import { peakMemory, usedMemory } from "./zmalloc";
 
@@ -45,7 +46,9 @@ function infoSection(name: string): string {
     return "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nenclave_app:kv\r\narch_bits:32\r\n" +
       "uptime_in_seconds:" + ((now() - startedAt) / 1000).toString() + "\r\n";
   }
-  if (name == "clients") return "# Clients\r\nconnected_clients:" + connectedClients.toString() + "\r\n";
+  if (name == "clients") {
+    return "# Clients\r\nconnected_clients:" + connectedClients.toString() + "\r\nblocked_clients:" + blockedClients().toString() + "\r\n";
+  }
   if (name == "memory") {
     // used_memory: what kv's records, tables and buffers hold now (zmalloc.ts); used_memory_rss:
     // the enclave's linear memory, which never shrinks (Wasm memory only grows), so that their

@@ -38,7 +38,10 @@ import {
 import { del, exists, flush, keys, randomkey, scan, type } from "./cmd-keys";
 import { expire, expiretime, persist, ttl } from "./cmd-expire";
 import { hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hset, hsetnx, hstrlen } from "./cmd-hashes";
-import { lindex, linsert, llen, lmove, lrange, lrem, lset, ltrim, pop, push } from "./cmd-lists";
+import {
+  REPLIED, blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push, setRetrying,
+} from "./cmd-lists";
+import { blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked } from "./blocking";
 import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
 import { info, time } from "./cmd-server";
@@ -46,8 +49,8 @@ import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
 import { attestCommand } from "./cmd-attest";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNullArray, replyOk,
-  replyOom, replyStatus,
+  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNil, replyNullArray,
+  replyOk, replyOom, replyStatus, replyTo,
 } from "./reply";
 import { countCommand, db } from "./server-state";
 import { readsTouch } from "./access-clock";
@@ -69,7 +72,8 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   GETDEL = 54, GETEX = 55, GETRANGE = 56, SUBSTR = 57, SETRANGE = 58, MSETNX = 59, HMSET = 60, HSETNX = 61, HMGET = 62,
   HKEYS = 63, HVALS = 64, HSTRLEN = 65, LPUSHX = 66, RPUSHX = 67, LINDEX = 68, LSET = 69, LTRIM = 70, LREM = 71,
   LINSERT = 72, LMOVE = 73, RPOPLPUSH = 74, EXPIRETIME = 75, PEXPIRETIME = 76, UNLINK = 77, TOUCH = 78, RANDOMKEY = 79,
-  TIME = 80, MULTI = 81, EXEC = 82, DISCARD = 83, WATCH = 84, UNWATCH = 85;
+  TIME = 80, MULTI = 81, EXEC = 82, DISCARD = 83, WATCH = 84, UNWATCH = 85, BLPOP = 86, BRPOP = 87, BRPOPLPUSH = 88,
+  BLMOVE = 89, BLMPOP = 90, LMPOP = 91;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -162,6 +166,12 @@ const commands: Array<Command> = [
   new Command("discard", DISCARD, 1, "noscript loading stale fast allow_busy", 0, 0),
   new Command("watch", WATCH, -2, "noscript loading stale fast allow_busy", 1, -1),
   new Command("unwatch", UNWATCH, 1, "noscript loading stale fast allow_busy", 0, 0),
+  new Command("blpop", BLPOP, -3, "write noscript blocking", 1, -2),
+  new Command("brpop", BRPOP, -3, "write noscript blocking", 1, -2),
+  new Command("brpoplpush", BRPOPLPUSH, 4, "write denyoom noscript blocking", 1, 2),
+  new Command("blmove", BLMOVE, 6, "write denyoom noscript blocking", 1, 2),
+  new Command("blmpop", BLMPOP, -5, "write blocking movablekeys", 0, 0),
+  new Command("lmpop", LMPOP, -4, "write movablekeys", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -304,14 +314,70 @@ function run(c: Conn, id: i32): void {
   if (write && logFailed) return replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
-  if (!write || (!appendonly && !anyWatch())) return dispatch(c, id);
+  if (!write || (!appendonly && !anyWatch() && blockedClients() == 0)) return dispatch(c, id);
   const before = changes();
   const expiredBefore = db.expiredKeys;
   const mark = replyMark();
   dispatch(c, id);
   if (appendonly) logCommand(before, mark);
-  // A write that changed the store (not only expired what it looked at) touches its keys (WATCH).
-  if (anyWatch() && changes() - before > <u64>(db.expiredKeys - expiredBefore)) touchKeyArgs(id);
+  // A write that changed the store (not only expired what it looked at) touches its keys (WATCH),
+  // and may have made a blocked client's list ready (after the whole of an EXEC).
+  if (changes() - before <= <u64>(db.expiredKeys - expiredBefore)) return;
+  if (anyWatch()) touchKeyArgs(id);
+  if (blockedClients() > 0 && !inExec && !retrying) serveReady(c);
+}
+
+/** Inside EXEC: blocking commands do not block, and blocked clients are served after it. */
+let inExec = false;
+/** A blocked client's command is running again; it was served unless block() says otherwise. */
+let retrying = false;
+let retryServed = false;
+
+/**
+ * After a blocking command: REPLIED, or the deadline it would block until. Blocks the client, or
+ * where it may not block (inside EXEC, replaying the log) answers as a timeout would, at once.
+ */
+function block(c: Conn, id: i32, deadline: i64): void {
+  if (deadline == REPLIED) return;
+  if (retrying) {
+    retryServed = false; // still nothing for it: it stays blocked
+    return;
+  }
+  if (inExec || loading) {
+    if (id == BRPOPLPUSH || id == BLMOVE) replyNil(); // multi.c: a null, as Redis's deny-blocking path
+    else replyNullArray();
+    return;
+  }
+  blockClient(c, deadline);
+  deadlineChanged();
+}
+
+/** Serves the blocked clients whose lists are ready now, then replies go to `current` again. */
+function serveReady(current: Conn): void {
+  serveBlocked(retryBlocked);
+  replyTo(current.output);
+}
+
+function retryBlocked(c: Conn, from: usize, argv: usize, n: u32): bool {
+  replyTo(c.output);
+  useQueued(from, argv, n, c);
+  retrying = true;
+  retryServed = true;
+  setRetrying(true);
+  run(c, lookupCommand(ap(0), al(0)));
+  setRetrying(false);
+  retrying = false;
+  return retryServed;
+}
+
+/** on_timer: the blocked clients whose timeout passed get a null array. */
+export function timeOutBlocked(): void {
+  expireBlocked(timedOut);
+}
+
+function timedOut(c: Conn, from: usize, argv: usize, n: u32): void {
+  replyTo(c.output);
+  replyNullArray();
 }
 
 /** Touches the watched keys among the command's key arguments (its first, last and step). */
@@ -331,12 +397,15 @@ function exec(c: Conn): void {
   unwatchAll(c);
   replyArray(m.count);
   const queued = new QueuedCommands(m.queue);
+  inExec = true;
   for (let n = queued.next(); n != 0; n = queued.next()) {
     useQueued(m.queue.ptr, queued.argv.ptr, n, c);
     run(c, lookupCommand(ap(0), al(0))); // checked when it was queued
   }
+  inExec = false;
   m.queue.free();
   queued.argv.free();
+  if (blockedClients() > 0) serveReady(c);
 }
 
 /**
@@ -434,6 +503,12 @@ function dispatch(c: Conn, id: i32): void {
     case DISCARD: discard(c); break;
     case WATCH: watch(c); break;
     case UNWATCH: unwatch(c); break;
+    case BLPOP: block(c, id, bpop(true)); break;
+    case BRPOP: block(c, id, bpop(false)); break;
+    case BRPOPLPUSH: block(c, id, blmove(false, true)); break;
+    case BLMOVE: block(c, id, blmove(true, true)); break;
+    case BLMPOP: block(c, id, lmpop(2)); break;
+    case LMPOP: lmpop(1); break;
     default: unreachable();
   }
 }

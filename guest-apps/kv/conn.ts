@@ -48,6 +48,8 @@ export class Conn {
   watching: u32 = 0;
   /** A watched key changed: the next EXEC fails. */
   casDirty: bool = false;
+  /** Blocked on a list (blocking.ts): its later commands wait. */
+  blocked: bool = false;
 
   constructor(public id: u32) {}
 

@@ -80,6 +80,7 @@ export class AppServer {
       await allClosed;
       clearTimeout(timer);
     }
+    if (this.timer) clearTimeout(this.timer);
     await listening;
   }
 
@@ -112,6 +113,7 @@ export class AppServer {
     },
     onSave: () => this.options.onSave?.(),
     onLog: () => this.options.onLog?.(),
+    onWake: () => setImmediate(() => this.wake()), // after the pass that woke them, off its stack
     counted: (bytesIn, bytesOut) => {
       this.counters.bytesIn += bytesIn;
       this.counters.bytesOut += bytesOut;
@@ -126,10 +128,38 @@ export class AppServer {
     return id;
   }
 
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Drains the connections the app woke, and times its next deadline (blocked clients). */
+  private wake(): void {
+    if (this.stopped) return;
+    try {
+      for (const id of this.app.woken()) this.connections.get(id)?.wake();
+      const at = this.app.deadline();
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      if (at !== null) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          try {
+            this.app.timer();
+            this.wake(); // drains whom it timed out, and times the next deadline (again, if none was due yet)
+          } catch (e) {
+            this.guestFailed(e);
+          }
+        }, Math.max(0, at - Date.now()));
+        this.timer.unref();
+      }
+    } catch (e) {
+      this.guestFailed(e);
+    }
+  }
+
   private guestFailed(e: unknown): void {
     if (!(e instanceof EnclaveStopped)) throw e;
     if (this.stopped) return;
     this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
     this.server.close();
     for (const c of this.connections.values()) c.drop();
     this.options.onStopped(e);

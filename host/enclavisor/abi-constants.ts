@@ -18,7 +18,8 @@
  * a save (RESULT_SAVE, bit 28) or say that log records wait (RESULT_LOG, bit 27; lengths take bits
  * 0-26), and a server app may export the log's functions (SERVER_LOG_EXPORTS) and `configure`.
  * Version 5 added `enclave.channel_binding` and a server app's private channel
- * (SERVER_PRIVATE_CHANNEL_EXPORTS), through which Enclavisor serves it over attested TLS.
+ * (SERVER_PRIVATE_CHANNEL_EXPORTS), through which Enclavisor serves it over attested TLS, and
+ * blocked clients: the result word's bit 31 (RESULT_WAKE) and SERVER_BLOCKING_EXPORTS.
  */
 export const ABI_VERSION = 5;
 
@@ -73,6 +74,11 @@ export const RESULT_SAVE = 0x10000000;
 export const RESULT_CLOSE = 0x20000000;
 /** More output is queued in the guest: the host calls on_drain. */
 export const RESULT_MORE = 0x40000000;
+/**
+ * Other connections have replies waiting (blocked clients served or timed out), or a client
+ * blocked: the host drains each connection woken() names and times on_timer by blocked_deadline().
+ */
+export const RESULT_WAKE = 0x80000000;
 /** Default size of each of the two channel buffers. */
 export const CHANNEL_BYTES = 65536;
 

@@ -107,4 +107,16 @@ export const SERVER_PRIVATE_CHANNEL_EXPORTS: readonly AbiFunction[] = [
   fn("", "io_private_out", [], ["i32"]),
 ];
 
+/**
+ * Optional: blocked clients (kv's BLPOP and the like). woken() names the next connection to drain
+ * after a RESULT_WAKE (0: none left); blocked_deadline() is when to call on_timer (ms on the host's
+ * clock, 0: no timer); on_timer() times out the clients due and returns a result word (RESULT_WAKE or
+ * 0, no bytes).
+ */
+export const SERVER_BLOCKING_EXPORTS: readonly AbiFunction[] = [
+  fn("", "woken", [], ["i32"]),
+  fn("", "blocked_deadline", [], ["f64"]),
+  fn("", "on_timer", [], ["i32"]),
+];
+
 export const SERVER_INSTANCE_EXPORT: AbiFunction = fn("", "set_instance", ["i32"], ["i32"]);

@@ -30,6 +30,8 @@ export interface PumpHooks {
   onSave?: () => void;
   /** Records of the app's log wait: stored before the replies of the same pass are sent. */
   onLog?: () => void;
+  /** Other connections have replies waiting, or a deadline changed (RESULT_WAKE): after this pass. */
+  onWake?: () => void;
   /** Counts the bytes moved (plaintext, as the channel sees them). */
   counted(bytesIn: number, bytesOut: number): void;
 }
@@ -90,6 +92,7 @@ export class PumpedConnection {
     const outputs: Uint8Array[] = [];
     let queued = socket.writableLength;
     let logged = false;
+    let woke = false;
     try {
       while (!this.done && queued < HIGH_WATER_MARK) {
         let out;
@@ -100,6 +103,7 @@ export class PumpedConnection {
         this.closeAfter ||= out.close;
         if (out.save) this.hooks.onSave?.();
         logged ||= out.log;
+        woke ||= out.wake;
         if (out.bytes.length > 0) {
           outputs.push(out.bytes);
           queued += out.bytes.length;
@@ -125,6 +129,7 @@ export class PumpedConnection {
       this.pumping = false;
     }
     this.send(outputs);
+    if (woke) this.hooks.onWake?.();
     const work = !this.done && (this.more || (this.pending.length > 0 && !this.closeAfter));
     if (work && socket.writableLength < HIGH_WATER_MARK && !this.scheduled) {
       // The pass stopped at the high-water mark, but the kernel took its bytes at once: no 'drain'
@@ -151,6 +156,13 @@ export class PumpedConnection {
     outputs.length = 0;
     this.hooks.counted(0, bytes.length);
     this.socket.write(bytes);
+  }
+
+  /** The app has replies for this connection that it did not ask for (a blocked client served): drain them. */
+  wake(): void {
+    if (this.done) return;
+    this.more = true;
+    this.pump();
   }
 
   /** The server is closing: read no more, process what was received, and end the socket once idle. */

@@ -3,7 +3,7 @@
 // client's bytes in shared pages, for plaintext serving); Enclavisor drives the private one
 // (private-channel.ts: the plaintext of attested TLS, which the host never sees). Both decode the
 // guest's result word the same way, here.
-import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE } from "./abi-constants";
+import { RESULT_CLOSE, RESULT_LENGTH_MASK, RESULT_LOG, RESULT_MORE, RESULT_SAVE, RESULT_WAKE } from "./abi-constants";
 
 /** What one handler call produced. */
 export interface Output {
@@ -17,6 +17,8 @@ export interface Output {
   save: boolean;
   /** Records of the app's log wait (readLog): store them before sending these bytes. */
   log: boolean;
+  /** Other connections have replies waiting (woken), or the app's next deadline changed. */
+  wake: boolean;
 }
 
 /** The guest's handlers for one connection's stream. */
@@ -30,8 +32,6 @@ export interface Channel {
   drain(conn: number): Output;
   close(conn: number): void;
 }
-
-const RESULT_UNKNOWN_BITS = 0x8000_0000;
 
 /** Where a handler's output is: its buffer's name (for errors), capacity and reader (a copy of its first n bytes). */
 export interface OutputBuffer {
@@ -47,7 +47,6 @@ export interface OutputBuffer {
 export function decodeResult(handler: string, word: number, out: OutputBuffer, broken: (why: string) => Error): Output {
   word >>>= 0;
   const length = word & RESULT_LENGTH_MASK;
-  if (word & RESULT_UNKNOWN_BITS) throw broken(`${handler} returned 0x${word.toString(16)}, with bit 31 set (undefined)`);
   if (length > out.cap) throw broken(`${handler} returned ${length} bytes, more than ${out.name} holds (${out.cap})`);
   return {
     bytes: length === 0 ? EMPTY : out.read(length),
@@ -55,6 +54,7 @@ export function decodeResult(handler: string, word: number, out: OutputBuffer, b
     more: (word & RESULT_MORE) !== 0,
     save: (word & RESULT_SAVE) !== 0,
     log: (word & RESULT_LOG) !== 0,
+    wake: (word & RESULT_WAKE) !== 0,
   };
 }
 

@@ -16,7 +16,7 @@ import {
   SNAPSHOT_UNAVAILABLE, SNAPSHOT_UNCHANGED,
 } from "../enclavisor/abi-constants";
 import {
-  SERVER_CHANNEL_EXPORTS, SERVER_CONFIGURE_EXPORT, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_LOG_EXPORTS, SERVER_SNAPSHOT_EXPORTS,
+  SERVER_BLOCKING_EXPORTS, SERVER_CHANNEL_EXPORTS, SERVER_CONFIGURE_EXPORT, SERVER_INSTANCE_EXPORT, SERVER_LIMITS_EXPORT, SERVER_LOG_EXPORTS, SERVER_SNAPSHOT_EXPORTS,
 } from "../enclavisor/abi-table";
 import { decodeResult } from "../enclavisor/channel";
 import type { Channel, Output, OutputBuffer } from "../enclavisor/channel";
@@ -31,6 +31,7 @@ const LIMITS_EXPORT = SERVER_LIMITS_EXPORT.name;
 const INSTANCE_EXPORT = SERVER_INSTANCE_EXPORT.name;
 const LOG_EXPORTS = SERVER_LOG_EXPORTS.map((f) => f.name);
 const CONFIGURE_EXPORT = SERVER_CONFIGURE_EXPORT.name;
+const BLOCKING_EXPORTS = SERVER_BLOCKING_EXPORTS.map((f) => f.name);
 
 export type { Output };
 
@@ -87,6 +88,8 @@ export class ServerApp implements Channel {
   /** The app keeps an append-only log (the log exports) and takes configuration (configure). */
   readonly logs: boolean;
   readonly configurable: boolean;
+  /** The app has blocked clients to wake and time (woken, blocked_deadline, on_timer). */
+  readonly blocks: boolean;
   private readonly fns: Record<string, Fn>;
   private readonly ioIn: number;
   private readonly ioOut: number;
@@ -111,6 +114,7 @@ export class ServerApp implements Channel {
     this.takesInstance = INSTANCE_EXPORT in this.fns;
     this.logs = LOG_EXPORTS.every((name) => name in this.fns);
     this.configurable = CONFIGURE_EXPORT in this.fns;
+    this.blocks = BLOCKING_EXPORTS.every((name) => name in this.fns);
     this.ioIn = this.call("io_in") >>> 0;
     this.ioOut = this.call("io_out") >>> 0;
     this.inCap = this.call("io_in_cap") >>> 0;
@@ -196,6 +200,29 @@ export class ServerApp implements Channel {
 
   close(conn: number): void {
     this.call("on_close", conn);
+  }
+
+  /** After a RESULT_WAKE: the connections whose replies wait, to drain (woken until 0). */
+  woken(): number[] {
+    if (!this.blocks) return [];
+    const ids: number[] = [];
+    for (let id = this.call("woken") >>> 0; id !== 0; id = this.call("woken") >>> 0) ids.push(id);
+    return ids;
+  }
+
+  /** When to call timer() next (ms on this host's clock, as Date.now()), or null for no timer. */
+  deadline(): number | null {
+    if (!this.blocks) return null;
+    const at = this.call("blocked_deadline");
+    if (!Number.isFinite(at) || at < 0) throw this.stop(`blocked_deadline returned ${at}, not a time`);
+    return at === 0 ? null : at;
+  }
+
+  /** The app's timer (on_timer): blocked clients due time out; `wake` says whether to look at woken(). */
+  timer(): Output {
+    const out = this.output("on_timer", this.call("on_timer"));
+    if (out.bytes.length > 0) throw this.stop(`on_timer returned ${out.bytes.length} bytes: it writes none`);
+    return out;
   }
 
   /**

@@ -73,6 +73,21 @@ describe.each(MODE_NAMES)("kv in %s mode", (mode) => {
     c.close();
   });
 
+  it("wakes a blocked client when another's write makes its list ready, and times out another", async () => {
+    const [a, b, w] = await Promise.all([RespClient.connect(port()), RespClient.connect(port()), RespClient.connect(port())]);
+    const t0 = Date.now();
+    const timedOut = b.call("BLPOP", "blk:never", "0.4");
+    const served = a.call("BLMOVE", "blk:src", "blk:dst", "LEFT", "RIGHT", "0");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await w.call("RPUSH", "blk:src", "v")).toBe(":1\r\n");
+    expect(await served).toBe("$1\r\nv\r\n");
+    expect(await w.call("LRANGE", "blk:dst", "0", "-1")).toBe("*1\r\n$1\r\nv\r\n");
+    expect(await timedOut).toBe("*-1\r\n");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(await w.call("DEL", "blk:dst")).toBe(":1\r\n");
+    for (const c of [a, b, w]) c.close();
+  });
+
   it("works with redis-cli: commands, binary-safe values, and --pipe", async () => {
     const cli = (...args: string[]) => run("redis-cli", ["-p", String(port()), ...args]).then((r) => r.stdout);
     expect(await cli("SET", "cli:greeting", "hello world")).toBe("OK\n");

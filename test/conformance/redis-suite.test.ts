@@ -1,5 +1,5 @@
 // Redis 7.0.15's own Tcl suite (../shared/redis-tests, external-server mode) against kv in
-// enclavisor mode: a subset of its units that runs in about a minute, each against a fresh server
+// enclavisor mode: a subset of its units that runs in under a minute, each against a fresh server
 // (the suite changes a server's configuration and does not always restore it, so its reference
 // is a fresh redis-server per unit too). Each unit must pass at least its floor of tests, kv's
 // passes when the floor was set (raise them as kv grows: a drop is a regression), and the server
@@ -17,13 +17,14 @@ import { ROOT, startServer } from "../cli/fixtures/server";
 
 const run = promisify(execFile);
 const SUITE = resolve(ROOT, process.env.ENCLAVE_REDIS_TESTS_DIR ?? "../shared/redis-tests");
-/** The CI subset, each unit with its floor of passing tests (expire's a little below: its tests sleep). */
+/** The CI subset, each unit with its floor of passing tests (expire's and list's a little below: some of their tests sleep). */
 const FLOORS: Record<string, number> = {
   "unit/type/string": 58,
   "unit/type/incr": 11,
   "unit/keyspace": 21,
   "unit/expire": 56,
   "unit/type/hash": 48,
+  "unit/type/list": 190,
   "unit/multi": 21,
   "unit/quit": 3,
 };

@@ -186,6 +186,18 @@ describe("attested TLS", () => {
     c.close();
   });
 
+  it("wakes a blocked client over TLS when another client's write makes its list ready", async () => {
+    const s = await serve(true);
+    const a = await RespClient.connectTls(s.port, s.tls!.certificatePem);
+    const b = await RespClient.connectTls(s.port, s.tls!.certificatePem);
+    const waiting = a.call("BLPOP", "queue", "0");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await b.call("RPUSH", "queue", "job")).toBe(":1\r\n");
+    expect(await waiting).toBe("*2\r\n$5\r\nqueue\r\n$3\r\njob\r\n");
+    a.close();
+    b.close();
+  });
+
   it("drops a client that does not speak TLS, and serves the others on", async () => {
     const s = await serve(true);
     const good = await RespClient.connectTls(s.port, s.tls!.certificatePem);

@@ -95,6 +95,58 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("SET", "w", "2")).toEqual(ok);
   });
 
+  it("blocks BLPOP, BRPOP, BLMOVE and BLMPOP on empty lists until a write or the timeout, in the order clients blocked", () => {
+    const [a, b, w] = [kv.open(), kv.open(), kv.open()];
+    const WAKE = 0x80000000;
+    expect(kv.raw(a, "BLPOP", "l", "m", "0")).toBe(""); // blocked: no reply
+    expect(kv.raw(b, "BRPOPLPUSH", "l", "dst", "0")).toBe("");
+    expect(kv.raw(a, "PING")).toBe(""); // a blocked client's later commands wait
+    expect(call("INFO", "clients")).toMatch(/blocked_clients:2\r\n/);
+    const push = kv.data(w, encodeCommand(["RPUSH", "l", "x", "y"]));
+    expect((push & WAKE) >>> 0).toBe(WAKE);
+    expect(kv.woken()).toEqual([a, b]);
+    expect(kv.drain(a)).toBe("*2\r\n$1\r\nl\r\n$1\r\nx\r\n+PONG\r\n"); // first blocked, first served
+    expect(kv.drain(b)).toBe("$1\r\ny\r\n");
+    expect(kv.call(w, "LRANGE", "dst", "0", "-1")).toEqual(["y"]);
+    // Inside EXEC it does not block; a key of another type is not ready (it stays blocked).
+    expect(kv.call(a, "MULTI")).toEqual(ok);
+    kv.call(a, "BLPOP", "none", "0");
+    kv.call(a, "BLMOVE", "none", "dst", "LEFT", "RIGHT", "0");
+    expect(kv.call(a, "EXEC")).toEqual([null, null]);
+    expect(kv.raw(a, "BLMPOP", "0", "2", "q1", "q2", "RIGHT", "COUNT", "5")).toBe("");
+    kv.call(w, "SET", "q1", "string");
+    expect(kv.woken()).toEqual([]);
+    kv.call(w, "RPUSH", "q2", "1", "2", "3");
+    expect(kv.woken()).toEqual([a]);
+    expect(kv.drain(a)).toBe("*2\r\n$2\r\nq2\r\n*3\r\n$1\r\n3\r\n$1\r\n2\r\n$1\r\n1\r\n");
+    // Timeouts: the deadline is the host's to time; on_timer answers a null array.
+    vi.useFakeTimers({ now: 1_000_000 });
+    expect(kv.fn.blocked_deadline()).toBe(0);
+    expect(kv.raw(b, "BRPOP", "t", "1.5")).toBe("");
+    expect(kv.fn.blocked_deadline()).toBe(1_001_500);
+    expect(kv.fn.on_timer() >>> 0).toBe(0); // not due yet
+    vi.setSystemTime(1_001_500);
+    expect(kv.fn.on_timer() >>> 0).toBe(WAKE);
+    expect(kv.woken()).toEqual([b]);
+    expect(kv.drain(b)).toBe("*-1\r\n");
+    expect(kv.fn.blocked_deadline()).toBe(0);
+    // Errors come first, as Redis checks them.
+    expect(kv.call(a, "BLPOP", "l", "-1")).toEqual(err("ERR timeout is negative"));
+    expect(kv.call(a, "BLPOP", "l", "soon")).toEqual(err("ERR timeout is not a float or out of range"));
+    expect(kv.call(a, "BLMPOP", "0", "0", "l", "LEFT")).toEqual(err("ERR numkeys should be greater than 0"));
+    expect(kv.call(a, "BLMPOP", "0", "1", "l", "UP")).toEqual(SYNTAX);
+    expect(kv.call(a, "LMPOP", "1", "l", "LEFT", "COUNT", "0")).toEqual(err("ERR count should be greater than 0"));
+    expect(kv.call(a, "LMPOP", "1", "l", "LEFT")).toBeNull();
+    expect(kv.call(a, "BLPOP", "q1", "0")).toEqual(WRONGTYPE);
+    // A blocked client that goes away is not served.
+    expect(kv.raw(b, "BLPOP", "gone", "0")).toBe("");
+    kv.close(b);
+    kv.call(w, "RPUSH", "gone", "v");
+    expect(kv.woken()).toEqual([]);
+    expect(kv.call(w, "LLEN", "gone")).toBe(1);
+    for (const c of [a, w]) kv.close(c);
+  });
+
   it("reports unknown commands and wrong arities with Redis's text", () => {
     expect(kv.raw(conn, "foo", "a", "b")).toBe("-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n");
     expect(kv.raw(conn, "FOO")).toBe("-ERR unknown command 'FOO', with args beginning with: \r\n");
@@ -474,11 +526,11 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
-    expect(call("COMMAND", "COUNT")).toBe(86);
+    expect(call("COMMAND", "COUNT")).toBe(92);
     const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
     expect(get[1]).toBe(null);
     expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
-    expect((call("COMMAND") as Reply[]).length).toBe(86);
+    expect((call("COMMAND") as Reply[]).length).toBe(92);
     expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
     expect(call("CLIENT", "GETNAME")).toBe(null);
     expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);

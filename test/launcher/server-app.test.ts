@@ -55,7 +55,7 @@ describe.each(["native", ...PROTECTED_MODES] as ModeName[])("the echo server in 
     app.open(1);
     app.open(2);
     let out = app.data(1, bytes("hel"));
-    expect(out).toEqual({ bytes: new Uint8Array(0), close: false, more: false, save: false, log: false });
+    expect(out).toEqual({ bytes: new Uint8Array(0), close: false, more: false, save: false, log: false, wake: false });
     expect(text(app.data(2, bytes("other\n")).bytes)).toBe("OTHER\n");
     out = app.data(1, bytes("lo\nwor"));
     expect(text(out.bytes)).toBe("HELLO\n");

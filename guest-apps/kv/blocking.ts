@@ -1,0 +1,136 @@
+// Blocked clients (Redis blocked.c): BLPOP, BRPOP, BRPOPLPUSH, BLMOVE and BLMPOP on lists that are
+// all empty block their client until a write makes one of its keys a non-empty list, or its
+// timeout passes. A blocked client's later commands wait in its input.
+//
+// The guest cannot call the host, so waking goes through the I/O contract (assembly/server.ts):
+// the command that made data ready (or the host's on_timer, for timeouts) answers with
+// RESULT_WAKE; the host then asks woken() for each connection to drain, and blocked_deadline() for
+// when to call on_timer next. The host learns which connection to wake and when, nothing of what
+// it waited for or got.
+//
+// Serving is Redis's: after a write command (after the whole of an EXEC), the blocked clients are
+// tried in the order they blocked, each one's command run again as it came with the keys now
+// ready; a served command can make another key ready (BLMOVE), so the round repeats until no
+// client is served.
+import { ByteBuf } from "./bytes";
+import { Conn } from "./conn";
+import { al, ap, argc } from "./args";
+import { now } from "./clock";
+import { QueuedCommands } from "./multi";
+
+class Blocked {
+  /** The command's arguments, in multi.ts's queue format. */
+  readonly command: ByteBuf = new ByteBuf();
+  constructor(public conn: Conn, public deadline: i64) {}
+}
+
+const blocked = new Array<Blocked>();
+const woken = new Array<u32>();
+
+export function blockedClients(): i32 {
+  return blocked.length;
+}
+
+/** Blocks c on the current command (its arguments copied), until `deadline` (ms on the host's clock; 0: for ever). */
+export function blockClient(c: Conn, deadline: i64): void {
+  const b = new Blocked(c, deadline);
+  const q = b.command;
+  q.putU32(argc);
+  for (let i: u32 = 0; i < argc; i++) {
+    q.putU32(al(i));
+    q.put(ap(i), al(i));
+  }
+  blocked.push(b);
+  c.blocked = true;
+}
+
+/** c went away: it waits for nothing any more. */
+export function forgetBlocked(c: Conn): void {
+  if (!c.blocked) return;
+  for (let i = 0; i < blocked.length; i++) {
+    if (blocked[i].conn === c) {
+      blocked[i].command.free();
+      blocked.splice(i, 1);
+      break;
+    }
+  }
+  c.blocked = false;
+}
+
+/** Something for the host to do: connections to drain, or a new deadline to time. */
+let wakePending = false;
+
+export function takeWake(): bool {
+  const w = wakePending;
+  wakePending = false;
+  return w;
+}
+
+/** A client blocked: the host has a new deadline to look at. */
+export function deadlineChanged(): void {
+  wakePending = true;
+}
+
+/** The next connection the host must drain (its replies wait), or 0. */
+export function nextWoken(): u32 {
+  return woken.length == 0 ? 0 : woken.shift();
+}
+
+/** The earliest deadline of a blocked client (ms on the host's clock), or 0 if none waits with one. */
+export function nextDeadline(): f64 {
+  let d: i64 = 0;
+  for (let i = 0; i < blocked.length; i++) {
+    const t = blocked[i].deadline;
+    if (t != 0 && (d == 0 || t < d)) d = t;
+  }
+  return <f64>d;
+}
+
+/**
+ * Tries the blocked clients in order: `ready(b)` runs b's command again (its arguments made
+ * current) into b's output and says whether it was served. Repeats while any is.
+ */
+export function serveBlocked(ready: (c: Conn, from: usize, argv: usize, n: u32) => bool): void {
+  let served = true;
+  while (served && blocked.length > 0) {
+    served = false;
+    for (let i = 0; i < blocked.length; i++) {
+      const b = blocked[i];
+      const queued = new QueuedCommands(b.command);
+      const n = queued.next();
+      const ok = ready(b.conn, b.command.ptr, queued.argv.ptr, n);
+      queued.argv.free();
+      if (!ok) continue;
+      unblock(i);
+      served = true;
+      break; // the list changed: start again from the first
+    }
+  }
+}
+
+/** Times out the clients whose deadline passed: `timedOut(c)` replies for each (into its output). */
+export function expireBlocked(timedOut: (c: Conn, from: usize, argv: usize, n: u32) => void): void {
+  const t = now();
+  for (let i = 0; i < blocked.length; ) {
+    const b = blocked[i];
+    if (b.deadline == 0 || b.deadline > t) {
+      i++;
+      continue;
+    }
+    const queued = new QueuedCommands(b.command);
+    const n = queued.next();
+    timedOut(b.conn, b.command.ptr, queued.argv.ptr, n);
+    queued.argv.free();
+    unblock(i);
+  }
+}
+
+function unblock(i: i32): void {
+  const b = blocked[i];
+  blocked.splice(i, 1);
+  b.command.free();
+  b.conn.blocked = false;
+  b.conn.paused = true; // its waiting commands go on from on_drain
+  woken.push(b.conn.id);
+  wakePending = true;
+}
