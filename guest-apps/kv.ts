@@ -9,7 +9,8 @@
 //   connection  PING [msg], ECHO, QUIT, SELECT 0, CLIENT SETNAME|GETNAME|ID
 //   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], SETNX, SETEX, PSETEX,
 //               GET, GETSET, GETDEL, GETEX [EX|PX|EXAT|PXAT|PERSIST], GETRANGE, SUBSTR, SETRANGE,
-//               MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN
+//               MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN; SETBIT, GETBIT,
+//               BITCOUNT (kv/cmd-bits.ts)
 //   expiry      EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key n [NX|XX|GT|LT], TTL, PTTL, EXPIRETIME,
 //               PEXPIRETIME, PERSIST
 //   keyspace    DEL, UNLINK, EXISTS, TOUCH, KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t],

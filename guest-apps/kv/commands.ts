@@ -47,6 +47,7 @@ import { config } from "./cmd-config";
 import { info, time } from "./cmd-server";
 import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
 import { attestCommand } from "./cmd-attest";
+import { bitcount, getbit, setbit } from "./cmd-bits";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
   replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNil, replyNullArray,
@@ -73,7 +74,7 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   HKEYS = 63, HVALS = 64, HSTRLEN = 65, LPUSHX = 66, RPUSHX = 67, LINDEX = 68, LSET = 69, LTRIM = 70, LREM = 71,
   LINSERT = 72, LMOVE = 73, RPOPLPUSH = 74, EXPIRETIME = 75, PEXPIRETIME = 76, UNLINK = 77, TOUCH = 78, RANDOMKEY = 79,
   TIME = 80, MULTI = 81, EXEC = 82, DISCARD = 83, WATCH = 84, UNWATCH = 85, BLPOP = 86, BRPOP = 87, BRPOPLPUSH = 88,
-  BLMOVE = 89, BLMPOP = 90, LMPOP = 91;
+  BLMOVE = 89, BLMPOP = 90, LMPOP = 91, SETBIT = 92, GETBIT = 93, BITCOUNT = 94;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -172,6 +173,9 @@ const commands: Array<Command> = [
   new Command("blmove", BLMOVE, 6, "write denyoom noscript blocking", 1, 2),
   new Command("blmpop", BLMPOP, -5, "write blocking movablekeys", 0, 0),
   new Command("lmpop", LMPOP, -4, "write movablekeys", 0, 0),
+  new Command("setbit", SETBIT, 4, "write denyoom", 1, 1),
+  new Command("getbit", GETBIT, 3, "readonly fast", 1, 1),
+  new Command("bitcount", BITCOUNT, -2, "readonly", 1, 1),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -509,6 +513,9 @@ function dispatch(c: Conn, id: i32): void {
     case BLMOVE: block(c, id, blmove(true, true)); break;
     case BLMPOP: block(c, id, lmpop(2)); break;
     case LMPOP: lmpop(1); break;
+    case SETBIT: setbit(); break;
+    case GETBIT: getbit(); break;
+    case BITCOUNT: bitcount(); break;
     default: unreachable();
   }
 }
