@@ -218,7 +218,7 @@ describe("enclave serve: the command line", () => {
       expect(r.out).toContain(`  ${flag} `);
     }
     const top = spawnEnclave(["--help"]);
-    expect(await top.exited).toBe(0);
+    expect(await top.exited, top.output()).toBe(0);
     for (const sub of ["run", "serve", "verify", "measure", "platform"]) {
       expect(top.output()).toMatch(new RegExp(`^  ${sub} `, "m"));
       expect(top.output()).toMatch(new RegExp(`^=+ enclave ${sub} =+$`, "m"));
