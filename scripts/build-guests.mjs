@@ -2,7 +2,8 @@
 // Compiles every guest app (guest-apps/*.ts) to guest-apps/*.wasm with the options in asconfig.json.
 // An app may pick another garbage collector with a line `// asc-runtime: NAME` among its leading
 // comments (kv uses `minimal`, which collects only when the app calls __collect()).
-// Runs on `npm install` (prepare) and, with --if-stale, before commands that need the apps.
+// Runs on `npm install` (prepare) and before commands that need the apps, with --if-stale (an app
+// newer than its sources is left as it is, so that a prepare under running tests rewrites nothing).
 // Usage: node scripts/build-guests.mjs [--if-stale] [--quiet] [NAME...]
 import { readdirSync, readFileSync, statSync, existsSync } from "node:fs";
 import { join, dirname, basename } from "node:path";

@@ -2,16 +2,24 @@
 // Builds the native page cipher (native/page-cipher: AES-XTS and XEX for the memory encryption
 // engine, host/sev/page-cipher.ts) with node-gyp, against the headers of the running Node and
 // without network. Runs on `npm install` (prepare). A failure stops the install and names what is
-// missing: there is no fallback, the engine needs the addon.
-// Usage: node scripts/build-native.mjs
+// missing: there is no fallback, the engine needs the addon. An addon newer than its sources is
+// left as it is: `npx enclave` prepares the package again, and a rebuild under running tests would
+// take the addon away from them (node-gyp rebuild starts by deleting it).
+// Usage: node scripts/build-native.mjs [--force]
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const addonDir = join(root, "native", "page-cipher");
 const built = join(addonDir, "build", "Release", "page_cipher.node");
+
+const sources = ["binding.gyp", "page_cipher.c"].map((f) => join(addonDir, f));
+if (!process.argv.includes("--force") && existsSync(built) && sources.every((f) => statSync(f).mtimeMs <= statSync(built).mtimeMs)) {
+  process.stdout.write("native/page-cipher: up to date\n");
+  process.exit(0);
+}
 
 function fail(message) {
   process.stderr.write(`build-native: ${message}\n`);
