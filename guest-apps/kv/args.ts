@@ -1,6 +1,6 @@
 // The command being run, as every command module reads it: its arguments (where they lie in the
 // client's input buffer), its client, and the records its key arguments name.
-import { bytesToString, parseI64 } from "./bytes";
+import { ByteBuf, bytesToString, parseI64 } from "./bytes";
 import { Conn } from "./conn";
 import { db } from "./server-state";
 import { Rec } from "./store";
@@ -20,7 +20,43 @@ export let conn: Conn | null = null;
   conn = c;
 }
 
-/** Makes a queued command (multi.ts: its argument pairs at `args`, offsets from `from`) the one read, for client c. */
+/**
+ * Appends a copy of the current command's arguments to `into`: u32 argc, then per argument a u32
+ * length and its bytes (a transaction's queue, a blocked client's command).
+ */
+export function saveArgs(into: ByteBuf): void {
+  into.putU32(argc);
+  for (let i: u32 = 0; i < argc; i++) {
+    into.putU32(al(i));
+    into.put(ap(i), al(i));
+  }
+}
+
+/** Commands saved by saveArgs, one after another: where each one's arguments are, for useQueued. */
+export class SavedCommands {
+  private at: u32 = 0;
+  readonly argv: ByteBuf = new ByteBuf();
+
+  constructor(private readonly queue: ByteBuf) {}
+
+  /** Fills argv with the next command's (offset from queue.ptr, length) pairs; its argc, or 0 at the end. */
+  next(): u32 {
+    if (this.at >= this.queue.len) return 0;
+    const base = this.queue.ptr;
+    const n = load<u32>(base + this.at);
+    this.at += 4;
+    this.argv.len = 0;
+    for (let i: u32 = 0; i < n; i++) {
+      const len = load<u32>(base + this.at);
+      this.argv.putU32(this.at + 4);
+      this.argv.putU32(len);
+      this.at += 4 + len;
+    }
+    return n;
+  }
+}
+
+/** Makes a saved command (its argument pairs at `args`, offsets from `from`: SavedCommands) the one read, for client c. */
 export function useQueued(from: usize, args: usize, n: u32, c: Conn): void {
   base = from;
   argvPtr = args;

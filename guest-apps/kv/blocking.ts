@@ -14,12 +14,11 @@
 // client is served.
 import { ByteBuf } from "./bytes";
 import { Conn } from "./conn";
-import { al, ap, argc } from "./args";
+import { SavedCommands, saveArgs } from "./args";
 import { now } from "./clock";
-import { QueuedCommands } from "./multi";
 
 class Blocked {
-  /** The command's arguments, in multi.ts's queue format. */
+  /** The command's arguments (args.ts, saveArgs). */
   readonly command: ByteBuf = new ByteBuf();
   constructor(public conn: Conn, public deadline: i64) {}
 }
@@ -34,12 +33,7 @@ export function blockedClients(): i32 {
 /** Blocks c on the current command (its arguments copied), until `deadline` (ms on the host's clock; 0: for ever). */
 export function blockClient(c: Conn, deadline: i64): void {
   const b = new Blocked(c, deadline);
-  const q = b.command;
-  q.putU32(argc);
-  for (let i: u32 = 0; i < argc; i++) {
-    q.putU32(al(i));
-    q.put(ap(i), al(i));
-  }
+  saveArgs(b.command);
   blocked.push(b);
   c.blocked = true;
 }
@@ -96,7 +90,7 @@ export function serveBlocked(ready: (c: Conn, from: usize, argv: usize, n: u32) 
     served = false;
     for (let i = 0; i < blocked.length; i++) {
       const b = blocked[i];
-      const queued = new QueuedCommands(b.command);
+      const queued = new SavedCommands(b.command);
       const n = queued.next();
       const ok = ready(b.conn, b.command.ptr, queued.argv.ptr, n);
       queued.argv.free();
@@ -117,7 +111,7 @@ export function expireBlocked(timedOut: (c: Conn, from: usize, argv: usize, n: u
       i++;
       continue;
     }
-    const queued = new QueuedCommands(b.command);
+    const queued = new SavedCommands(b.command);
     const n = queued.next();
     timedOut(b.conn, b.command.ptr, queued.argv.ptr, n);
     queued.argv.free();

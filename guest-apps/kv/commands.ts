@@ -28,9 +28,9 @@
 //   OOM command not allowed when used memory > 'maxmemory'.             shared.oomerr (evict.ts)
 import { ascii, parsedInt } from "./bytes";
 import { Conn } from "./conn";
-import { al, ap, argInt, argIs, argText, argc, useArgs, useQueued } from "./args";
+import { SavedCommands, al, ap, argInt, argIs, argText, argc, useArgs, useQueued } from "./args";
 import {
-  QueuedCommands, anyWatch, discard, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
+  anyWatch, discard, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
 } from "./multi";
 import {
   append, decrBy, get, getdel, getex, getrange, getset, incrBy, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
@@ -400,7 +400,7 @@ function exec(c: Conn): void {
   c.multi = null; // the commands run now
   unwatchAll(c);
   replyArray(m.count);
-  const queued = new QueuedCommands(m.queue);
+  const queued = new SavedCommands(m.queue);
   inExec = true;
   for (let n = queued.next(); n != 0; n = queued.next()) {
     useQueued(m.queue.ptr, queued.argv.ptr, n, c);

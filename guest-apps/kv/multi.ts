@@ -1,7 +1,6 @@
 // Transactions (Redis multi.c): MULTI, EXEC, DISCARD, WATCH, UNWATCH. Between MULTI and EXEC a
 // client's commands are checked (an unknown command or a wrong arity fails the transaction, as
-// Redis's flagTransaction does) and queued, each a copy of its arguments: u32 argc, then per
-// argument a u32 length and its bytes. EXEC runs them in order, one reply array, nothing of
+// Redis's flagTransaction does) and queued, each a copy of its arguments (args.ts, saveArgs). EXEC runs them in order, one reply array, nothing of
 // another client in between (kv serves one command at a time anyway).
 //
 // WATCH: a watched key touched by a write that changed the store, deleted, evicted or flushed
@@ -10,7 +9,7 @@
 // had already expired at WATCH does not.
 import { ByteBuf } from "./bytes";
 import { Conn } from "./conn";
-import { al, ap, argc, lookup } from "./args";
+import { al, ap, argc, lookup, saveArgs } from "./args";
 import { replyError, replyErrorLine, replyNullArray, replyOk } from "./reply";
 import { db } from "./server-state";
 
@@ -37,12 +36,7 @@ export function multi(c: Conn): void {
 /** Queues the current command (its arguments) in c's transaction. */
 export function queueCommand(c: Conn): void {
   const m = c.multi!;
-  const q = m.queue;
-  q.putU32(argc);
-  for (let i: u32 = 0; i < argc; i++) {
-    q.putU32(al(i));
-    q.put(ap(i), al(i));
-  }
+  saveArgs(m.queue);
   m.count++;
 }
 
@@ -136,30 +130,6 @@ export function casFailed(c: Conn): bool {
     if (w.conn === c && w.existed && db.lookup(changetype<usize>(w.key), w.key.byteLength) == null) return true;
   }
   return false;
-}
-
-/** The queued commands of c's transaction, for EXEC: where each one's arguments are. */
-export class QueuedCommands {
-  private at: u32 = 0;
-  readonly argv: ByteBuf = new ByteBuf();
-
-  constructor(private readonly queue: ByteBuf) {}
-
-  /** Fills argv with the next command's (offset from queue.ptr, length) pairs; its argc, or 0 at the end. */
-  next(): u32 {
-    if (this.at >= this.queue.len) return 0;
-    const base = this.queue.ptr;
-    const n = load<u32>(base + this.at);
-    this.at += 4;
-    this.argv.len = 0;
-    for (let i: u32 = 0; i < n; i++) {
-      const len = load<u32>(base + this.at);
-      this.argv.putU32(this.at + 4);
-      this.argv.putU32(len);
-      this.at += 4 + len;
-    }
-    return n;
-  }
 }
 
 /** EXEC without a transaction, or one that failed while queuing: replies and says so (true). */
