@@ -7,6 +7,7 @@ import { al, ap, argc } from "./args";
 import { ByteBuf, writeDecimal } from "./bytes";
 import { appendonly, logBuffer, logNoMemory } from "./aof-writer";
 import { loading } from "./loading";
+import { Rec, keyPtr } from "./record";
 
 let logged = false;
 
@@ -46,6 +47,21 @@ export function logSetPxat(k: u32, v: u32, at: i64): void {
   bulk(b, ap(v), al(v));
   text(b, "PXAT");
   decimal(b, at);
+  done(b);
+}
+
+/** A command chosen at random (SPOP) is logged as what it did: `name` key m1 m2..., the members' records' addresses in `members`. */
+export function logMembers(name: string, keyArg: u32, members: ByteBuf): void {
+  if (!appendonly || loading) return;
+  const n = members.len >> 2;
+  const b = logBuffer();
+  head(b, 2 + n);
+  text(b, name);
+  bulk(b, ap(keyArg), al(keyArg));
+  for (let i: u32 = 0; i < n; i++) {
+    const m = changetype<Rec>(<usize>load<u32>(members.ptr + (<usize>i << 2)));
+    bulk(b, keyPtr(m), m.keyLen);
+  }
   done(b);
 }
 

@@ -1,6 +1,6 @@
-// Blocked clients (Redis blocked.c): BLPOP, BRPOP, BRPOPLPUSH, BLMOVE and BLMPOP on lists that are
-// all empty block their client until a write makes one of its keys a non-empty list, or its
-// timeout passes. A blocked client's later commands wait in its input.
+// Blocked clients (Redis blocked.c): BLPOP, BRPOP, BRPOPLPUSH, BLMOVE and BLMPOP on lists, and
+// BZPOPMIN, BZPOPMAX and BZMPOP on sorted sets, that are all empty block their client until a write
+// makes one of its keys ready, or its timeout passes. A blocked client's later commands wait in its input.
 //
 // The guest cannot call the host, so waking goes through the I/O contract (assembly/server.ts):
 // the command that made data ready (or the host's on_timer, for timeouts) answers with
@@ -12,10 +12,74 @@
 // tried in the order they blocked, each one's command run again as it came with the keys now
 // ready; a served command can make another key ready (BLMOVE), so the round repeats until no
 // client is served.
-import { ByteBuf } from "./bytes";
+import { ByteBuf, bytesToString } from "./bytes";
 import { Conn } from "./conn";
-import { SavedCommands, saveArgs } from "./args";
+import { SavedCommands, al, ap, saveArgs } from "./args";
 import { now } from "./clock";
+import { replyError, replyWrongType } from "./reply";
+import { Rec } from "./record";
+import { lookup } from "./args";
+
+/** A blocked client's command runs again (blocking.ts): a key of another type is not ready, not an error. */
+export let retrying = false;
+export function setRetrying(on: bool): void {
+  retrying = on;
+}
+
+/** No deadline: block until data comes. A deadline is otherwise ms on the host's clock. */
+export const FOREVER: i64 = 0;
+/** The command replied (data, or an error): it does not block. */
+export const REPLIED: i64 = -1;
+
+/**
+ * The deadline of the timeout argument `i` (seconds, decimals allowed), as Redis's
+ * getTimeoutFromObjectOrReply reads it; REPLIED after its error.
+ */
+export function timeoutArg(i: u32): i64 {
+  const p = ap(i), n = al(i);
+  let digits = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    const b = load<u8>(p + k);
+    if (b >= 0x30 && b <= 0x39) digits++;
+    else if (b != 0x2e && b != 0x2d && b != 0x2b && b != 0x65 && b != 0x45) digits = -1000;
+  }
+  const seconds = digits > 0 ? parseFloat(bytesToString(p, n)) : NaN;
+  if (isNaN(seconds) || !isFinite(seconds)) {
+    replyError("timeout is not a float or out of range");
+    return REPLIED;
+  }
+  const ms = seconds * 1000;
+  if (ms < 0 || ms > 9.2e18) { // Redis's conversion to a long long overflows to a negative one
+    replyError("timeout is negative");
+    return REPLIED;
+  }
+  return ms < 1 ? FOREVER : now() + <i64>Math.ceil(ms);
+}
+
+/** No key of a blocking command's keys is ready (readyKey). */
+export const NONE_READY: i32 = -2; // not REPLIED (-1)
+
+/** The record readyKey found. */
+export let readyRec: Rec | null = null;
+
+/**
+ * The first of key arguments from..to-1 that holds a value of `type` (readyRec its record), the
+ * first key of another type after a WRONGTYPE reply (REPLIED), or NONE_READY. A blocked client's
+ * retry skips a key of another type: another command made it, and it is not what the client waits for.
+ */
+export function readyKey(from: u32, to: u32, type: u8): i32 {
+  for (let i = from; i < to; i++) {
+    const e = lookup(i);
+    if (e == null || (retrying && e.type != type)) continue;
+    if (e.type != type) {
+      replyWrongType();
+      return <i32>REPLIED;
+    }
+    readyRec = e;
+    return <i32>i;
+  }
+  return NONE_READY;
+}
 
 class Blocked {
   /** The command's arguments (args.ts, saveArgs). */

@@ -23,6 +23,7 @@ import {
   setMaxmemorySamples, setQueryBufferLimit,
 } from "./config";
 import { maxBulk } from "./conn";
+import { encodingValues } from "./encoding";
 import {
   FSYNC_NAMES, appendfsync, appendonly, autoAofRewriteMinSize, autoAofRewritePercentage, setAppendfsync, setAppendonly,
   setAutoAofRewriteMinSize, setAutoAofRewritePercentage,
@@ -39,8 +40,7 @@ const NAMES = [
   "lfu-decay-time", "client-query-buffer-limit", "client-output-buffer-limit", "appendonly", "appendfsync",
   "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
   // Redis's encoding thresholds, with their 7.0 aliases (config.c). kv has one layout per type
-  // (docs/writing-apps.md), so they change nothing in it; they are kept, checked and answered as
-  // Redis does, for the clients and tests that set them.
+  // (docs/writing-apps.md): they change only the encoding OBJECT ENCODING reports (encoding.ts).
   "hash-max-listpack-entries", "hash-max-listpack-value", "hash-max-ziplist-entries", "hash-max-ziplist-value",
   "list-max-listpack-size", "list-max-ziplist-size", "list-compress-depth", "set-max-intset-entries",
   "zset-max-listpack-entries", "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
@@ -50,7 +50,6 @@ const SAVE = 0, DATABASES = 1, MAX_BULK = 2, MAXMEMORY = 3, POLICY = 4, SAMPLES 
 const MUTABLE_FROM = MAXMEMORY; // NAMES from here on can be set
 const ENCODING_FROM = 14; // NAMES from here on are encoding thresholds: a value slot each (aliases share one)
 const ENCODING_SLOT: StaticArray<i32> = [0, 1, 0, 1, 2, 2, 3, 4, 5, 6, 5, 6];
-const encodingValues: StaticArray<i64> = [128, 64, -2, 0, 512, 128, 64];
 const ENCODING_MIN: StaticArray<i64> = [0, 0, -2147483648, 0, 0, 0, 0];
 const ENCODING_MAX: StaticArray<i64> = [i64.MAX_VALUE, i64.MAX_VALUE, 2147483647, 2147483647, i64.MAX_VALUE, i64.MAX_VALUE, i64.MAX_VALUE];
 const INT_MAX: i64 = 2147483647;

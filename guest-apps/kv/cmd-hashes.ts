@@ -1,10 +1,12 @@
 // Hash commands (Redis t_hash.c): HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS,
-// HLEN, HSTRLEN, HEXISTS, HINCRBY. A hash's
+// HLEN, HSTRLEN, HEXISTS, HINCRBY, HSCAN. A hash's
 // fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
 import { parseI64, parsedInt, writeDecimal } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
 import { DIGITS, addChecked, argBytes, roomFor } from "./cmd-strings";
+import { hashGrew } from "./encoding";
 import { notInteger, wrongArity } from "./errors";
+import { WITH_VALUES, scanMembers } from "./member-scan";
 import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
 import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOk, replyOom, replyWrongType } from "./reply";
 import { db } from "./server-state";
@@ -21,6 +23,7 @@ function hashForWrite(): Table | null {
       return null;
     }
     snapshotWillChange(e);
+    written = e;
     return hashOf(e);
   }
   const made = db.addHash(ap(1), al(1));
@@ -28,8 +31,12 @@ function hashForWrite(): Table | null {
     replyOom();
     return null;
   }
+  written = made;
   return hashOf(made);
 }
+
+/** The key's record hashForWrite gave the table of (for setField's encoding mark). */
+let written: Rec | null = null;
 
 /** The hash at key argument 1; null when absent (wrongType tells a WRONGTYPE reply was sent). */
 let wrongType = false;
@@ -59,13 +66,18 @@ const FIELD_SET = 0, FIELD_ADDED = 1, FIELD_NO_MEMORY = -1;
 function setField(h: Table, f: u32, p: usize, n: u32): i32 {
   const hash = hashBytes(ap(f), al(f));
   const r = find(h, ap(f), al(f), hash);
-  if (r != null) return setStringIn(h, r, p, n) == null ? FIELD_NO_MEMORY : FIELD_SET;
+  if (r != null) {
+    if (setStringIn(h, r, p, n) == null) return FIELD_NO_MEMORY;
+    hashGrew(changetype<Rec>(written), h.count, al(f), n);
+    return FIELD_SET;
+  }
   const made = newString(ap(f), al(f), hash, p, n);
   if (made == null) return FIELD_NO_MEMORY;
   if (!add(h, made)) {
     freeRecBlock(made);
     return FIELD_NO_MEMORY;
   }
+  hashGrew(changetype<Rec>(written), h.count, al(f), n);
   return FIELD_ADDED;
 }
 
@@ -213,4 +225,10 @@ export function hincrby(): void {
     return replyOom();
   }
   replyInt(v);
+}
+
+export function hscan(): void {
+  const h = hashForRead();
+  if (wrongType) return;
+  scanMembers(found, h, WITH_VALUES);
 }

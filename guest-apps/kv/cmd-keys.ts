@@ -9,8 +9,9 @@ import { keyPtr } from "./record";
 import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyNil, replyOk, replyOom, replyStatus } from "./reply";
 import { db } from "./server-state";
 import { anyWatch, touchAllExisting } from "./multi";
-import { Rec, TYPE_HASH, TYPE_LIST } from "./store";
-import { at, nextCursor, randomWord, recOfWord, scanHome, slotCount } from "./table";
+import { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET } from "./store";
+import { parseScanArgs, scanCount, scanCursor, scanMatch, scanType } from "./scan-args";
+import { at, randomWord, recOfWord, scanSteps, slotCount } from "./table";
 
 export function del(): void {
   let n = 0;
@@ -43,6 +44,8 @@ function typeName(e: Rec | null): string {
   if (e == null) return "none";
   if (e.type == TYPE_HASH) return "hash";
   if (e.type == TYPE_LIST) return "list";
+  if (e.type == TYPE_SET) return "set";
+  if (e.type == TYPE_ZSET) return "zset";
   return "string";
 }
 
@@ -74,45 +77,12 @@ export function keys(): void {
 }
 
 export function scan(): void {
-  // The cursor: decimal digits only (Redis: strtoul, refusing spaces and trailing bytes).
-  const cp = ap(1);
-  const cn = al(1);
-  let cursor: u64 = 0;
-  for (let k: u32 = 0; k < cn; k++) {
-    const d = <u32>load<u8>(cp + k) - 0x30;
-    if (d > 9 || cursor > (u64.MAX_VALUE - d) / 10) return replyError("invalid cursor");
-    cursor = cursor * 10 + d;
-  }
-  let count: i64 = 10;
-  let patArg: u32 = 0;
-  let typeArg: u32 = 0;
-  for (let j: u32 = 2; j < argc; j++) {
-    const hasNext = j + 1 < argc;
-    if (argIs(j, "count") && hasNext) {
-      if (!argInt(j + 1)) return notInteger();
-      count = parsedInt;
-      if (count < 1) return syntaxError();
-      j++;
-    } else if (argIs(j, "match") && hasNext) {
-      patArg = ++j;
-    } else if (argIs(j, "type") && hasNext) {
-      typeArg = ++j;
-    } else {
-      return syntaxError();
-    }
-  }
-  const t = db.keys;
-  let c = <u32>cursor;
+  if (!parseScanArgs(1, true)) return;
+  const count = scanCount;
+  const patArg = scanMatch;
+  const typeArg = scanType;
   const found = new ByteBuf(); // record addresses, unmanaged as in keys()
-  let budget = count * 10;
-  if (t.count > 0) {
-    do {
-      scanHome(t, c, found);
-      c = nextCursor(t, c);
-    } while (c != 0 && budget-- > 0 && <i64>(found.len >> 2) < count);
-  } else {
-    c = 0;
-  }
+  const c = scanSteps(db.keys, <u32>scanCursor, count, found);
   if (found.failed) {
     found.free();
     return replyOom();

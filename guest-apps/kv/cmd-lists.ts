@@ -3,8 +3,7 @@
 // BLMOVE, BRPOPLPUSH. A blocking command with data replies as its plain form does; without, it
 // replies nothing and returns the deadline it would block until (commands.ts blocks the client, or
 // answers at once where it may not block: inside EXEC, replaying the log).
-import { bytesToString, copyMemory, parsedInt } from "./bytes";
-import { now } from "./clock";
+import { copyMemory, parsedInt } from "./bytes";
 import { al, ap, argInt, argIs, argc, lookup } from "./args";
 import { notInteger, syntaxError, wrongArity } from "./errors";
 import {
@@ -19,6 +18,7 @@ import {
 import { zalloc, zfree } from "./zmalloc";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_LIST, listOf } from "./store";
+import { NONE_READY, REPLIED, readyKey, readyRec, retrying, timeoutArg } from "./blocking";
 
 /** Replies with an item taken out of its list, and frees it. */
 function replyTaken(item: usize): void {
@@ -288,42 +288,6 @@ function moveFrom(src: Rec, fromLeft: bool, toLeft: bool): void {
   if (from.length == 0) db.remove(src);
 }
 
-/** A blocked client's command runs again (blocking.ts): a key of another type is not ready, not an error. */
-let retrying = false;
-export function setRetrying(on: bool): void {
-  retrying = on;
-}
-
-/** No deadline: block until data comes. A deadline is otherwise ms on the host's clock. */
-export const FOREVER: i64 = 0;
-/** The command replied (data, or an error): it does not block. */
-export const REPLIED: i64 = -1;
-
-/**
- * The deadline of the timeout argument `i` (seconds, decimals allowed), as Redis's
- * getTimeoutFromObjectOrReply reads it; REPLIED after its error.
- */
-function timeoutArg(i: u32): i64 {
-  const p = ap(i), n = al(i);
-  let digits = 0;
-  for (let k: u32 = 0; k < n; k++) {
-    const b = load<u8>(p + k);
-    if (b >= 0x30 && b <= 0x39) digits++;
-    else if (b != 0x2e && b != 0x2d && b != 0x2b && b != 0x65 && b != 0x45) digits = -1000;
-  }
-  const seconds = digits > 0 ? parseFloat(bytesToString(p, n)) : NaN;
-  if (isNaN(seconds) || !isFinite(seconds)) {
-    replyError("timeout is not a float or out of range");
-    return REPLIED;
-  }
-  const ms = seconds * 1000;
-  if (ms < 0 || ms > 9.2e18) { // Redis's conversion to a long long overflows to a negative one
-    replyError("timeout is negative");
-    return REPLIED;
-  }
-  return ms < 1 ? FOREVER : now() + <i64>Math.ceil(ms);
-}
-
 /** Pops `count` items (at most its length) from the front or back of key argument `k`'s list, replying [key, item] or [key, [items]]. */
 function popReply(e: Rec, k: u32, front: bool, count: i64, asArray: bool): void {
   snapshotWillChange(e);
@@ -344,17 +308,10 @@ function popReply(e: Rec, k: u32, front: bool, count: i64, asArray: bool): void 
 export function bpop(front: bool): i64 {
   const deadline = timeoutArg(argc - 1);
   if (deadline == REPLIED) return REPLIED;
-  for (let i: u32 = 1; i < argc - 1; i++) {
-    const e = lookup(i);
-    if (e == null || (retrying && e.type != TYPE_LIST)) continue;
-    if (e.type != TYPE_LIST) {
-      replyWrongType();
-      return REPLIED;
-    }
-    popReply(e, i, front, 1, false);
-    return REPLIED;
-  }
-  return deadline;
+  const k = readyKey(1, argc - 1, TYPE_LIST);
+  if (k == NONE_READY) return deadline;
+  if (k >= 0) popReply(changetype<Rec>(readyRec), k, front, 1, false);
+  return REPLIED;
 }
 
 /** BRPOPLPUSH source destination timeout, and BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout. */
@@ -418,16 +375,9 @@ export function lmpop(first: u32): i64 {
     }
     count = parsedInt;
   }
-  for (let i = first + 1; i < where; i++) {
-    const e = lookup(i);
-    if (e == null || (retrying && e.type != TYPE_LIST)) continue;
-    if (e.type != TYPE_LIST) {
-      replyWrongType();
-      return REPLIED;
-    }
-    popReply(e, i, front == 1, count, true);
-    return REPLIED;
-  }
+  const k = readyKey(first + 1, where, TYPE_LIST);
+  if (k >= 0) popReply(changetype<Rec>(readyRec), k, front == 1, count, true);
+  if (k != NONE_READY) return REPLIED;
   if (first == 1) {
     replyNullArray();
     return REPLIED;

@@ -1,7 +1,7 @@
 // The command table: lookup by name (case-insensitive, on bytes), Redis's arity check, the dispatch
-// to each family's module (cmd-strings.ts, cmd-hashes.ts, cmd-lists.ts, cmd-keys.ts, cmd-expire.ts,
-// cmd-connection.ts, cmd-server.ts, after Redis's t_string.c, t_hash.c, t_list.c, db.c, expire.c,
-// server.c), and COMMAND, which describes the table. Semantics and replies are Redis 7.0's. The
+// to each family's module (cmd-strings.ts, cmd-hashes.ts, cmd-lists.ts, cmd-sets.ts, cmd-zsets.ts, cmd-keys.ts,
+// cmd-expire.ts, cmd-object.ts, cmd-connection.ts, cmd-server.ts, after Redis's t_string.c,
+// t_hash.c, t_list.c, t_set.c, t_zset.c, db.c, expire.c, object.c, server.c), and COMMAND, which describes the table. Semantics and replies are Redis 7.0's. The
 // error texts, and where each comes from:
 //
 //   ERR unknown command '<name>', with args beginning with: '<a>' '<b>'   server.c processCommand
@@ -37,11 +37,22 @@ import {
 } from "./cmd-strings";
 import { del, exists, flush, keys, randomkey, scan, type } from "./cmd-keys";
 import { expire, expiretime, persist, ttl } from "./cmd-expire";
-import { hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hset, hsetnx, hstrlen } from "./cmd-hashes";
 import {
-  REPLIED, blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push, setRetrying,
+  hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hscan, hset, hsetnx, hstrlen,
+} from "./cmd-hashes";
+import {
+  OP_DIFF, OP_INTER, OP_UNION, sadd, scard, setAlgebra, sintercard, sismember, smembers, smismember, smove, spop, srandmember,
+  srem, sscan,
+} from "./cmd-sets";
+import { object } from "./cmd-object";
+import {
+  OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrandmember,
+  zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
+} from "./cmd-zsets";
+import {
+  blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push,
 } from "./cmd-lists";
-import { blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked } from "./blocking";
+import { REPLIED, blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked, setRetrying } from "./blocking";
 import { client, ping, select } from "./cmd-connection";
 import { config } from "./cmd-config";
 import { info, time } from "./cmd-server";
@@ -74,7 +85,12 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   HKEYS = 63, HVALS = 64, HSTRLEN = 65, LPUSHX = 66, RPUSHX = 67, LINDEX = 68, LSET = 69, LTRIM = 70, LREM = 71,
   LINSERT = 72, LMOVE = 73, RPOPLPUSH = 74, EXPIRETIME = 75, PEXPIRETIME = 76, UNLINK = 77, TOUCH = 78, RANDOMKEY = 79,
   TIME = 80, MULTI = 81, EXEC = 82, DISCARD = 83, WATCH = 84, UNWATCH = 85, BLPOP = 86, BRPOP = 87, BRPOPLPUSH = 88,
-  BLMOVE = 89, BLMPOP = 90, LMPOP = 91, SETBIT = 92, GETBIT = 93, BITCOUNT = 94;
+  BLMOVE = 89, BLMPOP = 90, LMPOP = 91, SETBIT = 92, GETBIT = 93, BITCOUNT = 94, SADD = 95, SREM = 96, SMOVE = 97,
+  SISMEMBER = 98, SMISMEMBER = 99, SCARD = 100, SMEMBERS = 101, SPOP = 102, SRANDMEMBER = 103, SINTER = 104,
+  SINTERCARD = 105, SINTERSTORE = 106, SUNION = 107, SUNIONSTORE = 108, SDIFF = 109, SDIFFSTORE = 110, SSCAN = 111,
+  OBJECT = 112, HSCAN = 113;
+// Sorted sets.
+const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
 class Command {
   constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
@@ -176,6 +192,60 @@ const commands: Array<Command> = [
   new Command("setbit", SETBIT, 4, "write denyoom", 1, 1),
   new Command("getbit", GETBIT, 3, "readonly fast", 1, 1),
   new Command("bitcount", BITCOUNT, -2, "readonly", 1, 1),
+  new Command("sadd", SADD, -3, "write denyoom fast", 1, 1),
+  new Command("srem", SREM, -3, "write fast", 1, 1),
+  new Command("smove", SMOVE, 4, "write fast", 1, 2),
+  new Command("sismember", SISMEMBER, 3, "readonly fast", 1, 1),
+  new Command("smismember", SMISMEMBER, -3, "readonly fast", 1, 1),
+  new Command("scard", SCARD, 2, "readonly fast", 1, 1),
+  new Command("smembers", SMEMBERS, 2, "readonly", 1, 1),
+  new Command("spop", SPOP, -2, "write fast", 1, 1),
+  new Command("srandmember", SRANDMEMBER, -2, "readonly", 1, 1),
+  new Command("sinter", SINTER, -2, "readonly", 1, -1),
+  new Command("sintercard", SINTERCARD, -3, "readonly movablekeys", 0, 0),
+  new Command("sinterstore", SINTERSTORE, -3, "write denyoom", 1, -1),
+  new Command("sunion", SUNION, -2, "readonly", 1, -1),
+  new Command("sunionstore", SUNIONSTORE, -3, "write denyoom", 1, -1),
+  new Command("sdiff", SDIFF, -2, "readonly", 1, -1),
+  new Command("sdiffstore", SDIFFSTORE, -3, "write denyoom", 1, -1),
+  new Command("sscan", SSCAN, -3, "readonly", 1, 1),
+  new Command("object", OBJECT, -2, "", 0, 0),
+  new Command("hscan", HSCAN, -3, "readonly", 1, 1),
+  new Command("zadd", ZADD, -4, "write denyoom fast", 1, 1),
+  new Command("zincrby", ZINCRBY, 4, "write denyoom fast", 1, 1),
+  new Command("zrem", ZREM, -3, "write fast", 1, 1),
+  new Command("zcard", ZCARD, 2, "readonly fast", 1, 1),
+  new Command("zscore", ZSCORE, 3, "readonly fast", 1, 1),
+  new Command("zmscore", ZMSCORE, -3, "readonly fast", 1, 1),
+  new Command("zrank", ZRANK, 3, "readonly fast", 1, 1),
+  new Command("zrevrank", ZREVRANK, 3, "readonly fast", 1, 1),
+  new Command("zcount", ZCOUNT, 4, "readonly fast", 1, 1),
+  new Command("zlexcount", ZLEXCOUNT, 4, "readonly fast", 1, 1),
+  new Command("zrange", ZRANGE, -4, "readonly", 1, 1),
+  new Command("zrangestore", ZRANGESTORE, -5, "write denyoom", 1, 2),
+  new Command("zrevrange", ZREVRANGE, -4, "readonly", 1, 1),
+  new Command("zrangebyscore", ZRANGEBYSCORE, -4, "readonly", 1, 1),
+  new Command("zrevrangebyscore", ZREVRANGEBYSCORE, -4, "readonly", 1, 1),
+  new Command("zrangebylex", ZRANGEBYLEX, -4, "readonly", 1, 1),
+  new Command("zrevrangebylex", ZREVRANGEBYLEX, -4, "readonly", 1, 1),
+  new Command("zremrangebyscore", ZREMRANGEBYSCORE, 4, "write", 1, 1),
+  new Command("zremrangebyrank", ZREMRANGEBYRANK, 4, "write", 1, 1),
+  new Command("zremrangebylex", ZREMRANGEBYLEX, 4, "write", 1, 1),
+  new Command("zunion", ZUNION, -3, "readonly movablekeys", 0, 0),
+  new Command("zinter", ZINTER, -3, "readonly movablekeys", 0, 0),
+  new Command("zdiff", ZDIFF, -3, "readonly movablekeys", 0, 0),
+  new Command("zunionstore", ZUNIONSTORE, -4, "write denyoom movablekeys", 1, 1),
+  new Command("zinterstore", ZINTERSTORE, -4, "write denyoom movablekeys", 1, 1),
+  new Command("zdiffstore", ZDIFFSTORE, -4, "write denyoom movablekeys", 1, 1),
+  new Command("zintercard", ZINTERCARD, -3, "readonly movablekeys", 0, 0),
+  new Command("zpopmin", ZPOPMIN, -2, "write fast", 1, 1),
+  new Command("zpopmax", ZPOPMAX, -2, "write fast", 1, 1),
+  new Command("bzpopmin", BZPOPMIN, -3, "write noscript blocking fast", 1, -2),
+  new Command("bzpopmax", BZPOPMAX, -3, "write noscript blocking fast", 1, -2),
+  new Command("zmpop", ZMPOP, -4, "write movablekeys", 0, 0),
+  new Command("bzmpop", BZMPOP, -5, "write blocking movablekeys", 0, 0),
+  new Command("zrandmember", ZRANDMEMBER, -2, "readonly", 1, 1),
+  new Command("zscan", ZSCAN, -3, "readonly", 1, 1),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -183,7 +253,7 @@ const commands: Array<Command> = [
 // packed names; ids: command id | name length << 8, -1 for an empty slot). Under the software MMU
 // each load is a checked one, and this runs for every request.
 const MAX_NAME = 16;
-const NAME_SLOTS = 256;
+const NAME_SLOTS = 512;
 const names = new StaticArray<u64>(NAME_SLOTS);
 const names2 = new StaticArray<u64>(NAME_SLOTS);
 const ids = new StaticArray<i32>(NAME_SLOTS);
@@ -193,9 +263,9 @@ const flagBits = new StaticArray<i32>(NAME_SLOTS);
 
 // Flags execute acts on: Redis's write and denyoom (refused with -OOM above maxmemory: evict.ts),
 // and Redis's LOOKUP_NOTOUCH, which some read commands pass to leave the access clock alone (db.c:
-// EXISTS, TYPE; expire.c: TTL, PTTL).
+// EXISTS, TYPE; expire.c: TTL, PTTL; object.c: OBJECT).
 const F_WRITE = 1, F_DENYOOM = 2, F_NOTOUCH = 4;
-const NOTOUCH_IDS = [EXISTS, TYPE, TTL, PTTL];
+const NOTOUCH_IDS = [EXISTS, TYPE, TTL, PTTL, OBJECT];
 
 function flagsOf(c: Command): i32 {
   const words = c.flags.split(" ");
@@ -208,7 +278,7 @@ function flagsOf(c: Command): i32 {
 
 // @ts-ignore: decorator
 @inline function nameSlot(key: u64): i32 {
-  return <i32>((key * 0x9e3779b97f4a7c15) >> 56); // Fibonacci hashing (Knuth 6.4): the top 8 bits
+  return <i32>((key * 0x9e3779b97f4a7c15) >> 55); // Fibonacci hashing (Knuth 6.4): the top 9 bits
 }
 
 /** The bytes at `p` (n <= 8) as a u64, ASCII letters lower-cased (0 for n = 0). */
@@ -348,7 +418,7 @@ function block(c: Conn, id: i32, deadline: i64): void {
     return;
   }
   if (inExec || loading) {
-    if (id == BRPOPLPUSH || id == BLMOVE) replyNil(); // multi.c: a null, as Redis's deny-blocking path
+    if (id == BRPOPLPUSH || id == BLMOVE) replyNil(); // a null, as Redis's deny-blocking path
     else replyNullArray();
     return;
   }
@@ -516,6 +586,60 @@ function dispatch(c: Conn, id: i32): void {
     case SETBIT: setbit(); break;
     case GETBIT: getbit(); break;
     case BITCOUNT: bitcount(); break;
+    case SADD: sadd(); break;
+    case SREM: srem(); break;
+    case SMOVE: smove(); break;
+    case SISMEMBER: sismember(); break;
+    case SMISMEMBER: smismember(); break;
+    case SCARD: scard(); break;
+    case SMEMBERS: smembers(); break;
+    case SPOP: spop(); break;
+    case SRANDMEMBER: srandmember(); break;
+    case SINTER: setAlgebra(OP_INTER, false); break;
+    case SINTERCARD: sintercard(); break;
+    case SINTERSTORE: setAlgebra(OP_INTER, true); break;
+    case SUNION: setAlgebra(OP_UNION, false); break;
+    case SUNIONSTORE: setAlgebra(OP_UNION, true); break;
+    case SDIFF: setAlgebra(OP_DIFF, false); break;
+    case SDIFFSTORE: setAlgebra(OP_DIFF, true); break;
+    case SSCAN: sscan(); break;
+    case OBJECT: object(); break;
+    case HSCAN: hscan(); break;
+    case ZADD: zadd(false); break;
+    case ZINCRBY: zadd(true); break;
+    case ZREM: zrem(); break;
+    case ZCARD: zcard(); break;
+    case ZSCORE: zscore(); break;
+    case ZMSCORE: zmscore(); break;
+    case ZRANK: zrank(false); break;
+    case ZREVRANK: zrank(true); break;
+    case ZCOUNT: zcount(false); break;
+    case ZLEXCOUNT: zcount(true); break;
+    case ZRANGE: zrange(-1, -1, false); break;
+    case ZRANGESTORE: zrange(-1, -1, true); break;
+    case ZREVRANGE: zrange(0, 1, false); break;
+    case ZRANGEBYSCORE: zrange(1, 0, false); break;
+    case ZREVRANGEBYSCORE: zrange(1, 1, false); break;
+    case ZRANGEBYLEX: zrange(2, 0, false); break;
+    case ZREVRANGEBYLEX: zrange(2, 1, false); break;
+    case ZREMRANGEBYSCORE: zremrange(1); break;
+    case ZREMRANGEBYRANK: zremrange(0); break;
+    case ZREMRANGEBYLEX: zremrange(2); break;
+    case ZUNION: zsetAlgebra(Z_UNION, false, false, "zunion"); break;
+    case ZINTER: zsetAlgebra(Z_INTER, false, false, "zinter"); break;
+    case ZDIFF: zsetAlgebra(Z_DIFF, false, false, "zdiff"); break;
+    case ZUNIONSTORE: zsetAlgebra(Z_UNION, true, false, "zunionstore"); break;
+    case ZINTERSTORE: zsetAlgebra(Z_INTER, true, false, "zinterstore"); break;
+    case ZDIFFSTORE: zsetAlgebra(Z_DIFF, true, false, "zdiffstore"); break;
+    case ZINTERCARD: zsetAlgebra(Z_INTER, false, true, "zintercard"); break;
+    case ZPOPMIN: zpop(false); break;
+    case ZPOPMAX: zpop(true); break;
+    case BZPOPMIN: block(c, id, bzpop(false)); break;
+    case BZPOPMAX: block(c, id, bzpop(true)); break;
+    case ZMPOP: zmpop(1); break;
+    case BZMPOP: block(c, id, zmpop(2)); break;
+    case ZRANDMEMBER: zrandmember(); break;
+    case ZSCAN: zscan(); break;
     default: unreachable();
   }
 }

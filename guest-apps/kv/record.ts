@@ -4,13 +4,15 @@
 // never walks the store, and freeing a record gives its bytes back at once (zmalloc.ts).
 //
 //    0  u32 hash       the key's hash (hashBytes), so that a table can move it without rehashing
-//    4  u8  type       TYPE_STRING, TYPE_HASH or TYPE_LIST
+//    4  u8  type       TYPE_STRING, TYPE_HASH, TYPE_LIST, TYPE_SET or TYPE_ZSET
+//    5  u8  big        1 once the value outgrew the compact encoding Redis would give it (encoding.ts)
 //    8  u32 keyLen
 //   12  u32 valLen     a string's length; for a hash or a list, the size of its header (below)
 //   16  i64 expireAt   ms since the epoch by the host's clock; 0: none
 //   24  i32 expiring   index in the Db's expiring list while expireAt != 0, else -1
 //   28  u32 access     the access clock of eviction (access-clock.ts: LRU seconds or LFU counter)
-//   32  the key's bytes, then the value: a string's bytes, a Table header (hash) or a List header
+//   32  the key's bytes, then the value: a string's bytes, a Table header (hash, set), a List header
+//       or a Zset header (zset.ts, a Table header first)
 import { newAccess } from "./access-clock";
 import { copyMemory } from "./bytes";
 import { zalloc, zfree, zrealloc } from "./zmalloc";
@@ -18,12 +20,20 @@ import { zalloc, zfree, zrealloc } from "./zmalloc";
 export const TYPE_STRING: u8 = 1;
 export const TYPE_HASH: u8 = 2;
 export const TYPE_LIST: u8 = 3;
+export const TYPE_SET: u8 = 4;
+export const TYPE_ZSET: u8 = 5;
+
+/** Does a value of this type start with a Table of member records (hash fields, set members, zset members)? */
+// @ts-ignore: decorator
+@inline export function holdsTable(type: u8): bool {
+  return type == TYPE_HASH || type == TYPE_SET || type == TYPE_ZSET;
+}
 
 @unmanaged
 export class Rec {
   hash: u32;
   type: u8;
-  pad0: u8;
+  big: u8;
   pad1: u16;
   keyLen: u32;
   valLen: u32;
@@ -64,7 +74,7 @@ export function allocRec(type: u8, kn: u32, vn: u32): Rec | null {
   const r = changetype<Rec>(p);
   r.hash = 0;
   r.type = type;
-  r.pad0 = 0;
+  r.big = 0;
   r.pad1 = 0;
   r.keyLen = kn;
   r.valLen = vn;

@@ -3,6 +3,7 @@
 // the buffer takes no more (ByteBuf.failed) and the replies that follow are dropped: the
 // connection is then closed (kv.ts), as Redis closes a client over its output buffer limit.
 import { ByteBuf, ascii, copyMemory, writeDecimal } from "./bytes";
+import { DOUBLE_TEXT_BYTES, formatDouble } from "./float-text";
 
 let out: ByteBuf = new ByteBuf();
 
@@ -137,7 +138,7 @@ export function replyBulkText(s: string): void {
   replyBulkBuf(String.UTF8.encode(s));
 }
 
-const SCRATCH = memory.data(32);
+const SCRATCH = memory.data(DOUBLE_TEXT_BYTES); // room for an i64's digits too
 
 export function replyBulkInt(v: i64): void {
   replyBulk(SCRATCH, writeDecimal(SCRATCH, v));
@@ -167,4 +168,9 @@ export function replyErrorLine(text: string): void {
   out.putByte(0x2d);
   out.putBuf(String.UTF8.encode(text));
   crlf();
+}
+
+/** A double as a bulk string, as addReplyDouble writes it in RESP2 (float-text.ts). */
+export function replyDouble(v: f64): void {
+  replyBulk(SCRATCH, formatDouble(SCRATCH, v));
 }

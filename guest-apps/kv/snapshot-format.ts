@@ -1,13 +1,15 @@
-// The byte format of kv's sealed snapshots, version 3 (snapshot-writer.ts writes it, snapshot-reader.ts
-// reads it). Integers are little-endian.
+// The byte format of kv's sealed snapshots, version 4 (snapshot-writer.ts writes it, snapshot-reader.ts
+// reads it, and version 3, which had no sets or sorted sets). Integers are little-endian.
 //
 // The payload is one stream:
-//   "KVDB" u32 version (3), the log's position when the snapshot began (the seq u64 and id, 16
+//   "KVDB" u32 version (4), the log's position when the snapshot began (the seq u64 and id, 16
 //   bytes, of the last record of the append-only log before it: aof-format.ts), then per key:
-//     type u8 (1 string, 2 hash, 3 list), expireAt i64 (ms on the host's clock, 0: none), key length
-//     u32, n u32 (a string's length; a hash's field count; a list's item count), the key's bytes, then
+//     type u8 (1 string, 2 hash, 3 list, 4 set, 5 sorted set), expireAt i64 (ms on the host's clock,
+//     0: none), key length u32, n u32 (a string's length; a hash's, set's or sorted set's member
+//     count; a list's item count), the key's bytes, then
 //     string: n bytes | hash: n x (field length u32, value length u32, field bytes, value bytes) |
-//     list: n x (length u32, bytes)
+//     list: n x (length u32, bytes) | set: as a hash, every value empty | sorted set: as a hash,
+//     every value the member's score, an f64 (8 bytes, never NaN)
 //   and a type byte 0 at the end.
 // Both lengths come before the bytes, so that a reader allocates a record once and copies the bytes
 // straight into it, however the stream is cut.
@@ -25,7 +27,9 @@
 import { MAX_SEAL_PLAINTEXT } from "../../assembly/index";
 
 export const PAYLOAD_MAGIC: u32 = 0x4244564b; // "KVDB"
-export const PAYLOAD_VERSION: u32 = 3;
+export const PAYLOAD_VERSION: u32 = 4;
+/** The oldest payload version a reader takes. */
+export const PAYLOAD_VERSION_MIN: u32 = 3;
 /** The payload's header: magic, version, the log's seq and id. */
 export const PAYLOAD_HEADER: u32 = 32;
 export const CHUNK_MAGIC: u32 = 0x4353564b; // "KVSC"

@@ -12,14 +12,18 @@ import {
 } from "../../assembly/server";
 import { now } from "./clock";
 import { LIST_HEADER, allocItem, initList, itemData, pushItem } from "./list";
-import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, allocRec, freeRecBlock, keyPtr, recordFits } from "./record";
+import {
+  Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, allocRec, freeRecBlock, holdsTable, keyPtr, recordFits, valPtr,
+} from "./record";
+import { hashGrew, setGrew, zsetGrew } from "./encoding";
+import { ZSET_HEADER, initZset, zslInsert } from "./zset";
 import { instanceName } from "./instance";
 import {
   CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC,
-  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, PAYLOAD_VERSION_MIN, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
 import { FrameGatherer } from "./sealed-frames";
-import { Db, freeRec, hashOf, listOf, newDb } from "./store";
+import { Db, freeRec, hashOf, listOf, newDb, zsetOf } from "./store";
 import { LOG_ID_BYTES } from "./aof-format";
 import { TABLE_HEADER, add, find, hashBytes, initTable } from "./table";
 import { zalloc, zfree } from "./zmalloc";
@@ -264,7 +268,8 @@ function startRun(state: i32, ptr: usize, len: u32): bool {
 
 function headerDone(): bool {
   if (pstate == S_MAGIC) {
-    if (load<u32>(scratch) != PAYLOAD_MAGIC || load<u32>(scratch, 4) != PAYLOAD_VERSION) return false;
+    const version = load<u32>(scratch, 4);
+    if (load<u32>(scratch) != PAYLOAD_MAGIC || version < PAYLOAD_VERSION_MIN || version > PAYLOAD_VERSION) return false;
     restoredLogSeq = load<u64>(scratch, 8);
     memory.copy(restoredLogId, scratch + 16, LOG_ID_BYTES);
     return expect(S_TYPE, 1);
@@ -282,6 +287,8 @@ function headerDone(): bool {
     const fn = load<u32>(scratch);
     const vn = load<u32>(scratch, 4);
     if (!recordFits(fn, vn)) return false;
+    const type = changetype<Rec>(key).type;
+    if ((type == TYPE_SET && vn != 0) || (type == TYPE_ZSET && vn != 8)) return false; // a member's value: none, or its score
     const f = allocRec(TYPE_STRING, fn, vn);
     if (f == null) return outOfMemory();
     field = f;
@@ -305,13 +312,15 @@ function keyHeader(): bool {
   const type = keyType;
   let vn: u32;
   if (type == TYPE_STRING) vn = n;
-  else if (type == TYPE_HASH) vn = <u32>TABLE_HEADER;
+  else if (type == TYPE_HASH || type == TYPE_SET) vn = <u32>TABLE_HEADER;
+  else if (type == TYPE_ZSET) vn = ZSET_HEADER;
   else if (type == TYPE_LIST) vn = <u32>LIST_HEADER;
   else return false;
-  if (!recordFits(kn, vn) || (type != TYPE_STRING && n == 0)) return false; // Redis keeps no empty hash or list
+  if (!recordFits(kn, vn) || (type != TYPE_STRING && n == 0)) return false; // Redis keeps no empty hash, list or set
   const r = allocRec(type, kn, vn);
   if (r == null) return outOfMemory();
-  if ((type == TYPE_HASH && !initTable(hashOf(r))) || (type == TYPE_LIST && !initList(listOf(r)))) {
+  const made = type == TYPE_ZSET ? initZset(zsetOf(r)) : type == TYPE_LIST ? initList(listOf(r)) : type == TYPE_STRING || initTable(hashOf(r));
+  if (!made) {
     freeRecBlock(r);
     return outOfMemory();
   }
@@ -326,17 +335,25 @@ function runDone(): bool {
     const r = changetype<Rec>(key);
     r.hash = hashBytes(keyPtr(r), r.keyLen);
     if (find(changetype<Db>(target).keys, keyPtr(r), r.keyLen, r.hash) != null) return false; // a key twice
-    if (r.type == TYPE_HASH) return expect(S_FIELD, 8);
+    if (holdsTable(r.type)) return expect(S_FIELD, 8);
     if (r.type == TYPE_LIST) return expect(S_ITEM, 4);
     return keyDone();
   }
   if (pstate == S_FIELD_BYTES) {
     const f = changetype<Rec>(field);
     f.hash = hashBytes(keyPtr(f), f.keyLen);
-    const h = hashOf(changetype<Rec>(key));
+    const r = changetype<Rec>(key);
+    const h = hashOf(r);
     if (find(h, keyPtr(f), f.keyLen, f.hash) != null) return false; // a field twice
+    const score = r.type == TYPE_ZSET ? load<f64>(valPtr(f)) : 0;
+    if (isNaN(score)) return false;
     if (!add(h, f)) return outOfMemory();
-    field = null;
+    field = null; // the key's now: freed with it
+    if (r.type == TYPE_ZSET && !zslInsert(zsetOf(r), score, f)) return outOfMemory();
+    // The encoding Redis would load it with (encoding.ts).
+    if (r.type == TYPE_HASH) hashGrew(r, h.count, f.keyLen, f.valLen);
+    else if (r.type == TYPE_SET) setGrew(r, h.count, keyPtr(f), f.keyLen);
+    else if (r.type == TYPE_ZSET) zsetGrew(r, h.count, f.keyLen);
     return --remaining == 0 ? keyDone() : expect(S_FIELD, 8);
   }
   // S_ITEM_BYTES

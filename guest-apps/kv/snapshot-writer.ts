@@ -24,7 +24,7 @@ import {
 import { ByteBuf, copyMemory } from "./bytes";
 import { now } from "./clock";
 import { itemAt, itemData, itemLen } from "./list";
-import { Rec, TYPE_HASH, TYPE_LIST, keyPtr } from "./record";
+import { Rec, TYPE_LIST, holdsTable, keyPtr } from "./record";
 import { instanceName } from "./instance";
 import {
   CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE,
@@ -350,7 +350,7 @@ export function snapshotRelease(r: Rec): bool {
 function writeEntry(r: Rec, into: ByteBuf): void {
   let n: u32 = r.valLen;
   let bytes: u32 = r.keyLen + r.valLen; // a string's key and value lie side by side
-  if (r.type == TYPE_HASH) {
+  if (holdsTable(r.type)) {
     n = hashOf(r).count;
     bytes = r.keyLen;
   } else if (r.type == TYPE_LIST) {
@@ -362,7 +362,7 @@ function writeEntry(r: Rec, into: ByteBuf): void {
   into.putU32(r.keyLen);
   into.putU32(n);
   into.put(keyPtr(r), bytes);
-  if (r.type == TYPE_HASH) writeFields(hashOf(r), 0, into);
+  if (holdsTable(r.type)) writeFields(hashOf(r), 0, into);
   else if (r.type == TYPE_LIST) writeItems(r, 0, into);
 }
 
@@ -506,7 +506,7 @@ function nextKey(): bool {
   next++;
   let n: u32 = r.valLen;
   let bytes: u32 = r.keyLen + r.valLen; // a string's key and value lie side by side
-  if (r.type == TYPE_HASH) {
+  if (holdsTable(r.type)) {
     n = hashOf(r).count;
     bytes = r.keyLen;
     phase = P_FIELDS;

@@ -10,25 +10,45 @@ import { copyMemory } from "./bytes";
 import { now } from "./clock";
 import { LIST_HEADER, List, freeList, initList, itemAt } from "./list";
 import { nextRandom } from "./random";
-import { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, freeRecBlock, newRec, rebuildRec, resizeRec, valPtr } from "./record";
+import {
+  Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, freeRecBlock, holdsTable, newRec, rebuildRec, resizeRec, valPtr,
+} from "./record";
 import { countChange, snapshotRelease, snapshotWillChange } from "./snapshot-writer";
 import {
   TABLE_HEADER, Table, add, at, clearTable, find, freeSlots, hashBytes, initTable, newTable, remove, replace, slotCount,
 } from "./table";
 import { zfree, zrealloc, zusable } from "./zmalloc";
+import { ZSET_HEADER, Zset, freeNodes, initZset, nodeBytes } from "./zset";
 
-export { Rec, TYPE_HASH, TYPE_LIST, TYPE_STRING, hashBytes };
+export { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, hashBytes };
 
-/** A hash value's field table (inline in its record). */
+/** The table of member records of a hash (its fields), a set (its members) or a zset (inline in its record). */
 // @ts-ignore: decorator
 @inline export function hashOf(r: Rec): Table {
   return changetype<Table>(valPtr(r));
+}
+
+/** A zset value (inline in its record): its member table, then its skiplist (zset.ts). */
+// @ts-ignore: decorator
+@inline export function zsetOf(r: Rec): Zset {
+  return changetype<Zset>(valPtr(r));
 }
 
 /** A list value's ring (inline in its record). */
 // @ts-ignore: decorator
 @inline export function listOf(r: Rec): List {
   return changetype<List>(valPtr(r));
+}
+
+/** A sorted set's record for the `n` key bytes at `p` (hash `hash`), empty and in no table; null when memory is out. */
+export function newZsetRec(p: usize, n: u32, hash: u32): Rec | null {
+  const r = newRec(p, n, hash, TYPE_ZSET, ZSET_HEADER);
+  if (r == null) return null;
+  if (!initZset(zsetOf(r))) {
+    freeRecBlock(r);
+    return null;
+  }
+  return r;
 }
 
 /** Frees what a record's value owns beyond the record (a hash's fields, a list's items), then the record. */
@@ -40,7 +60,8 @@ export function freeRec(r: Rec): void {
 /** The bytes freeRec(r) would give back (what a record kept for a snapshot holds). */
 export function recordBytes(r: Rec): u64 {
   let n = <u64>zusable(changetype<usize>(r));
-  if (r.type == TYPE_HASH) {
+  if (r.type == TYPE_ZSET) n += nodeBytes(zsetOf(r));
+  if (holdsTable(r.type)) {
     const h = hashOf(r);
     const slots = slotCount(h);
     for (let i: u32 = 0; i < slots; i++) {
@@ -62,7 +83,8 @@ function release(r: Rec): void {
 }
 
 function freeValue(r: Rec): void {
-  if (r.type == TYPE_HASH) {
+  if (r.type == TYPE_ZSET) freeNodes(zsetOf(r));
+  if (holdsTable(r.type)) {
     const h = hashOf(r);
     const n = slotCount(h);
     for (let i: u32 = 0; i < n; i++) {
@@ -85,11 +107,13 @@ export function setStringIn(t: Table, r: Rec, p: usize, n: u32): Rec | null {
   if (r.type == TYPE_STRING && r.valLen == n) {
     snapshotWillChange(r);
     copyMemory(valPtr(r), p, n);
+    r.big = 0;
     return r;
   }
   const moved = rebuildRec(r, n);
   if (moved == null) return null;
   moved.type = TYPE_STRING;
+  moved.big = 0;
   copyMemory(valPtr(moved), p, n);
   replace(t, changetype<usize>(r), moved);
   release(r);
@@ -173,7 +197,27 @@ export class Db {
 
   /** Adds the key of the last lookup, which found nothing, as an empty hash. */
   addHash(p: usize, n: u32): Rec | null {
-    const r = newRec(p, n, lastHash, TYPE_HASH, TABLE_HEADER);
+    return this.addTable(p, n, TYPE_HASH);
+  }
+
+  /** Adds the key of the last lookup, which found nothing, as an empty set. */
+  addSet(p: usize, n: u32): Rec | null {
+    return this.addTable(p, n, TYPE_SET);
+  }
+
+  /** Adds the key of the last lookup, which found nothing, as an empty sorted set. */
+  addZset(p: usize, n: u32): Rec | null {
+    const r = newZsetRec(p, n, lastHash);
+    return r == null ? null : this.added(r);
+  }
+
+  /** Adds `r`, made elsewhere for a key that is not in the keyspace (a sorted set built whole); null, `r` freed, when memory is out. */
+  addMade(r: Rec): Rec | null {
+    return this.added(r);
+  }
+
+  private addTable(p: usize, n: u32, type: u8): Rec | null {
+    const r = newRec(p, n, lastHash, type, TABLE_HEADER);
     if (r == null) return null;
     if (!initTable(hashOf(r))) {
       freeRecBlock(r);
@@ -222,11 +266,15 @@ export class Db {
     return moved;
   }
 
-  /** Resizes a string record's value (keeping its bytes); returns the record to use from then on. */
+  /**
+   * Resizes a string record's value (keeping its bytes) for a change in place (APPEND, SETRANGE,
+   * SETBIT: which leave Redis a raw string); returns the record to use from then on.
+   */
   resizeString(r: Rec, n: u32): Rec | null {
     snapshotWillChange(r);
     const moved = resizeRec(r, n);
     if (moved == null) return null;
+    moved.big = 1;
     if (moved !== r) {
       replace(this.keys, changetype<usize>(r), moved);
       this.moved(moved);

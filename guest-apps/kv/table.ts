@@ -312,6 +312,18 @@ export function randomWord(t: Table): u64 {
   return slotAt(t, i);
 }
 
+/**
+ * A record picked uniformly from a table that holds at least one: random slots until one is full
+ * (every record has one slot, and a table is at least 1/8 full but for its smallest size).
+ */
+export function fairRandomRec(t: Table): Rec {
+  const mask = t.mask;
+  while (true) {
+    const s = slotAt(t, nextRandom() & mask);
+    if (<u32>s != 0) return recOf(s);
+  }
+}
+
 /** Appends to `into` (u32 each) the addresses of the records whose home is the slot of `cursor`. */
 export function scanHome(t: Table, cursor: u32, into: ByteBuf): void {
   const mask = t.mask;
@@ -321,6 +333,22 @@ export function scanHome(t: Table, cursor: u32, into: ByteBuf): void {
     if (<u32>s == 0) break;
     if ((<u32>s & mask) == home) into.putU32(<u32>(s >> 32));
   }
+}
+
+/**
+ * One SCAN call's walk from `cursor`: home slots in reverse-binary order until `count` records are
+ * in `into` or ten times `count` slots were visited (dict.c's emptyVisits bound). Returns the next
+ * cursor, 0 when the walk is complete.
+ */
+export function scanSteps(t: Table, cursor: u32, count: i64, into: ByteBuf): u32 {
+  if (t.count == 0) return 0;
+  let c = cursor;
+  let budget = count * 10;
+  do {
+    scanHome(t, c, into);
+    c = nextCursor(t, c);
+  } while (c != 0 && budget-- > 0 && <i64>(into.len >> 2) < count);
+  return c;
 }
 
 function bitReverse(v: u32): u32 {

@@ -153,6 +153,19 @@ describe("kv's append-only log", () => {
     run(kv, conn, "RPOPLPUSH", "l", "l2");
     run(kv, conn, "LPUSHX", "l2", "x");
     run(kv, conn, "UNLINK", "nx");
+    run(kv, conn, "SADD", "s", ...Array.from({ length: 50 }, (_, i) => `m${i}`));
+    run(kv, conn, "SPOP", "s"); // random: logged as the SREM it did
+    run(kv, conn, "SPOP", "s", "7");
+    run(kv, conn, "SMOVE", "s", "s2", "m1");
+    run(kv, conn, "SADD", "whole", "a", "b");
+    run(kv, conn, "SPOP", "whole", "5"); // the whole set: the key goes
+    run(kv, conn, "SUNIONSTORE", "u", "s", "s2");
+    run(kv, conn, "ZADD", "z", "1", "a", "2", "b", "3", "c", "4.5", "d");
+    run(kv, conn, "ZINCRBY", "z", "10", "a");
+    run(kv, conn, "ZPOPMIN", "z");
+    run(kv, conn, "ZRANGESTORE", "z2", "z", "0", "1");
+    run(kv, conn, "ZUNIONSTORE", "z3", "2", "z", "s", "WEIGHTS", "2", "1");
+    run(kv, conn, "ZREMRANGEBYSCORE", "z", "-inf", "3");
     const log = Buffer.concat(drainLog(kv));
     expect(log.includes(Buffer.from("greeting"))).toBe(false); // sealed
     const want = dumpStore(kv, conn);

@@ -249,6 +249,8 @@ describe("kv snapshots (enclavisor)", () => {
     for (let i = 0; i < 40; i++) run("SET", `ttl${i}`, value(i, 50), "EX", "10000");
     for (let i = 0; i < 2000; i++) run("HSET", `h${i % 7}`, `f${i}`, value(i, 200));
     for (let i = 0; i < 2000; i++) run("RPUSH", `l${i % 7}`, value(i, 200));
+    for (let i = 0; i < 3000; i++) run("SADD", `S${i % 5}`, `m${(i * 7919) % 4000}`);
+    for (let i = 0; i < 3000; i++) run("ZADD", `Z${i % 5}`, String(i % 50), `m${(i * 7919) % 4000}`);
     run("SET", "huge", value(7, 600_000));
     run("SET", "n", "10");
     const before = dumpStore(kv, c);
@@ -266,7 +268,7 @@ describe("kv snapshots (enclavisor)", () => {
       if (round === 3) info.push(call(kv, c, "INFO", "persistence") as string);
       for (let k = 0; k < 60; k++) {
         const i = pick(300);
-        switch (pick(21)) {
+        switch (pick(27)) {
           case 0: run("SET", `s${i}`, value(i + round, model.strlen(`s${i}`))); break; // same length: in place
           case 1: run("SET", `s${i}`, value(i + round, 1 + pick(5000))); break;
           case 2: run("APPEND", `s${i}`, value(i, 1 + pick(3000))); break;
@@ -289,6 +291,13 @@ describe("kv snapshots (enclavisor)", () => {
           case 18: run("LTRIM", `l${i % 7}`, String(pick(3)), String(pick(60) - 10)); break;
           case 19: run("LMOVE", `l${i % 7}`, `l${pick(7)}`, pick(2) ? "LEFT" : "RIGHT", pick(2) ? "LEFT" : "RIGHT"); break;
           case 20: run("GETDEL", `s${i}`); break;
+          // Sets and sorted sets: members added, moved, removed; scores changed (the skiplist relinked).
+          case 21: run("SADD", `S${i % 5}`, `m${pick(4000)}`, `m${pick(4000)}`); break;
+          case 22: run("SREM", `S${i % 5}`, `m${pick(4000)}`); break;
+          case 23: run("SMOVE", `S${i % 5}`, `S${pick(5)}`, `m${pick(4000)}`); break;
+          case 24: run("ZADD", `Z${i % 5}`, String(pick(60)), `m${pick(4000)}`); break;
+          case 25: run("ZINCRBY", `Z${i % 5}`, String(pick(7) - 3), `m${pick(4000)}`); break;
+          case 26: if (pick(2)) run("ZPOPMIN", `Z${i % 5}`); else run("ZREM", `Z${i % 5}`, `m${pick(4000)}`); break;
         }
       }
       if (round === 8) run("FLUSHALL");
@@ -411,8 +420,16 @@ function value(seed: number, n: number): string {
 }
 
 /** What the commands of the snapshot test do, as Redis defines them (a reference to compare with). */
+/** A sorted set of the model: member -> score. */
+class ZModel {
+  readonly m = new Map<string, number>();
+  sorted(): [string, number][] {
+    return [...this.m.entries()].sort(([a, x], [b, y]) => x - y || Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  }
+}
+
 class StoreModel {
-  private readonly keys = new Map<string, { v: string | string[] | Map<string, string>; ttl: boolean }>();
+  private readonly keys = new Map<string, { v: string | string[] | Map<string, string> | Set<string> | ZModel; ttl: boolean }>();
 
   strlen(k: string): number {
     const e = this.keys.get(k);
@@ -501,6 +518,38 @@ class StoreModel {
         if ((e!.v as string[]).length === 0) this.keys.delete(k!);
         break;
       }
+      case "SADD": case "ZADD": case "ZINCRBY": {
+        if (e && !(e.v instanceof Set) && !(e.v instanceof ZModel)) break; // WRONGTYPE
+        if (cmd === "SADD") {
+          const set = e ? (e.v as Set<string>) : new Set<string>();
+          if (!e) this.keys.set(k!, { v: set, ttl: false });
+          for (const m of rest) set.add(m);
+        } else {
+          const z = e ? (e.v as ZModel) : new ZModel();
+          if (!e) this.keys.set(k!, { v: z, ttl: false });
+          z.m.set(rest[1]!, (cmd === "ZADD" ? 0 : z.m.get(rest[1]!) ?? 0) + Number(rest[0]));
+        }
+        break;
+      }
+      case "SREM": case "ZREM": case "ZPOPMIN": {
+        if (!e) break;
+        if (e.v instanceof Set) e.v.delete(rest[0]!);
+        else if (cmd === "ZPOPMIN") e.v.m.delete((e.v as ZModel).sorted()[0]![0]);
+        else (e.v as ZModel).m.delete(rest[0]!);
+        if ((e.v instanceof Set ? e.v.size : (e.v as ZModel).m.size) === 0) this.keys.delete(k!);
+        break;
+      }
+      case "SMOVE": {
+        const from = e?.v as Set<string> | undefined;
+        if (!from || !from.has(rest[1]!)) break;
+        const d = this.keys.get(rest[0]!);
+        if (d && !(d.v instanceof Set)) break;
+        from.delete(rest[1]!);
+        if (d) (d.v as Set<string>).add(rest[1]!);
+        else this.keys.set(rest[0]!, { v: new Set([rest[1]!]), ttl: false });
+        if (from.size === 0) this.keys.delete(k!);
+        break;
+      }
       case "LMOVE": {
         const from = e?.v as string[] | undefined;
         if (!from) break;
@@ -519,6 +568,8 @@ class StoreModel {
   dump(): unknown[] {
     return [...this.keys.keys()].sort().map((k) => {
       const { v, ttl } = this.keys.get(k)!;
+      if (v instanceof Set) return [k, ttl, ["set", ...[...v].sort()]];
+      if (v instanceof ZModel) return [k, ttl, ["zset", ...v.sorted().flatMap(([m, x]) => [m, String(x)])]];
       if (v instanceof Map) return [k, ttl, [...v.entries()].map(([f, x]) => [f, x]).sort((x, y) => (x[0]! < y[0]! ? -1 : 1))];
       return [k, ttl, Array.isArray(v) ? [...v] : v];
     });

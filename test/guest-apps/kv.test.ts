@@ -526,11 +526,11 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
-    expect(call("COMMAND", "COUNT")).toBe(95);
+    expect(call("COMMAND", "COUNT")).toBe(149);
     const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
     expect(get[1]).toBe(null);
     expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
-    expect((call("COMMAND") as Reply[]).length).toBe(95);
+    expect((call("COMMAND") as Reply[]).length).toBe(149);
     expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
     expect(call("CLIENT", "GETNAME")).toBe(null);
     expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);
