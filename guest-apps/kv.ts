@@ -83,9 +83,9 @@ import {
 import { setMemoryLimit } from "./kv/memory-limit";
 import { replyError, replyOom, replyTo } from "./kv/reply";
 import { argIs, useArgs } from "./kv/args";
-import { clientClosed, clientOpened, db, markStart, replaceDb } from "./kv/server-state";
+import { clientClosed, clientOpened, markStart, replaceDbs, sweepExpired } from "./kv/server-state";
 import { seedRandom } from "./kv/random";
-import { restoreBegin, restoreEnd, restoreFeed, restoredDb, restoredIsCurrent, restoredLogId, restoredLogSeq } from "./kv/snapshot-reader";
+import { restoreBegin, restoreEnd, restoreFeed, restoredDbs, restoredIsCurrent, restoredLogId, restoredLogSeq } from "./kv/snapshot-reader";
 import {
   countChange, lastSnapshotBytes, resetChanges, snapshotBegin, snapshotCancel, snapshotCommit, snapshotRead, snapshotRunning,
 } from "./kv/snapshot-writer";
@@ -265,7 +265,7 @@ function serve(c: Conn): void {
     else if (outputOverLimit(c)) dropClient(c, "scheduled to be closed ASAP for overcoming of output buffer limits (client-output-buffer-limit)");
   }
   if (!c.closing) c.compact();
-  db.sweep();
+  sweepExpired();
 }
 
 /** The input is dropped and the connection closes once its output (the -OOM) is out. */
@@ -308,7 +308,7 @@ function flush(c: Conn): u32 {
 
 export function snapshot_begin(force: u32): i32 {
   newBatch();
-  return snapshotBegin(db, force != 0);
+  return snapshotBegin(force != 0);
 }
 
 export function snapshot_read(): i32 {
@@ -337,7 +337,7 @@ export function restore_end(allowRollback: u32): i32 {
   const r = restoreEnd(allowRollback != 0);
   if (r == 0) {
     snapshotCancel(); // it reads the store being replaced
-    replaceDb(changetype<Db>(restoredDb));
+    replaceDbs(changetype<StaticArray<Db>>(restoredDbs));
     setLogPosition(restoredLogSeq, restoredLogId); // the log goes on from where the snapshot began
     if (restoredIsCurrent) resetChanges();
     else countChange(); // a rollback let through: the next snapshot must be written, to catch the file up with the counter

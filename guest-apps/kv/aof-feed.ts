@@ -5,7 +5,8 @@
 // execute adds nothing.
 import { al, ap, argc } from "./args";
 import { ByteBuf, writeDecimal } from "./bytes";
-import { appendonly, logBuffer, logNoMemory } from "./aof-writer";
+import { appendonly, logBuffer, logNeedsSelect, logNoMemory } from "./aof-writer";
+import { dbIndex } from "./server-state";
 import { loading } from "./loading";
 import { Rec, keyPtr } from "./record";
 
@@ -18,9 +19,20 @@ export function takeLogged(): bool {
   return r;
 }
 
+/** The log's buffer for an entry of database `db`, after the SELECT it needs. */
+function entry(db: i32 = dbIndex): ByteBuf {
+  const b = logBuffer();
+  if (logNeedsSelect(db)) {
+    head(b, 2);
+    text(b, "SELECT");
+    decimal(b, db);
+  }
+  return b;
+}
+
 /** Logs the current command as it came (argument 0 on). */
 export function logArgs(): void {
-  const b = logBuffer();
+  const b = entry();
   head(b, argc);
   for (let i: u32 = 0; i < argc; i++) bulk(b, ap(i), al(i));
   check(b);
@@ -29,7 +41,7 @@ export function logArgs(): void {
 /** EXPIRE, PEXPIRE (and their AT forms) become PEXPIREAT key ms. */
 export function logPexpireat(keyArg: u32, at: i64): void {
   if (!appendonly || loading) return;
-  const b = logBuffer();
+  const b = entry();
   head(b, 3);
   text(b, "PEXPIREAT");
   bulk(b, ap(keyArg), al(keyArg));
@@ -40,7 +52,7 @@ export function logPexpireat(keyArg: u32, at: i64): void {
 /** SET with EX or PX (and SETEX, PSETEX) becomes SET key value PXAT ms: the key and value are arguments `k` and `v`. */
 export function logSetPxat(k: u32, v: u32, at: i64): void {
   if (!appendonly || loading) return;
-  const b = logBuffer();
+  const b = entry();
   head(b, 5);
   text(b, "SET");
   bulk(b, ap(k), al(k));
@@ -54,7 +66,7 @@ export function logSetPxat(k: u32, v: u32, at: i64): void {
 export function logMembers(name: string, keyArg: u32, members: ByteBuf): void {
   if (!appendonly || loading) return;
   const n = members.len >> 2;
-  const b = logBuffer();
+  const b = entry();
   head(b, 2 + n);
   text(b, name);
   bulk(b, ap(keyArg), al(keyArg));
@@ -68,18 +80,18 @@ export function logMembers(name: string, keyArg: u32, members: ByteBuf): void {
 /** EXPIRE with a time already past deleted key argument `keyArg`: the command is logged as a DEL. */
 export function logDelInstead(keyArg: u32): void {
   if (!appendonly || loading) return;
-  logDel(ap(keyArg), al(keyArg));
+  logDel(ap(keyArg), al(keyArg), dbIndex);
   logged = true;
 }
 
-/** maxmemory evicted a key (before the command runs, which is logged on its own). */
-export function logEviction(p: usize, n: u32): void {
+/** maxmemory evicted a key of database `db` (before the command runs, which is logged on its own). */
+export function logEviction(p: usize, n: u32, db: i32): void {
   if (!appendonly || loading) return;
-  logDel(p, n);
+  logDel(p, n, db);
 }
 
-function logDel(p: usize, n: u32): void {
-  const b = logBuffer();
+function logDel(p: usize, n: u32, db: i32): void {
+  const b = entry(db);
   head(b, 2);
   text(b, "DEL");
   bulk(b, p, n);

@@ -38,6 +38,19 @@ export let appendfsync = FSYNC_EVERYSEC;
 
 /** Commands logged and not yet sealed. */
 const pending = new ByteBuf();
+/**
+ * The database the logged commands so far ran in (a SELECT goes before one of another, as Redis's
+ * feedAppendOnlyFile does); -1 where a replay would start (at db 0) not knowing it: a fresh
+ * process, a new chain position.
+ */
+let loggedDb: i32 = -1;
+
+/** Does a command of database `db` need a SELECT before it in the log? (It will have one: `db` is the logged one from now.) */
+export function logNeedsSelect(db: i32): bool {
+  if (db == loggedDb) return false;
+  loggedDb = db;
+  return true;
+}
 /** Sealed records not yet read out by the host: u32 length, blob, ... */
 const out = new ByteBuf();
 let outAt: u32 = 0;
@@ -98,6 +111,7 @@ export function setAppendonly(on: bool, rebase: bool): void {
   if (on == appendonly) return;
   appendonly = on;
   pending.free();
+  loggedDb = -1;
   if (!on) {
     zfree(plain);
     plain = 0;
@@ -113,6 +127,7 @@ export function setAppendonly(on: bool, rebase: bool): void {
 
 /** Where the chain goes on from (a restore, a replay, or a fresh store's random start). */
 export function setLogPosition(at: u64, id: usize): void {
+  loggedDb = -1;
   seq = at;
   handedSeq = at;
   memory.copy(lastId, id, LOG_ID_BYTES);
@@ -120,6 +135,7 @@ export function setLogPosition(at: u64, id: usize): void {
 
 /** A fresh store's chain starts from a random id, so that no two chains of an instance meet. */
 export function startFreshChain(): void {
+  loggedDb = -1;
   seq = <u64>max<f64>(0, counterRead(logCounterName()));
   handedSeq = seq;
   memory.copy(lastId, randomBytes(LOG_ID_BYTES).dataStart, LOG_ID_BYTES);
@@ -146,6 +162,7 @@ export function logPosition(idOut: usize): u64 {
   }
   memory.copy(idOut, lastId, LOG_ID_BYTES);
   logBytesSinceSnapshot = 0;
+  loggedDb = -1; // a replay of what follows starts from this snapshot, at db 0
   return seq;
 }
 
@@ -166,6 +183,7 @@ export function logBuffer(): ByteBuf {
 export function logNoMemory(): void {
   logFailed = true;
   pending.free();
+  loggedDb = -1;
 }
 
 // ---- sealing and handing out ----

@@ -2,7 +2,7 @@
 // client's input buffer), its client, and the records its key arguments name.
 import { ByteBuf, bytesToString, parseI64 } from "./bytes";
 import { Conn } from "./conn";
-import { db } from "./server-state";
+import { db, selectDb } from "./server-state";
 import { Rec } from "./store";
 
 // Set by useArgs.
@@ -18,6 +18,7 @@ export let conn: Conn | null = null;
   argvPtr = c.argv.ptr;
   argc = c.argc;
   conn = c;
+  selectDb(c.db);
 }
 
 /**
@@ -62,6 +63,7 @@ export function useQueued(from: usize, args: usize, n: u32, c: Conn): void {
   argvPtr = args;
   argc = n;
   conn = c;
+  selectDb(c.db);
 }
 
 // @ts-ignore: decorator

@@ -18,7 +18,7 @@
 // snapshot taken then (aof-writer.ts), as Redis starts an AOF with a rewrite.
 import { ascii, parseI64, parsedInt } from "./bytes";
 import {
-  OBUF_CLASSES, POLICY_NAMES, lfuDecayTime, lfuLogFactor, maxmemory, maxmemoryPolicy, maxmemorySamples, obufHard, obufSeconds,
+  DATABASES, OBUF_CLASSES, POLICY_NAMES, lfuDecayTime, lfuLogFactor, maxmemory, maxmemoryPolicy, maxmemorySamples, obufHard, obufSeconds,
   obufSoft, parseMemory, parsedMemory, queryBufferLimit, setLfuDecayTime, setLfuLogFactor, setMaxmemory, setMaxmemoryPolicy,
   setMaxmemorySamples, setQueryBufferLimit,
 } from "./config";
@@ -45,7 +45,7 @@ const NAMES = [
   "list-max-listpack-size", "list-max-ziplist-size", "list-compress-depth", "set-max-intset-entries",
   "zset-max-listpack-entries", "zset-max-listpack-value", "zset-max-ziplist-entries", "zset-max-ziplist-value",
 ];
-const SAVE = 0, DATABASES = 1, MAX_BULK = 2, MAXMEMORY = 3, POLICY = 4, SAMPLES = 5, LFU_LOG_FACTOR = 6, LFU_DECAY_TIME = 7,
+const SAVE = 0, DATABASES_SLOT = 1, MAX_BULK = 2, MAXMEMORY = 3, POLICY = 4, SAMPLES = 5, LFU_LOG_FACTOR = 6, LFU_DECAY_TIME = 7,
   QUERY_BUFFER = 8, OUTPUT_BUFFER = 9, APPENDONLY = 10, APPENDFSYNC = 11, AOF_PERCENTAGE = 12, AOF_MIN_SIZE = 13;
 const MUTABLE_FROM = MAXMEMORY; // NAMES from here on can be set
 const ENCODING_FROM = 14; // NAMES from here on are encoding thresholds: a value slot each (aliases share one)
@@ -58,7 +58,7 @@ function valueOf(i: i32): string {
   if (i >= ENCODING_FROM) return unchecked(encodingValues[ENCODING_SLOT[i - ENCODING_FROM]]).toString();
   switch (i) {
     case SAVE: return "";
-    case DATABASES: return "1";
+    case DATABASES_SLOT: return DATABASES.toString();
     case MAX_BULK: return maxBulk.toString();
     case MAXMEMORY: return maxmemory.toString();
     case POLICY: return POLICY_NAMES[maxmemoryPolicy];

@@ -5,6 +5,7 @@ import { Conn } from "./conn";
 import { al, ap, argIs, argInt, argc, conn } from "./args";
 import { notInteger, unknownSubcommand, wrongArity } from "./errors";
 import { replyBulk, replyBulkBuf, replyError, replyInt, replyNil, replyOk, replyStatus } from "./reply";
+import { DATABASES, selectDb } from "./server-state";
 
 const PONG = ascii("PONG");
 
@@ -14,11 +15,29 @@ export function ping(): void {
   else replyStatus(PONG);
 }
 
+/** A database index argument as getIntFromObjectOrReply and selectDb check it; -1 after the error reply. */
+export function dbArg(i: u32): i32 {
+  if (!argInt(i)) {
+    notInteger();
+    return -1;
+  }
+  if (parsedInt < i32.MIN_VALUE || parsedInt > i32.MAX_VALUE) {
+    replyError("value is out of range");
+    return -1;
+  }
+  if (parsedInt < 0 || parsedInt >= DATABASES) {
+    replyError("DB index is out of range");
+    return -1;
+  }
+  return <i32>parsedInt;
+}
+
 export function select(): void {
-  if (!argInt(1)) notInteger();
-  else if (parsedInt < i32.MIN_VALUE || parsedInt > i32.MAX_VALUE) replyError("value is out of range");
-  else if (parsedInt != 0) replyError("DB index is out of range");
-  else replyOk();
+  const i = dbArg(1);
+  if (i < 0) return;
+  changetype<Conn>(conn).db = i;
+  selectDb(i);
+  replyOk();
 }
 
 export function client(): void {

@@ -1,17 +1,19 @@
 // Keyspace commands (Redis db.c): DEL (and UNLINK), EXISTS, TOUCH, TYPE, KEYS, SCAN, RANDOMKEY,
-// FLUSHDB and FLUSHALL. DBSIZE is a line in execute.
+// RENAME, RENAMENX, COPY, MOVE, SWAPDB, FLUSHDB and FLUSHALL. DBSIZE is a line in execute.
 import { ByteBuf, ascii, parsedInt } from "./bytes";
 import { now } from "./clock";
 import { globMatch } from "./glob";
 import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { notInteger, syntaxError } from "./errors";
-import { keyPtr } from "./record";
+import { freeRecBlock, keyPtr } from "./record";
+import { dbArg } from "./cmd-connection";
+import { countChange, snapshotWillChange } from "./snapshot-writer";
 import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyNil, replyOk, replyOom, replyStatus } from "./reply";
-import { db } from "./server-state";
-import { anyWatch, touchAllExisting } from "./multi";
-import { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET } from "./store";
+import { DATABASES, db, dbAt, dbIndex, swapDbs } from "./server-state";
+import { anyWatch, touchAllExisting, touchKey } from "./multi";
+import { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET, copiedRec, freeRec, renamedRec } from "./store";
 import { parseScanArgs, scanCount, scanCursor, scanMatch, scanType } from "./scan-args";
-import { at, randomWord, recOfWord, scanSteps, slotCount } from "./table";
+import { at, hashBytes, randomWord, recOfWord, scanSteps, slotCount } from "./table";
 
 export function del(): void {
   let n = 0;
@@ -109,9 +111,103 @@ function replyKey(e: Rec): void {
   replyBulk(keyPtr(e), e.keyLen);
 }
 
-export function flush(): void {
+/** FLUSHDB, and FLUSHALL (`all`). */
+export function flush(all: bool): void {
   if (argc > 2 || (argc == 2 && !argIs(1, "async") && !argIs(1, "sync"))) return syntaxError();
-  if (anyWatch()) touchAllExisting();
-  db.flush();
+  if (anyWatch()) touchAllExisting(all ? -1 : dbIndex);
+  if (all) for (let i = 0; i < DATABASES; i++) dbAt(i).flush();
+  else db.flush();
+  replyOk();
+}
+
+const SAME_OBJECT = "source and destination objects are the same";
+
+/** RENAME, and RENAMENX (`nx`): the value and its expiry under the new name, which is overwritten unless nx. */
+export function rename(nx: bool): void {
+  const same = al(1) == al(2) && memory.compare(ap(1), ap(2), al(1)) == 0;
+  const src = lookup(1);
+  if (src == null) return replyError("no such key");
+  if (same) return nx ? replyInt(0) : replyOk();
+  const dst = lookup(2);
+  if (dst != null && nx) return replyInt(0);
+  snapshotWillChange(src); // a snapshot being written keeps its own copy: the value moves to another record
+  const moved = renamedRec(src, ap(2), al(2), hashBytes(ap(2), al(2)));
+  if (moved == null) return replyOom();
+  if (dst != null) db.remove(dst);
+  db.detach(src);
+  if (!db.attach(moved)) { // memory out: the old name keeps it
+    moved.expireAt = 0;
+    freeRecBlock(moved);
+    db.attach(src);
+    return replyOom();
+  }
+  freeRecBlock(src); // its value is the new record's now
+  if (nx) replyInt(1);
+  else replyOk();
+}
+
+/** COPY source destination [DB destination-db] [REPLACE] */
+export function copy(): void {
+  let replace = false;
+  let to = dbIndex;
+  for (let j: u32 = 3; j < argc; j++) {
+    if (argIs(j, "replace")) replace = true;
+    else if (argIs(j, "db") && j + 1 < argc) {
+      if (!argInt(j + 1)) return notInteger();
+      if (parsedInt < 0 || parsedInt >= DATABASES) return replyError("DB index is out of range");
+      to = <i32>parsedInt;
+      j++;
+    } else {
+      return syntaxError();
+    }
+  }
+  if (to == dbIndex && al(1) == al(2) && memory.compare(ap(1), ap(2), al(1)) == 0) return replyError(SAME_OBJECT);
+  const src = lookup(1);
+  if (src == null) return replyInt(0);
+  const target = dbAt(to);
+  const dst = target.lookup(ap(2), al(2));
+  if (dst != null && !replace) return replyInt(0);
+  const c = copiedRec(src, ap(2), al(2), hashBytes(ap(2), al(2)));
+  if (c == null) return replyOom();
+  if (dst != null) target.remove(dst);
+  if (!target.attach(c)) {
+    freeRec(c);
+    return replyOom();
+  }
+  if (anyWatch()) touchKey(ap(2), al(2), to);
+  replyInt(1);
+}
+
+/** MOVE key db */
+export function move(): void {
+  const to = dbArg(2);
+  if (to < 0) return;
+  if (to == dbIndex) return replyError(SAME_OBJECT);
+  const r = lookup(1);
+  if (r == null) return replyInt(0);
+  const target = dbAt(to);
+  if (target.lookup(ap(1), al(1)) != null) return replyInt(0);
+  snapshotWillChange(r); // the snapshot lists it under this database
+  db.detach(r);
+  if (!target.attach(r)) {
+    db.attach(r); // memory out: it stays where it was (its slot is still free)
+    return replyOom();
+  }
+  if (anyWatch()) touchKey(ap(1), al(1), to);
+  replyInt(1);
+}
+
+/** SWAPDB index1 index2 */
+export function swapdb(): void {
+  if (!argInt(1)) return replyError("invalid first DB index");
+  const a = parsedInt;
+  if (!argInt(2)) return replyError("invalid second DB index");
+  const b = parsedInt;
+  if (a < 0 || a >= DATABASES || b < 0 || b >= DATABASES) return replyError("DB index is out of range");
+  if (a != b) {
+    if (anyWatch()) touchAllExisting(<i32>a, <i32>b);
+    swapDbs(<i32>a, <i32>b);
+    countChange(); // logged, and a change for the next snapshot
+  }
   replyOk();
 }

@@ -5,7 +5,7 @@ import { POLICY_NAMES, maxmemory, maxmemoryPolicy } from "./config";
 import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
 import { replyArray, replyBulkText } from "./reply";
-import { commandsProcessed, connectedClients, connectionsReceived, db, startedAt } from "./server-state";
+import { DATABASES, commandsProcessed, connectedClients, connectionsReceived, dbAt, expiredKeys, startedAt } from "./server-state";
 import { persistenceInfo, snapshotMemory, snapshotRunning } from "./snapshot-writer";
 import { aofInfo } from "./aof-writer";
 import { blockedClients } from "./blocking";
@@ -69,14 +69,18 @@ function infoSection(name: string): string {
   if (name == "persistence") return "# Persistence\r\nloading:0\r\n" + persistenceInfo() + aofInfo(snapshotRunning());
   if (name == "stats") {
     return "# Stats\r\ntotal_connections_received:" + connectionsReceived.toString() + "\r\ntotal_commands_processed:" +
-      commandsProcessed.toString() + "\r\nexpired_keys:" + db.expiredKeys.toString() + "\r\nevicted_keys:" +
+      commandsProcessed.toString() + "\r\nexpired_keys:" + expiredKeys().toString() + "\r\nevicted_keys:" +
       evictedKeys.toString() + "\r\nkeyspace_hits:" + keyspaceHits.toString() + "\r\nkeyspace_misses:" +
       keyspaceMisses.toString() + "\r\n";
   }
-  // keyspace: Redis leaves the db0 line out when the database is empty.
-  db.purge();
+  // keyspace: a line per database that holds keys (Redis leaves the empty ones out).
   let s = "# Keyspace\r\n";
-  if (db.keys.count > 0) s += "db0:keys=" + db.keys.count.toString() + ",expires=" + db.expiringCount.toString() + ",avg_ttl=0\r\n";
+  for (let i = 0; i < DATABASES; i++) {
+    const d = dbAt(i);
+    d.purge();
+    if (d.keys.count == 0) continue;
+    s += "db" + i.toString() + ":keys=" + d.keys.count.toString() + ",expires=" + d.expiringCount.toString() + ",avg_ttl=0\r\n";
+  }
   return s;
 }
 

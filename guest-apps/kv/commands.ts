@@ -35,7 +35,7 @@ import {
 import {
   append, decrBy, get, getdel, getex, getrange, getset, incrBy, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
 } from "./cmd-strings";
-import { del, exists, flush, keys, randomkey, scan, type } from "./cmd-keys";
+import { copy, del, exists, flush, keys, move, randomkey, rename, scan, swapdb, type } from "./cmd-keys";
 import { expire, expiretime, persist, ttl } from "./cmd-expire";
 import {
   hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hscan, hset, hsetnx, hstrlen,
@@ -89,6 +89,8 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   SISMEMBER = 98, SMISMEMBER = 99, SCARD = 100, SMEMBERS = 101, SPOP = 102, SRANDMEMBER = 103, SINTER = 104,
   SINTERCARD = 105, SINTERSTORE = 106, SUNION = 107, SUNIONSTORE = 108, SDIFF = 109, SDIFFSTORE = 110, SSCAN = 111,
   OBJECT = 112, HSCAN = 113;
+// Keyspace, later.
+const RENAME = 149, RENAMENX = 150, COPY = 151, MOVE = 152, SWAPDB = 153;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -246,6 +248,11 @@ const commands: Array<Command> = [
   new Command("bzmpop", BZMPOP, -5, "write blocking movablekeys", 0, 0),
   new Command("zrandmember", ZRANDMEMBER, -2, "readonly", 1, 1),
   new Command("zscan", ZSCAN, -3, "readonly", 1, 1),
+  new Command("rename", RENAME, 3, "write", 1, 2),
+  new Command("renamenx", RENAMENX, 3, "write fast", 1, 2),
+  new Command("copy", COPY, -3, "write denyoom", 1, 2),
+  new Command("move", MOVE, 3, "write fast", 1, 1),
+  new Command("swapdb", SWAPDB, 3, "write fast", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -454,9 +461,15 @@ function timedOut(c: Conn, from: usize, argv: usize, n: u32): void {
   replyNullArray();
 }
 
-/** Touches the watched keys among the command's key arguments (its first, last and step). */
+/** Touches the watched keys among the command's key arguments (its first, last and step, or after its numkeys). */
 function touchKeyArgs(id: i32): void {
   const cmd = commands[id];
+  if (id == LMPOP || id == ZMPOP || id == BLMPOP || id == BZMPOP) {
+    const at: u32 = id == LMPOP || id == ZMPOP ? 1 : 2;
+    if (!argInt(at) || parsedInt < 1 || parsedInt > <i64>(argc - at - 1)) return;
+    for (let i = at + 1; i <= at + <u32>parsedInt; i++) touchKey(ap(i), al(i));
+    return;
+  }
   if (cmd.firstKey == 0) return;
   const last = cmd.lastKey < 0 ? <i32>argc + cmd.lastKey : cmd.lastKey;
   const step = id == MSET || id == MSETNX ? 2 : 1;
@@ -521,7 +534,8 @@ function dispatch(c: Conn, id: i32): void {
     case SCAN: scan(); break;
     case TYPE: type(); break;
     case DBSIZE: db.purge(); replyInt(db.keys.count); break;
-    case FLUSHDB: case FLUSHALL: flush(); break;
+    case FLUSHDB: flush(false); break;
+    case FLUSHALL: flush(true); break;
     case HSET: hset(); break;
     case HGET: hget(); break;
     case HDEL: hdel(); break;
@@ -640,6 +654,11 @@ function dispatch(c: Conn, id: i32): void {
     case BZMPOP: block(c, id, zmpop(2)); break;
     case ZRANDMEMBER: zrandmember(); break;
     case ZSCAN: zscan(); break;
+    case RENAME: rename(false); break;
+    case RENAMENX: rename(true); break;
+    case COPY: copy(); break;
+    case MOVE: move(); break;
+    case SWAPDB: swapdb(); break;
     default: unreachable();
   }
 }

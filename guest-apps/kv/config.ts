@@ -2,6 +2,9 @@
 // value syntax), kept apart from the commands so that the store and the eviction code read them
 // without importing the command layer.
 
+/** Redis's `databases` default, fixed at start in Redis too (an immutable config). */
+export const DATABASES: i32 = 16;
+
 /** maxmemory-policy values, in the order of Redis's maxmemory_policy_enum (its error text lists them so). */
 export const POLICY_VOLATILE_LRU = 0, POLICY_VOLATILE_LFU = 1, POLICY_VOLATILE_RANDOM = 2, POLICY_VOLATILE_TTL = 3,
   POLICY_ALLKEYS_LRU = 4, POLICY_ALLKEYS_LFU = 5, POLICY_ALLKEYS_RANDOM = 6, POLICY_NOEVICTION = 7;

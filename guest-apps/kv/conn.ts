@@ -50,6 +50,8 @@ export class Conn {
   casDirty: bool = false;
   /** Blocked on a list (blocking.ts): its later commands wait. */
   blocked: bool = false;
+  /** The database the client selected (SELECT). */
+  db: i32 = 0;
 
   constructor(public id: u32) {}
 

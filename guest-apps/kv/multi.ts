@@ -11,7 +11,7 @@ import { ByteBuf } from "./bytes";
 import { Conn } from "./conn";
 import { al, ap, argc, lookup, saveArgs } from "./args";
 import { replyError, replyErrorLine, replyNullArray, replyOk } from "./reply";
-import { db } from "./server-state";
+import { dbAt, dbIndex } from "./server-state";
 
 /** A client's transaction in progress. */
 export class Multi {
@@ -22,7 +22,7 @@ export class Multi {
 }
 
 class Watch {
-  constructor(public conn: Conn, public key: ArrayBuffer, public existed: bool) {}
+  constructor(public conn: Conn, public db: i32, public key: ArrayBuffer, public existed: bool) {}
 }
 
 const watches = new Array<Watch>();
@@ -64,7 +64,7 @@ export function watch(c: Conn): void {
     if (isWatching(c, ap(i), al(i))) continue;
     const key = new ArrayBuffer(al(i));
     memory.copy(changetype<usize>(key), ap(i), al(i));
-    watches.push(new Watch(c, key, lookup(i) != null));
+    watches.push(new Watch(c, dbIndex, key, lookup(i) != null));
     c.watching++;
   }
   replyOk();
@@ -90,7 +90,7 @@ export function unwatchAll(c: Conn): void {
 function isWatching(c: Conn, p: usize, n: u32): bool {
   for (let i = 0; i < watches.length; i++) {
     const w = watches[i];
-    if (w.conn === c && keyIs(w.key, p, n)) return true;
+    if (w.conn === c && w.db == dbIndex && keyIs(w.key, p, n)) return true;
   }
   return false;
 }
@@ -100,11 +100,12 @@ function isWatching(c: Conn, p: usize, n: u32): bool {
   return <u32>key.byteLength == n && memory.compare(changetype<usize>(key), p, n) == 0;
 }
 
-/** The key of `n` bytes at `p` was changed: the clients watching it fail their EXEC. */
-export function touchKey(p: usize, n: u32): void {
+/** The key of `n` bytes at `p` of the current database (or of database `in`) was changed: the clients watching it fail their EXEC. */
+export function touchKey(p: usize, n: u32, db: i32 = -1): void {
+  const at = db < 0 ? dbIndex : db;
   for (let i = 0; i < watches.length; i++) {
     const w = watches[i];
-    if (keyIs(w.key, p, n)) w.conn.casDirty = true;
+    if (w.db == at && keyIs(w.key, p, n)) w.conn.casDirty = true;
   }
 }
 
@@ -114,11 +115,17 @@ export function touchKey(p: usize, n: u32): void {
   return watches.length > 0;
 }
 
-/** FLUSHALL and FLUSHDB: every watched key that exists now is about to be deleted. */
-export function touchAllExisting(): void {
+/**
+ * FLUSHDB (database `a`), FLUSHALL (a = -1: all) and SWAPDB a b: every watched key of those
+ * databases that exists in one of them now is about to be deleted or replaced.
+ */
+export function touchAllExisting(a: i32, b: i32 = -1): void {
   for (let i = 0; i < watches.length; i++) {
     const w = watches[i];
-    if (db.lookup(changetype<usize>(w.key), w.key.byteLength) != null) w.conn.casDirty = true;
+    if (a >= 0 && w.db != a && w.db != b) continue;
+    const p = changetype<usize>(w.key), n = <u32>w.key.byteLength;
+    const inA = dbAt(a < 0 ? w.db : a).lookup(p, n) != null;
+    if (inA || (b >= 0 && dbAt(b).lookup(p, n) != null)) w.conn.casDirty = true;
   }
 }
 
@@ -127,7 +134,7 @@ export function casFailed(c: Conn): bool {
   if (c.casDirty) return true;
   for (let i = 0; i < watches.length; i++) {
     const w = watches[i];
-    if (w.conn === c && w.existed && db.lookup(changetype<usize>(w.key), w.key.byteLength) == null) return true;
+    if (w.conn === c && w.existed && dbAt(w.db).lookup(changetype<usize>(w.key), w.key.byteLength) == null) return true;
   }
   return false;
 }

@@ -10,7 +10,8 @@
 //     string: n bytes | hash: n x (field length u32, value length u32, field bytes, value bytes) |
 //     list: n x (length u32, bytes) | set: as a hash, every value empty | sorted set: as a hash,
 //     every value the member's score, an f64 (8 bytes, never NaN)
-//   and a type byte 0 at the end.
+//   where a type byte SELECT_DB (254, as RDB's opcode) followed by a database index u8 makes the
+//   keys that follow that database's (0 until the first), and a type byte 0 at the end.
 // Both lengths come before the bytes, so that a reader allocates a record once and copies the bytes
 // straight into it, however the stream is cut.
 //
@@ -45,6 +46,9 @@ export const INSTANCE_BYTES: u32 = 64;
 export const CHUNK_HEADER: u32 = 104;
 export const CHUNK_LAST: u32 = 1;
 export const CHUNK_BYTES: u32 = <u32>MAX_SEAL_PLAINTEXT;
+
+/** The type byte of a database mark. */
+export const SELECT_DB: u8 = 254;
 
 /** A key's header in the payload: type, expireAt, key length, n. */
 export const ITEM_HEADER: u32 = 17;

@@ -20,10 +20,11 @@ import { ZSET_HEADER, initZset, zslInsert } from "./zset";
 import { instanceName } from "./instance";
 import {
   CHUNK_BYTES, CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC,
-  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, PAYLOAD_VERSION_MIN, SNAPSHOT_ID_BYTES,
+  CHUNK_VALUE, ITEM_HEADER, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, PAYLOAD_VERSION_MIN, SELECT_DB, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
 import { FrameGatherer } from "./sealed-frames";
 import { Db, freeRec, hashOf, listOf, newDb, zsetOf } from "./store";
+import { DATABASES } from "./config";
 import { LOG_ID_BYTES } from "./aof-format";
 import { TABLE_HEADER, add, find, hashBytes, initTable } from "./table";
 import { zalloc, zfree } from "./zmalloc";
@@ -41,9 +42,24 @@ let lastSeen = false;
 let value: f64 = -1;
 const id = memory.data(SNAPSHOT_ID_BYTES);
 
-/** The store being built, and the store restore_end accepted. */
+/** The databases being built (and the one the keys read now go to), and those restore_end accepted. */
+let targets: StaticArray<Db> | null = null;
 let target: Db | null = null;
-export let restoredDb: Db | null = null;
+export let restoredDbs: StaticArray<Db> | null = null;
+
+/** Empty databases to restore into; null when memory is out (none left allocated). */
+function newTargets(): StaticArray<Db> | null {
+  const made = new StaticArray<Db>(DATABASES);
+  for (let i = 0; i < DATABASES; i++) {
+    const d = newDb();
+    if (d == null) {
+      for (let j = 0; j < i; j++) made[j].free();
+      return null;
+    }
+    made[i] = d;
+  }
+  return made;
+}
 
 export function restoreBegin(totalBytes: u32): i32 {
   reset();
@@ -51,8 +67,9 @@ export function restoreBegin(totalBytes: u32): i32 {
   if (counterRead(instanceName()) < 0) return SNAPSHOT_UNAVAILABLE;
   total = totalBytes;
   plain = zalloc(CHUNK_BYTES);
-  target = newDb();
-  if (!frames.open() || plain == 0 || target == null) return fail(SNAPSHOT_NO_MEMORY);
+  targets = newTargets();
+  if (!frames.open() || plain == 0 || targets == null) return fail(SNAPSHOT_NO_MEMORY);
+  target = targets![0];
   startParser();
   state = FEEDING;
   return 0;
@@ -86,11 +103,11 @@ export const restoredLogId = memory.data(LOG_ID_BYTES);
 export let restoredIsCurrent = false;
 
 /**
- * Accepts the snapshot fed: 0 (restoredDb is the new store; the counter advanced to its value if it
+ * Accepts the snapshot fed: 0 (restoredDbs are the new store; the counter advanced to its value if it
  * was below), or a status, the store left as it was.
  */
 export function restoreEnd(allowRollback: bool): i32 {
-  restoredDb = null;
+  restoredDbs = null;
   restoredIsCurrent = false;
   if (state == FAILED) {
     const r = failure;
@@ -118,8 +135,9 @@ export function restoreEnd(allowRollback: bool): i32 {
     reset();
     return SNAPSHOT_REFUSED;
   }
-  restoredDb = target;
+  restoredDbs = targets;
   restoredIsCurrent = value >= counter;
+  targets = null;
   target = null;
   reset();
   return 0;
@@ -136,7 +154,8 @@ function fail(status: i32): i32 {
 function reset(): void {
   noMemory = false;
   abandonParse();
-  if (target != null) changetype<Db>(target).free();
+  if (targets != null) for (let i = 0; i < DATABASES; i++) targets![i].free();
+  targets = null;
   target = null;
   if (plain != 0) memory.fill(plain, 0, CHUNK_BYTES);
   zfree(plain);
@@ -190,7 +209,7 @@ function outOfMemory(): bool {
 // What the parser waits for: a header of `need` bytes (gathered in `scratch`), or the bytes of a run
 // copied in place into a record (sinkPtr, sinkLeft).
 const S_MAGIC = 0, S_TYPE = 1, S_KEY = 2, S_KEY_BYTES = 3, S_FIELD = 4, S_FIELD_BYTES = 5, S_ITEM = 6,
-  S_ITEM_BYTES = 7, S_END = 8;
+  S_ITEM_BYTES = 7, S_END = 8, S_DB = 9;
 let pstate = S_MAGIC;
 const scratch = memory.data(32);
 let need: u32 = 0;
@@ -280,9 +299,16 @@ function headerDone(): bool {
       pstate = S_END;
       return true;
     }
+    if (keyType == SELECT_DB) return expect(S_DB, 1);
     return expect(S_KEY, ITEM_HEADER - 1); // the rest of the key's header
   }
   if (pstate == S_KEY) return keyHeader();
+  if (pstate == S_DB) {
+    const i = <i32>load<u8>(scratch);
+    if (i >= DATABASES) return false;
+    target = targets![i];
+    return expect(S_TYPE, 1);
+  }
   if (pstate == S_FIELD) {
     const fn = load<u32>(scratch);
     const vn = load<u32>(scratch, 4);

@@ -4,8 +4,9 @@
 // host has stored them all. Requests run between snapshot_read calls, and the snapshot is still
 // the store as it was at snapshot_begin, by copy on write at the level of keys:
 //
-//   - snapshot_begin lists the records of every key, in address order (so that writing them walks
-//     memory upwards: under the software MMU their pages are filled once each, in runs);
+//   - snapshot_begin lists the records of every key, database by database, each database's in
+//     address order (so that writing them walks memory upwards: under the software MMU their pages
+//     are filled once each, in runs); a database mark goes before the keys of each database;
 //   - a command about to change a listed record the writer has not reached (willChange) first
 //     serialises it as it is into `preserved`, and the writer skips it later; if it is the record
 //     being written, what is left of it goes to `continuation`, written next;
@@ -28,12 +29,13 @@ import { Rec, TYPE_LIST, holdsTable, keyPtr } from "./record";
 import { instanceName } from "./instance";
 import {
   CHUNK_FLAGS, CHUNK_HEADER, CHUNK_ID, CHUNK_INDEX, CHUNK_INSTANCE, CHUNK_INSTANCE_LEN, CHUNK_LAST, CHUNK_MAGIC, CHUNK_VALUE,
-  INSTANCE_BYTES, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SNAPSHOT_ID_BYTES,
+  INSTANCE_BYTES, PAYLOAD_HEADER, PAYLOAD_MAGIC, PAYLOAD_VERSION, SELECT_DB, SNAPSHOT_ID_BYTES,
 } from "./snapshot-format";
 import { LOG_ID_BYTES } from "./aof-format";
 import { logPosition, snapshotCommitted } from "./aof-writer";
 import { sortU32 } from "./sort-u32";
-import { startedAt } from "./server-state";
+import { dbAt, startedAt } from "./server-state";
+import { DATABASES } from "./config";
 import { Db, freeRec, hashOf, listOf, recordBytes } from "./store";
 import { Table, at, slotCount } from "./table";
 import { zalloc, zfree, zusable } from "./zmalloc";
@@ -54,6 +56,10 @@ const P_START = 0, P_KEY = 1, P_FIELDS = 2, P_ITEMS = 3, P_END = 4;
 let phase = P_START;
 /** The listed records in address order (u32 each), one bit each once written or copied, and the next to write. */
 let order: usize = 0;
+/** Where each database's records start in `order` (and where the last ends): sorted within each. */
+const segStart = new StaticArray<u32>(DATABASES + 1);
+/** The database of the payload's last mark (-1 after the copies: the next key marks its own). */
+let writtenDb: i32 = 0;
 let done: usize = 0;
 let orderLen: u32 = 0;
 let next: u32 = 0;
@@ -156,19 +162,21 @@ export function persistenceInfo(): string {
 }
 
 /**
- * Starts a snapshot of `db`: 0; SNAPSHOT_UNCHANGED, with nothing begun, when nothing changed since
+ * Starts a snapshot of every database: 0; SNAPSHOT_UNCHANGED, with nothing begun, when nothing changed since
  * the last committed one and `force` is false; SNAPSHOT_UNAVAILABLE when the enclave cannot seal or
  * has no counter; SNAPSHOT_NO_MEMORY when its buffers do not fit.
  */
-export function snapshotBegin(db: Db, force: bool): i32 {
+export function snapshotBegin(force: bool): i32 {
   snapshotCancel();
   const counter = counterRead(instanceName());
   if (counter < 0) return SNAPSHOT_UNAVAILABLE;
   if (!force && dirty == 0) return SNAPSHOT_UNCHANGED;
   value = counter + 1;
-  db.purge();
-  const t = db.keys;
-  orderLen = t.count;
+  orderLen = 0;
+  for (let d = 0; d < DATABASES; d++) {
+    dbAt(d).purge();
+    orderLen += dbAt(d).keys.count;
+  }
   order = zalloc(<usize>max<u32>(orderLen, 1) << 2);
   done = zalloc(<usize>(orderLen >> 3) + 1);
   plain = zalloc(WRITE_CHUNK);
@@ -179,14 +187,20 @@ export function snapshotBegin(db: Db, force: bool): i32 {
   }
   memory.fill(done, 0, <usize>(orderLen >> 3) + 1);
   let k: u32 = 0;
-  const n = slotCount(t);
-  for (let i: u32 = 0; i < n; i++) {
-    const r = at(t, i);
-    if (r == null) continue;
-    store<u32>(order + (<usize>k << 2), changetype<usize>(r));
-    k++;
+  for (let d = 0; d < DATABASES; d++) {
+    unchecked((segStart[d] = k));
+    const t = dbAt(d).keys;
+    const n = slotCount(t);
+    for (let i: u32 = 0; i < n; i++) {
+      const r = at(t, i);
+      if (r == null) continue;
+      store<u32>(order + (<usize>k << 2), changetype<usize>(r));
+      k++;
+    }
+    sortU32(order + (<usize>unchecked(segStart[d]) << 2), k - unchecked(segStart[d]));
   }
-  sortU32(order, orderLen);
+  unchecked((segStart[DATABASES] = k));
+  writtenDb = 0; // a reader starts in database 0
   memory.copy(id, randomBytes(SNAPSHOT_ID_BYTES).dataStart, SNAPSHOT_ID_BYTES);
   logSeqAtBegin = logPosition(logIdAtBegin); // the log's records up to here are in the snapshot
   next = 0;
@@ -284,16 +298,27 @@ function finish(): void {
 
 /** The index of `r` in the list if the writer has not reached it nor copied it, else -1. */
 function pendingIndex(r: usize): i32 {
-  let lo = next;
-  let hi = orderLen;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const at = <usize>load<u32>(order + (<usize>mid << 2));
-    if (at < r) lo = mid + 1;
-    else hi = mid;
+  for (let d = 0; d < DATABASES; d++) {
+    let lo = max<u32>(next, unchecked(segStart[d]));
+    const end = unchecked(segStart[d + 1]);
+    if (lo >= end) continue;
+    let hi = end;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const at = <usize>load<u32>(order + (<usize>mid << 2));
+      if (at < r) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < end && <usize>load<u32>(order + (<usize>lo << 2)) == r) return isDone(lo) ? -1 : <i32>lo;
   }
-  if (lo == orderLen || <usize>load<u32>(order + (<usize>lo << 2)) != r) return -1;
-  return isDone(lo) ? -1 : <i32>lo;
+  return -1;
+}
+
+/** The database of the listed record at index `i`. */
+function dbOfIndex(i: u32): i32 {
+  let d = 0;
+  while (unchecked(segStart[d + 1]) <= i) d++;
+  return d;
 }
 
 // @ts-ignore: decorator
@@ -317,6 +342,8 @@ export function snapshotWillChange(r: Rec): void {
   } else {
     const i = pendingIndex(p);
     if (i < 0) return;
+    preserved.putByte(SELECT_DB); // copies are whole entries written between others: each marks its database
+    preserved.putByte(<u8>dbOfIndex(<u32>i));
     writeEntry(r, preserved);
     markDone(<u32>i);
   }
@@ -454,6 +481,7 @@ function fillPayload(): void {
       runLeft -= n;
       plainLen += n;
     } else if (phase == P_KEY && preservedAt < preserved.len) { // whole entries, between two of the list's
+      writtenDb = -1;
       preservedAt += fromBuf(preserved, preservedAt, room);
       if (preservedAt == preserved.len) {
         preserved.clear();
@@ -499,6 +527,14 @@ function nextKey(): bool {
     store<u8>(head, 0);
     headLen = 1;
     phase = P_END;
+    return true;
+  }
+  const d = dbOfIndex(next);
+  if (d != writtenDb) {
+    store<u8>(head, SELECT_DB);
+    store<u8>(head, <u8>d, 1);
+    headLen = 2;
+    writtenDb = d;
     return true;
   }
   const r = changetype<Rec>(load<u32>(order + (<usize>next << 2)));

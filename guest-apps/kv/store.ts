@@ -8,17 +8,18 @@
 import { touch } from "./access-clock";
 import { copyMemory } from "./bytes";
 import { now } from "./clock";
-import { LIST_HEADER, List, freeList, initList, itemAt } from "./list";
+import { LIST_HEADER, List, freeList, initList, itemAt, itemData, itemLen, pushBack } from "./list";
 import { nextRandom } from "./random";
 import {
-  Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, freeRecBlock, holdsTable, newRec, rebuildRec, resizeRec, valPtr,
+  Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, freeRecBlock, holdsTable, keyPtr, newRec, newString,
+  rebuildRec, resizeRec, valPtr,
 } from "./record";
 import { countChange, snapshotRelease, snapshotWillChange } from "./snapshot-writer";
 import {
   TABLE_HEADER, Table, add, at, clearTable, find, freeSlots, hashBytes, initTable, newTable, remove, replace, slotCount,
 } from "./table";
 import { zfree, zrealloc, zusable } from "./zmalloc";
-import { ZSET_HEADER, Zset, freeNodes, initZset, nodeBytes } from "./zset";
+import { ZSET_HEADER, Zset, freeNodes, initZset, nodeBytes, scoreOf, zslInsert } from "./zset";
 
 export { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_STRING, TYPE_ZSET, hashBytes };
 
@@ -49,6 +50,70 @@ export function newZsetRec(p: usize, n: u32, hash: u32): Rec | null {
     return null;
   }
   return r;
+}
+
+/**
+ * `r` under another key (the `kn` bytes at `k`, hash `hash`): a new block with r's header and value
+ * header, which takes over what the value owns (fields, items, nodes). The caller takes `r` out of
+ * its table first (snapshotWillChange before, so that a snapshot keeps its own copy) and frees r's
+ * block alone (freeRecBlock). Null when memory is out.
+ */
+export function renamedRec(r: Rec, k: usize, kn: u32, hash: u32): Rec | null {
+  const moved = newRec(k, kn, hash, r.type, r.valLen);
+  if (moved == null) return null;
+  copyMemory(valPtr(moved), valPtr(r), r.valLen); // nothing the value owns points back at the key's record
+  moved.big = r.big;
+  moved.access = r.access;
+  moved.expireAt = r.expireAt;
+  return moved;
+}
+
+/** A deep copy of `r` under key `k` (COPY), its expiry included, in no table. Null when memory is out. */
+export function copiedRec(r: Rec, k: usize, kn: u32, hash: u32): Rec | null {
+  if (r.type == TYPE_STRING) {
+    const c = newString(k, kn, hash, valPtr(r), r.valLen);
+    if (c != null) {
+      c.big = r.big;
+      c.expireAt = r.expireAt;
+    }
+    return c;
+  }
+  let c: Rec | null;
+  if (r.type == TYPE_ZSET) c = newZsetRec(k, kn, hash);
+  else {
+    c = newRec(k, kn, hash, r.type, r.type == TYPE_LIST ? LIST_HEADER : TABLE_HEADER);
+    if (c != null && !(r.type == TYPE_LIST ? initList(listOf(c)) : initTable(hashOf(c)))) {
+      freeRecBlock(c);
+      c = null;
+    }
+  }
+  if (c == null) return null;
+  c.big = r.big;
+  let ok = true;
+  if (r.type == TYPE_LIST) {
+    const from = listOf(r);
+    for (let i: u32 = 0; i < from.length && ok; i++) {
+      const item = itemAt(from, i);
+      ok = pushBack(listOf(c), itemData(item), itemLen(item));
+    }
+  } else {
+    const from = hashOf(r);
+    const slots = slotCount(from);
+    for (let i: u32 = 0; i < slots && ok; i++) {
+      const f = at(from, i);
+      if (f == null) continue;
+      const m = newString(keyPtr(f), f.keyLen, f.hash, valPtr(f), f.valLen);
+      ok = m != null && add(hashOf(c), m);
+      if (!ok && m != null) freeRecBlock(m);
+      if (ok && r.type == TYPE_ZSET) ok = zslInsert(zsetOf(c), scoreOf(changetype<Rec>(m)), changetype<Rec>(m));
+    }
+  }
+  if (!ok) {
+    freeRec(c);
+    return null;
+  }
+  c.expireAt = r.expireAt;
+  return c;
 }
 
 /** Frees what a record's value owns beyond the record (a hash's fields, a list's items), then the record. */
@@ -285,6 +350,28 @@ export class Db {
   /** Repoints the expiring list at a record that moved. */
   private moved(r: Rec): void {
     if (r.expiring >= 0) store<u32>(this.expiring + (<usize>r.expiring << 2), changetype<usize>(r));
+  }
+
+  /** Takes `r` out of the keyspace without freeing it (RENAME, MOVE: it, or its value, goes elsewhere). */
+  detach(r: Rec): void {
+    this.unlistExpiry(r);
+    remove(this.keys, r);
+    countChange();
+  }
+
+  /** Puts `r` (its key not in this keyspace) in, with the expiry it carries; false, `r` still the caller's, when memory is out. */
+  attach(r: Rec): bool {
+    const at = r.expireAt;
+    if (at != 0 && !this.reserveExpiry()) return false;
+    r.expireAt = 0;
+    r.expiring = -1;
+    if (!add(this.keys, r)) {
+      r.expireAt = at;
+      return false;
+    }
+    countChange();
+    if (at != 0) this.setExpiry(r, at); // room reserved above
+    return true;
   }
 
   /** Takes a key out and frees it (its expiry stays in the record, for a snapshot that keeps it). */

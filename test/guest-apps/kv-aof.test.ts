@@ -166,15 +166,25 @@ describe("kv's append-only log", () => {
     run(kv, conn, "ZRANGESTORE", "z2", "z", "0", "1");
     run(kv, conn, "ZUNIONSTORE", "z3", "2", "z", "s", "WEIGHTS", "2", "1");
     run(kv, conn, "ZREMRANGEBYSCORE", "z", "-inf", "3");
+    // Other databases: the log selects each before its commands.
+    run(kv, conn, "SELECT", "3");
+    run(kv, conn, "SET", "in3", "x");
+    run(kv, conn, "MOVE", "in3", "4");
+    run(kv, conn, "SELECT", "0");
+    run(kv, conn, "COPY", "greeting", "greeting", "DB", "3");
+    run(kv, conn, "SWAPDB", "3", "5");
     const log = Buffer.concat(drainLog(kv));
     expect(log.includes(Buffer.from("greeting"))).toBe(false); // sealed
-    const want = dumpStore(kv, conn);
+    const dumpAll = (k: KvDriver, c: number) => [0, 3, 4, 5].map((d) => (k.call(c, "SELECT", String(d)), dumpStore(k, c)));
+    const want = dumpAll(kv, conn);
+    const names = (dump: unknown[]) => dump.map((e) => (e as unknown[])[0]);
+    expect([names(want[1]!), names(want[2]!), names(want[3]!)]).toEqual([[], ["in3"], ["greeting"]]); // databases 3, 4 and 5
 
     const copy = await launchKv("enclavisor", { platform });
     name(copy, instance);
     restore(copy, base);
     expect(replay(copy, log)).toEqual({ status: 0, valid: log.length });
-    expect(dumpStore(copy, copy.open())).toEqual(want);
+    expect(dumpAll(copy, copy.open())).toEqual(want);
     for (const k of [kv, copy]) k.enclave.destroy();
   });
 

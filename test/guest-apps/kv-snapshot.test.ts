@@ -318,6 +318,38 @@ describe("kv snapshots (enclavisor)", () => {
     for (const k of [kv, copy]) k.enclave.destroy();
   });
 
+  it("keeps every database as it was at snapshot_begin, while SELECT, MOVE and SWAPDB run between its reads", async () => {
+    const { kv, conn: c } = await target();
+    const dumpAll = (k: KvDriver, conn: number) =>
+      Array.from({ length: 16 }, (_, d) => (call(k, conn, "SELECT", String(d)), dumpStore(k, conn)));
+    for (let d = 0; d < 16; d += 5) { // databases 0, 5, 10 and 15
+      call(kv, c, "SELECT", String(d));
+      for (let i = 0; i < 300; i++) call(kv, c, "SET", `k${i}`, value(d * 1000 + i, 100 + i * 7));
+      call(kv, c, "ZADD", "z", String(d), "m");
+      call(kv, c, "SADD", "s", `in ${d}`);
+    }
+    const before = dumpAll(kv, c);
+    expect(kv.fn.snapshot_begin(0)).toBe(0);
+    const parts: Buffer[] = [];
+    let round = 0;
+    for (let n; (n = kv.fn.snapshot_read()) !== 0; round++) {
+      parts.push(Buffer.from(kv.enclave.guest.read(kv.fn.io_out() >>> 0, n)));
+      call(kv, c, "SELECT", String((round * 5) % 16));
+      call(kv, c, "MOVE", `k${round}`, String((round + 3) % 16));
+      call(kv, c, "SET", `k${round + 1}`, "changed");
+      call(kv, c, "ZINCRBY", "z", "1", "m");
+      if (round === 2) call(kv, c, "SWAPDB", "0", "5");
+    }
+    expect(round).toBeGreaterThan(8);
+    expect(kv.fn.snapshot_commit()).toBe(0);
+    expect(dumpAll(kv, c)).not.toEqual(before);
+    const { kv: copy, conn: cc } = await target();
+    expect(restore(copy, Buffer.concat(parts))).toBe(0);
+    expect(dumpAll(copy, cc)).toEqual(before);
+    expect(call(copy, cc, "INFO", "keyspace")).toMatch(/db0:keys=302,.*\r\ndb5:keys=302,.*\r\ndb10:keys=302,.*\r\ndb15:keys=302,/s);
+    for (const k of [kv, copy]) k.enclave.destroy();
+  });
+
   it("keeps maxmemory's eviction to what the store holds while a snapshot keeps deleted keys", async () => {
     const { kv, conn: c } = await target();
     for (let i = 0; i < 400; i++) call(kv, c, "SET", `k${i}`, value(i, 4000));

@@ -37,7 +37,14 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("ECHO", "x y")).toBe("x y");
     expect(call("ECHO")).toEqual(arity("echo"));
     expect(call("SELECT", "0")).toEqual(ok);
-    expect(call("SELECT", "1")).toEqual(err("ERR DB index is out of range"));
+    expect(call("SET", "db0", "zero")).toEqual(ok);
+    expect(call("SELECT", "15")).toEqual(ok); // 16 databases, each a keyspace of its own
+    expect(call("GET", "db0")).toBeNull();
+    expect(call("SET", "db0", "fifteen")).toEqual(ok);
+    expect(call("SELECT", "16")).toEqual(err("ERR DB index is out of range"));
+    expect(call("SELECT", "-1")).toEqual(err("ERR DB index is out of range"));
+    expect(call("SELECT", "0")).toEqual(ok);
+    expect(call("GET", "db0")).toBe("zero");
     expect(call("SELECT", "x")).toEqual(NOT_INT);
     expect(call("SELECT", "4294967296")).toEqual(err("ERR value is out of range"));
     const other = kv.open();
@@ -526,11 +533,11 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
-    expect(call("COMMAND", "COUNT")).toBe(149);
+    expect(call("COMMAND", "COUNT")).toBe(154);
     const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
     expect(get[1]).toBe(null);
     expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
-    expect((call("COMMAND") as Reply[]).length).toBe(149);
+    expect((call("COMMAND") as Reply[]).length).toBe(154);
     expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
     expect(call("CLIENT", "GETNAME")).toBe(null);
     expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);
