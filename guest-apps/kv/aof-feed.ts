@@ -77,6 +77,19 @@ export function logMembers(name: string, keyArg: u32, members: ByteBuf): void {
   done(b);
 }
 
+/** INCRBYFLOAT is logged as SET key value KEEPTTL, and HINCRBYFLOAT as HSET key field value, with the value it computed. */
+export function logFloatResult(hash: bool, p: usize, n: u32): void {
+  if (!appendonly || loading) return;
+  const b = entry();
+  head(b, 4);
+  text(b, hash ? "HSET" : "SET");
+  bulk(b, ap(1), al(1));
+  if (hash) bulk(b, ap(2), al(2));
+  bulk(b, p, n);
+  if (!hash) text(b, "KEEPTTL");
+  done(b);
+}
+
 /** EXPIRE with a time already past deleted key argument `keyArg`: the command is logged as a DEL. */
 export function logDelInstead(keyArg: u32): void {
   if (!appendonly || loading) return;

@@ -1,9 +1,11 @@
 // Hash commands (Redis t_hash.c): HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS,
-// HLEN, HSTRLEN, HEXISTS, HINCRBY, HSCAN. A hash's
+// HLEN, HSTRLEN, HEXISTS, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN. A hash's
 // fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
 import { parseI64, parsedInt, writeDecimal } from "./bytes";
 import { al, ap, argInt, argc, lookup } from "./args";
-import { DIGITS, addChecked, argBytes, roomFor } from "./cmd-strings";
+import { DIGITS, LD_TEXT, addChecked, argBytes, roomFor } from "./cmd-strings";
+import { addLongDouble, formatLongDouble, ldE, ldInf, ldM, ldNeg, parseLongDouble, setLongDouble } from "./long-double";
+import { logFloatResult } from "./aof-feed";
 import { hashGrew } from "./encoding";
 import { notInteger, wrongArity } from "./errors";
 import { WITH_VALUES, scanMembers } from "./member-scan";
@@ -231,4 +233,31 @@ export function hscan(): void {
   const h = hashForRead();
   if (wrongType) return;
   scanMembers(found, h, WITH_VALUES);
+}
+
+/** HINCRBYFLOAT key field increment: in long double arithmetic (long-double.ts), logged as the HSET of its result. */
+export function hincrbyfloat(): void {
+  if (!parseLongDouble(ap(3), al(3))) return replyError("value is not a valid float");
+  if (ldInf) return replyError("value is NaN or Infinity");
+  const neg = ldNeg, m = ldM, x = ldE;
+  const h = hashForWrite();
+  if (h == null) return;
+  const f = field(h, 2);
+  if (f != null) {
+    if (!parseLongDouble(valPtr(f), f.valLen)) return replyError("hash value is not a float");
+    if (ldInf) return replyError("increment would produce NaN or Infinity");
+  } else {
+    setLongDouble(false, 0, 0); // 0 + increment
+  }
+  if (!addLongDouble(neg, m, x)) {
+    dropIfEmpty(h);
+    return replyError("increment would produce NaN or Infinity");
+  }
+  const n = formatLongDouble(LD_TEXT);
+  if (setField(h, 2, LD_TEXT, n) == FIELD_NO_MEMORY) {
+    dropIfEmpty(h);
+    return replyOom();
+  }
+  logFloatResult(true, LD_TEXT, n);
+  replyBulk(LD_TEXT, n);
 }

@@ -1,5 +1,6 @@
 // String commands (Redis t_string.c): SET, SETNX, SETEX, PSETEX, GET, GETSET, GETDEL, GETEX,
-// GETRANGE (SUBSTR), SETRANGE, MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN.
+// GETRANGE (SUBSTR), SETRANGE, MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT, APPEND,
+// STRLEN.
 import { copyMemory, parseI64, parsedInt, writeDecimal } from "./bytes";
 import { maxBulk } from "./conn";
 import { now } from "./clock";
@@ -10,7 +11,8 @@ import { memoryAvailable } from "./zmalloc";
 import { db } from "./server-state";
 import { Rec, TYPE_STRING } from "./store";
 import { valPtr } from "./record";
-import { logDelInstead, logPexpireat, logSetPxat } from "./aof-feed";
+import { logDelInstead, logFloatResult, logPexpireat, logSetPxat } from "./aof-feed";
+import { LONG_DOUBLE_TEXT_BYTES, addLongDouble, formatLongDouble, ldE, ldInf, ldM, ldNeg, parseLongDouble } from "./long-double";
 
 /**
  * Sets key argument `k` to the bytes of argument `v` (a string), keeping the TTL only if asked.
@@ -309,6 +311,30 @@ export function incrBy(by: i64): void {
   const stored = e == null ? db.addString(ap(1), al(1), DIGITS, n) : db.setString(e, DIGITS, n);
   if (stored == null) return replyOom();
   replyInt(v);
+}
+
+/** Where INCRBYFLOAT and HINCRBYFLOAT write their result's text. */
+export const LD_TEXT = memory.data(LONG_DOUBLE_TEXT_BYTES);
+
+/** INCRBYFLOAT key increment: in long double arithmetic (long-double.ts), logged as the SET of its result. */
+export function incrbyfloat(): void {
+  const e = lookup(1);
+  if (e != null && e.type != TYPE_STRING) return replyWrongType();
+  let inf = false, neg = false, m: u64 = 0, x: i32 = 0;
+  if (e != null) {
+    if (!parseLongDouble(valPtr(e), e.valLen)) return replyError("value is not a valid float");
+    inf = ldInf;
+    neg = ldNeg;
+    m = ldM;
+    x = ldE;
+  }
+  if (!parseLongDouble(ap(2), al(2))) return replyError("value is not a valid float");
+  if (inf || ldInf || !addLongDouble(neg, m, x)) return replyError("increment would produce NaN or Infinity");
+  const n = formatLongDouble(LD_TEXT);
+  const stored = e == null ? db.addString(ap(1), al(1), LD_TEXT, n) : db.setString(e, LD_TEXT, n);
+  if (stored == null) return replyOom();
+  logFloatResult(false, LD_TEXT, n);
+  replyBulk(LD_TEXT, n);
 }
 
 export function decrBy(): void {

@@ -33,12 +33,12 @@ import {
   anyWatch, discard, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
 } from "./multi";
 import {
-  append, decrBy, get, getdel, getex, getrange, getset, incrBy, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
+  append, decrBy, get, getdel, getex, getrange, getset, incrBy, incrbyfloat, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
 } from "./cmd-strings";
 import { copy, del, exists, flush, keys, move, randomkey, rename, scan, swapdb, type } from "./cmd-keys";
 import { expire, expiretime, persist, ttl } from "./cmd-expire";
 import {
-  hdel, hexists, hget, hgetall, hincrby, hkeysOrVals, hlen, hmget, hscan, hset, hsetnx, hstrlen,
+  hdel, hexists, hget, hgetall, hincrby, hincrbyfloat, hkeysOrVals, hlen, hmget, hscan, hset, hsetnx, hstrlen,
 } from "./cmd-hashes";
 import {
   OP_DIFF, OP_INTER, OP_UNION, sadd, scard, setAlgebra, sintercard, sismember, smembers, smismember, smove, spop, srandmember,
@@ -91,6 +91,8 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
   OBJECT = 112, HSCAN = 113;
 // Keyspace, later.
 const RENAME = 149, RENAMENX = 150, COPY = 151, MOVE = 152, SWAPDB = 153;
+// Floats.
+const INCRBYFLOAT = 154, HINCRBYFLOAT = 155;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -253,6 +255,8 @@ const commands: Array<Command> = [
   new Command("copy", COPY, -3, "write denyoom", 1, 2),
   new Command("move", MOVE, 3, "write fast", 1, 1),
   new Command("swapdb", SWAPDB, 3, "write fast", 0, 0),
+  new Command("incrbyfloat", INCRBYFLOAT, 3, "write denyoom fast", 1, 1),
+  new Command("hincrbyfloat", HINCRBYFLOAT, 4, "write denyoom fast", 1, 1),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -659,6 +663,8 @@ function dispatch(c: Conn, id: i32): void {
     case COPY: copy(); break;
     case MOVE: move(); break;
     case SWAPDB: swapdb(); break;
+    case INCRBYFLOAT: incrbyfloat(); break;
+    case HINCRBYFLOAT: hincrbyfloat(); break;
     default: unreachable();
   }
 }

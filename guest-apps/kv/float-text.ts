@@ -10,78 +10,10 @@
 // space, NaN, and a finite text that overflows or underflows to zero (ERANGE). strtod's hexadecimal
 // form ("0x1p3") is not taken here: kv refuses it as not a valid float.
 
+import { Big } from "./big-int";
+
 /** Room formatDouble needs at `p`. */
 export const DOUBLE_TEXT_BYTES: u32 = 32;
-
-/** A non-negative big integer: u32 limbs, least significant first, for exact decimal <-> binary work. */
-class Big {
-  limbs: StaticArray<u32>;
-  len: i32 = 0;
-  constructor(capacity: i32) {
-    this.limbs = new StaticArray<u32>(capacity);
-  }
-
-  set(v: u64): void {
-    this.len = 0;
-    if (v != 0) unchecked((this.limbs[this.len++] = <u32>v));
-    if ((v >> 32) != 0) unchecked((this.limbs[this.len++] = <u32>(v >> 32)));
-  }
-
-  /** this = this * f + add */
-  mulAdd(f: u32, add: u32): void {
-    let carry: u64 = add;
-    const l = this.limbs;
-    for (let i = 0; i < this.len; i++) {
-      const t = <u64>unchecked(l[i]) * f + carry;
-      unchecked((l[i] = <u32>t));
-      carry = t >> 32;
-    }
-    if (carry != 0) unchecked((l[this.len++] = <u32>carry));
-  }
-
-  mulPow5(k: i32): void {
-    for (; k > 0; k -= 13) this.mulAdd(pow5(min(13, k)), 0);
-  }
-
-  shiftLeft(bits: i32): void {
-    if (this.len == 0 || bits == 0) return;
-    const words = bits >> 5, rest = bits & 31;
-    const l = this.limbs;
-    if (rest != 0) {
-      unchecked((l[this.len] = 0));
-      for (let i = this.len; i > 0; i--) unchecked((l[i] = (l[i] << rest) | (l[i - 1] >>> (32 - rest))));
-      unchecked((l[0] = l[0] << rest));
-      if (unchecked(l[this.len]) != 0) this.len++;
-    }
-    if (words != 0) {
-      for (let i = this.len - 1; i >= 0; i--) unchecked((l[i + words] = l[i]));
-      for (let i = 0; i < words; i++) unchecked((l[i] = 0));
-      this.len += words;
-    }
-  }
-
-  /** Divides by 10^9 in place; returns the remainder. */
-  divBillion(): u32 {
-    let rem: u64 = 0;
-    const l = this.limbs;
-    for (let i = this.len - 1; i >= 0; i--) {
-      const cur = (rem << 32) | unchecked(l[i]);
-      unchecked((l[i] = <u32>(cur / 1_000_000_000)));
-      rem = cur % 1_000_000_000;
-    }
-    while (this.len > 0 && unchecked(l[this.len - 1]) == 0) this.len--;
-    return <u32>rem;
-  }
-
-  compare(o: Big): i32 {
-    if (this.len != o.len) return this.len < o.len ? -1 : 1;
-    for (let i = this.len - 1; i >= 0; i--) {
-      const a = unchecked(this.limbs[i]), b = unchecked(o.limbs[i]);
-      if (a != b) return a < b ? -1 : 1;
-    }
-    return 0;
-  }
-}
 
 // Sizes: formatting holds at most 2^1024 or 2^53 * 5^1074 (84 limbs); parsing a decimal of up to
 // MAX_DIGITS digits scaled by 10^1130 and 2^1075 (under 460 limbs).
@@ -206,11 +138,6 @@ export function formatDouble(p: usize, v: f64): u32 {
   return n;
 }
 
-function pow5(k: i32): u32 {
-  let r: u32 = 1;
-  for (let i = 0; i < k; i++) r *= 5;
-  return r;
-}
 
 function writeText(p: usize, n: u32, s: string): u32 {
   for (let i = 0; i < s.length; i++) store<u8>(p + n + i, <u8>s.charCodeAt(i));
@@ -236,32 +163,55 @@ export let parsedDouble: f64 = 0;
  * skipped, nothing at all read as 0, and a value past the double's range taken as infinity or zero.
  */
 export function parseDouble(p: usize, n: u32, lenient: bool = false): bool {
+  if (!parseDecimal(p, n, lenient)) return false;
+  if (parsedInfinity) {
+    parsedDouble = parsedNegative ? -Infinity : Infinity;
+    return true;
+  }
+  const v = decimalToDouble(sigLen, decExp);
+  if (!lenient && (!isFinite(v) || (v == 0 && sigLen > 0))) return false; // ERANGE: overflow, or underflow to zero
+  parsedDouble = parsedNegative ? -v : v;
+  return true;
+}
+
+/** What parseDecimal read: the sign, an infinity, or the significant digits sig[0..sigLen) and the value sig * 10^decExp. */
+export let parsedNegative = false;
+export let parsedInfinity = false;
+export let sigLen: i32 = 0;
+export let decExp: i64 = 0;
+
+/**
+ * Reads strtod's decimal syntax over the whole of the `n` bytes at `p`: [sign] (inf | infinity |
+ * digits [. digits] [e [sign] digits]), any case; false when they do not follow it. `lenient`
+ * skips leading spaces and reads nothing at all as 0 (see parseDouble). Hexadecimal floats are not
+ * read (see the top of this file).
+ */
+export function parseDecimal(p: usize, n: u32, lenient: bool = false): bool {
+  parsedNegative = false;
+  parsedInfinity = false;
+  sigLen = 0;
+  decExp = 0;
   if (lenient) {
     while (n > 0 && isSpace(load<u8>(p))) {
       p++;
       n--;
     }
-    if (n == 0) {
-      parsedDouble = 0;
-      return true;
-    }
+    if (n == 0) return true;
   }
   if (n == 0 || n > 5000) return false;
   let i: u32 = 0;
-  let negative = false;
   const c0 = load<u8>(p);
   if (c0 == 0x2b || c0 == 0x2d) {
-    negative = c0 == 0x2d;
+    parsedNegative = c0 == 0x2d;
     i = 1;
   }
   if (isInfinityWord(p + i, n - i)) {
-    parsedDouble = negative ? -Infinity : Infinity;
+    parsedInfinity = true;
     return true;
   }
   // digits [. digits] [e [sign] digits], with at least one digit before the exponent. The
-  // significant digits go to `sig` (leading zeros skipped); the value is sig * 10^exp10.
+  // significant digits go to `sig` (leading zeros skipped).
   let mantissaDigits = 0;
-  let sigLen = 0;
   let dropped = 0; // significant digits past MAX_DIGITS
   let droppedNonZero = false;
   let exp10: i64 = 0;
@@ -299,15 +249,13 @@ export function parseDouble(p: usize, n: u32, lenient: bool = false): bool {
     unchecked((sig[sigLen++] = 1));
     exp10--;
   }
-  const v = decimalToDouble(sigLen, exp10);
-  if (!lenient && (!isFinite(v) || (v == 0 && sigLen > 0))) return false; // ERANGE: overflow, or underflow to zero
-  parsedDouble = negative ? -v : v;
+  decExp = exp10;
   return true;
 }
 
 /** Significant digits kept (a double's halfway points have at most 767); later ones only stick. */
 const MAX_DIGITS: i32 = 780;
-const sig = new StaticArray<u8>(MAX_DIGITS + 1);
+export const sig = new StaticArray<u8>(MAX_DIGITS + 1);
 const POW10: StaticArray<f64> = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
   1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 

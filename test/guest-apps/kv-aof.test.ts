@@ -166,6 +166,10 @@ describe("kv's append-only log", () => {
     run(kv, conn, "ZRANGESTORE", "z2", "z", "0", "1");
     run(kv, conn, "ZUNIONSTORE", "z3", "2", "z", "s", "WEIGHTS", "2", "1");
     run(kv, conn, "ZREMRANGEBYSCORE", "z", "-inf", "3");
+    run(kv, conn, "INCRBYFLOAT", "float", "10.1"); // logged as SET ... KEEPTTL of the result
+    run(kv, conn, "EXPIRE", "float", "5000");
+    run(kv, conn, "INCRBYFLOAT", "float", "0.2");
+    run(kv, conn, "HINCRBYFLOAT", "h", "hf", "1.5e-3"); // logged as HSET of the result
     // Other databases: the log selects each before its commands.
     run(kv, conn, "SELECT", "3");
     run(kv, conn, "SET", "in3", "x");

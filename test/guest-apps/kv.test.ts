@@ -533,11 +533,13 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
-    expect(call("COMMAND", "COUNT")).toBe(154);
+    const count = call("COMMAND", "COUNT") as number;
+    expect(count).toBeGreaterThan(150); // every family of Redis 7.0's core types
+    expect((call("COMMAND", "LIST") as string[]).length).toBe(count);
     const get = (call("COMMAND", "INFO", "get", "nope") as Reply[]);
     expect(get[1]).toBe(null);
     expect((get[0] as Reply[]).slice(0, 2)).toEqual(["get", 2]);
-    expect((call("COMMAND") as Reply[]).length).toBe(154);
+    expect((call("COMMAND") as Reply[]).length).toBe(count);
     expect(call("COMMAND", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try COMMAND HELP."));
     expect(call("CLIENT", "GETNAME")).toBe(null);
     expect(call("CLIENT", "SETNAME", "worker-1")).toEqual(ok);
