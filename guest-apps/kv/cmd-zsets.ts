@@ -19,7 +19,7 @@ import {
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, freeRec, hashOf, newZsetRec, zsetOf } from "./store";
-import { add, at, fairRandomRec, find, hashBytes, remove, slotCount } from "./table";
+import { add, at, find, hashBytes, remove, slotCount } from "./table";
 import {
   Zset, membersOf, nodeBackward, nodeMember, nodeNext, nodeScore, scoreOf, zslAtRank, zslDelete, zslFirst, zslInsert, zslRank,
   zslUpdateScore,
@@ -28,7 +28,6 @@ import {
   firstInLexRange, firstInScoreRange, gteMin, lastInLexRange, lastInScoreRange, lexGteMin, lexLteMax, lteMax,
   parseLexRange, parseScoreRange,
 } from "./zset-ranges";
-import { nextRandom } from "./random";
 
 const NOT_FLOAT = "value is not a valid float";
 const RANGE_NOT_FLOAT = "min or max is not a float";
@@ -739,60 +738,6 @@ export function zmpop(first: u32): i64 {
   }
   replyNullArray();
   return REPLIED;
-}
-
-/** ZRANDMEMBER key [count [WITHSCORES]] */
-export function zrandmember(): void {
-  let count: i64 = 0;
-  let withScores = false;
-  const withCount = argc >= 3;
-  if (withCount) {
-    if (!argInt(2)) return notInteger();
-    count = parsedInt;
-    if (count == i64.MIN_VALUE) return replyError("value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-    if (argc > 4 || (argc == 4 && !argIs(3, "withscores"))) return syntaxError();
-    withScores = argc == 4;
-    if (withScores && (count < -(i64.MAX_VALUE / 2) || count > i64.MAX_VALUE / 2)) return replyError("value is out of range");
-  }
-  const r = zsetForRead(1);
-  if (failed) return;
-  if (r == null) return withCount ? replyEmptyArray() : replyNil();
-  const z = zsetOf(r);
-  const t = membersOf(z);
-  if (!withCount) return replyMember(fairRandomRec(t), false);
-  if (count == 0) return replyEmptyArray();
-  const per: i64 = withScores ? 2 : 1;
-  if (count < 0 || count == 1) { // repeats allowed
-    const n = count < 0 ? -count : 1;
-    replyArray(n * per);
-    for (let k: i64 = 0; k < n; k++) replyMember(fairRandomRec(t), withScores);
-    return;
-  }
-  if (count >= <i64>z.length) { // the whole set, in order
-    replyArray(<i64>z.length * per);
-    for (let node = zslFirst(z); node != 0; node = nodeNext(node)) replyMember(nodeMember(node), withScores);
-    return;
-  }
-  // Distinct members: a partial Fisher-Yates shuffle of all of them.
-  const all = new ByteBuf();
-  const slots = slotCount(t);
-  for (let k: u32 = 0; k < slots; k++) {
-    const m = at(t, k);
-    if (m != null) all.putU32(<u32>changetype<usize>(m));
-  }
-  if (all.failed) {
-    all.free();
-    return replyOom();
-  }
-  const total = all.len >> 2;
-  replyArray(count * per);
-  for (let i: u32 = 0; i < <u32>count; i++) {
-    const j = i + <u32>((<u64>nextRandom() * (total - i)) >> 32);
-    const a = load<u32>(all.ptr + (<usize>j << 2));
-    store<u32>(all.ptr + (<usize>j << 2), load<u32>(all.ptr + (<usize>i << 2)));
-    replyMember(changetype<Rec>(<usize>a), withScores);
-  }
-  all.free();
 }
 
 export function zscan(): void {

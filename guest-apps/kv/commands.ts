@@ -45,9 +45,11 @@ import {
   srem, sscan,
 } from "./cmd-sets";
 import { object } from "./cmd-object";
+import { randomMembers } from "./member-random";
+import { lcs } from "./cmd-lcs";
+import { TYPE_HASH, TYPE_ZSET } from "./record";
 import {
-  OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrandmember,
-  zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
+  OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
 } from "./cmd-zsets";
 import {
   blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push,
@@ -93,6 +95,10 @@ const PING = 0, ECHO = 1, QUIT = 2, SELECT = 3, SET = 4, GET = 5, GETSET = 6, DE
 const RENAME = 149, RENAMENX = 150, COPY = 151, MOVE = 152, SWAPDB = 153;
 // Floats.
 const INCRBYFLOAT = 154, HINCRBYFLOAT = 155;
+// Hashes, later.
+const HRANDFIELD = 156;
+// Strings, later.
+const LCS = 157;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -257,6 +263,8 @@ const commands: Array<Command> = [
   new Command("swapdb", SWAPDB, 3, "write fast", 0, 0),
   new Command("incrbyfloat", INCRBYFLOAT, 3, "write denyoom fast", 1, 1),
   new Command("hincrbyfloat", HINCRBYFLOAT, 4, "write denyoom fast", 1, 1),
+  new Command("hrandfield", HRANDFIELD, -2, "readonly", 1, 1),
+  new Command("lcs", LCS, -3, "readonly", 1, 2),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -656,7 +664,7 @@ function dispatch(c: Conn, id: i32): void {
     case BZPOPMAX: block(c, id, bzpop(true)); break;
     case ZMPOP: zmpop(1); break;
     case BZMPOP: block(c, id, zmpop(2)); break;
-    case ZRANDMEMBER: zrandmember(); break;
+    case ZRANDMEMBER: randomMembers(TYPE_ZSET); break;
     case ZSCAN: zscan(); break;
     case RENAME: rename(false); break;
     case RENAMENX: rename(true); break;
@@ -665,6 +673,8 @@ function dispatch(c: Conn, id: i32): void {
     case SWAPDB: swapdb(); break;
     case INCRBYFLOAT: incrbyfloat(); break;
     case HINCRBYFLOAT: hincrbyfloat(); break;
+    case HRANDFIELD: randomMembers(TYPE_HASH); break;
+    case LCS: lcs(); break;
     default: unreachable();
   }
 }

@@ -36,7 +36,7 @@ import { logPosition, snapshotCommitted } from "./aof-writer";
 import { sortU32 } from "./sort-u32";
 import { dbAt, startedAt } from "./server-state";
 import { DATABASES } from "./config";
-import { Db, freeRec, hashOf, listOf, recordBytes } from "./store";
+import { freeRec, hashOf, listOf, recordBytes } from "./store";
 import { Table, at, slotCount } from "./table";
 import { zalloc, zfree, zusable } from "./zmalloc";
 

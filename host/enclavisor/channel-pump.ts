@@ -114,7 +114,10 @@ export class PumpedConnection {
           if (logged) this.hooks.onLog?.();
           logged = false;
           this.send(outputs);
-          socket.end();
+          // Closed whole once the answers are out, as Redis closes a client's socket after QUIT or
+          // a protocol error: a client still writing gets a reset, not a half-open socket that
+          // swallows what it sends.
+          socket.end(() => socket.destroy());
           this.release();
         }
       }
