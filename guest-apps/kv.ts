@@ -138,7 +138,7 @@ export function configure(len: u32): i32 {
   if (len > io_in_cap()) return SNAPSHOT_BAD_CALL;
   const c = new Conn(0);
   c.input.put(io_in(), len);
-  replyTo(c.output);
+  replyTo(c.output, c.resp3);
   if (nextCommand(c) == 1) {
     if (c.argc >= 2 && isConfigSet(c)) {
       setConfiguring(true);
@@ -216,7 +216,7 @@ export function on_data(conn: u32, len: u32): u32 {
   // any moment, or the private channel under TLS) into the connection's memory, where they are parsed.
   c.input.put(dataIn(), min<u32>(len, io_in_cap()));
   newBatch();
-  replyTo(c.output);
+  replyTo(c.output, c.resp3);
   if (c.input.failed) {
     replyOom(); // its input could not grow: the request cannot be read, so the connection ends
     dropInput(c);
@@ -239,7 +239,7 @@ export function on_drain(conn: u32): u32 {
     c.output.consume(c.sent);
     c.sent = 0;
     newBatch();
-    replyTo(c.output);
+    replyTo(c.output, c.resp3);
     serve(c);
     charge(c.output.len - c.sent);
   }

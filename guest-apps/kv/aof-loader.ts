@@ -177,7 +177,7 @@ function run(p: usize, n: u32): i32 {
   const c = replay!;
   c.input.put(p, n);
   if (c.input.failed) return SNAPSHOT_NO_MEMORY;
-  replyTo(c.output);
+  replyTo(c.output, c.resp3);
   while (nextCommand(c) == 1) {
     execute(c);
     c.output.clear(); // replies of a replay go nowhere

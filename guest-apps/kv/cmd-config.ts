@@ -33,7 +33,7 @@ import { instanceName } from "./instance";
 import { globMatch } from "./glob";
 import { argIs, argText, argc } from "./args";
 import { syntaxError, unknownSubcommand, wrongArity } from "./errors";
-import { replyArray, replyBulkText, replyError, replyOk } from "./reply";
+import { replyBulkText, replyError, replyMap, replyOk } from "./reply";
 
 const NAMES = [
   "save", "databases", "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
@@ -102,7 +102,7 @@ function configGet(): void {
       }
     }
   }
-  replyArray(pairs.length);
+  replyMap(pairs.length >> 1);
   for (let i = 0; i < pairs.length; i++) replyBulkText(pairs[i]);
 }
 

@@ -1,11 +1,15 @@
-// Connection commands: PING, SELECT (Redis server.c, db.c) and CLIENT (networking.c). ECHO and
+// Connection commands: PING, SELECT (Redis server.c, db.c), HELLO and CLIENT (networking.c). ECHO and
 // QUIT are a line each in execute.
 import { ascii, copyBytes, parsedInt } from "./bytes";
 import { Conn } from "./conn";
-import { al, ap, argIs, argInt, argc, conn } from "./args";
-import { notInteger, unknownSubcommand, wrongArity } from "./errors";
-import { replyBulk, replyBulkBuf, replyError, replyInt, replyNil, replyOk, replyStatus } from "./reply";
+import { al, ap, argIs, argInt, argText, argc, conn } from "./args";
+import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
+import {
+  replyArray, replyBulk, replyBulkBuf, replyBulkText, replyError, replyErrorLine, replyInt, replyMap, replyNil, replyOk, replyProtocol,
+  replyStatus,
+} from "./reply";
 import { DATABASES, selectDb } from "./server-state";
+import { REDIS_VERSION } from "./cmd-server";
 
 const PONG = ascii("PONG");
 
@@ -40,17 +44,83 @@ export function select(): void {
   replyOk();
 }
 
+/** Checks a client name argument (validateClientName); false after the error reply. */
+function nameValid(i: u32): bool {
+  const p = ap(i);
+  const n = al(i);
+  for (let k: u32 = 0; k < n; k++) {
+    const b = load<u8>(p + k);
+    if (b < 0x21 || b > 0x7e) {
+      replyError("Client names cannot contain spaces, newlines or special characters.");
+      return false;
+    }
+  }
+  return true;
+}
+
+function setName(c: Conn, i: u32): void {
+  c.name = al(i) == 0 ? null : copyBytes(ap(i), al(i));
+}
+
+/**
+ * HELLO [protover [AUTH username password] [SETNAME clientname]] (networking.c helloCommand): picks
+ * RESP2 or RESP3 for the connection and describes the server. kv has no users but Redis's default
+ * one, which takes any password (nopass), as Redis's does until one is configured.
+ */
+export function hello(): void {
+  const c = changetype<Conn>(conn);
+  let ver: i64 = 0;
+  let next: u32 = 1;
+  if (argc >= 2) {
+    if (!argInt(1)) return replyError("Protocol version is not an integer or out of range");
+    ver = parsedInt;
+    if (ver < 2 || ver > 3) return replyErrorLine("NOPROTO unsupported protocol version");
+    next = 2;
+  }
+  let nameArg: u32 = 0;
+  let userArg: u32 = 0;
+  for (let j = next; j < argc; j++) {
+    const more = argc - 1 - j;
+    if (argIs(j, "auth") && more >= 2) {
+      userArg = j + 1;
+      j += 2;
+    } else if (argIs(j, "setname") && more >= 1) {
+      if (!nameValid(j + 1)) return;
+      nameArg = j + 1;
+      j++;
+    } else {
+      return replyError("Syntax error in HELLO option '" + truncate(argText(j), 128) + "'");
+    }
+  }
+  if (userArg != 0 && !argIs(userArg, "default")) return replyErrorLine("WRONGPASS invalid username-password pair or user is disabled.");
+  if (nameArg != 0) setName(c, nameArg);
+  if (ver != 0) {
+    c.resp3 = ver == 3;
+    replyProtocol(c.resp3);
+  }
+  replyMap(7);
+  replyBulkText("server");
+  replyBulkText("redis");
+  replyBulkText("version");
+  replyBulkText(REDIS_VERSION);
+  replyBulkText("proto");
+  replyInt(c.resp3 ? 3 : 2);
+  replyBulkText("id");
+  replyInt(c.id);
+  replyBulkText("mode");
+  replyBulkText("standalone");
+  replyBulkText("role");
+  replyBulkText("master");
+  replyBulkText("modules");
+  replyArray(0);
+}
+
 export function client(): void {
   const c = changetype<Conn>(conn);
   if (argIs(1, "setname")) {
     if (argc != 3) return wrongArity("client|setname");
-    const p = ap(2);
-    const n = al(2);
-    for (let k: u32 = 0; k < n; k++) {
-      const b = load<u8>(p + k);
-      if (b < 0x21 || b > 0x7e) return replyError("Client names cannot contain spaces, newlines or special characters.");
-    }
-    c.name = n == 0 ? null : copyBytes(p, n);
+    if (!nameValid(2)) return;
+    setName(c, 2);
     replyOk();
   } else if (argIs(1, "getname")) {
     if (argc != 2) return wrongArity("client|getname");

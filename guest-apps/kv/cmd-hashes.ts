@@ -10,7 +10,7 @@ import { hashGrew } from "./encoding";
 import { notInteger, wrongArity } from "./errors";
 import { WITH_VALUES, scanMembers } from "./member-scan";
 import { freeRecBlock, keyPtr, newString, valPtr } from "./record";
-import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOk, replyOom, replyWrongType } from "./reply";
+import { replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyMap, replyNil, replyOk, replyOom, replyWrongType } from "./reply";
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_HASH, hashOf, setStringIn } from "./store";
@@ -183,8 +183,8 @@ export function hdel(): void {
 export function hgetall(): void {
   const h = hashForRead();
   if (wrongType) return;
-  if (h == null) return replyEmptyArray();
-  replyArray(<i64>h.count * 2);
+  if (h == null) return replyMap(0);
+  replyMap(h.count);
   const n = slotCount(h);
   for (let i: u32 = 0; i < n; i++) {
     const f = at(h, i);

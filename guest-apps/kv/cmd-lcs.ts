@@ -6,7 +6,7 @@ import { al, ap, argIs, argInt, argc, lookup } from "./args";
 import { maxBulk } from "./conn";
 import { notInteger, syntaxError } from "./errors";
 import { TYPE_STRING, valPtr } from "./record";
-import { replyArray, replyBulk, replyBulkText, replyError, replyInt, replyOom } from "./reply";
+import { replyArray, replyBulk, replyBulkText, replyError, replyInt, replyMap, replyOom } from "./reply";
 import { zalloc, zfree } from "./zmalloc";
 
 export function lcs(): void {
@@ -105,7 +105,7 @@ export function lcs(): void {
     replyBulk(result, total);
   } else {
     const n = ranges.len >> 4;
-    replyArray(4); // a map in RESP3: matches, len
+    replyMap(2);
     replyBulkText("matches");
     replyArray(n);
     for (let k: u32 = 0; k < n; k++) {

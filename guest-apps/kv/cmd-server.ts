@@ -4,7 +4,10 @@ import { now } from "./clock";
 import { POLICY_NAMES, maxmemory, maxmemoryPolicy } from "./config";
 import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
-import { replyArray, replyBulkText } from "./reply";
+import { replyArray, replyBulkText, replyVerbatim } from "./reply";
+
+/** The Redis version whose commands and replies kv follows (HELLO, INFO). */
+export const REDIS_VERSION = "7.0.15";
 import { DATABASES, commandsProcessed, connectedClients, connectionsReceived, dbAt, expiredKeys, startedAt } from "./server-state";
 import { persistenceInfo, snapshotMemory, snapshotRunning } from "./snapshot-writer";
 import { aofInfo } from "./aof-writer";
@@ -43,7 +46,7 @@ const INFO_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "k
 
 function infoSection(name: string): string {
   if (name == "server") {
-    return "# Server\r\nredis_version:7.0.15\r\nredis_mode:standalone\r\nenclave_app:kv\r\narch_bits:32\r\n" +
+    return "# Server\r\nredis_version:" + REDIS_VERSION + "\r\nredis_mode:standalone\r\nenclave_app:kv\r\narch_bits:32\r\n" +
       "uptime_in_seconds:" + ((now() - startedAt) / 1000).toString() + "\r\n";
   }
   if (name == "clients") {
@@ -99,7 +102,7 @@ export function info(): void {
     if (text.length > 0) text += "\r\n";
     text += infoSection(name);
   }
-  replyBulkText(text);
+  replyVerbatim(text);
 }
 
 /** TIME: seconds and microseconds, as bulk strings, of the host's clock (untrusted: clock.ts), to the millisecond. */

@@ -14,7 +14,7 @@ import { notInteger, syntaxError } from "./errors";
 import { MEMBERS_ONLY, scanMembers } from "./member-scan";
 import { freeRecBlock, keyPtr, newString } from "./record";
 import {
-  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replyWrongType,
+  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replySet, replyWrongType,
 } from "./reply";
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
@@ -168,7 +168,7 @@ export function scard(): void {
 export function smembers(): void {
   const r = setForRead(1);
   if (failed) return;
-  if (r == null) return replyEmptyArray();
+  if (r == null) return replySet(0);
   const all = new ByteBuf();
   collect(hashOf(r), all);
   replyMembers(all, r.big == 0 ? ASCENDING : AS_THEY_COME);
@@ -192,8 +192,8 @@ function collect(t: Table, into: ByteBuf): void {
 // ascending if Redis would hold them as an intset (a set SUNION or SDIFF builds, from an intset on).
 const AS_THEY_COME = 0, ASCENDING = 1, ASCENDING_IF_INTSET = 2;
 
-/** Replies with the members whose addresses `b` holds (then frees it), in the order `order` says. */
-function replyMembers(b: ByteBuf, order: i32 = ASCENDING_IF_INTSET): void {
+/** Replies with the members whose addresses `b` holds (then frees it), in the order `order` says: a set, or an array (`asArray`). */
+function replyMembers(b: ByteBuf, order: i32 = ASCENDING_IF_INTSET, asArray: bool = false): void {
   if (b.failed) {
     b.free();
     return replyOom();
@@ -210,12 +210,14 @@ function replyMembers(b: ByteBuf, order: i32 = ASCENDING_IF_INTSET): void {
       b.free();
       values.sort((x: i64, y: i64): i32 => (x < y ? -1 : x > y ? 1 : 0));
       const digits = memory.data(24);
-      replyArray(n);
+      if (asArray) replyArray(n);
+      else replySet(n);
       for (let i = 0; i < values.length; i++) replyBulk(digits, writeDecimal(digits, unchecked(values[i])));
       return;
     }
   }
-  replyArray(n);
+  if (asArray) replyArray(n);
+  else replySet(n);
   for (let i: u32 = 0; i < n; i++) {
     const m = memberAt(b, i);
     replyBulk(keyPtr(m), m.keyLen);
@@ -234,8 +236,8 @@ export function spop(): void {
   }
   const r = setForRead(1);
   if (failed) return;
-  if (r == null) return withCount ? replyEmptyArray() : replyNil();
-  if (count == 0) return replyEmptyArray();
+  if (r == null) return withCount ? replySet(0) : replyNil();
+  if (count == 0) return replySet(0);
   snapshotWillChange(r);
   const t = hashOf(r);
   const taken = new ByteBuf();
@@ -265,7 +267,7 @@ export function spop(): void {
     taken.putU32(<u32>changetype<usize>(m));
   }
   logMembers("SREM", 1, taken);
-  if (withCount) replyArray(count);
+  if (withCount) replySet(count);
   for (let i: u32 = 0; i < <u32>count; i++) {
     const m = memberAt(taken, i);
     replyBulk(keyPtr(m), m.keyLen);
@@ -308,7 +310,7 @@ export function srandmember(): void {
     return picked.free();
   }
   collect(t, picked);
-  if (count >= <i64>t.count) return replyMembers(picked, r.big == 0 ? ASCENDING : AS_THEY_COME);
+  if (count >= <i64>t.count) return replyMembers(picked, r.big == 0 ? ASCENDING : AS_THEY_COME, true);
   // Distinct members: a partial Fisher-Yates shuffle of all of them (Redis copies and drops at random).
   const n = picked.len >> 2;
   for (let i: u32 = 0; i < <u32>count && !picked.failed; i++) {
@@ -318,7 +320,7 @@ export function srandmember(): void {
     store<u32>(picked.ptr + (<usize>j << 2), a);
   }
   picked.len = <u32>count << 2;
-  replyMembers(picked, AS_THEY_COME);
+  replyMembers(picked, AS_THEY_COME, true);
 }
 
 export const OP_UNION = 0, OP_DIFF = 1, OP_INTER = 2;

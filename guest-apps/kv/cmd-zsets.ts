@@ -14,7 +14,8 @@ import { parseDouble, parsedDouble } from "./float-text";
 import { WITH_SCORES, scanMembers } from "./member-scan";
 import { TYPE_SET, TYPE_STRING, TYPE_ZSET, freeRecBlock, keyPtr, newRec, valPtr } from "./record";
 import {
-  replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyOom, replyWrongType,
+  replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyInt, replyNil, replyNullArray, replyOom, replyPair, replyPairs,
+  replyWrongType, resp3,
 } from "./reply";
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
@@ -88,8 +89,9 @@ function dropIfEmpty(r: Rec): void {
   if (zsetOf(r).count == 0) db.remove(r);
 }
 
-/** Replies with a member, then its score if asked. */
+/** Replies with a member, then its score if asked (a pair: nested in RESP3). */
 function replyMember(m: Rec, withScore: bool): void {
+  if (withScore) replyPair();
   replyBulk(keyPtr(m), m.keyLen);
   if (withScore) replyDouble(scoreOf(m));
 }
@@ -374,7 +376,8 @@ export function zrange(by: i32, rev: i32, toKey: bool): void {
     nodes.free();
     return storeResult(made, maxLen);
   }
-  replyArray(withScores ? <i64>count * 2 : count);
+  if (withScores) replyPairs(count);
+  else replyArray(count);
   for (let i: u32 = 0; i < count; i++) replyMember(nodeMember(<usize>load<u32>(nodes.ptr + (<usize>i << 2))), withScores);
   nodes.free();
 }
@@ -616,7 +619,8 @@ export function zsetAlgebra(op: i32, toKey: bool, cardOnly: bool, name: string):
   }
   if (toKey) return storeResult(res, maxLen);
   const z = zsetOf(res);
-  replyArray(withScores ? <i64>z.length * 2 : z.length);
+  if (withScores) replyPairs(z.length);
+  else replyArray(z.length);
   for (let node = zslFirst(z); node != 0; node = nodeNext(node)) replyMember(nodeMember(node), withScores);
   freeRec(res);
 }
@@ -635,8 +639,10 @@ function popFrom(e: Rec, k: u32, max: bool, count: i64, withKey: bool, nested: b
   snapshotWillChange(e);
   const z = zsetOf(e);
   const n = count < 0 ? 1 : min<i64>(count, z.length);
+  // ZPOPMIN with a count nests its pairs in RESP3, as ZMPOP does in both.
+  if (!withKey && resp3 && count >= 0) nested = true;
   if (!withKey) {
-    replyArray(n * 2);
+    replyArray(nested ? n : n * 2);
   } else if (!nested) {
     replyArray(n * 2 + 1);
     replyBulk(ap(k), al(k));
@@ -648,7 +654,8 @@ function popFrom(e: Rec, k: u32, max: bool, count: i64, withKey: bool, nested: b
   for (let i: i64 = 0; i < n; i++) {
     const m = nodeMember(max ? z.tail : zslFirst(z));
     if (nested) replyArray(2);
-    replyMember(m, true);
+    replyBulk(keyPtr(m), m.keyLen);
+    replyDouble(scoreOf(m));
     removeMember(z, m);
   }
   dropIfEmpty(e);

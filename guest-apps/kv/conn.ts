@@ -52,6 +52,8 @@ export class Conn {
   blocked: bool = false;
   /** The database the client selected (SELECT). */
   db: i32 = 0;
+  /** The client chose RESP3 (HELLO 3). */
+  resp3: bool = false;
 
   constructor(public id: u32) {}
 

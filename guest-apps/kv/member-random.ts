@@ -8,7 +8,9 @@ import { notInteger, syntaxError } from "./errors";
 import { WITH_SCORES, WITH_VALUES } from "./member-scan";
 import { nextRandom } from "./random";
 import { Rec, TYPE_HASH, TYPE_ZSET, keyPtr, valPtr } from "./record";
-import { replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyNil, replyOom, replyWrongType } from "./reply";
+import {
+  replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyNil, replyOom, replyPair, replyPairs, replyWrongType,
+} from "./reply";
 import { lookup } from "./args";
 import { hashOf, zsetOf } from "./store";
 import { at, fairRandomRec, slotCount } from "./table";
@@ -17,9 +19,15 @@ import { nodeMember, nodeNext, scoreOf, zslFirst } from "./zset";
 let values = 0;
 
 function replyOne(m: Rec): void {
+  if (values != 0) replyPair();
   replyBulk(keyPtr(m), m.keyLen);
   if (values == WITH_VALUES) replyBulk(valPtr(m), m.valLen);
   else if (values == WITH_SCORES) replyDouble(scoreOf(m));
+}
+
+function replyMembersHeader(n: i64): void {
+  if (values != 0) replyPairs(n);
+  else replyArray(n);
 }
 
 /** HRANDFIELD key [count [WITHVALUES]] (`type` TYPE_HASH) and ZRANDMEMBER key [count [WITHSCORES]] (TYPE_ZSET). */
@@ -47,15 +55,14 @@ export function randomMembers(type: u8): void {
     return replyBulk(keyPtr(m), m.keyLen);
   }
   if (count == 0) return replyEmptyArray();
-  const per: i64 = values != 0 ? 2 : 1;
   if (count < 0 || count == 1) {
     const n = count < 0 ? -count : 1;
-    replyArray(n * per);
+    replyMembersHeader(n);
     for (let k: i64 = 0; k < n; k++) replyOne(fairRandomRec(t));
     return;
   }
   if (count >= <i64>t.count) { // all of them, in the value's order
-    replyArray(<i64>t.count * per);
+    replyMembersHeader(t.count);
     if (type == TYPE_ZSET) {
       for (let n = zslFirst(zsetOf(r)); n != 0; n = nodeNext(n)) replyOne(nodeMember(n));
     } else {
@@ -79,7 +86,7 @@ export function randomMembers(type: u8): void {
     return replyOom();
   }
   const total = all.len >> 2;
-  replyArray(count * per);
+  replyMembersHeader(count);
   for (let i: u32 = 0; i < <u32>count; i++) {
     const j = i + <u32>((<u64>nextRandom() * (total - i)) >> 32);
     const a = load<u32>(all.ptr + (<usize>j << 2));

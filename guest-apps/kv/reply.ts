@@ -1,15 +1,26 @@
-// RESP2 replies, appended straight to the current connection's output buffer (no intermediate
-// strings on the hot path). Errors are built as strings: they are the slow path. When memory is out
-// the buffer takes no more (ByteBuf.failed) and the replies that follow are dropped: the
-// connection is then closed (kv.ts), as Redis closes a client over its output buffer limit.
+// Replies, appended straight to the current connection's output buffer (no intermediate strings on
+// the hot path), in the protocol the connection chose with HELLO: RESP2, or RESP3, where nulls,
+// doubles, maps, sets and verbatim strings have types of their own (Redis networking.c: addReplyNull,
+// addReplyDouble, addReplyMapLen, addReplySetLen, addReplyVerbatim). Errors are built as strings:
+// they are the slow path. When memory is out the buffer takes no more (ByteBuf.failed) and the
+// replies that follow are dropped: the connection is then closed (kv.ts), as Redis closes a client
+// over its output buffer limit.
 import { ByteBuf, ascii, copyMemory, writeDecimal } from "./bytes";
 import { DOUBLE_TEXT_BYTES, formatDouble } from "./float-text";
 
 let out: ByteBuf = new ByteBuf();
+/** The connection being served speaks RESP3. */
+export let resp3 = false;
 
-/** Directs the replies that follow to `buf` (the connection being served). */
-export function replyTo(buf: ByteBuf): void {
+/** Directs the replies that follow to `buf` (the connection being served), in RESP3 if `v3`. */
+export function replyTo(buf: ByteBuf, v3: bool): void {
   out = buf;
+  resp3 = v3;
+}
+
+/** Switches the protocol of the replies that follow (HELLO). */
+export function replyProtocol(v3: bool): void {
+  resp3 = v3;
 }
 
 /** Where the replies stand now, for replyRollback. */
@@ -65,12 +76,55 @@ export function replyOk(): void {
 }
 
 export function replyNil(): void {
-  reply5(0x0d312d24, 0x0a); // "$-1\r\n"
+  if (resp3) out.putBuf(NULL3);
+  else reply5(0x0d312d24, 0x0a); // "$-1\r\n"
 }
 
 export function replyNullArray(): void {
-  out.putBuf(NULL_ARRAY);
+  out.putBuf(resp3 ? NULL3 : NULL_ARRAY);
 }
+
+const NULL3 = ascii("_\r\n");
+
+/** A map of `n` pairs: its keys and values follow (RESP2: an array of 2n). */
+export function replyMap(n: i64): void {
+  out.putByte(resp3 ? 0x25 : 0x2a); // '%', '*'
+  out.putDecimal(resp3 ? n : n * 2);
+  crlf();
+}
+
+/** A set of `n` members (RESP2: an array). */
+export function replySet(n: i64): void {
+  out.putByte(resp3 ? 0x7e : 0x2a); // '~', '*'
+  out.putDecimal(n);
+  crlf();
+}
+
+/**
+ * `n` pairs (a member and its score or value), which RESP3 nests as arrays of two and RESP2 lays
+ * flat: the header; each pair then starts with replyPair().
+ */
+export function replyPairs(n: i64): void {
+  replyArray(resp3 ? n : n * 2);
+}
+
+export function replyPair(): void {
+  if (resp3) replyArray(2);
+}
+
+/** A verbatim string of format "txt" (RESP2: a bulk string): INFO, CLIENT LIST, CLIENT INFO. */
+export function replyVerbatim(s: string): void {
+  const bytes = String.UTF8.encode(s);
+  if (!resp3) return replyBulkBuf(bytes);
+  out.putByte(0x3d); // '='
+  out.putDecimal(bytes.byteLength + 4);
+  crlf();
+  out.put(changetype<usize>(TXT), 4);
+  out.putBuf(bytes);
+  crlf();
+}
+
+const TXT = ascii("txt:");
 
 export function replyEmptyArray(): void {
   out.putBuf(EMPTY_ARRAY);
@@ -170,7 +224,11 @@ export function replyErrorLine(text: string): void {
   crlf();
 }
 
-/** A double as a bulk string, as addReplyDouble writes it in RESP2 (float-text.ts). */
+/** A double as addReplyDouble writes it (float-text.ts): a bulk string in RESP2, a double in RESP3. */
 export function replyDouble(v: f64): void {
-  replyBulk(SCRATCH, formatDouble(SCRATCH, v));
+  const n = formatDouble(SCRATCH, v);
+  if (!resp3) return replyBulk(SCRATCH, n);
+  out.putByte(0x2c); // ','
+  out.put(SCRATCH, n);
+  crlf();
 }

@@ -54,6 +54,28 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     kv.close(other);
   });
 
+  it("speaks RESP3 after HELLO 3: nulls, doubles, maps, sets and nested pairs of their own types (bytes from redis-server 7.0.15)", () => {
+    const other = kv.open();
+    const send = (...commands: string[][]) => kv.send(other, Buffer.concat(commands.map(encodeCommand))).bytes.toString("latin1");
+    const hello = (proto: number) =>
+      `${proto === 3 ? "%7" : "*14"}\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:${proto}\r\n$2\r\nid\r\n:${other}\r\n` +
+      "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+    expect(send(["HELLO", "3"])).toBe(hello(3));
+    expect(send(["GET", "nope"], ["ZADD", "z", "1.5", "a", "2", "b"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"], ["ZSCORE", "z", "a"])).toBe(
+      "_\r\n:2\r\n*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n,1.5\r\n");
+    expect(send(["HSET", "h", "f", "v"], ["HGETALL", "h"], ["SADD", "s", "1", "2"], ["SMEMBERS", "s"])).toBe(
+      ":1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n:2\r\n~2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+    expect(send(["ZPOPMIN", "z", "1"], ["ZPOPMIN", "z"], ["CONFIG", "GET", "maxmemory"], ["LPOP", "nope", "1"])).toBe(
+      "*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n_\r\n");
+    expect(send(["INFO", "keyspace"])).toMatch(/^=\d+\r\ntxt:# Keyspace\r\n/);
+    expect(send(["HELLO", "4"], ["HELLO", "2", "AUTH", "bob", "x"], ["HELLO", "3", "FOO"], ["HELLO", "x"])).toBe(
+      "-NOPROTO unsupported protocol version\r\n-WRONGPASS invalid username-password pair or user is disabled.\r\n" +
+        "-ERR Syntax error in HELLO option 'FOO'\r\n-ERR Protocol version is not an integer or out of range\r\n");
+    expect(send(["HELLO", "2", "AUTH", "default", "any", "SETNAME", "resp2"])).toBe(hello(2));
+    expect(send(["GET", "nope"], ["CLIENT", "GETNAME"])).toBe("$-1\r\n$5\r\nresp2\r\n");
+    kv.close(other);
+  });
+
   it("runs MULTI ... EXEC as one, refuses a transaction with a refused command, and fails EXEC on a WATCHed key changed", () => {
     expect(call("MULTI")).toEqual(ok);
     expect(call("SET", "a", "1")).toEqual({ status: "QUEUED" });
