@@ -30,7 +30,7 @@ import { ascii, parsedInt } from "./bytes";
 import { Conn } from "./conn";
 import { SavedCommands, al, ap, argInt, argIs, argText, argc, useArgs, useQueued } from "./args";
 import {
-  anyWatch, discard, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
+  anyWatch, discard, endTransaction, execRefused, failTransaction, multi, queueCommand, touchKey, unwatch, unwatchAll, watch,
 } from "./multi";
 import {
   append, decrBy, get, getdel, getex, getrange, getset, incrBy, incrbyfloat, mget, mset, msetnx, set, setex, setnx, setrange, strlen,
@@ -63,7 +63,7 @@ import { attestCommand } from "./cmd-attest";
 import { bitcount, getbit, setbit } from "./cmd-bits";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyInt, replyIsErrorSince, replyMark, replyNil, replyNullArray,
+  replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyErrorLine, replyInt, replyIsErrorSince, replyMark, replyNil, replyNullArray,
   replyMap, replyOk, replyOom, replyStatus, replyTo,
 } from "./reply";
 import { countCommand, db } from "./server-state";
@@ -382,7 +382,10 @@ function runsInMulti(id: i32): bool {
   return id == EXEC || id == DISCARD || id == MULTI || id == WATCH || id == QUIT;
 }
 
-/** Inside MULTI: a command refused now fails the transaction; the others are queued. */
+/**
+ * Inside MULTI: a command refused now fails the transaction; the others are queued. While memory
+ * is out every command is refused, a read too: queuing takes memory (server.c processCommand).
+ */
 function queue(c: Conn, id: i32): void {
   if (id < 0) {
     unknownCommand();
@@ -392,8 +395,17 @@ function queue(c: Conn, id: i32): void {
     wrongArity(commands[id].name);
     return failTransaction(c);
   }
-  queueCommand(c);
+  if (memoryIsOut()) {
+    replyOom();
+    return failTransaction(c);
+  }
+  queueCommand(c, (unchecked(flagBits[id]) & F_DENYOOM) != 0);
   replyStatus(QUEUED);
+}
+
+/** maxmemory is set and eviction cannot bring used memory under it (Redis's out_of_memory). */
+function memoryIsOut(): bool {
+  return maxmemory != 0 && performEvictions() == EVICT_FAIL;
 }
 
 const QUEUED = ascii("QUEUED");
@@ -406,7 +418,7 @@ function run(c: Conn, id: i32): void {
     lookupMode(write, false);
     return dispatch(c, id);
   }
-  if (maxmemory != 0 && performEvictions() == EVICT_FAIL && (flags & F_DENYOOM) != 0) return replyOom();
+  if ((flags & F_DENYOOM) != 0 && memoryIsOut()) return replyOom();
   if (write && logFailed) return replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
@@ -495,6 +507,10 @@ function touchKeyArgs(id: i32): void {
 function exec(c: Conn): void {
   if (execRefused(c)) return;
   const m = c.multi!;
+  if (m.denyoom && memoryIsOut()) { // rejectCommand: the transaction is discarded
+    endTransaction(c);
+    return replyErrorLine("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.");
+  }
   c.multi = null; // the commands run now
   unwatchAll(c);
   replyArray(m.count);

@@ -19,6 +19,8 @@ export class Multi {
   count: u32 = 0;
   /** A command was refused while queuing: EXEC discards the lot. */
   failed: bool = false;
+  /** A queued command may grow memory (denyoom): EXEC is refused while memory is out. */
+  denyoom: bool = false;
 }
 
 class Watch {
@@ -33,11 +35,12 @@ export function multi(c: Conn): void {
   replyOk();
 }
 
-/** Queues the current command (its arguments) in c's transaction. */
-export function queueCommand(c: Conn): void {
+/** Queues the current command (its arguments) in c's transaction; `denyoom`: it may grow memory. */
+export function queueCommand(c: Conn, denyoom: bool): void {
   const m = c.multi!;
   saveArgs(m.queue);
   m.count++;
+  if (denyoom) m.denyoom = true;
 }
 
 /** The transaction failed while queuing (a refused command): EXEC answers EXECABORT. */
