@@ -67,6 +67,7 @@ import {
 } from "../assembly/server";
 import { endTransaction } from "./kv/multi";
 import { forgetBlocked, nextDeadline, nextWoken, takeWake } from "./kv/blocking";
+import { conns } from "./kv/clients";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
@@ -94,7 +95,6 @@ import { seedHash } from "./kv/table";
 
 export { io_in, io_in_cap, io_out, io_out_cap, io_private_in, io_private_open, io_private_out };
 
-const conns = new Map<u32, Conn>();
 
 /** Output not yet taken by the host at which a client's commands wait for it (backpressure in the enclave). */
 const OUTPUT_PAUSE: u64 = 1 << 20;
@@ -199,7 +199,9 @@ export function log_replay_valid(): f64 {
 
 export function on_open(conn: u32): void {
   if (conns.has(conn)) return;
-  conns.set(conn, new Conn(conn));
+  const c = new Conn(conn);
+  c.createdAt = c.lastAt = now();
+  conns.set(conn, c);
   clientOpened();
   charge(CONN_BYTES);
   collectIfDue();

@@ -16,7 +16,7 @@ import { ByteBuf, bytesToString } from "./bytes";
 import { Conn } from "./conn";
 import { SavedCommands, al, ap, saveArgs } from "./args";
 import { now } from "./clock";
-import { replyError, replyWrongType } from "./reply";
+import { replyError, replyErrorLine, replyTo, replyWrongType } from "./reply";
 import { Rec } from "./record";
 import { lookup } from "./args";
 
@@ -181,6 +181,29 @@ export function expireBlocked(timedOut: (c: Conn, from: usize, argv: usize, n: u
     queued.argv.free();
     unblock(i);
   }
+}
+
+/**
+ * CLIENT UNBLOCK: c, if blocked, answers as a timeout would (replyTimeout) or with an error, into
+ * its own output, and goes on; false if it was not blocked.
+ */
+export function unblockByClient(c: Conn, error: bool, replyTimeout: () => void): bool {
+  if (!c.blocked) return false;
+  for (let i = 0; i < blocked.length; i++) {
+    if (blocked[i].conn !== c) continue;
+    replyTo(c.output, c.resp3);
+    if (error) replyErrorLine("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    else replyTimeout();
+    unblock(i);
+    return true;
+  }
+  return false;
+}
+
+/** c has something for the host to do without a request of its own (CLIENT KILL closes it): the host drains it. */
+export function wakeConnection(c: Conn): void {
+  woken.push(c.id);
+  wakePending = true;
 }
 
 function unblock(i: i32): void {

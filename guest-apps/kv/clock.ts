@@ -10,6 +10,11 @@ export function newBatch(): void {
   fresh = false;
 }
 
+/** The clock as last read (0 before the first read): a time without a call out, for what may be approximate (CLIENT LIST's idle). */
+export function lastRead(): i64 {
+  return value;
+}
+
 /** Milliseconds since the Unix epoch, by the host's clock, for the current batch. */
 export function now(): i64 {
   if (!fresh) {

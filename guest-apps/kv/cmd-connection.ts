@@ -1,4 +1,4 @@
-// Connection commands: PING, SELECT (Redis server.c, db.c), HELLO and CLIENT (networking.c). ECHO and
+// Connection commands: PING, SELECT (Redis server.c, db.c) and HELLO (networking.c); CLIENT is in cmd-client.ts. ECHO and
 // QUIT are a line each in execute.
 import { ascii, copyBytes, parsedInt } from "./bytes";
 import { Conn } from "./conn";
@@ -45,7 +45,7 @@ export function select(): void {
 }
 
 /** Checks a client name argument (validateClientName); false after the error reply. */
-function nameValid(i: u32): bool {
+export function nameValid(i: u32): bool {
   const p = ap(i);
   const n = al(i);
   for (let k: u32 = 0; k < n; k++) {
@@ -58,7 +58,7 @@ function nameValid(i: u32): bool {
   return true;
 }
 
-function setName(c: Conn, i: u32): void {
+export function setName(c: Conn, i: u32): void {
   c.name = al(i) == 0 ? null : copyBytes(ap(i), al(i));
 }
 
@@ -113,24 +113,4 @@ export function hello(): void {
   replyBulkText("master");
   replyBulkText("modules");
   replyArray(0);
-}
-
-export function client(): void {
-  const c = changetype<Conn>(conn);
-  if (argIs(1, "setname")) {
-    if (argc != 3) return wrongArity("client|setname");
-    if (!nameValid(2)) return;
-    setName(c, 2);
-    replyOk();
-  } else if (argIs(1, "getname")) {
-    if (argc != 2) return wrongArity("client|getname");
-    const name = c.name;
-    if (name == null) replyNil();
-    else replyBulkBuf(name);
-  } else if (argIs(1, "id")) {
-    if (argc != 2) return wrongArity("client|id");
-    replyInt(c.id);
-  } else {
-    unknownSubcommand("CLIENT");
-  }
 }

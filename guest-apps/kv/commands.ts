@@ -55,7 +55,9 @@ import {
   blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push,
 } from "./cmd-lists";
 import { REPLIED, blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked, setRetrying } from "./blocking";
-import { client, hello, ping, select } from "./cmd-connection";
+import { hello, ping, select } from "./cmd-connection";
+import { client } from "./cmd-client";
+import { lastRead } from "./clock";
 import { config } from "./cmd-config";
 import { info, time } from "./cmd-server";
 import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
@@ -365,6 +367,8 @@ function unknownCommand(): void {
 export function execute(c: Conn): void {
   useArgs(c);
   const id = lookupCommand(ap(0), al(0));
+  c.lastAt = lastRead();
+  if (id >= 0) c.lastCmd = id;
   if (c.multi != null && !runsInMulti(id)) return queue(c, id);
   if (id < 0) return unknownCommand();
   if (!arityFits(id)) return wrongArity(commands[id].name);
@@ -697,6 +701,11 @@ function dispatch(c: Conn, id: i32): void {
     case HELLO: hello(); break;
     default: unreachable();
   }
+}
+
+/** A command's name (CLIENT LIST's cmd=). */
+export function commandName(id: i32): string {
+  return commands[id].name;
 }
 
 function commandInfo(c: Command): void {

@@ -54,6 +54,19 @@ export class Conn {
   db: i32 = 0;
   /** The client chose RESP3 (HELLO 3). */
   resp3: bool = false;
+  /** When it connected, and when its last command came (by the clock as last read: see clock.ts lastRead). */
+  createdAt: i64 = 0;
+  lastAt: i64 = 0;
+  /** The id of its last command (-1: none yet), for CLIENT LIST's cmd=. */
+  lastCmd: i32 = -1;
+  /** The channels and patterns it subscribes to (pubsub.ts). */
+  channels: i32 = 0;
+  patterns: i32 = 0;
+
+  /** In subscriber mode: subscribed to a channel or a pattern. */
+  get subscriptions(): i32 {
+    return this.channels + this.patterns;
+  }
 
   constructor(public id: u32) {}
 

@@ -124,6 +124,38 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("SET", "w", "2")).toEqual(ok);
   });
 
+  it("lists its clients (CLIENT LIST, INFO), unblocks one (CLIENT UNBLOCK) and closes one (CLIENT KILL)", () => {
+    const [a, b] = [kv.open(), kv.open()];
+    const WAKE = 0x80000000;
+    expect(kv.raw(a, "CLIENT", "SETNAME", "waiter")).toBe("+OK\r\n");
+    expect(kv.raw(a, "BLPOP", "nothing", "0")).toBe("");
+    const line = call("CLIENT", "LIST", "ID", String(a)) as string;
+    expect(line).toMatch(new RegExp(`^id=${a} addr=\\S+ laddr=\\S+ fd=-1 name=waiter age=\\d+ idle=\\d+ flags=b db=0 sub=0 psub=0 ssub=0 multi=-1 .* cmd=blpop user=default redir=-1 resp=2\\n$`));
+    expect(call("CLIENT", "INFO")).toMatch(/^id=\d+ .* flags=N .* cmd=client .*\n$/);
+    expect((call("CLIENT", "LIST") as string).split("\n").length).toBeGreaterThanOrEqual(4); // this one, a, b, and an empty last line
+    expect(call("CLIENT", "LIST", "TYPE", "pubsub")).toBe("");
+    expect(call("CLIENT", "LIST", "TYPE", "bogus")).toEqual(err("ERR Unknown client type 'bogus'"));
+    // UNBLOCK: as a timeout, then with an error; 0 for a client that is not blocked.
+    expect(kv.data(b, encodeCommand(["CLIENT", "UNBLOCK", String(a)])) & WAKE).not.toBe(0);
+    expect(kv.woken()).toEqual([a]);
+    expect(kv.drain(a)).toBe("*-1\r\n");
+    expect(kv.raw(a, "BLPOP", "nothing", "0")).toBe("");
+    expect(kv.call(b, "CLIENT", "UNBLOCK", String(a), "ERROR")).toBe(1);
+    expect(kv.woken()).toEqual([a]);
+    expect(kv.drain(a)).toBe("-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    expect(kv.call(b, "CLIENT", "UNBLOCK", String(a))).toBe(0);
+    expect(kv.call(b, "CLIENT", "UNBLOCK", String(a), "LATER")).toEqual(err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"));
+    // KILL: the killed client is woken so that its host closes it; SKIPME spares the caller.
+    expect(kv.call(b, "CLIENT", "KILL", "ID", "0")).toEqual(err("ERR client-id should be greater than 0"));
+    expect(kv.call(b, "CLIENT", "KILL", "1.2.3.4:5")).toEqual(err("ERR No such client"));
+    expect(kv.call(b, "CLIENT", "KILL", "ID", String(a))).toBe(1);
+    expect(kv.woken()).toEqual([a]);
+    expect(kv.fn.on_drain(a) >>> 0 & 0x20000000).not.toBe(0); // RESULT_CLOSE
+    expect(kv.call(b, "CLIENT", "KILL", "ID", String(b))).toBe(0); // SKIPME yes by default
+    kv.close(a);
+    kv.close(b);
+  });
+
   it("blocks BLPOP, BRPOP, BLMOVE and BLMPOP on empty lists until a write or the timeout, in the order clients blocked", () => {
     const [a, b, w] = [kv.open(), kv.open(), kv.open()];
     const WAKE = 0x80000000;
