@@ -194,7 +194,7 @@ function kill(self: Conn): void {
       }
     }
   } else {
-    return syntaxError();
+    return wrongArity("client|kill");
   }
   let killed = 0;
   let closeSelf = false;
