@@ -68,6 +68,7 @@ import {
 import { endTransaction } from "./kv/multi";
 import { forgetBlocked, nextDeadline, nextWoken, takeWake } from "./kv/blocking";
 import { conns } from "./kv/clients";
+import { forgetSubscriptions } from "./kv/pubsub";
 import { copyMemory } from "./kv/bytes";
 import { newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
@@ -282,6 +283,7 @@ export function on_close(conn: u32): void {
   const c = conns.get(conn);
   endTransaction(c);
   forgetBlocked(c);
+  forgetSubscriptions(c);
   c.free();
   conns.delete(conn);
   clientClosed();

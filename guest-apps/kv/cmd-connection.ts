@@ -14,8 +14,16 @@ import { REDIS_VERSION } from "./cmd-server";
 const PONG = ascii("PONG");
 
 export function ping(): void {
-  if (argc > 2) wrongArity("ping");
-  else if (argc == 2) replyBulk(ap(1), al(1));
+  if (argc > 2) return wrongArity("ping");
+  const c = changetype<Conn>(conn);
+  if (c.subscriptions > 0 && !c.resp3) { // subscriber mode: ["pong", the argument or ""]
+    replyArray(2);
+    replyBulkText("pong");
+    if (argc == 2) replyBulk(ap(1), al(1));
+    else replyBulkText("");
+    return;
+  }
+  if (argc == 2) replyBulk(ap(1), al(1));
   else replyStatus(PONG);
 }
 

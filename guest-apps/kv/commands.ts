@@ -47,6 +47,7 @@ import {
 import { object } from "./cmd-object";
 import { randomMembers } from "./member-random";
 import { lcs } from "./cmd-lcs";
+import { psubscribe, publish, pubsub, punsubscribe, subscribe, unsubscribe } from "./pubsub";
 import { TYPE_HASH, TYPE_ZSET } from "./record";
 import {
   OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
@@ -103,6 +104,8 @@ const HRANDFIELD = 156;
 const LCS = 157;
 // Connection, later.
 const HELLO = 158;
+// Pub/sub.
+const SUBSCRIBE = 159, UNSUBSCRIBE = 160, PSUBSCRIBE = 161, PUNSUBSCRIBE = 162, PUBLISH = 163, PUBSUB = 164;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -270,6 +273,12 @@ const commands: Array<Command> = [
   new Command("hrandfield", HRANDFIELD, -2, "readonly", 1, 1),
   new Command("lcs", LCS, -3, "readonly", 1, 2),
   new Command("hello", HELLO, -1, "noscript loading stale fast no_auth allow_busy", 0, 0),
+  new Command("subscribe", SUBSCRIBE, -2, "pubsub noscript loading stale", 0, 0),
+  new Command("unsubscribe", UNSUBSCRIBE, -1, "pubsub noscript loading stale", 0, 0),
+  new Command("psubscribe", PSUBSCRIBE, -2, "pubsub noscript loading stale", 0, 0),
+  new Command("punsubscribe", PUNSUBSCRIBE, -1, "pubsub noscript loading stale", 0, 0),
+  new Command("publish", PUBLISH, 3, "pubsub loading stale fast may_replicate", 0, 0),
+  new Command("pubsub", PUBSUB, -2, "", 0, 0),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -369,6 +378,7 @@ export function execute(c: Conn): void {
   const id = lookupCommand(ap(0), al(0));
   c.lastAt = lastRead();
   if (id >= 0) c.lastCmd = id;
+  if (c.subscriptions > 0 && !c.resp3 && id >= 0 && arityFits(id) && !allowedWhenSubscribed(id)) return notInSubscriberMode(id);
   if (c.multi != null && !runsInMulti(id)) return queue(c, id);
   if (id < 0) return unknownCommand();
   if (!arityFits(id)) return wrongArity(commands[id].name);
@@ -379,6 +389,15 @@ export function execute(c: Conn): void {
 @inline function arityFits(id: i32): bool {
   const arity = unchecked(arities[id]);
   return !((arity > 0 && <i32>argc != arity) || (arity < 0 && <i32>argc < -arity));
+}
+
+/** What a RESP2 client in subscriber mode may run (server.c processCommand). */
+function allowedWhenSubscribed(id: i32): bool {
+  return id == SUBSCRIBE || id == UNSUBSCRIBE || id == PSUBSCRIBE || id == PUNSUBSCRIBE || id == PING || id == QUIT;
+}
+
+function notInSubscriberMode(id: i32): void {
+  replyError("Can't execute '" + commands[id].name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
 }
 
 /** What runs at once inside MULTI rather than being queued (multi.c, processCommand). */
@@ -699,6 +718,12 @@ function dispatch(c: Conn, id: i32): void {
     case HRANDFIELD: randomMembers(TYPE_HASH); break;
     case LCS: lcs(); break;
     case HELLO: hello(); break;
+    case SUBSCRIBE: subscribe(); break;
+    case UNSUBSCRIBE: unsubscribe(); break;
+    case PSUBSCRIBE: psubscribe(); break;
+    case PUNSUBSCRIBE: punsubscribe(); break;
+    case PUBLISH: publish(); break;
+    case PUBSUB: pubsub(); break;
     default: unreachable();
   }
 }

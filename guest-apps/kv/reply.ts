@@ -93,6 +93,13 @@ export function replyMap(n: i64): void {
   crlf();
 }
 
+/** A push of `n` items (RESP3 only: pub/sub messages). */
+export function replyPush(n: i64): void {
+  out.putByte(0x3e); // '>'
+  out.putDecimal(n);
+  crlf();
+}
+
 /** A set of `n` members (RESP2: an array). */
 export function replySet(n: i64): void {
   out.putByte(resp3 ? 0x7e : 0x2a); // '~', '*'

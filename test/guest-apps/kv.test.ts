@@ -124,6 +124,34 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("SET", "w", "2")).toEqual(ok);
   });
 
+  it("delivers PUBLISH to channel and pattern subscribers, waking them, and keeps RESP2 subscribers to the subscriber commands", () => {
+    const [a, b, p] = [kv.open(), kv.open(), kv.open()];
+    const WAKE = 0x80000000;
+    expect(kv.raw(a, "SUBSCRIBE", "news", "sport")).toBe("*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$5\r\nsport\r\n:2\r\n");
+    expect(kv.raw(b, "PSUBSCRIBE", "n*")).toBe("*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n");
+    expect(kv.raw(a, "GET", "x")).toBe("-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n");
+    expect(kv.raw(a, "PING")).toBe("*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    const word = kv.data(p, encodeCommand(["PUBLISH", "news", "hello"]));
+    expect((word & WAKE) >>> 0).toBe(WAKE);
+    expect(kv.woken()).toEqual([a, b]);
+    expect(kv.drain(a)).toBe("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    expect(kv.drain(b)).toBe("*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    expect(kv.call(p, "PUBLISH", "elsewhere", "x")).toBe(0);
+    expect(kv.call(p, "PUBSUB", "NUMSUB", "news", "none")).toEqual(["news", 1, "none", 0]);
+    expect(kv.call(p, "PUBSUB", "NUMPAT")).toBe(1);
+    expect(kv.call(p, "PUBSUB", "CHANNELS", "s*")).toEqual(["sport"]);
+    expect(call("CLIENT", "LIST", "TYPE", "pubsub")).toMatch(new RegExp(`^id=${a} .*flags=P .*sub=2 psub=0 [^]*\\nid=${b} .*flags=P .*sub=0 psub=1 `));
+    expect(kv.raw(a, "UNSUBSCRIBE", "news", "sport")).toBe(
+      "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:0\r\n");
+    expect(kv.raw(a, "UNSUBSCRIBE")).toBe("*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
+    expect(kv.raw(a, "GET", "x")).toBe("$-1\r\n"); // out of subscriber mode
+    kv.close(b); // a subscriber that goes away receives nothing more
+    expect(kv.call(p, "PUBLISH", "news", "again")).toBe(0);
+    expect(kv.call(p, "PUBSUB", "NUMPAT")).toBe(0);
+    kv.close(a);
+    kv.close(p);
+  });
+
   it("lists its clients (CLIENT LIST, INFO), unblocks one (CLIENT UNBLOCK) and closes one (CLIENT KILL)", () => {
     const [a, b] = [kv.open(), kv.open()];
     const WAKE = 0x80000000;
