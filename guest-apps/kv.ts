@@ -1,34 +1,47 @@
 // asc-runtime: minimal (no shadow stack; kv collects at the end of its exports: kv/gc.ts)
-// kv: a Redis-protocol (RESP2) key-value store that runs inside an enclave. Its whole
+// kv: a Redis-protocol (RESP2 and RESP3) key-value store that runs inside an enclave. Its whole
 // state lives in enclave memory: encrypted in DRAM, integrity-checked and paged by the MMU. The
 // host only moves bytes between the sockets and the shared channel (assembly/server.ts); parsing,
 // commands and replies all run here. Serve it with `npm run enclave -- guest-apps/kv.wasm`.
 //
 // Commands (Redis 7.0 semantics and error texts; the table of errors and the dispatch are in
-// kv/commands.ts, each group's commands in a module kv/cmd-*.ts):
-//   connection  PING [msg], ECHO, QUIT, SELECT 0, CLIENT SETNAME|GETNAME|ID
+// kv/commands.ts, each group's commands in a module kv/cmd-*.ts, as Redis splits t_*.c):
+//   connection  PING [msg], ECHO, QUIT, SELECT n (16 databases), HELLO [2|3] [AUTH default pw]
+//               [SETNAME n], CLIENT ID|INFO|LIST|KILL|UNBLOCK|SETNAME|GETNAME|HELP (kv/cmd-client.ts)
 //   strings     SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL], SETNX, SETEX, PSETEX,
 //               GET, GETSET, GETDEL, GETEX [EX|PX|EXAT|PXAT|PERSIST], GETRANGE, SUBSTR, SETRANGE,
-//               MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, APPEND, STRLEN; SETBIT, GETBIT,
-//               BITCOUNT (kv/cmd-bits.ts)
+//               MGET, MSET, MSETNX, INCR, INCRBY, DECR, DECRBY, INCRBYFLOAT (x87 long double:
+//               kv/long-double.ts), APPEND, STRLEN, LCS (kv/cmd-lcs.ts); SETBIT, GETBIT, BITCOUNT
+//               (kv/cmd-bits.ts)
 //   expiry      EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key n [NX|XX|GT|LT], TTL, PTTL, EXPIRETIME,
 //               PEXPIRETIME, PERSIST
 //   keyspace    DEL, UNLINK, EXISTS, TOUCH, KEYS pattern, SCAN cursor [MATCH p] [COUNT n] [TYPE t],
-//               RANDOMKEY, TYPE, DBSIZE, FLUSHDB, FLUSHALL
+//               RANDOMKEY, TYPE, DBSIZE, RENAME, RENAMENX, COPY [DB n] [REPLACE], MOVE, SWAPDB,
+//               FLUSHDB, FLUSHALL, OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP (kv/cmd-object.ts)
 //   hashes      HSET, HMSET, HSETNX, HGET, HMGET, HDEL, HGETALL, HKEYS, HVALS, HLEN, HSTRLEN,
-//               HEXISTS, HINCRBY
+//               HEXISTS, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN
 //   lists       LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP/RPOP key [count], LMPOP, LLEN, LRANGE, LINDEX, LSET,
 //               LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH; blocking BLPOP, BRPOP, BLMPOP, BLMOVE,
 //               BRPOPLPUSH (kv/blocking.ts: woken, blocked_deadline and on_timer below)
+//   sets        SADD, SREM, SMOVE, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SPOP, SRANDMEMBER, SINTER,
+//               SINTERCARD, SINTERSTORE, SUNION, SUNIONSTORE, SDIFF, SDIFFSTORE, SSCAN (kv/cmd-sets.ts)
+//   sorted sets ZADD, ZINCRBY, ZREM, ZCARD, ZSCORE, ZMSCORE, ZRANK, ZREVRANK, ZCOUNT, ZLEXCOUNT, ZRANGE
+//               (BYSCORE|BYLEX, REV, LIMIT), ZRANGESTORE, ZREVRANGE, Z[REV]RANGEBYSCORE,
+//               Z[REV]RANGEBYLEX, ZREMRANGEBY{SCORE,RANK,LEX}, ZUNION, ZINTER, ZDIFF (+STORE),
+//               ZINTERCARD, ZPOPMIN, ZPOPMAX, ZMPOP, blocking BZPOPMIN, BZPOPMAX, BZMPOP, ZRANDMEMBER,
+//               ZSCAN (kv/cmd-zsets.ts; scores read and written as strtod and %.17g: kv/float-text.ts)
+//   pub/sub     SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB CHANNELS|NUMSUB|
+//               NUMPAT (kv/pubsub.ts: a subscriber is woken like a blocked client)
 //   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace), TIME,
 //               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
 //               maxmemory-samples, lfu-log-factor, lfu-decay-time, the client buffer limits, the
-//               log's parameters, and Redis's encoding thresholds, kept but not used; kv/cmd-config.ts),
-//               COMMAND [COUNT|DOCS|INFO|LIST], ATTEST nonce (fresh evidence: kv/cmd-attest.ts)
+//               log's parameters, and Redis's encoding thresholds, which decide what OBJECT
+//               ENCODING reports: kv/encoding.ts; kv/cmd-config.ts), COMMAND [COUNT|DOCS|INFO|LIST],
+//               ATTEST nonce (fresh evidence: kv/cmd-attest.ts)
 //   transactions MULTI, EXEC, DISCARD, WATCH, UNWATCH (kv/multi.ts)
 //   persistence BGSAVE [SCHEDULE], BGREWRITEAOF, LASTSAVE (kv/cmd-persistence.ts), appendonly
-// Requests are RESP2 multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
-// split across any number of reads (kv/conn.ts).
+// Requests are RESP multibulk or inline lines (telnet, redis-cli's inline mode), pipelined or
+// split across any number of reads (kv/conn.ts); replies are RESP2, or RESP3 after HELLO 3.
 //
 // Limits: a bulk string over maxBulk (default 512 MiB, Redis's proto-max-bulk-len) or a request
 // with more than maxArgs arguments (default 1024 * 1024) is a protocol error: the client gets
