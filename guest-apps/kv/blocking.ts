@@ -14,7 +14,9 @@
 // client is served.
 import { ByteBuf, bytesToString } from "./bytes";
 import { Conn } from "./conn";
-import { SavedCommands, al, ap, saveArgs } from "./args";
+import { SavedCommands, al, ap, argInt, argc, saveArgs } from "./args";
+import { parsedInt } from "./bytes";
+import { syntaxError } from "./errors";
 import { now } from "./clock";
 import { replyError, replyErrorLine, replyTo, replyWrongType } from "./reply";
 import { Rec } from "./record";
@@ -54,6 +56,27 @@ export function timeoutArg(i: u32): i64 {
     return REPLIED;
   }
   return ms < 1 ? FOREVER : now() + <i64>Math.ceil(ms);
+}
+
+/**
+ * LMPOP's and ZMPOP's keys (and their blocking forms'): numkeys at argument `at`, the keys after
+ * it; returns the argument after the keys (LEFT|RIGHT, MIN|MAX), or -1 after the error reply.
+ */
+export function numkeysEnd(at: u32): i32 {
+  if (!argInt(at) || parsedInt < 1) {
+    replyError("numkeys should be greater than 0");
+    return -1;
+  }
+  if (parsedInt > <i64>(argc - at - 1)) { // the argument after the keys would lie past the last
+    syntaxError();
+    return -1;
+  }
+  const end = at + 1 + <u32>parsedInt;
+  if (end >= argc) {
+    syntaxError();
+    return -1;
+  }
+  return <i32>end;
 }
 
 /** No key of a blocking command's keys is ready (readyKey). */

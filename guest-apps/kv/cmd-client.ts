@@ -6,7 +6,7 @@
 // kv last read it (clock.ts lastRead), so it may overstate; cmd= is the command's name without its
 // subcommand; there are no users but the default one.
 import { ascii, bytesToString, parsedInt } from "./bytes";
-import { al, ap, argIs, argInt, argText, argc, conn } from "./args";
+import { argIs, argInt, argText, argc, conn } from "./args";
 import { conns } from "./clients";
 import { now } from "./clock";
 import { nameValid, setName } from "./cmd-connection";
@@ -14,7 +14,9 @@ import { commandName } from "./commands";
 import { Conn } from "./conn";
 import { syntaxError, truncate, unknownSubcommand, wrongArity } from "./errors";
 import { unblockByClient, wakeConnection } from "./blocking";
-import { replyArray, replyBulkBuf, replyError, replyInt, replyNil, replyNullArray, replyOk, replyStatus, replyTo, replyVerbatim } from "./reply";
+import {
+  replyArray, replyBulkBuf, replyError, replyInt, replyNil, replyNullArray, replyOk, replyStatus, replyTo, replyVerbatim,
+} from "./reply";
 
 const HELP: string[] = [
   "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -3,10 +3,9 @@
 import { ascii, copyBytes, parsedInt } from "./bytes";
 import { Conn } from "./conn";
 import { al, ap, argIs, argInt, argText, argc, conn } from "./args";
-import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
+import { notInteger, truncate, wrongArity } from "./errors";
 import {
-  replyArray, replyBulk, replyBulkBuf, replyBulkText, replyError, replyErrorLine, replyInt, replyMap, replyNil, replyOk, replyProtocol,
-  replyStatus,
+  replyArray, replyBulk, replyBulkText, replyError, replyErrorLine, replyInt, replyMap, replyOk, replyProtocol, replyStatus,
 } from "./reply";
 import { DATABASES, selectDb } from "./server-state";
 import { REDIS_VERSION } from "./cmd-server";

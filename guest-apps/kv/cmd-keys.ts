@@ -12,7 +12,7 @@ import { replyArray, replyBulk, replyBulkInt, replyError, replyInt, replyNil, re
 import { DATABASES, db, dbAt, dbIndex, swapDbs } from "./server-state";
 import { anyWatch, touchAllExisting, touchKey } from "./multi";
 import { Rec, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET, copiedRec, freeRec, renamedRec } from "./store";
-import { parseScanArgs, scanCount, scanCursor, scanMatch, scanType } from "./scan-args";
+import { keepMatches, parseScanArgs, scanCount, scanCursor, scanMatch, scanType } from "./scan-args";
 import { at, hashBytes, randomWord, recOfWord, scanSteps, slotCount } from "./table";
 
 export function del(): void {
@@ -81,30 +81,25 @@ export function keys(): void {
 export function scan(): void {
   if (!parseScanArgs(1, true)) return;
   const count = scanCount;
-  const patArg = scanMatch;
-  const typeArg = scanType;
   const found = new ByteBuf(); // record addresses, unmanaged as in keys()
   const c = scanSteps(db.keys, <u32>scanCursor, count, found);
   if (found.failed) {
     found.free();
     return replyOom();
   }
-  // The matches are moved to the front of `found` in place.
-  let matched: u32 = 0;
-  const total = found.len >> 2;
-  for (let i: u32 = 0; i < total; i++) {
-    const e = changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2)));
-    if (e.expireAt != 0 && e.expireAt <= now()) continue;
-    if (patArg != 0 && !globMatch(ap(patArg), al(patArg), keyPtr(e), e.keyLen)) continue;
-    if (typeArg != 0 && !argIs(typeArg, typeName(e))) continue;
-    store<u32>(found.ptr + (<usize>matched << 2), changetype<usize>(e));
-    matched++;
-  }
+  const matched = keepMatches(found, scanKeeps);
   replyArray(2);
   replyBulkInt(c);
   replyArray(matched);
   for (let i: u32 = 0; i < matched; i++) replyKey(changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2))));
   found.free();
+}
+
+/** A key SCAN answers: not expired, and matching MATCH and TYPE if given. */
+function scanKeeps(e: Rec): bool {
+  if (e.expireAt != 0 && e.expireAt <= now()) return false;
+  if (scanMatch != 0 && !globMatch(ap(scanMatch), al(scanMatch), keyPtr(e), e.keyLen)) return false;
+  return scanType == 0 || argIs(scanType, typeName(e));
 }
 
 function replyKey(e: Rec): void {

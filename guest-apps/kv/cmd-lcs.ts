@@ -2,7 +2,7 @@
 // longest common subsequence of two strings, by the dynamic-programming table Redis fills, and the
 // same walk back through it, so that the string and the ranges are the ones Redis answers.
 import { ByteBuf, parsedInt } from "./bytes";
-import { al, ap, argIs, argInt, argc, lookup } from "./args";
+import { argIs, argInt, argc, lookup } from "./args";
 import { maxBulk } from "./conn";
 import { notInteger, syntaxError } from "./errors";
 import { TYPE_STRING, valPtr } from "./record";

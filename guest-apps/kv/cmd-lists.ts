@@ -18,7 +18,7 @@ import {
 import { zalloc, zfree } from "./zmalloc";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_LIST, listOf } from "./store";
-import { NONE_READY, REPLIED, readyKey, readyRec, retrying, timeoutArg } from "./blocking";
+import { NONE_READY, REPLIED, numkeysEnd, readyKey, readyRec, retrying, timeoutArg } from "./blocking";
 
 /** Replies with an item taken out of its list, and frees it. */
 function replyTaken(item: usize): void {
@@ -346,20 +346,9 @@ export function lmpop(first: u32): i64 {
     deadline = timeoutArg(1);
     if (deadline == REPLIED) return REPLIED;
   }
-  if (!argInt(first) || parsedInt <= 0) {
-    replyError("numkeys should be greater than 0");
-    return REPLIED;
-  }
-  const numkeys = parsedInt;
-  if (numkeys > <i64>(argc - first - 1)) {
-    syntaxError();
-    return REPLIED;
-  }
-  const where = first + 1 + <u32>numkeys;
-  if (where >= argc) {
-    syntaxError();
-    return REPLIED;
-  }
+  const end = numkeysEnd(first);
+  if (end < 0) return REPLIED;
+  const where = <u32>end;
   const front = side(where);
   if (front < 0) return REPLIED;
   let count: i64 = 1;

@@ -1,5 +1,5 @@
 // Set commands (Redis t_set.c): SADD, SREM, SMOVE, SISMEMBER, SMISMEMBER, SCARD, SMEMBERS, SPOP,
-// SRANDMEMBER, SINTER, SINTERCARD, SINTERSTORE, SUNION, SUNIONSTORE, SDIFF, SDIFFSTORE, SSCAN. A set's
+// SRANDMEMBER (in member-random.ts, beside HRANDFIELD and ZRANDMEMBER), SINTER, SINTERCARD, SINTERSTORE, SUNION, SUNIONSTORE, SDIFF, SDIFFSTORE, SSCAN. A set's
 // members are records with an empty value in a table inline in the key's record (store.ts, hashOf).
 //
 // Reply order: Redis answers a set it holds as an intset (all members integers, at most
@@ -10,17 +10,14 @@ import { al, ap, argInt, argIs, argc, lookup } from "./args";
 import { logMembers } from "./aof-feed";
 import { argBytes, roomFor } from "./cmd-strings";
 import { fitsIntset, setGrew } from "./encoding";
-import { notInteger, syntaxError } from "./errors";
+import { syntaxError } from "./errors";
 import { MEMBERS_ONLY, scanMembers } from "./member-scan";
 import { freeRecBlock, keyPtr, newString } from "./record";
-import {
-  replyArray, replyBulk, replyEmptyArray, replyError, replyInt, replyNil, replyOom, replySet, replyWrongType,
-} from "./reply";
+import { replyArray, replyBulk, replyError, replyInt, replyNil, replyOom, replySet, replyWrongType } from "./reply";
 import { db } from "./server-state";
 import { snapshotWillChange } from "./snapshot-writer";
 import { Rec, TYPE_SET, hashOf } from "./store";
 import { Table, add, at, fairRandomRec, find, freeSlots, hashBytes, newTable, remove, slotCount } from "./table";
-import { nextRandom } from "./random";
 import { zfree } from "./zmalloc";
 
 const ADDED = 1, PRESENT = 0, NO_MEMORY = -1;
@@ -276,51 +273,11 @@ export function spop(): void {
   taken.free();
 }
 
-/** SRANDMEMBER key [count] */
-export function srandmember(): void {
-  if (argc > 3) return syntaxError();
-  const withCount = argc == 3;
-  let count: i64 = 1;
-  if (withCount) {
-    if (!argInt(2)) return notInteger();
-    count = parsedInt;
-    if (count == i64.MIN_VALUE) return replyError("value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-  }
-  const r = setForRead(1);
-  if (failed) return;
-  if (r == null) return withCount ? replyEmptyArray() : replyNil();
-  const t = hashOf(r);
-  if (!withCount) {
-    const m = fairRandomRec(t);
-    return replyBulk(keyPtr(m), m.keyLen);
-  }
-  if (count == 0) return replyEmptyArray();
-  const picked = new ByteBuf();
-  if (count < 0) { // repeats allowed
-    for (let k: i64 = 0; k < -count; k++) picked.putU32(<u32>changetype<usize>(fairRandomRec(t)));
-    if (picked.failed) {
-      picked.free();
-      return replyOom();
-    }
-    replyArray(-count);
-    for (let i: u32 = 0; i < <u32>(-count); i++) {
-      const m = memberAt(picked, i);
-      replyBulk(keyPtr(m), m.keyLen);
-    }
-    return picked.free();
-  }
-  collect(t, picked);
-  if (count >= <i64>t.count) return replyMembers(picked, r.big == 0 ? ASCENDING : AS_THEY_COME, true);
-  // Distinct members: a partial Fisher-Yates shuffle of all of them (Redis copies and drops at random).
-  const n = picked.len >> 2;
-  for (let i: u32 = 0; i < <u32>count && !picked.failed; i++) {
-    const j = i + <u32>((<u64>nextRandom() * (n - i)) >> 32);
-    const a = load<u32>(picked.ptr + (<usize>i << 2));
-    store<u32>(picked.ptr + (<usize>i << 2), load<u32>(picked.ptr + (<usize>j << 2)));
-    store<u32>(picked.ptr + (<usize>j << 2), a);
-  }
-  picked.len = <u32>count << 2;
-  replyMembers(picked, AS_THEY_COME, true);
+/** Replies with all of set `r`'s members, in its order (an intset's ascending), as an array (SRANDMEMBER). */
+export function replyAllMembers(r: Rec): void {
+  const all = new ByteBuf();
+  collect(hashOf(r), all);
+  replyMembers(all, r.big == 0 ? ASCENDING : AS_THEY_COME, true);
 }
 
 export const OP_UNION = 0, OP_DIFF = 1, OP_INTER = 2;

@@ -6,7 +6,7 @@
 // a skiplist (zset.ts); scores are read and written as Redis does (float-text.ts).
 import { ByteBuf, parsedInt } from "./bytes";
 import { al, ap, argInt, argIs, argc, lookup } from "./args";
-import { NONE_READY, REPLIED, readyKey, readyRec, timeoutArg } from "./blocking";
+import { NONE_READY, REPLIED, numkeysEnd, readyKey, readyRec, timeoutArg } from "./blocking";
 import { argBytes, roomFor } from "./cmd-strings";
 import { zsetGrew, zsetStartsBig } from "./encoding";
 import { notInteger, syntaxError } from "./errors";
@@ -690,20 +690,9 @@ export function bzpop(max: bool): i64 {
  * (`first` = 2): REPLIED, or BZMPOP's deadline to block until.
  */
 export function zmpop(first: u32): i64 {
-  if (!argInt(first) || parsedInt < 1) {
-    replyError("numkeys should be greater than 0");
-    return REPLIED;
-  }
-  const numkeys = parsedInt;
-  if (numkeys >= <i64>argc) { // the MIN|MAX argument would lie past the last
-    syntaxError();
-    return REPLIED;
-  }
-  const where = first + 1 + <u32>numkeys;
-  if (where >= argc) {
-    syntaxError();
-    return REPLIED;
-  }
+  const end = numkeysEnd(first);
+  if (end < 0) return REPLIED;
+  const where = <u32>end;
   let max = false;
   if (argIs(where, "max")) max = true;
   else if (!argIs(where, "min")) {

@@ -41,14 +41,13 @@ import {
   hdel, hexists, hget, hgetall, hincrby, hincrbyfloat, hkeysOrVals, hlen, hmget, hscan, hset, hsetnx, hstrlen,
 } from "./cmd-hashes";
 import {
-  OP_DIFF, OP_INTER, OP_UNION, sadd, scard, setAlgebra, sintercard, sismember, smembers, smismember, smove, spop, srandmember,
-  srem, sscan,
+  OP_DIFF, OP_INTER, OP_UNION, sadd, scard, setAlgebra, sintercard, sismember, smembers, smismember, smove, spop, srem, sscan,
 } from "./cmd-sets";
 import { object } from "./cmd-object";
 import { randomMembers } from "./member-random";
 import { lcs } from "./cmd-lcs";
 import { psubscribe, publish, pubsub, punsubscribe, subscribe, unsubscribe } from "./pubsub";
-import { TYPE_HASH, TYPE_ZSET } from "./record";
+import { TYPE_HASH, TYPE_SET, TYPE_ZSET } from "./record";
 import {
   OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
 } from "./cmd-zsets";
@@ -662,7 +661,7 @@ function dispatch(c: Conn, id: i32): void {
     case SCARD: scard(); break;
     case SMEMBERS: smembers(); break;
     case SPOP: spop(); break;
-    case SRANDMEMBER: srandmember(); break;
+    case SRANDMEMBER: randomMembers(TYPE_SET); break;
     case SINTER: setAlgebra(OP_INTER, false); break;
     case SINTERCARD: sintercard(); break;
     case SINTERSTORE: setAlgebra(OP_INTER, true); break;

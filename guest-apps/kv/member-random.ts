@@ -1,5 +1,6 @@
-// HRANDFIELD and ZRANDMEMBER (Redis t_hash.c hrandfieldCommand, t_zset.c zrandmemberCommand): random
-// members of a hash or sorted set, with their values or scores. Without a count, one member; with a
+// SRANDMEMBER, HRANDFIELD and ZRANDMEMBER (Redis t_set.c, t_hash.c hrandfieldCommand, t_zset.c
+// zrandmemberCommand): random members of a set, hash or sorted set, with a hash's values or a
+// sorted set's scores if asked. Without a count, one member; with a
 // negative count, that many picked independently (repeats allowed); with a positive one, that many
 // distinct members, or all of them (in the value's own order) when it holds no more.
 import { ByteBuf, parsedInt } from "./bytes";
@@ -7,7 +8,8 @@ import { argInt, argIs, argc } from "./args";
 import { notInteger, syntaxError } from "./errors";
 import { WITH_SCORES, WITH_VALUES } from "./member-scan";
 import { nextRandom } from "./random";
-import { Rec, TYPE_HASH, TYPE_ZSET, keyPtr, valPtr } from "./record";
+import { Rec, TYPE_HASH, TYPE_SET, TYPE_ZSET, keyPtr, valPtr } from "./record";
+import { replyAllMembers } from "./cmd-sets";
 import {
   replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyNil, replyOom, replyPair, replyPairs, replyWrongType,
 } from "./reply";
@@ -30,9 +32,12 @@ function replyMembersHeader(n: i64): void {
   else replyArray(n);
 }
 
-/** HRANDFIELD key [count [WITHVALUES]] (`type` TYPE_HASH) and ZRANDMEMBER key [count [WITHSCORES]] (TYPE_ZSET). */
+/**
+ * SRANDMEMBER key [count] (`type` TYPE_SET), HRANDFIELD key [count [WITHVALUES]] (TYPE_HASH) and
+ * ZRANDMEMBER key [count [WITHSCORES]] (TYPE_ZSET).
+ */
 export function randomMembers(type: u8): void {
-  const option = type == TYPE_HASH ? "withvalues" : "withscores";
+  const option = type == TYPE_HASH ? "withvalues" : type == TYPE_ZSET ? "withscores" : "";
   let count: i64 = 0;
   const withCount = argc >= 3;
   values = 0;
@@ -40,7 +45,7 @@ export function randomMembers(type: u8): void {
     if (!argInt(2)) return notInteger();
     count = parsedInt;
     if (count == i64.MIN_VALUE) return replyError("value is out of range, value must between -9223372036854775807 and 9223372036854775807");
-    if (argc > 4 || (argc == 4 && !argIs(3, option))) return syntaxError();
+    if (argc > 4 || (argc == 4 && (option.length == 0 || !argIs(3, option)))) return syntaxError();
     if (argc == 4) {
       values = type == TYPE_HASH ? WITH_VALUES : WITH_SCORES;
       if (count < -(i64.MAX_VALUE / 2) || count > i64.MAX_VALUE / 2) return replyError("value is out of range");
@@ -62,6 +67,7 @@ export function randomMembers(type: u8): void {
     return;
   }
   if (count >= <i64>t.count) { // all of them, in the value's order
+    if (type == TYPE_SET) return replyAllMembers(r);
     replyMembersHeader(t.count);
     if (type == TYPE_ZSET) {
       for (let n = zslFirst(zsetOf(r)); n != 0; n = nodeNext(n)) replyOne(nodeMember(n));

@@ -4,7 +4,7 @@
 import { ByteBuf } from "./bytes";
 import { globMatch } from "./glob";
 import { al, ap } from "./args";
-import { parseScanArgs, scanCount, scanCursor, scanMatch } from "./scan-args";
+import { keepMatches, parseScanArgs, scanCount, scanCursor, scanMatch } from "./scan-args";
 import { Rec, keyPtr, valPtr } from "./record";
 import { replyArray, replyBulk, replyBulkInt, replyDouble, replyOom } from "./reply";
 import { Table, at, scanSteps, slotCount } from "./table";
@@ -12,6 +12,10 @@ import { nodeMember, nodeNext, scoreOf, zslFirst } from "./zset";
 import { zsetOf } from "./store";
 
 export const MEMBERS_ONLY = 0, WITH_VALUES = 1, WITH_SCORES = 2;
+
+function memberMatches(m: Rec): bool {
+  return scanMatch == 0 || globMatch(ap(scanMatch), al(scanMatch), keyPtr(m), m.keyLen);
+}
 
 /** Answers xSCAN key cursor... for the member table `t` of a record (null: no such key). */
 export function scanMembers(r: Rec | null, t: Table | null, values: i32): void {
@@ -35,14 +39,7 @@ export function scanMembers(r: Rec | null, t: Table | null, values: i32): void {
     found.free();
     return replyOom();
   }
-  let matched: u32 = 0;
-  const total = found.len >> 2;
-  for (let i: u32 = 0; i < total; i++) {
-    const f = changetype<Rec>(load<u32>(found.ptr + (<usize>i << 2)));
-    if (scanMatch != 0 && !globMatch(ap(scanMatch), al(scanMatch), keyPtr(f), f.keyLen)) continue;
-    store<u32>(found.ptr + (<usize>matched << 2), changetype<usize>(f));
-    matched++;
-  }
+  const matched = keepMatches(found, memberMatches);
   replyArray(2);
   replyBulkInt(c);
   replyArray(values == MEMBERS_ONLY ? matched : <i64>matched * 2);

@@ -1,6 +1,7 @@
 // The arguments of SCAN, SSCAN, HSCAN and ZSCAN (Redis db.c scanGenericCommand): a cursor, then
 // COUNT n, MATCH pattern and, for SCAN only, TYPE name, in any order.
-import { parsedInt } from "./bytes";
+import { ByteBuf, parsedInt } from "./bytes";
+import { Rec } from "./record";
 import { al, ap, argIs, argInt, argc } from "./args";
 import { notInteger, syntaxError } from "./errors";
 import { replyError } from "./reply";
@@ -11,6 +12,19 @@ export let scanCount: i64 = 10;
 export let scanMatch: u32 = 0;
 /** The argument index of TYPE's name, or 0. */
 export let scanType: u32 = 0;
+
+/** Keeps at the front of `found` (record addresses, u32 each) those `keep` takes, in order; returns how many. */
+export function keepMatches(found: ByteBuf, keep: (r: Rec) => bool): u32 {
+  let kept: u32 = 0;
+  const total = found.len >> 2;
+  for (let i: u32 = 0; i < total; i++) {
+    const r = changetype<Rec>(<usize>load<u32>(found.ptr + (<usize>i << 2)));
+    if (!keep(r)) continue;
+    store<u32>(found.ptr + (<usize>kept << 2), changetype<usize>(r));
+    kept++;
+  }
+  return kept;
+}
 
 /** Reads the cursor at argument `at` and the options after it; false after an error reply. */
 export function parseScanArgs(at: u32, allowType: bool): bool {
