@@ -182,6 +182,19 @@ export function untrustedTimeMs(): f64 {
 }
 
 // @ts-ignore: decorator
+@external("enclave", "untrusted_cpu_ms")
+declare function enclave_untrusted_cpu_ms(which: i32): f64;
+
+/**
+ * The CPU time the host's process has used, in milliseconds: in user mode, or in the kernel
+ * (`system`), as getrusage(RUSAGE_SELF) counts it. UNTRUSTED, as untrustedTimeMs: for statistics
+ * (kv's INFO cpu), never for a decision.
+ */
+export function untrustedCpuMs(system: bool): f64 {
+  return enclave_untrusted_cpu_ms(system ? 1 : 0);
+}
+
+// @ts-ignore: decorator
 @external("enclave", "counter_read")
 declare function enclave_counter_read(namePtr: usize, nameLen: i32): f64;
 

@@ -32,7 +32,8 @@
 //               ZSCAN (kv/cmd-zsets.ts; scores read and written as strtod and %.17g: kv/float-text.ts)
 //   pub/sub     SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB CHANNELS|NUMSUB|
 //               NUMPAT (kv/pubsub.ts: a subscriber is woken like a blocked client)
-//   server      INFO [section...] (server, clients, memory, persistence, stats, keyspace), TIME,
+//   server      INFO [section...] (server, clients, memory, persistence, stats, replication, cpu,
+//               commandstats, keyspace; default, all, everything), TIME, CONFIG RESETSTAT,
 //               CONFIG GET pattern..., CONFIG SET name value... (maxmemory, maxmemory-policy,
 //               maxmemory-samples, lfu-log-factor, lfu-decay-time, the client buffer limits, the
 //               log's parameters, and Redis's encoding thresholds, which decide what OBJECT

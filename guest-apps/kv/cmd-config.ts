@@ -24,6 +24,10 @@ import {
 } from "./config";
 import { maxBulk } from "./conn";
 import { encodingValues } from "./encoding";
+import { resetCommandStats } from "./commands";
+import { resetServerStats } from "./server-state";
+import { resetKeyspaceStats } from "./store";
+import { resetEvictedKeys } from "./evict";
 import {
   FSYNC_NAMES, appendfsync, appendonly, autoAofRewriteMinSize, autoAofRewritePercentage, setAppendfsync, setAppendonly,
   setAutoAofRewriteMinSize, setAutoAofRewritePercentage,
@@ -85,7 +89,20 @@ function valueOf(i: i32): string {
 export function config(): void {
   if (argIs(1, "get")) return configGet();
   if (argIs(1, "set")) return configSet();
+  if (argIs(1, "resetstat")) {
+    if (argc != 2) return wrongArity("config|resetstat");
+    resetStats();
+    return replyOk();
+  }
   unknownSubcommand("CONFIG");
+}
+
+/** CONFIG RESETSTAT (server.c resetServerStats): the counters of INFO stats and commandstats start again. */
+function resetStats(): void {
+  resetCommandStats();
+  resetServerStats();
+  resetKeyspaceStats();
+  resetEvictedKeys();
 }
 
 function configGet(): void {

@@ -1,5 +1,5 @@
 // List commands (Redis t_list.c): LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LMPOP, LLEN, LRANGE,
-// LINDEX, LSET, LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH, and the blocking BLPOP, BRPOP, BLMPOP,
+// LINDEX, LPOS, LSET, LTRIM, LREM, LINSERT, LMOVE, RPOPLPUSH, and the blocking BLPOP, BRPOP, BLMPOP,
 // BLMOVE, BRPOPLPUSH. A blocking command with data replies as its plain form does; without, it
 // replies nothing and returns the deadline it would block until (commands.ts blocks the client, or
 // answers at once where it may not block: inside EXEC, replaying the log).
@@ -372,4 +372,52 @@ export function lmpop(first: u32): i64 {
     return REPLIED;
   }
   return deadline;
+}
+
+/** LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len] (t_list.c lposCommand). */
+export function lpos(): void {
+  let rank: i64 = 1, count: i64 = -1, maxlen: i64 = 0;
+  for (let j: u32 = 3; j < argc; j++) {
+    const more = j + 1 < argc;
+    if (argIs(j, "rank") && more) {
+      j++;
+      if (!argInt(j)) return notInteger();
+      rank = parsedInt; // i64's minimum stays negative when negated, as in Redis: the first match from the tail
+      if (rank == 0) {
+        return replyError("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+      }
+    } else if (argIs(j, "count") && more) {
+      j++;
+      if (!argInt(j) || parsedInt < 0) return replyError("COUNT can't be negative");
+      count = parsedInt;
+    } else if (argIs(j, "maxlen") && more) {
+      j++;
+      if (!argInt(j) || parsedInt < 0) return replyError("MAXLEN can't be negative");
+      maxlen = parsedInt;
+    } else {
+      return syntaxError();
+    }
+  }
+  const fromTail = rank < 0;
+  if (fromTail) rank = -rank;
+  const e = lookup(1);
+  if (e == null) return count != -1 ? replyEmptyArray() : replyNil();
+  if (e.type != TYPE_LIST) return replyWrongType();
+  const list = listOf(e);
+  const len = <i64>list.length;
+  const p = ap(2), n = al(2);
+  const found = new Array<i64>();
+  let matches: i64 = 0;
+  for (let index: i64 = 0; index < len && (maxlen == 0 || index < maxlen); index++) {
+    const at = fromTail ? len - index - 1 : index;
+    const item = itemAt(list, <u32>at);
+    if (itemLen(item) != n || memory.compare(itemData(item), p, n) != 0) continue;
+    matches++;
+    if (matches < rank) continue;
+    found.push(at);
+    if (count == -1 || (count != 0 && matches - rank + 1 >= count)) break;
+  }
+  if (count == -1) return found.length > 0 ? replyInt(found[0]) : replyNil();
+  replyArray(found.length);
+  for (let i = 0; i < found.length; i++) replyInt(found[i]);
 }

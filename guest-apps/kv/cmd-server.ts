@@ -1,6 +1,8 @@
 // INFO (Redis server.c, genRedisInfoString) and TIME. CONFIG is in cmd-config.ts; COMMAND is in commands.ts,
 // beside the table it describes.
+import { randomBytes, untrustedCpuMs } from "../../assembly/index";
 import { now } from "./clock";
+import { commandStats } from "./commands";
 import { POLICY_NAMES, maxmemory, maxmemoryPolicy } from "./config";
 import { evictedKeys } from "./evict";
 import { argText, argc } from "./args";
@@ -42,7 +44,31 @@ function percent(used: u64, peak: u64): string {
   return twoDecimals(peak == 0 ? 0 : <f64>used * 100 / <f64>peak) + "%";
 }
 
-const INFO_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "keyspace"];
+// Redis's sections, in its order; "default" leaves commandstats out, "all" and "everything" take it.
+const INFO_SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "keyspace"];
+const NOT_DEFAULT = ["commandstats"];
+
+/** The replication id Redis draws at start (40 hex digits); kv has no replicas, so it never changes. */
+let replId = "";
+
+function replicationId(): string {
+  if (replId.length == 0) {
+    const bytes = randomBytes(20);
+    for (let i = 0; i < 20; i++) {
+      const b = bytes[i];
+      replId += String.fromCharCode(HEX.charCodeAt(b >> 4)) + String.fromCharCode(HEX.charCodeAt(b & 15));
+    }
+  }
+  return replId;
+}
+const HEX = "0123456789abcdef";
+
+/** ms of CPU time as getrusage's seconds and microseconds, "%ld.%06ld". */
+function cpuSeconds(ms: f64): string {
+  const us = <i64>Math.round(ms * 1000);
+  const frac = (us % 1_000_000).toString();
+  return (us / 1_000_000).toString() + "." + "000000".substring(frac.length) + frac;
+}
 
 function infoSection(name: string): string {
   if (name == "server") {
@@ -76,6 +102,20 @@ function infoSection(name: string): string {
       evictedKeys.toString() + "\r\nkeyspace_hits:" + keyspaceHits.toString() + "\r\nkeyspace_misses:" +
       keyspaceMisses.toString() + "\r\n";
   }
+  if (name == "replication") {
+    return "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:" +
+      replicationId() + "\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\n" +
+      "second_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\n" +
+      "repl_backlog_histlen:0\r\n";
+  }
+  if (name == "cpu") {
+    // The host process's CPU time (untrusted, as the clock: assembly/index.ts untrustedCpuMs); kv
+    // runs on the host's one thread and has no children.
+    const sys = cpuSeconds(untrustedCpuMs(true)), user = cpuSeconds(untrustedCpuMs(false));
+    return "# CPU\r\nused_cpu_sys:" + sys + "\r\nused_cpu_user:" + user + "\r\nused_cpu_sys_children:0.000000\r\n" +
+      "used_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:" + sys + "\r\nused_cpu_user_main_thread:" + user + "\r\n";
+  }
+  if (name == "commandstats") return "# Commandstats\r\n" + commandStats();
   // keyspace: a line per database that holds keys (Redis leaves the empty ones out).
   let s = "# Keyspace\r\n";
   for (let i = 0; i < DATABASES; i++) {
@@ -89,11 +129,11 @@ function infoSection(name: string): string {
 
 export function info(): void {
   let wanted = new Array<string>();
-  if (argc == 1) wanted = INFO_SECTIONS;
+  if (argc == 1) wanted = defaultSections();
   for (let i: u32 = 1; i < argc; i++) {
     const name = argText(i).toLowerCase();
-    if (name == "all" || name == "default" || name == "everything") wanted = INFO_SECTIONS;
-    else if (INFO_SECTIONS.includes(name) && !wanted.includes(name)) wanted.push(name);
+    const add = name == "default" ? defaultSections() : name == "all" || name == "everything" ? INFO_SECTIONS : [name];
+    for (let k = 0; k < add.length; k++) if (INFO_SECTIONS.includes(add[k]) && !wanted.includes(add[k])) wanted.push(add[k]);
   }
   let text = "";
   for (let i = 0; i < INFO_SECTIONS.length; i++) {
@@ -103,6 +143,10 @@ export function info(): void {
     text += infoSection(name);
   }
   replyVerbatim(text);
+}
+
+function defaultSections(): string[] {
+  return INFO_SECTIONS.filter((s: string): bool => !NOT_DEFAULT.includes(s));
 }
 
 /** TIME: seconds and microseconds, as bulk strings, of the host's clock (untrusted: clock.ts), to the millisecond. */

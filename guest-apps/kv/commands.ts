@@ -52,7 +52,7 @@ import {
   OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
 } from "./cmd-zsets";
 import {
-  blmove, bpop, lindex, linsert, llen, lmove, lmpop, lrange, lrem, lset, ltrim, pop, push,
+  blmove, bpop, lindex, linsert, llen, lmove, lmpop, lpos, lrange, lrem, lset, ltrim, pop, push,
 } from "./cmd-lists";
 import { REPLIED, blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked, setRetrying } from "./blocking";
 import { hello, ping, select } from "./cmd-connection";
@@ -105,6 +105,8 @@ const LCS = 157;
 const HELLO = 158;
 // Pub/sub.
 const SUBSCRIBE = 159, UNSUBSCRIBE = 160, PSUBSCRIBE = 161, PUNSUBSCRIBE = 162, PUBLISH = 163, PUBSUB = 164;
+// Lists, later.
+const LPOS = 165;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -278,6 +280,7 @@ const commands: Array<Command> = [
   new Command("punsubscribe", PUNSUBSCRIBE, -1, "pubsub noscript loading stale", 0, 0),
   new Command("publish", PUBLISH, 3, "pubsub loading stale fast may_replicate", 0, 0),
   new Command("pubsub", PUBSUB, -2, "", 0, 0),
+  new Command("lpos", LPOS, -3, "readonly", 1, 1),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -380,7 +383,10 @@ export function execute(c: Conn): void {
   if (c.subscriptions > 0 && !c.resp3 && id >= 0 && arityFits(id) && !allowedWhenSubscribed(id)) return notInSubscriberMode(id);
   if (c.multi != null && !runsInMulti(id)) return queue(c, id);
   if (id < 0) return unknownCommand();
-  if (!arityFits(id)) return wrongArity(commands[id].name);
+  if (!arityFits(id)) {
+    unchecked(rejectedCounts[id]++);
+    return wrongArity(commands[id].name);
+  }
   run(c, id);
 }
 
@@ -390,12 +396,53 @@ export function execute(c: Conn): void {
   return !((arity > 0 && <i32>argc != arity) || (arity < 0 && <i32>argc < -arity));
 }
 
+// Per command, for INFO commandstats: the calls run, those that answered an error (failed_calls),
+// and those refused before running (rejected_calls: a wrong arity, memory out, the log failed,
+// subscriber mode).
+const callCounts = new StaticArray<i64>(NAME_SLOTS);
+const failedCounts = new StaticArray<i64>(NAME_SLOTS);
+const rejectedCounts = new StaticArray<i64>(NAME_SLOTS);
+
+function rejected(id: i32, reply: () => void): void {
+  unchecked(rejectedCounts[id]++);
+  reply();
+}
+
+function misconf(): void {
+  replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
+}
+
+/**
+ * INFO commandstats: a line per command that ran or was refused. Departure: no usec and
+ * usec_per_call, which would need the host's clock read around every command.
+ */
+export function commandStats(): string {
+  let s = "";
+  for (let i = 0; i < commands.length; i++) {
+    const calls = unchecked(callCounts[i]), failed = unchecked(failedCounts[i]), refused = unchecked(rejectedCounts[i]);
+    if (calls == 0 && failed == 0 && refused == 0) continue;
+    s += "cmdstat_" + commands[i].name + ":calls=" + calls.toString() + ",rejected_calls=" + refused.toString() +
+      ",failed_calls=" + failed.toString() + "\r\n";
+  }
+  return s;
+}
+
+/** CONFIG RESETSTAT: the counts start again. */
+export function resetCommandStats(): void {
+  for (let i = 0; i < NAME_SLOTS; i++) {
+    unchecked((callCounts[i] = 0));
+    unchecked((failedCounts[i] = 0));
+    unchecked((rejectedCounts[i] = 0));
+  }
+}
+
 /** What a RESP2 client in subscriber mode may run (server.c processCommand). */
 function allowedWhenSubscribed(id: i32): bool {
   return id == SUBSCRIBE || id == UNSUBSCRIBE || id == PSUBSCRIBE || id == PUNSUBSCRIBE || id == PING || id == QUIT;
 }
 
 function notInSubscriberMode(id: i32): void {
+  unchecked(rejectedCounts[id]++);
   replyError("Can't execute '" + commands[id].name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
 }
 
@@ -440,15 +487,21 @@ function run(c: Conn, id: i32): void {
     lookupMode(write, false);
     return dispatch(c, id);
   }
-  if ((flags & F_DENYOOM) != 0 && memoryIsOut()) return replyOom();
-  if (write && logFailed) return replyError("MISCONF Errors writing to the AOF file: no memory left for the log");
+  if ((flags & F_DENYOOM) != 0 && memoryIsOut()) return rejected(id, replyOom);
+  if (write && logFailed) return rejected(id, misconf);
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
-  if (!write || (!appendonly && !anyWatch() && blockedClients() == 0)) return dispatch(c, id);
+  unchecked(callCounts[id]++);
+  const mark = replyMark();
+  if (!write || (!appendonly && !anyWatch() && blockedClients() == 0)) {
+    dispatch(c, id);
+    if (replyIsErrorSince(mark)) unchecked(failedCounts[id]++);
+    return;
+  }
   const before = changes();
   const expiredBefore = db.expiredKeys;
-  const mark = replyMark();
   dispatch(c, id);
+  if (replyIsErrorSince(mark)) unchecked(failedCounts[id]++);
   if (appendonly) logCommand(before, mark);
   // A write that changed the store (not only expired what it looked at) touches its keys (WATCH),
   // and may have made a blocked client's list ready (after the whole of an EXEC).
@@ -723,6 +776,7 @@ function dispatch(c: Conn, id: i32): void {
     case PUNSUBSCRIBE: punsubscribe(); break;
     case PUBLISH: publish(); break;
     case PUBSUB: pubsub(); break;
+    case LPOS: lpos(); break;
     default: unreachable();
   }
 }

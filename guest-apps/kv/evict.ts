@@ -44,8 +44,12 @@ const poolDb = new StaticArray<i32>(POOL_SIZE);
 let victimDb: i32 = 0;
 let nextDb: i32 = 0;
 
-/** Keys evicted since start (INFO evicted_keys). */
+/** Keys evicted since start, or since CONFIG RESETSTAT (INFO evicted_keys). */
 export let evictedKeys: i64 = 0;
+
+export function resetEvictedKeys(): void {
+  evictedKeys = 0;
+}
 
 // @ts-ignore: decorator
 @inline function poolWord(k: i32): u64 {

@@ -67,6 +67,13 @@ export let connectionsReceived: i64 = 0;
 export let connectedClients: i64 = 0;
 export let startedAt: i64 = 0;
 
+/** CONFIG RESETSTAT: the totals start again (the expired keys of every database too). */
+export function resetServerStats(): void {
+  commandsProcessed = 0;
+  connectionsReceived = 0;
+  for (let i = 0; i < DATABASES; i++) unchecked(dbs[i]).expiredKeys = 0;
+}
+
 export function clientOpened(): void {
   connectionsReceived++;
   connectedClients++;

@@ -209,6 +209,12 @@ export function lookupMode(touch: bool, count: bool): void {
 export let keyspaceHits: i64 = 0;
 export let keyspaceMisses: i64 = 0;
 
+/** CONFIG RESETSTAT. */
+export function resetKeyspaceStats(): void {
+  keyspaceHits = 0;
+  keyspaceMisses = 0;
+}
+
 /** An empty database, or null when memory is out. */
 export function newDb(): Db | null {
   const keys = newTable();

@@ -28,6 +28,7 @@ export const ABI_IMPORTS: readonly AbiFunction[] = [
   fn(ENCLAVE_MODULE, "attest", ["i32", "i32", "i32"], ["i32"]),
   fn(ENCLAVE_MODULE, "random", ["i32", "i32"], ["i32"]),
   fn(ENCLAVE_MODULE, "untrusted_time_ms", [], ["f64"]),
+  fn(ENCLAVE_MODULE, "untrusted_cpu_ms", ["i32"], ["f64"]),
   fn(ENCLAVE_MODULE, "counter_read", ["i32", "i32"], ["f64"]),
   fn(ENCLAVE_MODULE, "counter_advance", ["i32", "i32", "f64"], ["i32"]),
   fn(ENCLAVE_MODULE, "channel_binding", ["i32", "i32"], ["i32"]),

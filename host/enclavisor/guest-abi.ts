@@ -159,6 +159,11 @@ function implementations(mem: GuestMemory, host: AbiHost, options: AbiOptions): 
     },
     /** The host's wall clock in ms since the Unix epoch: UNTRUSTED, the host may return any value. */
     "enclave.untrusted_time_ms": () => Date.now(),
+    /** The host process's CPU time in ms, user (0) or system (1), as getrusage(RUSAGE_SELF): UNTRUSTED. */
+    "enclave.untrusted_cpu_ms": (which) => {
+      const used = process.cpuUsage();
+      return (which === 1 ? used.system : used.user) / 1000;
+    },
     "enclave.share": (ptr, len) => mem.share(ptr >>> 0, len >>> 0),
     "enclave.log": (ptr, len) => host.log(utf8.decode(mem.read(ptr >>> 0, Math.min(len >>> 0, MAX_MESSAGE_BYTES)))),
     /** Seals `len` bytes at `ptr` into `out` (room for len + SEAL_OVERHEAD); blob length or a SEAL_* status. */

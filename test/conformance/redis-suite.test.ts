@@ -24,11 +24,12 @@ const FLOORS: Record<string, number> = {
   "unit/keyspace": 40,
   "unit/expire": 56,
   "unit/type/hash": 69,
-  "unit/type/list": 196,
+  "unit/type/list": 204,
   "unit/type/set": 92,
   "unit/type/zset": 300,
   "unit/multi": 24,
   "unit/protocol": 18,
+  "unit/info-command": 3,
   "unit/quit": 3,
 };
 

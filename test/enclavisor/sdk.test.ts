@@ -83,6 +83,20 @@ describe("enclave.untrusted_time_ms", () => {
   });
 });
 
+describe("enclave.untrusted_cpu_ms", () => {
+  it("is the host process's user (0) and system (1) CPU time in milliseconds, and grows with work", () => {
+    const cpu = enclaveImport(flatMemory(0), "untrusted_cpu_ms");
+    const user = cpu(0) as number;
+    const system = cpu(1) as number;
+    expect(user).toBeCloseTo(process.cpuUsage().user / 1000, -2);
+    expect(system).toBeGreaterThanOrEqual(0);
+    let x = 0;
+    for (let i = 0; i < 5e6; i++) x += Math.sqrt(i);
+    expect(x).toBeGreaterThan(0);
+    expect(cpu(0) as number).toBeGreaterThan(user);
+  });
+});
+
 describe("the random-time app", () => {
   it("runs under the enclavisor mode and logs only what is safe to show", async () => {
     const r = await runApp(app, options);

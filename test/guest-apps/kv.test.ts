@@ -612,7 +612,26 @@ describe.each(MODES)("kv commands (%s)", (mode) => {
     expect(call("CONFIG", "GET", "MAXMEMORY")).toEqual(["maxmemory", "0"]);
     expect(call("CONFIG", "GET")).toEqual(arity("config|get"));
     expect(call("CONFIG", "SET", "save", "")).toEqual(err("ERR CONFIG SET failed (possibly related to argument 'save') - can't set immutable config"));
-    expect(call("CONFIG", "RESETSTAT")).toEqual(err("ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP."));
+    // Redis's sections: default leaves commandstats out, all and everything take it; RESETSTAT starts the counts again.
+    const sections = (text: string) => [...String(text).matchAll(/^# (\w+)/gm)].map((m) => m[1]);
+    expect(sections(String(call("INFO")))).toEqual(["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Keyspace"]);
+    expect(sections(String(call("INFO", "everything")))).toContain("Commandstats");
+    expect(sections(String(call("INFO", "cpu", "default")))).toEqual(sections(String(call("INFO"))));
+    expect(String(call("INFO", "cpu"))).toMatch(/^# CPU\r\nused_cpu_sys:\d+\.\d{6}\r\nused_cpu_user:\d+\.\d{6}\r\n/);
+    expect(String(call("INFO", "replication"))).toMatch(/role:master\r\nconnected_slaves:0\r\n.*master_replid:[0-9a-f]{40}\r\n/s);
+    expect(call("CONFIG", "RESETSTAT")).toEqual(ok); // the counts of the tests before go
+    call("GET", "a");
+    call("GET");
+    call("INCR", "nope-not-a-number-a");
+    call("LPUSH", "a", "x");
+    const stats = String(call("INFO", "commandstats"));
+    expect(stats).toMatch(/cmdstat_get:calls=1,rejected_calls=1,failed_calls=0\r\n/);
+    expect(stats).toMatch(/cmdstat_lpush:calls=1,rejected_calls=0,failed_calls=1\r\n/); // WRONGTYPE
+    expect(call("CONFIG", "RESETSTAT")).toEqual(ok);
+    expect(String(call("INFO", "commandstats"))).toBe("# Commandstats\r\ncmdstat_info:calls=1,rejected_calls=0,failed_calls=0\r\n");
+    expect(processed(String(call("INFO", "stats")))).toBe(2);
+    expect(call("CONFIG", "RESETSTAT", "x")).toEqual(arity("config|resetstat"));
+    expect(call("CONFIG", "BOGUS")).toEqual(err("ERR unknown subcommand 'BOGUS'. Try CONFIG HELP."));
     expect(call("COMMAND", "DOCS")).toEqual([]);
     expect(call("COMMAND", "DOCS", "get")).toEqual([]);
     const count = call("COMMAND", "COUNT") as number;
