@@ -46,6 +46,7 @@ import {
 import { object } from "./cmd-object";
 import { randomMembers } from "./member-random";
 import { lcs } from "./cmd-lcs";
+import { sort } from "./cmd-sort";
 import { psubscribe, publish, pubsub, punsubscribe, subscribe, unsubscribe } from "./pubsub";
 import { TYPE_HASH, TYPE_SET, TYPE_ZSET } from "./record";
 import {
@@ -107,6 +108,8 @@ const HELLO = 158;
 const SUBSCRIBE = 159, UNSUBSCRIBE = 160, PSUBSCRIBE = 161, PUNSUBSCRIBE = 162, PUBLISH = 163, PUBSUB = 164;
 // Lists, later.
 const LPOS = 165;
+// Generic, later.
+const SORT = 166, SORT_RO = 167;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
@@ -281,6 +284,8 @@ const commands: Array<Command> = [
   new Command("publish", PUBLISH, 3, "pubsub loading stale fast may_replicate", 0, 0),
   new Command("pubsub", PUBSUB, -2, "", 0, 0),
   new Command("lpos", LPOS, -3, "readonly", 1, 1),
+  new Command("sort", SORT, -2, "write denyoom movablekeys", 1, 1),
+  new Command("sort_ro", SORT_RO, -2, "readonly movablekeys", 1, 1),
 ];
 
 // The lookup by name makes no string and reads the name once: a name (at most 16 bytes) packed in
@@ -572,6 +577,10 @@ function touchKeyArgs(id: i32): void {
     for (let i = at + 1; i <= at + <u32>parsedInt; i++) touchKey(ap(i), al(i));
     return;
   }
+  if (id == SORT) { // what it writes is its STORE key, the source it only reads
+    for (let i: u32 = 2; i + 1 < argc; i++) if (argIs(i, "store")) touchKey(ap(i + 1), al(i + 1));
+    return;
+  }
   if (cmd.firstKey == 0) return;
   const last = cmd.lastKey < 0 ? <i32>argc + cmd.lastKey : cmd.lastKey;
   const step = id == MSET || id == MSETNX ? 2 : 1;
@@ -777,6 +786,8 @@ function dispatch(c: Conn, id: i32): void {
     case PUBLISH: publish(); break;
     case PUBSUB: pubsub(); break;
     case LPOS: lpos(); break;
+    case SORT: sort(false); break;
+    case SORT_RO: sort(true); break;
     default: unreachable();
   }
 }

@@ -24,7 +24,7 @@ const FLOORS: Record<string, number> = {
   "unit/keyspace": 40,
   "unit/expire": 56,
   "unit/type/hash": 69,
-  "unit/type/list": 204,
+  "unit/type/list": 210,
   "unit/type/set": 92,
   "unit/type/zset": 300,
   "unit/multi": 24,

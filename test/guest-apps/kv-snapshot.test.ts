@@ -566,7 +566,7 @@ class StoreModel {
       case "SREM": case "ZREM": case "ZPOPMIN": {
         if (!e) break;
         if (e.v instanceof Set) e.v.delete(rest[0]!);
-        else if (cmd === "ZPOPMIN") e.v.m.delete((e.v as ZModel).sorted()[0]![0]);
+        else if (cmd === "ZPOPMIN") (e.v as ZModel).m.delete((e.v as ZModel).sorted()[0]![0]);
         else (e.v as ZModel).m.delete(rest[0]!);
         if ((e.v instanceof Set ? e.v.size : (e.v as ZModel).m.size) === 0) this.keys.delete(k!);
         break;
