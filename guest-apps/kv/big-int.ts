@@ -62,12 +62,7 @@ export class Big {
   }
 
   compare(o: Big): i32 {
-    if (this.len != o.len) return this.len < o.len ? -1 : 1;
-    for (let i = this.len - 1; i >= 0; i--) {
-      const a = unchecked(this.limbs[i]), b = unchecked(o.limbs[i]);
-      if (a != b) return a < b ? -1 : 1;
-    }
-    return 0;
+    return this.compareShifted(o, 0);
   }
 
   isZero(): bool {
@@ -81,18 +76,7 @@ export class Big {
 
   /** this -= o (o <= this). */
   sub(o: Big): void {
-    let borrow: i64 = 0;
-    const l = this.limbs;
-    for (let i = 0; i < this.len; i++) {
-      let t = <i64>unchecked(l[i]) - borrow - (i < o.len ? <i64>unchecked(o.limbs[i]) : 0);
-      borrow = 0;
-      if (t < 0) {
-        t += 0x1_0000_0000;
-        borrow = 1;
-      }
-      unchecked((l[i] = <u32>t));
-    }
-    while (this.len > 0 && unchecked(l[this.len - 1]) == 0) this.len--;
+    this.subShifted(o, 0);
   }
 
   /** this += o. */
@@ -107,6 +91,45 @@ export class Big {
     }
     this.len = n;
     if (carry != 0) unchecked((l[this.len++] = <u32>carry));
+  }
+
+  /** The limb `i` of `o` << (32 * words + bits), bits < 32. */
+  // @ts-ignore: decorator
+  @inline private static shiftedLimb(o: Big, i: i32, words: i32, bits: i32): u32 {
+    const j = i - words;
+    const lo = j >= 0 && j < o.len ? unchecked(o.limbs[j]) : 0;
+    if (bits == 0) return lo;
+    const below = j - 1 >= 0 && j - 1 < o.len ? unchecked(o.limbs[j - 1]) : 0;
+    return (lo << bits) | (below >>> (32 - bits));
+  }
+
+  /** Compares this with o << shift, o left as it is. */
+  compareShifted(o: Big, shift: i32): i32 {
+    const words = shift >> 5, bits = shift & 31;
+    const n = max(this.len, o.len + words + 1);
+    for (let i = n - 1; i >= 0; i--) {
+      const x = i < this.len ? unchecked(this.limbs[i]) : 0;
+      const y = Big.shiftedLimb(o, i, words, bits);
+      if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
+  }
+
+  /** this -= o << shift (which must not exceed this), o left as it is. */
+  subShifted(o: Big, shift: i32): void {
+    const words = shift >> 5, bits = shift & 31;
+    let borrow: i64 = 0;
+    const l = this.limbs;
+    for (let i = words; i < this.len; i++) {
+      let t = <i64>unchecked(l[i]) - borrow - <i64>Big.shiftedLimb(o, i, words, bits);
+      borrow = 0;
+      if (t < 0) {
+        t += 0x1_0000_0000;
+        borrow = 1;
+      }
+      unchecked((l[i] = <u32>t));
+    }
+    while (this.len > 0 && unchecked(l[this.len - 1]) == 0) this.len--;
   }
 
   bitLength(): i32 {

@@ -96,17 +96,18 @@ export function parseLongDouble(p: usize, n: u32): bool {
   const s = 67 - (a.bitLength() - b.bitLength());
   if (s > 0) a.shiftLeft(s);
   else b.shiftLeft(-s);
-  q.set(0);
+  // The quotient's bits, 68 down to 0, by restoring division; bits 64..68 in qHigh.
+  let qLow: u64 = 0, qHigh: u64 = 0;
   for (let k = 68; k >= 0; k--) {
-    t.copyFrom(b);
-    t.shiftLeft(k);
-    if (a.compare(t) >= 0) {
-      a.sub(t);
-      t.set(1);
-      t.shiftLeft(k);
-      q.add(t);
-    }
+    if (a.compareShifted(b, k) < 0) continue;
+    a.subShifted(b, k);
+    if (k >= 64) qHigh |= <u64>1 << <u64>(k - 64);
+    else qLow |= <u64>1 << <u64>k;
   }
+  q.set(qHigh);
+  q.shiftLeft(64);
+  t.set(qLow);
+  q.add(t);
   return roundTo64(q, s > 0 ? -s : 0, !a.isZero());
 }
 

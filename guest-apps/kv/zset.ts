@@ -181,27 +181,30 @@ function link(z: Zset, node: usize): void {
     }
     unchecked((update[i] = <u32>x));
   }
+  // One loop over every level either list has (new head levels, linked levels, levels the node
+  // is under): each loop's fixed bases pin pages under the MMU, and one loop pins the fewest.
   const level = load<u32>(node, 16);
-  if (level > z.level) {
-    for (let i = z.level; i < level; i++) {
+  const had = z.level;
+  const head = z.head;
+  const top = max(level, had);
+  for (let i: u32 = 0; i < top; i++) {
+    if (i >= had) { // a level the list had not reached: its link is the head's
       unchecked((rank[i] = 0));
-      unchecked((update[i] = <u32>z.head));
-      setSpan(z.head, i, z.length);
+      unchecked((update[i] = <u32>head));
+      setSpan(head, i, z.length);
     }
-    z.level = level;
-  }
-  for (let i: u32 = 0; i < level; i++) {
     const u = <usize>unchecked(update[i]);
-    setForward(node, i, forward(u, i));
-    setForward(u, i, node);
-    const before = unchecked(rank[0]) - unchecked(rank[i]);
-    setSpan(node, i, span(u, i) - before);
-    setSpan(u, i, before + 1);
+    if (i < level) {
+      setForward(node, i, forward(u, i));
+      setForward(u, i, node);
+      const before = unchecked(rank[0]) - unchecked(rank[i]);
+      setSpan(node, i, span(u, i) - before);
+      setSpan(u, i, before + 1);
+    } else {
+      setSpan(u, i, span(u, i) + 1);
+    }
   }
-  for (let i = level; i < z.level; i++) {
-    const u = <usize>unchecked(update[i]);
-    setSpan(u, i, span(u, i) + 1);
-  }
+  if (level > had) z.level = level;
   const back = <usize>unchecked(update[0]);
   store<u32>(node, back == z.head ? 0 : <u32>back, 12);
   const next = forward(node, 0);

@@ -18,7 +18,7 @@ import { verifyEvidence } from "../../host/verifier/evidence-verifier";
 import { GuestLinkError } from "../../host/wasm/guest";
 import { attestReportData, verifyRaTlsCertificate } from "../../host/verifier/ra-tls-verifier";
 import { RespClient, bulk, status } from "../cli/fixtures/resp";
-import { guestApp, platformFor, tinySwitches } from "./fixtures/enclave";
+import { guestApp, platformFor, tinySwitchesFor } from "./fixtures/enclave";
 import { testCertificate } from "./fixtures/ra-tls";
 
 interface Served {
@@ -31,8 +31,9 @@ interface Served {
 const running: Served[] = [];
 
 async function serve(withTls: boolean): Promise<Served> {
-  const switches = tinySwitches("enclavisor");
-  const enclave = (await launchEnclave(guestApp("kv"), { switches, platform: platformFor(switches) })) as SevEnclave;
+  const kv = guestApp("kv");
+  const switches = tinySwitchesFor(kv, "enclavisor");
+  const enclave = (await launchEnclave(kv, { switches, platform: platformFor(switches) })) as SevEnclave;
   enclave.start();
   const app = new ServerApp(enclave);
   const tls = withTls ? enclave.attestedTls() : null;

@@ -12,7 +12,7 @@ import { isServerModule, ServerApp, ServerAppError, SnapshotError } from "../../
 import { EnclaveStopped } from "../../host/wasm/enclave-stopped";
 import type { SnapshotProblem } from "../../host/launcher/server-app";
 import { wat } from "../wasm/wat";
-import { guestApp, platformFor, PROTECTED_MODES, tinySwitches } from "../enclavisor/fixtures/enclave";
+import { guestApp, platformFor, PROTECTED_MODES, tinySwitchesFor } from "../enclavisor/fixtures/enclave";
 import { RAW_SERVER } from "../enclavisor/fixtures/raw-server";
 
 let echo: Uint8Array;
@@ -31,7 +31,7 @@ afterEach(() => {
 });
 
 async function launch(bytes: Uint8Array, mode: ModeName): Promise<Enclave> {
-  const switches = mode === "native" ? modeSwitches("native") : tinySwitches(mode);
+  const switches = mode === "native" ? modeSwitches("native") : tinySwitchesFor(bytes, mode);
   const enclave = await launchEnclave(bytes, { switches, platform: switches.kind === "sev" ? platformFor(switches) : undefined });
   launched.push(enclave);
   enclave.start();
