@@ -85,7 +85,7 @@ import { forgetBlocked, nextDeadline, nextWoken, takeWake } from "./kv/blocking"
 import { conns } from "./kv/clients";
 import { forgetSubscriptions } from "./kv/pubsub";
 import { copyMemory } from "./kv/bytes";
-import { newBatch, now } from "./kv/clock";
+import { lastRead, newBatch, now } from "./kv/clock";
 import { dropClient, outputOverLimit, pendingOutput, queryOverLimit } from "./kv/client-limits";
 import { Conn, nextCommand, setLimits } from "./kv/conn";
 import { charge, collectIfDue } from "./kv/gc";
@@ -233,6 +233,7 @@ export function on_data(conn: u32, len: u32): u32 {
   // The one copy of the client's bytes: out of the channel (a shared page the host may change at
   // any moment, or the private channel under TLS) into the connection's memory, where they are parsed.
   c.input.put(dataIn(), min<u32>(len, io_in_cap()));
+  c.lastAt = lastRead(); // the clock as last read: no call out for CLIENT LIST's idle
   newBatch();
   replyTo(c.output, c.resp3);
   if (c.input.failed) {

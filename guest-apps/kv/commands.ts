@@ -47,7 +47,7 @@ import { object } from "./cmd-object";
 import { randomMembers } from "./member-random";
 import { lcs } from "./cmd-lcs";
 import { sort } from "./cmd-sort";
-import { psubscribe, publish, pubsub, punsubscribe, subscribe, unsubscribe } from "./pubsub";
+import { psubscribe, publish, pubsub, punsubscribe, subscribe, subscribedClients, unsubscribe } from "./pubsub";
 import { TYPE_HASH, TYPE_SET, TYPE_ZSET } from "./record";
 import {
   OP_DIFF as Z_DIFF, OP_INTER as Z_INTER, OP_UNION as Z_UNION, bzpop, zadd, zcard, zcount, zmpop, zmscore, zpop, zrange, zrank, zrem, zremrange, zscan, zscore, zsetAlgebra,
@@ -58,7 +58,6 @@ import {
 import { REPLIED, blockClient, blockedClients, deadlineChanged, expireBlocked, serveBlocked, setRetrying } from "./blocking";
 import { hello, ping, select } from "./cmd-connection";
 import { client } from "./cmd-client";
-import { lastRead } from "./clock";
 import { config } from "./cmd-config";
 import { info, time } from "./cmd-server";
 import { bgrewriteaof, bgsave, lastsave } from "./cmd-persistence";
@@ -67,7 +66,7 @@ import { bitcount, getbit, setbit } from "./cmd-bits";
 import { notInteger, truncate, unknownSubcommand, wrongArity } from "./errors";
 import {
   replyArray, replyBulk, replyBulkText, replyEmptyArray, replyError, replyErrorLine, replyInt, replyIsErrorSince, replyMark, replyNil, replyNullArray,
-  replyMap, replyOk, replyOom, replyStatus, replyTo,
+  errorReplies, replyMap, replyOk, replyOom, replyStatus, replyTo,
 } from "./reply";
 import { countCommand, db } from "./server-state";
 import { readsTouch } from "./access-clock";
@@ -383,9 +382,10 @@ function unknownCommand(): void {
 export function execute(c: Conn): void {
   useArgs(c);
   const id = lookupCommand(ap(0), al(0));
-  c.lastAt = lastRead();
   if (id >= 0) c.lastCmd = id;
-  if (c.subscriptions > 0 && !c.resp3 && id >= 0 && arityFits(id) && !allowedWhenSubscribed(id)) return notInSubscriberMode(id);
+  if (subscribedClients > 0 && c.subscriptions > 0 && !c.resp3 && id >= 0 && arityFits(id) && !allowedWhenSubscribed(id)) {
+    return notInSubscriberMode(id);
+  }
   if (c.multi != null && !runsInMulti(id)) return queue(c, id);
   if (id < 0) return unknownCommand();
   if (!arityFits(id)) {
@@ -497,16 +497,17 @@ function run(c: Conn, id: i32): void {
   lookupMode(write || ((flags & F_NOTOUCH) == 0 && readsTouch()), !write);
   countCommand();
   unchecked(callCounts[id]++);
-  const mark = replyMark();
+  const errors = errorReplies; // a global: no memory access under the MMU
   if (!write || (!appendonly && !anyWatch() && blockedClients() == 0)) {
     dispatch(c, id);
-    if (replyIsErrorSince(mark)) unchecked(failedCounts[id]++);
+    if (errorReplies != errors) unchecked(failedCounts[id]++);
     return;
   }
   const before = changes();
   const expiredBefore = db.expiredKeys;
+  const mark = replyMark();
   dispatch(c, id);
-  if (replyIsErrorSince(mark)) unchecked(failedCounts[id]++);
+  if (errorReplies != errors) unchecked(failedCounts[id]++);
   if (appendonly) logCommand(before, mark);
   // A write that changed the store (not only expired what it looked at) touches its keys (WATCH),
   // and may have made a blocked client's list ready (after the whole of an EXEC).

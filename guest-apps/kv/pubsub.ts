@@ -13,6 +13,15 @@ import { unknownSubcommand, wrongArity } from "./errors";
 import { globMatch } from "./glob";
 import { replyArray, replyBulk, replyBulkText, replyInt, replyNil, replyPush, replyStatus, replyTo, resp3 } from "./reply";
 
+/** Clients with a subscription (execute's cheap test before subscriber mode's). */
+export let subscribedClients: i32 = 0;
+
+/** Keeps subscribedClients as `c` goes from `before` subscriptions to what it has now. */
+function counted(c: Conn, before: i32): void {
+  if (before == 0 && c.subscriptions > 0) subscribedClients++;
+  else if (before > 0 && c.subscriptions == 0) subscribedClients--;
+}
+
 class Subscribers {
   readonly conns: Array<Conn> = new Array<Conn>();
 }
@@ -66,6 +75,7 @@ function isSubscribed(c: Conn, channel: string): bool {
 /** SUBSCRIBE channel [channel ...] */
 export function subscribe(): void {
   const c = changetype<Conn>(conn);
+  const before = c.subscriptions;
   for (let i: u32 = 1; i < argc; i++) {
     const ch = keyOf(ap(i), al(i));
     if (!isSubscribed(c, ch)) {
@@ -75,6 +85,7 @@ export function subscribe(): void {
     }
     replyEvent("subscribe", ch, c.subscriptions);
   }
+  counted(c, before);
 }
 
 function dropChannel(c: Conn, ch: string): bool {
@@ -99,6 +110,12 @@ function channelsOf(c: Conn): string[] {
 /** UNSUBSCRIBE [channel ...]: the named channels, or all. */
 export function unsubscribe(): void {
   const c = changetype<Conn>(conn);
+  const before = c.subscriptions;
+  unsubscribeFrom(c);
+  counted(c, before);
+}
+
+function unsubscribeFrom(c: Conn): void {
   if (argc == 1) {
     const all = channelsOf(c);
     if (all.length == 0) return replyEvent("unsubscribe", null, c.subscriptions);
@@ -118,6 +135,7 @@ export function unsubscribe(): void {
 /** PSUBSCRIBE pattern [pattern ...] */
 export function psubscribe(): void {
   const c = changetype<Conn>(conn);
+  const before = c.subscriptions;
   for (let i: u32 = 1; i < argc; i++) {
     const pat = keyOf(ap(i), al(i));
     if (findPattern(c, pat) < 0) {
@@ -126,6 +144,7 @@ export function psubscribe(): void {
     }
     replyEvent("psubscribe", pat, c.subscriptions);
   }
+  counted(c, before);
 }
 
 function findPattern(c: Conn, pat: string): i32 {
@@ -136,6 +155,12 @@ function findPattern(c: Conn, pat: string): i32 {
 /** PUNSUBSCRIBE [pattern ...]: the named patterns, or all. */
 export function punsubscribe(): void {
   const c = changetype<Conn>(conn);
+  const before = c.subscriptions;
+  punsubscribeFrom(c);
+  counted(c, before);
+}
+
+function punsubscribeFrom(c: Conn): void {
   if (argc == 1) {
     const mine = new Array<string>();
     for (let i = 0; i < patterns.length; i++) if (patterns[i].conn === c) mine.push(patterns[i].pattern);
@@ -161,6 +186,7 @@ export function punsubscribe(): void {
 /** c goes away: all its subscriptions with it. */
 export function forgetSubscriptions(c: Conn): void {
   if (c.subscriptions == 0) return;
+  subscribedClients--;
   const mine = channelsOf(c);
   for (let i = 0; i < mine.length; i++) dropChannel(c, mine[i]);
   for (let i = patterns.length - 1; i >= 0; i--) if (patterns[i].conn === c) patterns.splice(i, 1);

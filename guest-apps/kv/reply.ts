@@ -137,12 +137,17 @@ export function replyEmptyArray(): void {
   out.putBuf(EMPTY_ARRAY);
 }
 
+/** Error replies written so far: a command that adds one failed (INFO commandstats' failed_calls). */
+export let errorReplies: u32 = 0;
+
 export function replyWrongType(): void {
+  errorReplies++;
   out.putBuf(WRONGTYPE);
 }
 
 /** Redis's shared.oomerr: a command that may grow memory, refused above maxmemory (evict.ts). */
 export function replyOom(): void {
+  errorReplies++;
   out.putBuf(OOM);
 }
 
@@ -210,6 +215,7 @@ export function replyBulkInt(v: i64): void {
  * quoted back cannot break the protocol.
  */
 export function replyError(message: string): void {
+  errorReplies++;
   const bytes = String.UTF8.encode(message);
   const p = changetype<usize>(bytes);
   for (let i = 0; i < bytes.byteLength; i++) {
@@ -226,6 +232,7 @@ const ERR_PREFIX = ascii("ERR ");
 
 /** An error reply whose text starts with its own code (`-EXECABORT ...`); the text holds no CR or LF. */
 export function replyErrorLine(text: string): void {
+  errorReplies++;
   out.putByte(0x2d);
   out.putBuf(String.UTF8.encode(text));
   crlf();
