@@ -173,7 +173,7 @@ export class Big {
   }
 }
 
-export function pow5(k: i32): u32 {
+function pow5(k: i32): u32 {
   let r: u32 = 1;
   for (let i = 0; i < k; i++) r *= 5;
   return r;

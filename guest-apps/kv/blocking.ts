@@ -29,7 +29,7 @@ export function setRetrying(on: bool): void {
 }
 
 /** No deadline: block until data comes. A deadline is otherwise ms on the host's clock. */
-export const FOREVER: i64 = 0;
+const FOREVER: i64 = 0;
 /** The command replied (data, or an error): it does not block. */
 export const REPLIED: i64 = -1;
 

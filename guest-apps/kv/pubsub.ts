@@ -35,9 +35,9 @@ class PatternSub {
 const patterns = new Array<PatternSub>();
 
 function keyOf(p: usize, n: u32): string {
-  let s = "";
-  for (let i: u32 = 0; i < n; i++) s += String.fromCharCode(load<u8>(p + i));
-  return s;
+  const units = new ArrayBuffer(<i32>n << 1);
+  for (let i: u32 = 0; i < n; i++) store<u16>(changetype<usize>(units) + (<usize>i << 1), load<u8>(p + i));
+  return String.UTF16.decode(units);
 }
 
 /** A key's bytes (keyOf reversed). */

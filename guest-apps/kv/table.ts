@@ -274,7 +274,7 @@ export function at(t: Table, i: u32): Rec | null {
 }
 
 /** The cursor after `cursor` in reverse-binary order (0: the scan is complete). */
-export function nextCursor(t: Table, cursor: u32): u32 {
+function nextCursor(t: Table, cursor: u32): u32 {
   let v = cursor | ~t.mask;
   v = bitReverse(v);
   v++;
@@ -325,7 +325,7 @@ export function fairRandomRec(t: Table): Rec {
 }
 
 /** Appends to `into` (u32 each) the addresses of the records whose home is the slot of `cursor`. */
-export function scanHome(t: Table, cursor: u32, into: ByteBuf): void {
+function scanHome(t: Table, cursor: u32, into: ByteBuf): void {
   const mask = t.mask;
   const home = cursor & mask;
   for (let i = home; ; i = (i + 1) & mask) {

@@ -16,7 +16,7 @@ import { nextRandom } from "./random";
 import { TABLE_HEADER, Table, initTable } from "./table";
 import { zalloc, zfree, zusable } from "./zmalloc";
 
-export const MAX_LEVEL: u32 = 32; // ZSKIPLIST_MAXLEVEL
+const MAX_LEVEL: u32 = 32; // ZSKIPLIST_MAXLEVEL
 const NODE_HEADER: usize = 24;
 
 @unmanaged
@@ -336,11 +336,6 @@ export function zslLastWhere(z: Zset, within: (n: usize) => bool): usize {
     }
   }
   return x == z.head ? 0 : x;
-}
-
-/** The 0-based rank of node `n` (a walk from the head, as zslGetRank does for its element). */
-export function nodeRank(z: Zset, n: usize): u32 {
-  return zslRank(z, nodeScore(n), nodeMember(n)) - 1;
 }
 
 // A Zset begins with a Table: the layouts must agree.
