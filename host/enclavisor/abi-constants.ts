@@ -20,8 +20,9 @@
  * Version 5 added `enclave.channel_binding` and a server app's private channel
  * (SERVER_PRIVATE_CHANNEL_EXPORTS), through which Enclavisor serves it over attested TLS, and
  * blocked clients: the result word's bit 31 (RESULT_WAKE) and SERVER_BLOCKING_EXPORTS.
+ * Version 6 added `enclave.untrusted_cpu_ms`, the host process's CPU time (kv's INFO cpu).
  */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Bytes a sealed blob has beyond its data: the blob header (sealing.ts, blob format). */
 export const SEAL_OVERHEAD = 36;
