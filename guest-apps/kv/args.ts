@@ -4,6 +4,7 @@ import { ByteBuf, bytesToString, parseI64 } from "./bytes";
 import { Conn } from "./conn";
 import { db, selectDb } from "./server-state";
 import { Rec } from "./store";
+import { replyWrongType } from "./reply";
 
 // Set by useArgs.
 let base: usize = 0;
@@ -99,4 +100,19 @@ export function argInt(i: u32): bool {
 /** The live record of key argument `i`, or null. */
 export function lookup(i: u32): Rec | null {
   return db.lookup(ap(i), al(i));
+}
+
+/** Set by lookupOfType: the key held a value of another type, and WRONGTYPE was answered. */
+export let wrongTypeReplied = false;
+
+/** The live record of key argument `i` if it holds a `type` value; null when absent, or after a WRONGTYPE reply (wrongTypeReplied). */
+export function lookupOfType(i: u32, type: u8): Rec | null {
+  wrongTypeReplied = false;
+  const e = lookup(i);
+  if (e != null && e.type != type) {
+    wrongTypeReplied = true;
+    replyWrongType();
+    return null;
+  }
+  return e;
 }

@@ -12,7 +12,8 @@
 // tried in the order they blocked, each one's command run again as it came with the keys now
 // ready; a served command can make another key ready (BLMOVE), so the round repeats until no
 // client is served.
-import { ByteBuf, bytesToString } from "./bytes";
+import { ByteBuf } from "./bytes";
+import { ldE, ldInf, ldM, ldNeg, parseLongDouble } from "./long-double";
 import { Conn } from "./conn";
 import { SavedCommands, al, ap, argInt, argc, saveArgs } from "./args";
 import { parsedInt } from "./bytes";
@@ -35,27 +36,22 @@ export const REPLIED: i64 = -1;
 
 /**
  * The deadline of the timeout argument `i` (seconds, decimals allowed), as Redis's
- * getTimeoutFromObjectOrReply reads it; REPLIED after its error.
+ * getTimeoutFromObjectOrReply reads it: strtold (long-double.ts), then (long long)ceill(s * 1000),
+ * where an infinity or a value past i64 converts to i64's minimum on x86-64, a negative timeout.
+ * REPLIED after its error.
  */
 export function timeoutArg(i: u32): i64 {
-  const p = ap(i), n = al(i);
-  let digits = 0;
-  for (let k: u32 = 0; k < n; k++) {
-    const b = load<u8>(p + k);
-    if (b >= 0x30 && b <= 0x39) digits++;
-    else if (b != 0x2e && b != 0x2d && b != 0x2b && b != 0x65 && b != 0x45) digits = -1000;
-  }
-  const seconds = digits > 0 ? parseFloat(bytesToString(p, n)) : NaN;
-  if (isNaN(seconds) || !isFinite(seconds)) {
+  if (!parseLongDouble(ap(i), al(i))) {
     replyError("timeout is not a float or out of range");
     return REPLIED;
   }
-  const ms = seconds * 1000;
-  if (ms < 0 || ms > 9.2e18) { // Redis's conversion to a long long overflows to a negative one
+  const seconds = ldInf ? Infinity : <f64>ldM * Math.pow(2, ldE);
+  const ms = Math.ceil((ldNeg ? -seconds : seconds) * 1000);
+  if (!isFinite(ms) || ms < 0 || ms >= 9.223372036854775807e18) {
     replyError("timeout is negative");
     return REPLIED;
   }
-  return ms < 1 ? FOREVER : now() + <i64>Math.ceil(ms);
+  return ms == 0 ? FOREVER : now() + <i64>ms;
 }
 
 /**

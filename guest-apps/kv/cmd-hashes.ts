@@ -2,7 +2,7 @@
 // HLEN, HSTRLEN, HEXISTS, HINCRBY, HINCRBYFLOAT, HRANDFIELD, HSCAN. A hash's
 // fields are records (record.ts) in a table inline in the key's record (store.ts, hashOf).
 import { parseI64, parsedInt, writeDecimal } from "./bytes";
-import { al, ap, argInt, argc, lookup } from "./args";
+import { al, ap, argInt, argc, lookup, lookupOfType, wrongTypeReplied } from "./args";
 import { DIGITS, LD_TEXT, addChecked, argBytes, roomFor } from "./cmd-strings";
 import { addLongDouble, formatLongDouble, ldE, ldInf, ldM, ldNeg, parseLongDouble, setLongDouble } from "./long-double";
 import { logFloatResult } from "./aof-feed";
@@ -40,21 +40,13 @@ function hashForWrite(): Table | null {
 /** The key's record hashForWrite gave the table of (for setField's encoding mark). */
 let written: Rec | null = null;
 
-/** The hash at key argument 1; null when absent (wrongType tells a WRONGTYPE reply was sent). */
-let wrongType = false;
 /** The key's record hashForRead found. */
 let found: Rec | null = null;
+/** The hash at key argument 1; null when absent or after a WRONGTYPE reply (wrongTypeReplied). */
 function hashForRead(): Table | null {
-  wrongType = false;
-  const e = lookup(1);
+  const e = lookupOfType(1, TYPE_HASH);
   found = e;
-  if (e == null) return null;
-  if (e.type != TYPE_HASH) {
-    wrongType = true;
-    replyWrongType();
-    return null;
-  }
-  return hashOf(e);
+  return e == null ? null : hashOf(e);
 }
 
 /** The field named by argument `i`, or null. */
@@ -123,7 +115,7 @@ export function hsetnx(): void {
 
 export function hmget(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   replyArray(argc - 2);
   for (let i: u32 = 2; i < argc; i++) {
     const f: Rec | null = h == null ? null : field(h, i);
@@ -135,7 +127,7 @@ export function hmget(): void {
 /** HKEYS (`keys`) and HVALS. */
 export function hkeysOrVals(keys: bool): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   if (h == null) return replyEmptyArray();
   replyArray(h.count);
   const n = slotCount(h);
@@ -149,14 +141,14 @@ export function hkeysOrVals(keys: bool): void {
 
 export function hstrlen(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   const f: Rec | null = h == null ? null : field(h, 2);
   replyInt(f == null ? 0 : f.valLen);
 }
 
 export function hget(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   const f: Rec | null = h == null ? null : field(h, 2);
   if (f == null) replyNil();
   else replyBulk(valPtr(f), f.valLen);
@@ -164,7 +156,7 @@ export function hget(): void {
 
 export function hdel(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   if (h == null) return replyInt(0);
   snapshotWillChange(changetype<Rec>(found));
   let n = 0;
@@ -182,7 +174,7 @@ export function hdel(): void {
 
 export function hgetall(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   if (h == null) return replyMap(0);
   replyMap(h.count);
   const n = slotCount(h);
@@ -196,13 +188,13 @@ export function hgetall(): void {
 
 export function hlen(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   replyInt(h == null ? 0 : h.count);
 }
 
 export function hexists(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   replyInt(h != null && field(h, 2) != null ? 1 : 0);
 }
 
@@ -231,7 +223,7 @@ export function hincrby(): void {
 
 export function hscan(): void {
   const h = hashForRead();
-  if (wrongType) return;
+  if (wrongTypeReplied) return;
   scanMembers(found, h, WITH_VALUES);
 }
 

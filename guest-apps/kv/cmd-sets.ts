@@ -6,7 +6,7 @@
 // set-max-intset-entries: encoding.ts) in ascending order, and a hashtable in its table's order;
 // kv sorts the same replies the same way (SMEMBERS, and the sets SINTER, SUNION and SDIFF build).
 import { ByteBuf, parseI64, parsedInt, writeDecimal } from "./bytes";
-import { al, ap, argInt, argIs, argc, lookup } from "./args";
+import { al, ap, argInt, argIs, argc, lookup, lookupOfType, wrongTypeReplied } from "./args";
 import { logMembers } from "./aof-feed";
 import { argBytes, roomFor } from "./cmd-strings";
 import { fitsIntset, setGrew } from "./encoding";
@@ -21,21 +21,6 @@ import { Table, add, at, fairRandomRec, find, freeSlots, hashBytes, newTable, re
 import { zfree } from "./zmalloc";
 
 const ADDED = 1, PRESENT = 0, NO_MEMORY = -1;
-
-/** Set when a lookup below answered WRONGTYPE (or -OOM) already. */
-let failed = false;
-
-/** The set at key argument `i`, or null (absent, or `failed` after a WRONGTYPE reply). */
-function setForRead(i: u32): Rec | null {
-  failed = false;
-  const e = lookup(i);
-  if (e != null && e.type != TYPE_SET) {
-    failed = true;
-    replyWrongType();
-    return null;
-  }
-  return e;
-}
 
 /** The set at key argument `i`, made if absent and readied for a change; null after a WRONGTYPE or -OOM reply. */
 function setForWrite(i: u32): Rec | null {
@@ -93,8 +78,8 @@ export function sadd(): void {
 }
 
 export function srem(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   if (r == null) return replyInt(0);
   snapshotWillChange(r);
   const t = hashOf(r);
@@ -144,27 +129,27 @@ export function smove(): void {
 }
 
 export function sismember(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   replyInt(r != null && member(hashOf(r), 2) != null ? 1 : 0);
 }
 
 export function smismember(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   replyArray(argc - 2);
   for (let i: u32 = 2; i < argc; i++) replyInt(r != null && member(hashOf(r), i) != null ? 1 : 0);
 }
 
 export function scard(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   replyInt(r == null ? 0 : hashOf(r).count);
 }
 
 export function smembers(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   if (r == null) return replySet(0);
   const all = new ByteBuf();
   collect(hashOf(r), all);
@@ -231,8 +216,8 @@ export function spop(): void {
     if (!argInt(2) || parsedInt < 0) return replyError("value is out of range, must be positive");
     count = parsedInt;
   }
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   if (r == null) return withCount ? replySet(0) : replyNil();
   if (count == 0) return replySet(0);
   snapshotWillChange(r);
@@ -466,7 +451,7 @@ function storeInto(result: ByteBuf): void {
 }
 
 export function sscan(): void {
-  const r = setForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_SET);
+  if (wrongTypeReplied) return;
   scanMembers(r, r == null ? null : hashOf(r), MEMBERS_ONLY);
 }

@@ -5,7 +5,7 @@
 // BZPOPMIN, BZPOPMAX and BZMPOP, ZRANDMEMBER and ZSCAN. A sorted set is a table of member records and
 // a skiplist (zset.ts); scores are read and written as Redis does (float-text.ts).
 import { ByteBuf, parsedInt } from "./bytes";
-import { al, ap, argInt, argIs, argc, lookup } from "./args";
+import { al, ap, argInt, argIs, argc, lookup, lookupOfType, wrongTypeReplied } from "./args";
 import { NONE_READY, REPLIED, numkeysEnd, readyKey, readyRec, timeoutArg } from "./blocking";
 import { argBytes, roomFor } from "./cmd-strings";
 import { zsetGrew, zsetStartsBig } from "./encoding";
@@ -33,21 +33,6 @@ import {
 const NOT_FLOAT = "value is not a valid float";
 const RANGE_NOT_FLOAT = "min or max is not a float";
 const RANGE_NOT_LEX = "min or max not valid string range item";
-
-/** Set when a lookup below answered WRONGTYPE already. */
-let failed = false;
-
-/** The sorted set at key argument `i`, or null (absent, or `failed` after a WRONGTYPE reply). */
-function zsetForRead(i: u32): Rec | null {
-  failed = false;
-  const e = lookup(i);
-  if (e != null && e.type != TYPE_ZSET) {
-    failed = true;
-    replyWrongType();
-    return null;
-  }
-  return e;
-}
 
 function member(z: Zset, p: usize, n: u32): Rec | null {
   return find(membersOf(z), p, n, hashBytes(p, n));
@@ -175,8 +160,8 @@ export function zadd(incrby: bool): void {
 }
 
 export function zrem(): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   if (r == null) return replyInt(0);
   snapshotWillChange(r);
   const z = zsetOf(r);
@@ -192,22 +177,22 @@ export function zrem(): void {
 }
 
 export function zcard(): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   replyInt(r == null ? 0 : zsetOf(r).count);
 }
 
 export function zscore(): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   const m: Rec | null = r == null ? null : member(zsetOf(r), ap(2), al(2));
   if (m == null) replyNil();
   else replyDouble(scoreOf(m));
 }
 
 export function zmscore(): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   replyArray(argc - 2);
   for (let i: u32 = 2; i < argc; i++) {
     const m: Rec | null = r == null ? null : member(zsetOf(r), ap(i), al(i));
@@ -218,8 +203,8 @@ export function zmscore(): void {
 
 /** ZRANK, and ZREVRANK (`rev`). */
 export function zrank(rev: bool): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   const m: Rec | null = r == null ? null : member(zsetOf(r), ap(2), al(2));
   if (m == null) return replyNil();
   const z = zsetOf(changetype<Rec>(r));
@@ -230,8 +215,8 @@ export function zrank(rev: bool): void {
 /** ZCOUNT (`lex` false) and ZLEXCOUNT key min max. */
 export function zcount(lex: bool): void {
   if (lex ? !parseLexRange(2, 3) : !parseScoreRange(2, 3)) return replyError(lex ? RANGE_NOT_LEX : RANGE_NOT_FLOAT);
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   if (r == null) return replyInt(0);
   const z = zsetOf(r);
   const first = lex ? firstInLexRange(z) : firstInScoreRange(z);
@@ -348,8 +333,8 @@ export function zrange(by: i32, rev: i32, toKey: bool): void {
   }
   rangeBy = by;
   rangeRev = rev == 1;
-  const r = zsetForRead(src);
-  if (failed) return;
+  const r = lookupOfType(src, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   const nodes = new ByteBuf();
   if (r != null) collectRange(zsetOf(r), offset, limit, nodes);
   if (nodes.failed) {
@@ -418,8 +403,8 @@ export function zremrange(by: i32): void {
   }
   rangeBy = by;
   rangeRev = false;
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   if (r == null) return replyInt(0);
   const z = zsetOf(r);
   const nodes = new ByteBuf();
@@ -669,8 +654,8 @@ export function zpop(max: bool): void {
     if (!argInt(2) || parsedInt < 0) return replyError("value is out of range, must be positive");
     count = parsedInt;
   }
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   if (r == null || count == 0) return replyEmptyArray();
   popFrom(r, 1, max, count, false, false);
 }
@@ -737,7 +722,7 @@ export function zmpop(first: u32): i64 {
 }
 
 export function zscan(): void {
-  const r = zsetForRead(1);
-  if (failed) return;
+  const r = lookupOfType(1, TYPE_ZSET);
+  if (wrongTypeReplied) return;
   scanMembers(r, r == null ? null : membersOf(zsetOf(r)), WITH_SCORES);
 }

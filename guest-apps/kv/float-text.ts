@@ -23,10 +23,13 @@ const cmpB = new Big(480);
 /** The decimal digits of the big integer, most significant first (at most 9 * 96). */
 const digits = new StaticArray<u8>(9 * 96 + 1);
 
+/** Nine-digit chunks of the big integer, least significant first (bigToDigits: kept, not made per call). */
+const CHUNKS = new StaticArray<u32>(104);
+
 /** The big integer's decimal digits into `digits` (it is consumed); returns how many. */
 function bigToDigits(): i32 {
   // Chunks of nine digits come out least significant first; they are written from the end.
-  const chunks = new StaticArray<u32>(104);
+  const chunks = CHUNKS;
   let n = 0;
   while (big.len > 0) unchecked((chunks[n++] = big.divBillion()));
   let len = 0;

@@ -11,9 +11,9 @@ import { nextRandom } from "./random";
 import { Rec, TYPE_HASH, TYPE_SET, TYPE_ZSET, keyPtr, valPtr } from "./record";
 import { replyAllMembers } from "./cmd-sets";
 import {
-  replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyNil, replyOom, replyPair, replyPairs, replyWrongType,
+  replyArray, replyBulk, replyDouble, replyEmptyArray, replyError, replyNil, replyOom, replyPair, replyPairs,
 } from "./reply";
-import { lookup } from "./args";
+import { lookupOfType, wrongTypeReplied } from "./args";
 import { hashOf, zsetOf } from "./store";
 import { at, fairRandomRec, slotCount } from "./table";
 import { nodeMember, nodeNext, scoreOf, zslFirst } from "./zset";
@@ -51,8 +51,8 @@ export function randomMembers(type: u8): void {
       if (count < -(i64.MAX_VALUE / 2) || count > i64.MAX_VALUE / 2) return replyError("value is out of range");
     }
   }
-  const r = lookup(1);
-  if (r != null && r.type != type) return replyWrongType();
+  const r = lookupOfType(1, type);
+  if (wrongTypeReplied) return;
   if (r == null) return withCount ? replyEmptyArray() : replyNil();
   const t = hashOf(r);
   if (!withCount) {

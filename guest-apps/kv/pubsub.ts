@@ -30,7 +30,11 @@ class Subscribers {
 const channels = new Map<string, Subscribers>();
 /** Pattern subscriptions, in the order they were made. */
 class PatternSub {
-  constructor(public pattern: string, public conn: Conn) {}
+  /** The pattern's bytes, which PUBLISH matches channels with (kept, not made again per message). */
+  readonly bytes: ArrayBuffer;
+  constructor(public pattern: string, public conn: Conn) {
+    this.bytes = bytesOf(pattern);
+  }
 }
 const patterns = new Array<PatternSub>();
 
@@ -211,12 +215,11 @@ export function publish(): void {
   }
   for (let i = 0; i < patterns.length; i++) {
     const p = patterns[i];
-    const pat = bytesOf(p.pattern);
-    if (!globMatch(changetype<usize>(pat), <u32>pat.byteLength, ap(1), al(1))) continue;
+    if (!globMatch(changetype<usize>(p.bytes), <u32>p.bytes.byteLength, ap(1), al(1))) continue;
     deliver(p.conn, self);
     pushHeader(4);
     replyBulkText("pmessage");
-    replyKey(p.pattern);
+    replyBulk(changetype<usize>(p.bytes), <u32>p.bytes.byteLength);
     replyBulk(ap(1), al(1));
     replyBulk(ap(2), al(2));
     received++;

@@ -5,7 +5,7 @@
 import { al, ap } from "./args";
 import { parseDouble, parsedDouble } from "./float-text";
 import { Rec, keyPtr } from "./record";
-import { Zset, compareBytes, nodeMember, nodeScore, zslFirstWhere, zslLastWhere } from "./zset";
+import { Zset, compareBytes, nodeMember, nodeNext, nodeScore, zslLastWhile } from "./zset";
 
 let min: f64 = 0;
 let max: f64 = 0;
@@ -46,6 +46,11 @@ export function parseScoreRange(lo: u32, hi: u32): bool {
   return maxEx ? v < max : v <= max;
 }
 
+// @ts-ignore: decorator
+@inline function notHead(z: Zset, n: usize): usize {
+  return n == z.head ? 0 : n;
+}
+
 /** Can no score lie in the range? (zslIsInRange's first test) */
 function scoreRangeEmpty(): bool {
   return min > max || (min == max && (minEx || maxEx));
@@ -62,14 +67,14 @@ function nodeLteMax(n: usize): bool {
 /** The first node in the score range, or 0. */
 export function firstInScoreRange(z: Zset): usize {
   if (scoreRangeEmpty()) return 0;
-  const n = zslFirstWhere(z, belowMin);
+  const n = nodeNext(zslLastWhile(z, belowMin));
   return n != 0 && lteMax(nodeScore(n)) ? n : 0;
 }
 
 /** The last node in the score range, or 0. */
 export function lastInScoreRange(z: Zset): usize {
   if (scoreRangeEmpty()) return 0;
-  const n = zslLastWhere(z, nodeLteMax);
+  const n = notHead(z, zslLastWhile(z, nodeLteMax));
   return n != 0 && gteMin(nodeScore(n)) ? n : 0;
 }
 
@@ -156,13 +161,13 @@ function nodeLexLteMax(n: usize): bool {
 /** The first node in the lexicographic range, or 0. */
 export function firstInLexRange(z: Zset): usize {
   if (lexRangeEmpty()) return 0;
-  const n = zslFirstWhere(z, belowLexMin);
+  const n = nodeNext(zslLastWhile(z, belowLexMin));
   return n != 0 && lexLteMax(nodeMember(n)) ? n : 0;
 }
 
 /** The last node in the lexicographic range, or 0. */
 export function lastInLexRange(z: Zset): usize {
   if (lexRangeEmpty()) return 0;
-  const n = zslLastWhere(z, nodeLexLteMax);
+  const n = notHead(z, zslLastWhile(z, nodeLexLteMax));
   return n != 0 && lexGteMin(nodeMember(n)) ? n : 0;
 }

@@ -310,32 +310,20 @@ export function zslAtRank(z: Zset, r: u32): usize {
 }
 
 /**
- * The first node for which `before(node)` is false, scanning forward: `before` must be true for a
- * prefix of the list and false after it (a range's lower bound). 0 when it is true throughout.
+ * The last node of the prefix of the list for which `holds(node)` is true (`holds` must be true
+ * for a prefix and false after it), or the head when it holds for none: a range's bounds are the
+ * node after the prefix of those below it, and the last of those within it.
  */
-export function zslFirstWhere(z: Zset, before: (n: usize) => bool): usize {
+export function zslLastWhile(z: Zset, holds: (n: usize) => bool): usize {
   let x = z.head;
   for (let i = <i32>z.level - 1; i >= 0; i--) {
     let f = forward(x, i);
-    while (f != 0 && before(f)) {
+    while (f != 0 && holds(f)) {
       x = f;
       f = forward(x, i);
     }
   }
-  return forward(x, 0);
-}
-
-/** The last node for which `within(node)` is true: true for a prefix of the list. 0 when for none. */
-export function zslLastWhere(z: Zset, within: (n: usize) => bool): usize {
-  let x = z.head;
-  for (let i = <i32>z.level - 1; i >= 0; i--) {
-    let f = forward(x, i);
-    while (f != 0 && within(f)) {
-      x = f;
-      f = forward(x, i);
-    }
-  }
-  return x == z.head ? 0 : x;
+  return x;
 }
 
 // A Zset begins with a Table: the layouts must agree.
