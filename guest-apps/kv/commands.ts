@@ -112,8 +112,16 @@ const SORT = 166, SORT_RO = 167;
 // Sorted sets.
 const ZADD = 114, ZINCRBY = 115, ZREM = 116, ZCARD = 117, ZSCORE = 118, ZMSCORE = 119, ZRANK = 120, ZREVRANK = 121, ZCOUNT = 122, ZLEXCOUNT = 123, ZRANGE = 124, ZRANGESTORE = 125, ZREVRANGE = 126, ZRANGEBYSCORE = 127, ZREVRANGEBYSCORE = 128, ZRANGEBYLEX = 129, ZREVRANGEBYLEX = 130, ZREMRANGEBYSCORE = 131, ZREMRANGEBYRANK = 132, ZREMRANGEBYLEX = 133, ZUNION = 134, ZINTER = 135, ZDIFF = 136, ZUNIONSTORE = 137, ZINTERSTORE = 138, ZDIFFSTORE = 139, ZINTERCARD = 140, ZPOPMIN = 141, ZPOPMAX = 142, BZPOPMIN = 143, BZPOPMAX = 144, ZMPOP = 145, BZMPOP = 146, ZRANDMEMBER = 147, ZSCAN = 148;
 
+/**
+ * A command: its name, id, arity, flags and key arguments (first, last: negative from the end, and
+ * the step between them), or for a command whose keys follow a count (LMPOP, ZMPOP...) where that
+ * count is (`numkeysAt`; first and last 0, as Redis's legacy key range says of movable keys).
+ */
 class Command {
-  constructor(public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32) {}
+  constructor(
+    public name: string, public id: i32, public arity: i32, public flags: string, public firstKey: i32, public lastKey: i32,
+    public step: i32 = 1, public numkeysAt: u32 = 0,
+  ) {}
 }
 
 const commands: Array<Command> = [
@@ -127,7 +135,7 @@ const commands: Array<Command> = [
   new Command("del", DEL, -2, "write", 1, -1),
   new Command("exists", EXISTS, -2, "readonly fast", 1, -1),
   new Command("mget", MGET, -2, "readonly fast", 1, -1),
-  new Command("mset", MSET, -3, "write denyoom", 1, -1),
+  new Command("mset", MSET, -3, "write denyoom", 1, -1, 2),
   new Command("incr", INCR, 2, "write denyoom fast", 1, 1),
   new Command("incrby", INCRBY, 3, "write denyoom fast", 1, 1),
   new Command("decr", DECR, 2, "write denyoom fast", 1, 1),
@@ -176,7 +184,7 @@ const commands: Array<Command> = [
   new Command("getrange", GETRANGE, 4, "readonly", 1, 1),
   new Command("substr", SUBSTR, 4, "readonly", 1, 1),
   new Command("setrange", SETRANGE, 4, "write denyoom", 1, 1),
-  new Command("msetnx", MSETNX, -3, "write denyoom", 1, -1),
+  new Command("msetnx", MSETNX, -3, "write denyoom", 1, -1, 2),
   new Command("hmset", HMSET, -4, "write denyoom fast", 1, 1),
   new Command("hsetnx", HSETNX, 4, "write denyoom fast", 1, 1),
   new Command("hmget", HMGET, -3, "readonly fast", 1, 1),
@@ -207,8 +215,8 @@ const commands: Array<Command> = [
   new Command("brpop", BRPOP, -3, "write noscript blocking", 1, -2),
   new Command("brpoplpush", BRPOPLPUSH, 4, "write denyoom noscript blocking", 1, 2),
   new Command("blmove", BLMOVE, 6, "write denyoom noscript blocking", 1, 2),
-  new Command("blmpop", BLMPOP, -5, "write blocking movablekeys", 0, 0),
-  new Command("lmpop", LMPOP, -4, "write movablekeys", 0, 0),
+  new Command("blmpop", BLMPOP, -5, "write blocking movablekeys", 0, 0, 1, 2),
+  new Command("lmpop", LMPOP, -4, "write movablekeys", 0, 0, 1, 1),
   new Command("setbit", SETBIT, 4, "write denyoom", 1, 1),
   new Command("getbit", GETBIT, 3, "readonly fast", 1, 1),
   new Command("bitcount", BITCOUNT, -2, "readonly", 1, 1),
@@ -262,8 +270,8 @@ const commands: Array<Command> = [
   new Command("zpopmax", ZPOPMAX, -2, "write fast", 1, 1),
   new Command("bzpopmin", BZPOPMIN, -3, "write noscript blocking fast", 1, -2),
   new Command("bzpopmax", BZPOPMAX, -3, "write noscript blocking fast", 1, -2),
-  new Command("zmpop", ZMPOP, -4, "write movablekeys", 0, 0),
-  new Command("bzmpop", BZMPOP, -5, "write blocking movablekeys", 0, 0),
+  new Command("zmpop", ZMPOP, -4, "write movablekeys", 0, 0, 1, 1),
+  new Command("bzmpop", BZMPOP, -5, "write blocking movablekeys", 0, 0, 1, 2),
   new Command("zrandmember", ZRANDMEMBER, -2, "readonly", 1, 1),
   new Command("zscan", ZSCAN, -3, "readonly", 1, 1),
   new Command("rename", RENAME, 3, "write", 1, 2),
@@ -572,20 +580,19 @@ function timedOut(c: Conn, from: usize, argv: usize, n: u32): void {
 /** Touches the watched keys among the command's key arguments (its first, last and step, or after its numkeys). */
 function touchKeyArgs(id: i32): void {
   const cmd = commands[id];
-  if (id == LMPOP || id == ZMPOP || id == BLMPOP || id == BZMPOP) {
-    const at: u32 = id == LMPOP || id == ZMPOP ? 1 : 2;
+  const at = cmd.numkeysAt;
+  if (at != 0) {
     if (!argInt(at) || parsedInt < 1 || parsedInt > <i64>(argc - at - 1)) return;
     for (let i = at + 1; i <= at + <u32>parsedInt; i++) touchKey(ap(i), al(i));
     return;
   }
-  if (id == SORT) { // what it writes is its STORE key, the source it only reads
+  if (id == SORT) { // what it writes is the key after its STORE option, the source it only reads
     for (let i: u32 = 2; i + 1 < argc; i++) if (argIs(i, "store")) touchKey(ap(i + 1), al(i + 1));
     return;
   }
   if (cmd.firstKey == 0) return;
   const last = cmd.lastKey < 0 ? <i32>argc + cmd.lastKey : cmd.lastKey;
-  const step = id == MSET || id == MSETNX ? 2 : 1;
-  for (let i = cmd.firstKey; i <= last; i += step) touchKey(ap(<u32>i), al(<u32>i));
+  for (let i = cmd.firstKey; i <= last; i += cmd.step) touchKey(ap(<u32>i), al(<u32>i));
 }
 
 /** EXEC: runs the queued commands in order, their replies in one array; or why not (multi.ts). */
@@ -809,7 +816,7 @@ function commandInfo(c: Command): void {
   for (let i = 0; i < flags.length; i++) replyStatus(ascii(flags[i]));
   replyInt(c.firstKey);
   replyInt(c.lastKey);
-  replyInt(c.firstKey != 0 ? (c.id == MSET || c.id == MSETNX ? 2 : 1) : 0);
+  replyInt(c.firstKey != 0 ? c.step : 0);
   replyEmptyArray();
   replyEmptyArray();
   replyEmptyArray();
